@@ -1,0 +1,327 @@
+//! The configuration tree: built-in defaults, the `--config` TOML file, CLI overrides
+//! and validation.
+//!
+//! Owns every key a user can set. `conf/default.toml` documents each key and a unit test
+//! keeps it equal to [`Config::default`]. Imports nothing else from the crate.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration, as read from TOML.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub lake: LakeConfig,
+    pub warehouse: WarehouseConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+/// The PostgreSQL listener.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: String,
+    /// The database name clients connect to; any other name is refused with 3D000.
+    pub database: String,
+    /// Connections beyond this number are refused (0 = no limit).
+    pub max_connections: usize,
+    /// Seconds running queries get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:5433".to_owned(),
+            database: "datapunk".to_owned(),
+            max_connections: 100,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// The Parquet/CSV lake.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeConfig {
+    /// Lake root folder. Empty: generate (once) and serve the built-in demo lake.
+    pub root: String,
+    /// Where the demo lake is generated when `root` is empty. Empty: the user cache dir.
+    pub demo_dir: String,
+    /// Watch the lake for changes and reload without a restart.
+    pub watch: bool,
+    /// Quiet period after the last file change before the lake is rescanned, in milliseconds.
+    pub debounce_ms: u64,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        Self {
+            root: String::new(),
+            demo_dir: String::new(),
+            watch: true,
+            debounce_ms: 1000,
+        }
+    }
+}
+
+/// The warehouse build scripts.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarehouseConfig {
+    /// Folder of `NNN_name.sql` scripts run in numeric order. Empty: the built-in demo
+    /// scripts when serving the demo lake, none otherwise.
+    pub scripts_dir: String,
+    /// Rebuild the warehouse after the lake changes.
+    pub rebuild_on_lake_change: bool,
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        Self {
+            scripts_dir: String::new(),
+            rebuild_on_lake_change: true,
+        }
+    }
+}
+
+/// Who may connect.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Users allowed to log in with SCRAM-SHA-256. None configured and a loopback listen
+    /// address: any user connects without a password (trust).
+    pub users: Vec<UserConfig>,
+}
+
+/// One `[[auth.users]]` entry.
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// Plain text, or a `SCRAM-SHA-256$iterations:salt$StoredKey:ServerKey` verifier
+    /// (`datapunk passwd` prints one).
+    pub password: String,
+    /// May run admin statements such as `REFRESH WAREHOUSE`.
+    pub admin: bool,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("admin", &self.admin)
+            .finish()
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// tracing EnvFilter directive; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Values given on the command line; each one given replaces the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub lake: Option<PathBuf>,
+    pub warehouse_scripts_dir: Option<PathBuf>,
+    pub database: Option<String>,
+}
+
+impl Config {
+    /// Reads a TOML file. Unknown keys are errors that name the key.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not valid configuration.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading config {}: {e}", path.display()))?;
+        Self::from_toml(&text).map_err(|e| format!("config {}: {e}", path.display()))
+    }
+
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// The text is not valid configuration.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies CLI flags: only those given override the file.
+    pub fn apply(&mut self, overrides: &Overrides) {
+        if let Some(listen) = &overrides.listen {
+            self.server.listen.clone_from(listen);
+        }
+        if let Some(lake) = &overrides.lake {
+            self.lake.root = lake.display().to_string();
+        }
+        if let Some(dir) = &overrides.warehouse_scripts_dir {
+            self.warehouse.scripts_dir = dir.display().to_string();
+        }
+        if let Some(db) = &overrides.database {
+            self.server.database.clone_from(db);
+        }
+    }
+
+    /// The listen address, parsed.
+    ///
+    /// # Errors
+    /// `server.listen` is not `host:port`.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        use std::net::ToSocketAddrs;
+        self.server
+            .listen
+            .to_socket_addrs()
+            .map_err(|e| format!("server.listen = {:?}: {e}", self.server.listen))?
+            .next()
+            .ok_or_else(|| format!("server.listen = {:?}: no address", self.server.listen))
+    }
+
+    /// Whether logins need no password (no users configured).
+    pub fn is_trust(&self) -> bool {
+        self.auth.users.is_empty()
+    }
+
+    pub fn debounce(&self) -> Duration {
+        Duration::from_millis(self.lake.debounce_ms)
+    }
+
+    /// Checks the whole configuration and reports every problem at once, each with its key.
+    ///
+    /// # Errors
+    /// One message listing all problems.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        match self.listen_addr() {
+            Err(e) => problems.push(e),
+            Ok(addr) if !addr.ip().is_loopback() && self.is_trust() => problems.push(format!(
+                "server.listen = {:?} is not a loopback address and no [[auth.users]] are configured: \
+                 password-less (trust) logins are only allowed on loopback. Add users \
+                 (`datapunk passwd` prints a verifier) or listen on 127.0.0.1",
+                self.server.listen
+            )),
+            Ok(_) => {}
+        }
+        if self.server.database.is_empty() {
+            problems.push("server.database must not be empty".to_owned());
+        }
+        if self.lake.debounce_ms == 0 {
+            problems.push("lake.debounce_ms must be at least 1".to_owned());
+        }
+        if !self.lake.root.is_empty() && !Path::new(&self.lake.root).is_dir() {
+            problems.push(format!(
+                "lake.root = {:?} is not a directory",
+                self.lake.root
+            ));
+        }
+        if !self.warehouse.scripts_dir.is_empty()
+            && !Path::new(&self.warehouse.scripts_dir).is_dir()
+        {
+            problems.push(format!(
+                "warehouse.scripts_dir = {:?} is not a directory",
+                self.warehouse.scripts_dir
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, user) in self.auth.users.iter().enumerate() {
+            if user.name.is_empty() {
+                problems.push(format!("auth.users[{i}].name must not be empty"));
+            } else if !seen.insert(user.name.as_str()) {
+                problems.push(format!(
+                    "auth.users[{i}].name {:?} is listed twice",
+                    user.name
+                ));
+            }
+            if user.password.is_empty() {
+                problems.push(format!("auth.users[{i}].password must not be empty"));
+            } else if user.password.starts_with("SCRAM-SHA-256$")
+                && crate::scram::Verifier::parse(&user.password).is_none()
+            {
+                problems.push(format!(
+                    "auth.users[{i}].password looks like a SCRAM-SHA-256 verifier but is malformed"
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// The configuration as it may be logged: passwords are redacted by `UserConfig`'s Debug.
+    pub fn redacted(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_toml_documents_the_defaults() {
+        let text = include_str!("../conf/default.toml");
+        let parsed = Config::from_toml(text).expect("conf/default.toml parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = Config::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(err.contains("listen_addr"), "{err}");
+    }
+
+    #[test]
+    fn all_problems_reported_at_once() {
+        let mut c = Config::default();
+        c.server.listen = "0.0.0.0:5433".into();
+        c.server.database = String::new();
+        c.lake.debounce_ms = 0;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.lines().count(), 3, "{err}");
+        assert!(err.contains("trust"));
+    }
+
+    #[test]
+    fn flags_override_only_when_given() {
+        let mut c = Config::from_toml("[server]\nlisten = \"127.0.0.1:7000\"\n").unwrap();
+        c.apply(&Overrides::default());
+        assert_eq!(c.server.listen, "127.0.0.1:7000");
+        c.apply(&Overrides {
+            listen: Some("127.0.0.1:7001".into()),
+            ..Default::default()
+        });
+        assert_eq!(c.server.listen, "127.0.0.1:7001");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let mut c = Config::default();
+        c.auth.users.push(UserConfig {
+            name: "ann".into(),
+            password: "hunter2".into(),
+            admin: false,
+        });
+        assert!(!c.redacted().contains("hunter2"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Per-connection view of the shared catalog: everything is shared except schema
+//! `public`, which resolves unqualified names through the connection's `search_path`.
+//!
+//! A `SET search_path` in one connection never changes another. `public` lists no tables
+//! itself (so catalog listings do not show every table twice); it only resolves names.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider, TableProvider};
+use datafusion::error::Result;
+
+/// The schema name whose lookups follow the search path.
+pub const SEARCH_PATH_SCHEMA: &str = "public";
+
+/// The connection's search path, shared by its catalog wrapper and its SET handler.
+#[derive(Debug, Clone)]
+pub struct SearchPath(Arc<RwLock<Vec<String>>>);
+
+impl SearchPath {
+    pub fn new(schemas: Vec<String>) -> Self {
+        Self(Arc::new(RwLock::new(schemas)))
+    }
+
+    pub fn get(&self) -> Vec<String> {
+        self.0.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub fn set(&self, schemas: Vec<String>) {
+        if let Ok(mut p) = self.0.write() {
+            *p = schemas;
+        }
+    }
+
+    /// PostgreSQL's display form: `warehouse, lake`.
+    pub fn display(&self) -> String {
+        self.get().join(", ")
+    }
+}
+
+/// The shared catalog list with the database catalog replaced by a [`ConnectionCatalog`].
+#[derive(Debug)]
+pub struct ConnectionCatalogList {
+    shared: Arc<dyn CatalogProviderList>,
+    database: String,
+    catalog: Arc<ConnectionCatalog>,
+}
+
+impl ConnectionCatalogList {
+    pub fn new(
+        shared: Arc<dyn CatalogProviderList>,
+        database: &str,
+        search_path: SearchPath,
+    ) -> Option<Self> {
+        let inner = shared.catalog(database)?;
+        Some(Self {
+            catalog: Arc::new(ConnectionCatalog {
+                public: Arc::new(SearchPathSchema {
+                    catalog: Arc::clone(&inner),
+                    path: search_path,
+                }),
+                inner,
+            }),
+            shared,
+            database: database.to_owned(),
+        })
+    }
+}
+
+impl CatalogProviderList for ConnectionCatalogList {
+    fn register_catalog(
+        &self,
+        name: String,
+        catalog: Arc<dyn CatalogProvider>,
+    ) -> Option<Arc<dyn CatalogProvider>> {
+        self.shared.register_catalog(name, catalog)
+    }
+
+    fn catalog_names(&self) -> Vec<String> {
+        self.shared.catalog_names()
+    }
+
+    fn catalog(&self, name: &str) -> Option<Arc<dyn CatalogProvider>> {
+        if name == self.database {
+            Some(Arc::clone(&self.catalog) as Arc<dyn CatalogProvider>)
+        } else {
+            self.shared.catalog(name)
+        }
+    }
+}
+
+/// The database catalog of one connection.
+#[derive(Debug)]
+struct ConnectionCatalog {
+    inner: Arc<dyn CatalogProvider>,
+    public: Arc<SearchPathSchema>,
+}
+
+impl CatalogProvider for ConnectionCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.inner.schema_names()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name == SEARCH_PATH_SCHEMA {
+            Some(Arc::clone(&self.public) as Arc<dyn SchemaProvider>)
+        } else {
+            self.inner.schema(name)
+        }
+    }
+}
+
+/// Resolves a table name in the first schema of the search path that has it.
+#[derive(Debug)]
+struct SearchPathSchema {
+    catalog: Arc<dyn CatalogProvider>,
+    path: SearchPath,
+}
+
+#[async_trait]
+impl SchemaProvider for SearchPathSchema {
+    fn table_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        for schema in self.path.get() {
+            if schema == SEARCH_PATH_SCHEMA {
+                continue;
+            }
+            if let Some(s) = self.catalog.schema(&schema) {
+                if let Some(t) = s.table(name).await? {
+                    return Ok(Some(t));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.path.get().iter().any(|schema| {
+            schema != SEARCH_PATH_SCHEMA
+                && self
+                    .catalog
+                    .schema(schema)
+                    .is_some_and(|s| s.table_exist(name))
+        })
+    }
+}
+
+/// A schema whose tables are replaced atomically: a query sees either the old or the new
+/// version of a table, never a gap. Used for `lake` and `warehouse`.
+#[derive(Debug, Default)]
+pub struct SwapSchema {
+    tables: RwLock<std::collections::BTreeMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl SwapSchema {
+    /// Publishes a table, replacing any previous version.
+    pub fn publish(&self, name: &str, table: Arc<dyn TableProvider>) {
+        if let Ok(mut t) = self.tables.write() {
+            t.insert(name.to_owned(), table);
+        }
+    }
+
+    /// Removes a table; returns whether it existed.
+    pub fn remove(&self, name: &str) -> bool {
+        self.tables
+            .write()
+            .map(|mut t| t.remove(name).is_some())
+            .unwrap_or(false)
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for SwapSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.tables
+            .read()
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self.tables.read().ok().and_then(|t| t.get(name).cloned()))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.read().is_ok_and(|t| t.contains_key(name))
+    }
+}

@@ -1,0 +1,143 @@
+//! The query engine: one shared catalog (schemas `lake`, `warehouse`, `datapunk`,
+//! `pg_catalog`, `information_schema`) and a fresh `SessionContext` per connection over it.
+//!
+//! Never sees pgwire types. The lake and the warehouse register tables into it; the engine
+//! never calls them.
+
+pub mod catalog;
+pub mod compat;
+pub mod system;
+
+use std::sync::Arc;
+
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+
+use crate::error::{Error, Result};
+pub use catalog::SearchPath;
+pub use catalog::SwapSchema;
+use catalog::{ConnectionCatalogList, SEARCH_PATH_SCHEMA};
+pub use system::Status;
+use system::{StatusKind, StatusTable};
+
+pub const LAKE_SCHEMA: &str = "lake";
+pub const WAREHOUSE_SCHEMA: &str = "warehouse";
+pub const SYSTEM_SCHEMA: &str = "datapunk";
+
+/// The default `search_path`: refined warehouse tables first, then the raw lake.
+pub fn default_search_path() -> Vec<String> {
+    vec![WAREHOUSE_SCHEMA.to_owned(), LAKE_SCHEMA.to_owned()]
+}
+
+/// The shared engine.
+#[derive(Debug)]
+pub struct Engine {
+    database: String,
+    /// Template every connection's session is cloned from (functions, config, catalog).
+    base: SessionState,
+    lake: Arc<SwapSchema>,
+    warehouse: Arc<SwapSchema>,
+    status: Arc<Status>,
+}
+
+/// One connection's session and its search path.
+#[derive(Clone)]
+pub struct Session {
+    pub ctx: Arc<SessionContext>,
+    pub search_path: SearchPath,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.ctx.session_id())
+            .field("search_path", &self.search_path)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Builds the catalog for `database` with pg_catalog and every datapunk function.
+    ///
+    /// # Errors
+    /// Registration fails (a function name collision, for example).
+    pub fn new(database: &str) -> Result<Self> {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(database, SEARCH_PATH_SCHEMA);
+        // Spans let errors (warehouse scripts, clients) point at a line.
+        config.options_mut().sql_parser.collect_spans = true;
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = ctx
+            .catalog(database)
+            .ok_or_else(|| Error::Config(format!("catalog {database} was not created")))?;
+        let lake = Arc::new(SwapSchema::default());
+        let warehouse = Arc::new(SwapSchema::default());
+        let status = Arc::new(Status::default());
+        let system = MemorySchemaProvider::new();
+        system.register_table(
+            "lake_tables".into(),
+            Arc::new(StatusTable::new(StatusKind::Lake, Arc::clone(&status))),
+        )?;
+        system.register_table(
+            "warehouse_tables".into(),
+            Arc::new(StatusTable::new(StatusKind::Warehouse, Arc::clone(&status))),
+        )?;
+        catalog.register_schema(LAKE_SCHEMA, Arc::clone(&lake) as Arc<dyn SchemaProvider>)?;
+        catalog.register_schema(
+            WAREHOUSE_SCHEMA,
+            Arc::clone(&warehouse) as Arc<dyn SchemaProvider>,
+        )?;
+        catalog.register_schema(SYSTEM_SCHEMA, Arc::new(system))?;
+        setup_pg_catalog(&ctx, database, EmptyContextProvider)
+            .map_err(|e| Error::DataFusion(*e))?;
+        let mut base = ctx.state();
+        datafusion_postgres::datafusion_pg_functions::register_all(&mut base);
+        crate::udf::register_all(&mut base)?;
+        Ok(Self {
+            database: database.to_owned(),
+            base,
+            lake,
+            warehouse,
+            status,
+        })
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn lake(&self) -> &Arc<SwapSchema> {
+        &self.lake
+    }
+
+    pub fn warehouse(&self) -> &Arc<SwapSchema> {
+        &self.warehouse
+    }
+
+    pub fn status(&self) -> &Arc<Status> {
+        &self.status
+    }
+
+    /// A new session over the shared catalog with its own settings and search path.
+    pub fn session(&self) -> Session {
+        let search_path = SearchPath::new(default_search_path());
+        let state = match ConnectionCatalogList::new(
+            Arc::clone(self.base.catalog_list()),
+            &self.database,
+            search_path.clone(),
+        ) {
+            Some(list) => SessionStateBuilder::new_from_existing(self.base.clone())
+                .with_catalog_list(Arc::new(list))
+                .build(),
+            None => self.base.clone(),
+        };
+        Session {
+            ctx: Arc::new(SessionContext::new_with_state(state)),
+            search_path,
+        }
+    }
+}

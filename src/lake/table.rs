@@ -1,0 +1,116 @@
+//! `LakeTable`: a snapshot of one lake table (its files, their partition values and the
+//! merged schema) as a DataFusion `TableProvider`.
+//!
+//! The file list is fixed when the snapshot is taken, so a running query keeps reading
+//! the files it was planned with, and a new, half-written or corrupt file never reaches a
+//! query until a rescan has validated it. Only planning lives here; scanning is
+//! DataFusion's Parquet/CSV reader.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::Result;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::ExecutionPlan;
+
+/// One immutable version of a lake table.
+#[derive(Debug)]
+pub struct LakeTable {
+    /// File columns followed by partition columns.
+    schema: SchemaRef,
+    file_schema: SchemaRef,
+    partition_cols: Vec<FieldRef>,
+    files: Vec<PartitionedFile>,
+    format: Arc<dyn FileFormat>,
+}
+
+impl LakeTable {
+    pub fn new(
+        file_schema: SchemaRef,
+        partition_cols: Vec<FieldRef>,
+        files: Vec<PartitionedFile>,
+        format: Arc<dyn FileFormat>,
+    ) -> Self {
+        let mut fields: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
+        fields.extend(partition_cols.iter().cloned());
+        Self {
+            schema: Arc::new(Schema::new(fields)),
+            file_schema,
+            partition_cols,
+            files,
+            format,
+        }
+    }
+
+    /// Splits the files into `n` groups of about equal bytes (largest first).
+    fn file_groups(&self, n: usize) -> Vec<FileGroup> {
+        let n = n.clamp(1, self.files.len().max(1));
+        let mut files: Vec<&PartitionedFile> = self.files.iter().collect();
+        files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+        let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); n];
+        for f in files {
+            if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+                g.0 += f.object_meta.size;
+                g.1.push(f.clone());
+            }
+        }
+        groups
+            .into_iter()
+            .filter(|g| !g.1.is_empty())
+            .map(|g| FileGroup::new(g.1))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TableProvider for LakeTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Row groups are pruned by the Parquet reader; rows are still filtered above us.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => Arc::clone(&self.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let table_schema = TableSchema::builder(Arc::clone(&self.file_schema))
+            .with_table_partition_cols(self.partition_cols.clone())
+            .build();
+        let source = self.format.file_source(table_schema);
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            .with_file_groups(self.file_groups(state.config().target_partitions()))
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        self.format.create_physical_plan(state, config).await
+    }
+}

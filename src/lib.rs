@@ -1,0 +1,39 @@
+//! datapunk: a PostgreSQL-compatible customer warehouse server over a Parquet lake.
+//!
+//! Architecture: `app` wires a shared [`engine::Engine`] (DataFusion catalog with schemas
+//! `lake`, `warehouse`, `datapunk`, `pg_catalog`), the [`lake`] (folders of Parquet/CSV
+//! files, watched), the [`warehouse`] (SQL build scripts) and the [`server`] (pgwire accept
+//! loop, one session per connection, datafusion-postgres handlers).
+//!
+//! Layout:
+//! - `cli`, `config`, `telemetry`: process setup
+//! - `error`, `sqlstate`: one error type, one SQLSTATE mapping
+//! - `engine`: catalog, per-connection sessions, system tables
+//! - `lake`, `warehouse`: what is served
+//! - `server`: the PostgreSQL protocol
+//! - `scram`: SCRAM-SHA-256 verifiers and exchange
+//! - `udf`: the registry of datapunk SQL functions
+//! - `generate`: the deterministic retail data set
+//! - `testing`: fixtures shared by tests and benches
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod generate;
+pub mod lake;
+pub mod scram;
+pub mod server;
+pub mod sqlstate;
+pub mod telemetry;
+#[doc(hidden)]
+pub mod testing;
+pub mod udf;
+pub mod warehouse;
+
+pub use app::App;
+pub use config::Config;
+pub use error::{Error, Result};

@@ -1,0 +1,108 @@
+//! The `datapunk` binary: parse the command line, load configuration, start logging, and
+//! run the chosen subcommand. All logic lives in the library.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Context;
+use clap::Parser;
+use datapunk::cli::{Cli, Command, GenerateArgs, ServeArgs};
+use datapunk::config::{Config, Overrides};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Generate(args) => generate(args),
+        Command::Passwd => passwd(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("datapunk: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(anyhow::Error::msg)?,
+        None => Config::default(),
+    };
+    config.apply(&Overrides {
+        listen: args.listen,
+        lake: args.lake,
+        warehouse_scripts_dir: args.warehouse,
+        database: args.database,
+    });
+    datapunk::telemetry::init(&config.log.filter);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let app = datapunk::App::build(config)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let shutdown = CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested");
+            on_signal.cancel();
+        });
+        app.run(shutdown).await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let order_lines = datapunk::generate::parse_count(&args.order_lines)
+        .with_context(|| format!("--order-lines {:?} is not a whole number", args.order_lines))?;
+    anyhow::ensure!(order_lines <= 1_000_000_000, "--order-lines is at most 1e9");
+    let spec = datapunk::generate::Spec {
+        order_lines,
+        seed: args.seed,
+        rows_per_file: args.rows_per_file,
+    };
+    datapunk::generate::generate(&args.out, spec, true).map_err(anyhow::Error::msg)
+}
+
+fn passwd() -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        eprint!("Password: ");
+        std::io::stderr().flush().ok();
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        line
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        line
+    };
+    let password = password.trim_end_matches(['\n', '\r']);
+    anyhow::ensure!(!password.is_empty(), "empty password");
+    println!("{}", datapunk::scram::Verifier::from_password(password));
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The PostgreSQL server: our own accept loop over pgwire's `process_socket`, a fresh
+//! handler set and session per connection, a connection limit (FATAL 53300), and a
+//! graceful stop that lets running queries finish within a grace period.
+//!
+//! Query semantics come from datafusion-postgres (`DfSessionService`, pg_catalog,
+//! arrow-pg encoders) plus our hooks; this module only wires them per connection.
+
+pub mod auth;
+pub mod errors;
+pub mod hooks;
+pub mod service;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::hooks::QueryHook;
+use datafusion_postgres::pgwire::api::auth::StartupHandler;
+use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::{ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use datafusion_postgres::pgwire::tokio::process_socket;
+use datafusion_postgres::DfSessionService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::engine::Engine;
+use crate::sqlstate::SqlState;
+use auth::{Refusal, Startup, Users};
+use errors::ErrorMapper;
+use service::{Activity, Admin, QueryService};
+
+/// Everything connections share.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub users: Arc<Users>,
+    pub admin: Arc<dyn Admin>,
+    /// 0 = no limit.
+    pub max_connections: usize,
+    pub grace: Duration,
+}
+
+/// The handlers of one connection.
+struct ConnectionHandlers {
+    query: Arc<QueryService>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl PgWireServerHandlers for ConnectionHandlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.query)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.query)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::clone(&self.startup)
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(ErrorMapper)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::clone(&self.cancel)
+    }
+}
+
+fn handlers(
+    shared: &Shared,
+    connections: &Arc<ConnectionManager>,
+    activity: &Arc<Activity>,
+    refusal: Option<Refusal>,
+) -> ConnectionHandlers {
+    let session = shared.engine.session();
+    let hooks: Vec<Arc<dyn QueryHook>> = vec![
+        Arc::new(hooks::ReadOnlyHook),
+        Arc::new(hooks::SessionHook {
+            search_path: session.search_path.clone(),
+        }),
+        Arc::new(hooks::CopyHook),
+        Arc::new(CursorStatementHook),
+        Arc::new(SetShowHook),
+        Arc::new(TransactionStatementHook),
+    ];
+    let inner = Arc::new(DfSessionService::new_with_hooks(
+        Arc::clone(&session.ctx),
+        hooks,
+    ));
+    ConnectionHandlers {
+        query: Arc::new(QueryService {
+            inner,
+            users: Arc::clone(&shared.users),
+            admin: Arc::clone(&shared.admin),
+            activity: Arc::clone(activity),
+        }),
+        startup: Arc::new(Startup::new(
+            Arc::clone(&shared.users),
+            shared.engine.database().to_owned(),
+            session,
+            Arc::clone(connections),
+            refusal,
+        )),
+        cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(connections))),
+    }
+}
+
+/// Decrements the open-connection count when a connection ends.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections until `shutdown`, then waits up to the grace period for running
+/// queries and closes the remaining connections.
+pub async fn serve(listener: TcpListener, shared: Shared, shutdown: CancellationToken) {
+    let connections = Arc::new(ConnectionManager::new());
+    let activity = Arc::new(Activity::default());
+    let tracker = TaskTracker::new();
+    let open = Arc::new(AtomicUsize::new(0));
+    let close_all = CancellationToken::new();
+    let next_id = AtomicU64::new(1);
+    loop {
+        let (socket, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = socket.set_nodelay(true);
+        let count = open.fetch_add(1, Ordering::SeqCst) + 1;
+        let guard = OpenConnection(Arc::clone(&open));
+        let refusal = (shared.max_connections > 0 && count > shared.max_connections).then(|| {
+            tracing::warn!(%peer, limit = shared.max_connections, "connection refused: too many clients");
+            Refusal {
+                code: SqlState::TOO_MANY_CONNECTIONS,
+                message: "sorry, too many clients already".to_owned(),
+            }
+        });
+        let h = handlers(&shared, &connections, &activity, refusal);
+        let stop = close_all.clone();
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        tracker.spawn(
+            async move {
+                let _open = guard;
+                tracing::debug!("connected");
+                tokio::select! {
+                    result = process_socket(socket, None, h) => {
+                        if let Err(error) = result {
+                            tracing::debug!(%error, "connection ended with an error");
+                        }
+                    }
+                    () = stop.cancelled() => {}
+                }
+                tracing::debug!("disconnected");
+            }
+            .instrument(tracing::info_span!("conn", id, %peer)),
+        );
+    }
+    drop(listener);
+    let running = activity.running();
+    if running > 0 {
+        tracing::info!(
+            running,
+            grace_secs = shared.grace.as_secs(),
+            "stopped accepting; waiting for running queries"
+        );
+        if tokio::time::timeout(shared.grace, activity.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = activity.running(),
+                "grace period over; closing connections with queries still running"
+            );
+        }
+    }
+    close_all.cancel();
+    tracker.close();
+    tracker.wait().await;
+    tracing::info!("server stopped");
+}

@@ -1,0 +1,240 @@
+//! The query path of one connection: admin statements (`REFRESH WAREHOUSE`,
+//! `REFRESH LAKE`), then datafusion-postgres' `DfSessionService` for everything else, with
+//! every running query counted so a graceful shutdown can wait for it.
+//!
+//! A query counts as running until its last row has been sent (or the client went away).
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion_postgres::pgwire::api::portal::Portal;
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::results::{Response, Tag};
+use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::{DfSessionService, Parser};
+use futures::{Sink, StreamExt};
+use tokio::sync::Notify;
+
+use crate::server::auth::Users;
+use crate::server::errors::user_error;
+use crate::sqlstate::SqlState;
+
+/// Server-wide actions an admin user can trigger from SQL.
+#[async_trait]
+pub trait Admin: Send + Sync + Debug {
+    /// Rebuilds the warehouse; returns a one-line summary.
+    async fn refresh_warehouse(&self) -> Result<String, String>;
+    /// Rescans the lake (and rebuilds the warehouse if it changed).
+    async fn refresh_lake(&self) -> Result<String, String>;
+}
+
+/// Counts running queries; shutdown waits until it reaches zero.
+#[derive(Debug, Default)]
+pub struct Activity {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held while a query runs.
+#[derive(Debug)]
+pub struct Running(Arc<Activity>);
+
+impl Activity {
+    pub fn begin(self: &Arc<Self>) -> Arc<Running> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        Arc::new(Running(Arc::clone(self)))
+    }
+
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once no query is running.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.running() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Keeps `running` alive until the response's rows have all been streamed.
+fn hold_until_streamed(response: Response, running: &Arc<Running>) -> Response {
+    match response {
+        Response::Query(mut q) => {
+            let held = Arc::clone(running);
+            q.data_rows = q
+                .data_rows
+                .inspect(move |_| {
+                    let _ = &held;
+                })
+                .boxed();
+            Response::Query(q)
+        }
+        Response::CopyOut(mut c) => {
+            let held = Arc::clone(running);
+            c.data_stream = c
+                .data_stream
+                .inspect(move |_| {
+                    let _ = &held;
+                })
+                .boxed();
+            Response::CopyOut(c)
+        }
+        other => other,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AdminCommand {
+    RefreshWarehouse,
+    RefreshLake,
+}
+
+fn admin_command(query: &str) -> Option<AdminCommand> {
+    let words: Vec<String> = query
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .map(str::to_ascii_uppercase)
+        .collect();
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["REFRESH", "WAREHOUSE"] => Some(AdminCommand::RefreshWarehouse),
+        ["REFRESH", "LAKE"] => Some(AdminCommand::RefreshLake),
+        _ => None,
+    }
+}
+
+/// One connection's query handler.
+pub struct QueryService {
+    pub inner: Arc<DfSessionService>,
+    pub users: Arc<Users>,
+    pub admin: Arc<dyn Admin>,
+    pub activity: Arc<Activity>,
+}
+
+impl Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryService")
+            .field("admin", &self.admin)
+            .finish()
+    }
+}
+
+impl QueryService {
+    async fn run_admin<C: ClientInfo>(
+        &self,
+        client: &C,
+        command: AdminCommand,
+    ) -> PgWireResult<Response> {
+        let user = client
+            .metadata()
+            .get(METADATA_USER)
+            .cloned()
+            .unwrap_or_default();
+        let name = match command {
+            AdminCommand::RefreshWarehouse => "REFRESH WAREHOUSE",
+            AdminCommand::RefreshLake => "REFRESH LAKE",
+        };
+        if !self.users.is_admin(&user) {
+            return Err(user_error(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied: {name} requires an admin user"),
+            ));
+        }
+        tracing::info!(%user, "{name}");
+        let outcome = match command {
+            AdminCommand::RefreshWarehouse => self.admin.refresh_warehouse().await,
+            AdminCommand::RefreshLake => self.admin.refresh_lake().await,
+        };
+        match outcome {
+            Ok(_) => Ok(Response::Execution(Tag::new("REFRESH"))),
+            Err(message) => Err(user_error(SqlState::INTERNAL_ERROR, message)),
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryService {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some(command) = admin_command(query) {
+            return Ok(vec![self.run_admin(client, command).await?]);
+        }
+        let running = self.activity.begin();
+        let responses = SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await?;
+        Ok(responses
+            .into_iter()
+            .map(|r| hold_until_streamed(r, &running))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for QueryService {
+    type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.inner.query_parser()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let running = self.activity.begin();
+        let response =
+            ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
+        Ok(hold_until_streamed(response, &running))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_commands_are_recognised_whole() {
+        assert!(matches!(
+            admin_command(" refresh  warehouse ;"),
+            Some(AdminCommand::RefreshWarehouse)
+        ));
+        assert!(admin_command("REFRESH WAREHOUSE; SELECT 1").is_none());
+        assert!(admin_command("SELECT 'REFRESH WAREHOUSE'").is_none());
+    }
+}

@@ -1,0 +1,52 @@
+//! The SQLSTATE codes datapunk sends, named after PostgreSQL's condition names.
+//!
+//! Only codes listed here are ever emitted. Imports nothing from the crate.
+
+/// A five-character SQLSTATE code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlState(pub &'static str);
+
+impl SqlState {
+    pub const SYNTAX_ERROR: Self = Self("42601");
+    pub const UNDEFINED_TABLE: Self = Self("42P01");
+    pub const UNDEFINED_COLUMN: Self = Self("42703");
+    pub const UNDEFINED_FUNCTION: Self = Self("42883");
+    pub const AMBIGUOUS_COLUMN: Self = Self("42702");
+    pub const DATATYPE_MISMATCH: Self = Self("42804");
+    pub const DUPLICATE_OBJECT: Self = Self("42710");
+    pub const INSUFFICIENT_PRIVILEGE: Self = Self("42501");
+    pub const FEATURE_NOT_SUPPORTED: Self = Self("0A000");
+    pub const INVALID_PARAMETER_VALUE: Self = Self("22023");
+    pub const DIVISION_BY_ZERO: Self = Self("22012");
+    pub const INVALID_TEXT_REPRESENTATION: Self = Self("22P02");
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: Self = Self("22003");
+    pub const OUT_OF_MEMORY: Self = Self("53200");
+    pub const TOO_MANY_CONNECTIONS: Self = Self("53300");
+    pub const IO_ERROR: Self = Self("58030");
+    pub const QUERY_CANCELED: Self = Self("57014");
+    pub const ADMIN_SHUTDOWN: Self = Self("57P01");
+    pub const READ_ONLY_SQL_TRANSACTION: Self = Self("25006");
+    pub const INVALID_PASSWORD: Self = Self("28P01");
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: Self = Self("28000");
+    pub const INVALID_CATALOG_NAME: Self = Self("3D000");
+    pub const PROTOCOL_VIOLATION: Self = Self("08P01");
+    pub const INTERNAL_ERROR: Self = Self("XX000");
+
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+
+    /// User mistakes (classes 22 and 42) are logged at debug, not error.
+    pub fn is_user_error(self) -> bool {
+        self.0.starts_with("22")
+            || self.0.starts_with("42")
+            || self.0 == "0A000"
+            || self.0 == "25006"
+    }
+}
+
+impl std::fmt::Display for SqlState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}

@@ -1,0 +1,53 @@
+//! The one registry of datapunk's SQL functions (marketing analytics and PostgreSQL
+//! compatibility). `register_all` works on any `FunctionRegistry` (a `SessionState`,
+//! a Ballista executor's registry) so every process that plans or runs our queries
+//! registers exactly the same functions.
+//!
+//! No function logic here: each family lives in its own file and exposes its lists.
+
+use std::sync::Arc;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::ScalarUDF;
+
+/// Scalar functions of all families.
+fn scalar() -> Vec<ScalarUDF> {
+    vec![crate::engine::compat::version_udf()]
+}
+
+/// Functions whose names replace a DataFusion built-in on purpose.
+const REPLACES_BUILTIN: &[&str] = &["version"];
+
+/// Registers every datapunk function; a name that collides with an existing function is
+/// an error unless it is a deliberate PostgreSQL-compatibility replacement.
+///
+/// # Errors
+/// A name collision.
+pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    for udf in scalar() {
+        let name = udf.name().to_owned();
+        let replaced = registry.register_udf(Arc::new(udf))?;
+        if replaced.is_some() && !REPLACES_BUILTIN.contains(&name.as_str()) {
+            return Err(DataFusionError::Plan(format!(
+                "function {name} is registered twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Names of every function `register_all` adds, sorted.
+pub fn names() -> Vec<String> {
+    let mut names: Vec<String> = scalar().iter().map(|f| f.name().to_owned()).collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registered_names_are_deliberate() {
+        assert_eq!(super::names(), vec!["version"]);
+    }
+}

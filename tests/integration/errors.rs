@@ -1,0 +1,80 @@
+//! One test per SQLSTATE the server promises, and the connection answers after each error.
+
+use crate::harness::{sqlstate, TestServer};
+
+async fn expect_code(client: &tokio_postgres::Client, sql: &str, code: &str) {
+    let simple = client.simple_query(sql).await.expect_err(sql);
+    assert_eq!(sqlstate(&simple), code, "simple: {sql}: {simple}");
+    // The connection is still usable.
+    client
+        .simple_query("SELECT 1")
+        .await
+        .expect("connection answers after an error");
+}
+
+async fn expect_code_extended(client: &tokio_postgres::Client, sql: &str, code: &str) {
+    let e = client.query(sql, &[]).await.expect_err(sql);
+    assert_eq!(sqlstate(&e), code, "extended: {sql}: {e}");
+    client
+        .query("SELECT 1", &[])
+        .await
+        .expect("connection answers after an error");
+}
+
+#[tokio::test]
+async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let cases = [
+        ("SELEC 1", "42601"),
+        ("SELECT * FROM no_such_table", "42P01"),
+        ("SELECT no_such_column FROM lake.orders", "42703"),
+        ("SELECT no_such_function(1)", "42883"),
+        ("SELECT 'abc' + 1", "42804"),
+        ("SELECT 1 / 0", "22012"),
+        ("SELECT CAST('abc' AS INTEGER)", "22P02"),
+        ("INSERT INTO lake.orders (order_id) VALUES (1)", "25006"),
+        ("DELETE FROM lake.orders", "25006"),
+        ("UPDATE lake.orders SET status = 'x'", "25006"),
+        ("CREATE TABLE warehouse.x AS SELECT 1", "25006"),
+        ("DROP TABLE lake.orders", "25006"),
+    ];
+    for (sql, code) in cases {
+        expect_code(&c, sql, code).await;
+        expect_code_extended(&c, sql, code).await;
+    }
+    // Data survived the refused writes.
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM lake.orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0);
+}
+
+#[tokio::test]
+async fn unsupported_features_are_0a000() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    expect_code(&c, "COPY (SELECT 1) TO STDOUT (FORMAT json)", "22023").await;
+    expect_code(&c, "COPY (SELECT 1) TO STDOUT (FREEZE)", "0A000").await;
+}
+
+#[tokio::test]
+async fn memory_limit_exhaustion_is_53200() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    c.batch_execute("SET datafusion.runtime.memory_limit = '1M'")
+        .await
+        .unwrap();
+    let e = c
+        .simple_query(
+            "SELECT v, count(*) FROM generate_series(1, 3000000) AS t(v) GROUP BY v ORDER BY 2 DESC",
+        )
+        .await
+        .expect_err("must run out of memory");
+    assert_eq!(sqlstate(&e), "53200", "{e}");
+    c.simple_query("SELECT 1")
+        .await
+        .expect("connection answers");
+}

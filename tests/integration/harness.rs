@@ -1,0 +1,163 @@
+//! `TestServer`: a tiny deterministic lake in a temp dir, a config built in code, the real
+//! `App` on 127.0.0.1:0, stopped when dropped. `eventually` polls with a deadline instead
+//! of sleeping.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use datapunk::config::{Config, UserConfig};
+use datapunk::App;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub lake: PathBuf,
+    pub config: Config,
+    _dir: tempfile::TempDir,
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server over the tiny lake; `configure` may change the config.
+    pub async fn start(configure: impl FnOnce(&mut Config, &Path)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = dir.path().join("lake");
+        datapunk::testing::tiny_lake(&lake);
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".into();
+        config.server.shutdown_grace_secs = 5;
+        config.lake.root = lake.display().to_string();
+        config.lake.debounce_ms = 200;
+        configure(&mut config, dir.path());
+        let app = App::build(config.clone()).await.expect("server builds");
+        let addr = app.local_addr().expect("bound");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(app.run(stop.clone()));
+        Self {
+            addr,
+            lake,
+            config,
+            _dir: dir,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// A server whose lake also gets the repo's warehouse scripts.
+    pub async fn with_warehouse() -> Self {
+        Self::start(|c, _| {
+            c.warehouse.scripts_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/warehouse").into();
+        })
+        .await
+    }
+
+    pub fn conn_string(&self, user: &str, password: Option<&str>) -> String {
+        let mut s = format!(
+            "host={} port={} user={user} dbname={}",
+            self.addr.ip(),
+            self.addr.port(),
+            self.config.server.database
+        );
+        if let Some(p) = password {
+            s.push_str(&format!(" password={p}"));
+        }
+        s
+    }
+
+    pub async fn connect_as(
+        &self,
+        user: &str,
+        password: Option<&str>,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.conn_string(user, password), tokio_postgres::NoTls)
+                .await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        self.connect_as("analyst", None).await.expect("connect")
+    }
+
+    /// Stops the server and waits for it (graceful path).
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+pub fn user(name: &str, password: &str, admin: bool) -> UserConfig {
+    UserConfig {
+        name: name.into(),
+        password: password.into(),
+        admin,
+    }
+}
+
+/// Polls `check` until it returns `Some` or the deadline passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The SQLSTATE of a failed query.
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.code().code().to_owned())
+        .unwrap_or_else(|| format!("no db error: {e}"))
+}
+
+/// First column of the first row, as text (simple protocol).
+pub async fn scalar(client: &tokio_postgres::Client, sql: &str) -> Option<String> {
+    let msgs = client.simple_query(sql).await.expect(sql);
+    msgs.into_iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_owned)),
+        _ => None,
+    })?
+}
+
+/// Whether an external client must be present (CI) or may be skipped (local).
+pub fn require_tool(name: &str) -> bool {
+    let found = std::process::Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{name} is required in CI but was not found"
+        );
+        eprintln!(
+            "\n!!!!! SKIPPING: `{name}` is not installed; install it to run this test !!!!!\n"
+        );
+    }
+    found
+}

@@ -1,0 +1,12 @@
+//! Integration tests: a real datapunk server in-process on 127.0.0.1:0, driven by real
+//! clients (tokio-postgres, the psql binary). One binary, one link step.
+
+mod harness;
+
+mod auth;
+mod errors;
+mod lake;
+mod protocol;
+mod psql;
+mod python;
+mod warehouse;

@@ -1,0 +1,252 @@
+//! Simple and extended query, typed values, parameters, sessions and streaming.
+
+use rust_decimal::Decimal;
+
+use crate::harness::{scalar, TestServer};
+
+#[tokio::test]
+async fn simple_and_extended_queries_read_the_lake_with_exact_types() {
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+
+    // Extended protocol, typed values.
+    let row = client
+        .query_one(
+            "SELECT customer_id, name, signup_date, marketing_opt_in FROM lake.customers WHERE customer_id = $1",
+            &[&3i64],
+        )
+        .await
+        .unwrap();
+    let id: i64 = row.get(0);
+    let name: String = row.get(1);
+    let signup: chrono::NaiveDate = row.get(2);
+    let _opt_in: bool = row.get(3);
+    assert_eq!(id, 3);
+    assert!(!name.is_empty());
+    assert!(signup >= chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
+
+    let row = client
+        .query_one(
+            "SELECT order_ts, unit_price, quantity FROM lake.order_lines ORDER BY order_id, line_no LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let _ts: chrono::NaiveDateTime = row.get(0);
+    let price: Decimal = row.get(1);
+    let _q: i32 = row.get(2);
+    assert_eq!(price.scale(), 2);
+
+    // Simple protocol, text rendering.
+    let count = scalar(&client, "SELECT count(*) FROM lake.order_lines").await;
+    assert_eq!(count.as_deref(), Some("2000"));
+    let b = scalar(
+        &client,
+        "SELECT marketing_opt_in FROM lake.customers LIMIT 1",
+    )
+    .await
+    .unwrap();
+    assert!(b == "t" || b == "f", "{b}");
+}
+
+#[tokio::test]
+async fn parameters_in_text_and_binary() {
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+    let stmt = client
+        .prepare("SELECT count(*) FROM lake.orders WHERE customer_id = $1 AND status = $2")
+        .await
+        .unwrap();
+    let n: i64 = client
+        .query_one(&stmt, &[&1i64, &"completed"])
+        .await
+        .unwrap()
+        .get(0);
+    let expected = scalar(
+        &client,
+        "SELECT count(*) FROM lake.orders WHERE customer_id = 1 AND status = 'completed'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(n.to_string(), expected);
+    // The same statement again with other values (prepared statement reuse).
+    let all: i64 = client
+        .query_one(
+            "SELECT count(*) FROM lake.orders WHERE order_id > $1",
+            &[&0i64],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(all > 0);
+}
+
+#[tokio::test]
+async fn version_user_database_and_search_path() {
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.connect_as("maria", None).await.unwrap();
+    let version = scalar(&client, "SELECT version()").await.unwrap();
+    assert!(
+        version.starts_with("PostgreSQL 16.6 (datapunk "),
+        "{version}"
+    );
+    let show = scalar(&client, "SHOW server_version").await.unwrap();
+    assert!(version.contains(&show[..4]));
+    assert_eq!(
+        scalar(&client, "SELECT current_user").await.as_deref(),
+        Some("maria")
+    );
+    assert_eq!(
+        scalar(&client, "SELECT current_database()")
+            .await
+            .as_deref(),
+        Some("datapunk")
+    );
+    // Unqualified names resolve through the search path.
+    let n = scalar(&client, "SELECT count(*) FROM orders")
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(n),
+        scalar(&client, "SELECT count(*) FROM lake.orders").await
+    );
+    assert_eq!(
+        scalar(&client, "SHOW search_path").await.as_deref(),
+        Some("warehouse, lake")
+    );
+    // Transactions are accepted.
+    client
+        .batch_execute("BEGIN; SELECT 1; COMMIT")
+        .await
+        .unwrap();
+    client.batch_execute("BEGIN; ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn set_in_one_connection_does_not_change_another() {
+    let server = TestServer::start(|_, _| {}).await;
+    let a = server.client().await;
+    let b = server.client().await;
+    a.batch_execute("SET search_path TO warehouse")
+        .await
+        .unwrap();
+    a.batch_execute("SET datafusion.execution.batch_size = 1234")
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar(&a, "SHOW search_path").await.as_deref(),
+        Some("warehouse")
+    );
+    assert!(a
+        .simple_query("SELECT count(*) FROM order_lines")
+        .await
+        .is_err());
+    assert_eq!(
+        scalar(&b, "SHOW search_path").await.as_deref(),
+        Some("warehouse, lake")
+    );
+    assert!(b
+        .simple_query("SELECT count(*) FROM order_lines")
+        .await
+        .is_ok());
+    assert_eq!(
+        scalar(&a, "SHOW datafusion.execution.batch_size")
+            .await
+            .as_deref(),
+        Some("1234")
+    );
+    assert_ne!(
+        scalar(&b, "SHOW datafusion.execution.batch_size")
+            .await
+            .as_deref(),
+        Some("1234")
+    );
+    // A connection opened afterwards sees the defaults too.
+    let c = server.client().await;
+    assert_eq!(
+        scalar(&c, "SHOW search_path").await.as_deref(),
+        Some("warehouse, lake")
+    );
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|v| v.parse().unwrap_or(0)))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_results_are_streamed_with_bounded_memory() {
+    // The client is psql in its own process, so this process's memory is the server's.
+    if !crate::harness::require_tool("psql") {
+        return;
+    }
+    let server = TestServer::start(|_, _| {}).await;
+    let before = rss_kib();
+    let sql = "SELECT v, v * 2 AS twice, concat('row number ', CAST(v AS VARCHAR)) AS label \
+               FROM generate_series(1, 3000000) AS t(v)";
+    let mut child = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.addr.port().to_string(),
+        ])
+        .args([
+            "-U",
+            "analyst",
+            "-d",
+            "datapunk",
+            "-c",
+            sql,
+            "-o",
+            "/dev/null",
+        ])
+        .spawn()
+        .expect("psql starts");
+    let mut peak = before;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        peak = peak.max(rss_kib());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success());
+    // Buffering 3M rows would take several hundred MB; streaming stays far below.
+    let growth_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        growth_mib < 100,
+        "server RSS grew by {growth_mib} MiB while streaming"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_lets_running_queries_finish() {
+    let server = TestServer::start(|_, _| {}).await;
+    let addr = server.addr;
+    let client = server.client().await;
+    let running = tokio::spawn(async move {
+        client
+            .query_one(
+                "SELECT count(*) FROM generate_series(1, 30000000) AS t(v) WHERE v % 7 = 3",
+                &[],
+            )
+            .await
+            .map(|r| r.get::<_, i64>(0))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.stop().await;
+    let n = running.await.unwrap().expect("the running query finished");
+    assert_eq!(n, 4_285_714);
+    // Nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

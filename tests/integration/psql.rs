@@ -1,0 +1,117 @@
+//! The real psql binary against the real server: meta-commands, COPY, scripts.
+
+use std::process::Command;
+
+use crate::harness::{require_tool, TestServer};
+
+fn psql(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            &server.addr.ip().to_string(),
+            "-p",
+            &server.addr.port().to_string(),
+            "-U",
+            "analyst",
+            "-d",
+            "datapunk",
+        ])
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("running psql");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(server: &TestServer, args: &[&str]) -> String {
+    let (success, out, err) = psql(server, args);
+    assert!(
+        success && !err.contains("ERROR"),
+        "psql {args:?} failed:\n{out}\n{err}"
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_meta_commands_and_copy() {
+    if !require_tool("psql") {
+        return;
+    }
+    let server = TestServer::with_warehouse().await;
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\dt lake.*"]));
+    for t in [
+        "customers",
+        "order_lines",
+        "orders",
+        "products",
+        "web_events",
+    ] {
+        assert!(out.contains(t), "{out}");
+    }
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\dt warehouse.*"]));
+    assert!(out.contains("daily_sales"), "{out}");
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\d lake.order_lines"]));
+    assert!(out.contains("timestamp without time zone"), "{out}");
+    assert!(out.contains("bigint"), "{out}");
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\l"]));
+    assert!(out.contains("datapunk"), "{out}");
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\dn"]));
+    assert!(out.contains("warehouse") && out.contains("lake"), "{out}");
+    let out =
+        tokio::task::block_in_place(|| ok(&server, &["-c", r"\x", "-c", "SELECT 1 AS a, 2 AS b"]));
+    assert!(out.contains("a | 1"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.csv");
+    let copy = format!(
+        r"\copy (SELECT product_id, name FROM lake.products ORDER BY product_id LIMIT 3) TO '{}' CSV HEADER",
+        file.display()
+    );
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", &copy]));
+    assert!(out.contains("COPY 3"), "{out}");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(lines[0], "product_id,name");
+    assert!(lines[1].starts_with("1,"), "{csv}");
+
+    let out = tokio::task::block_in_place(|| {
+        ok(
+            &server,
+            &[
+                "-c",
+                "COPY (SELECT 1 AS a, 'x,y' AS b, NULL AS c) TO STDOUT (FORMAT csv, HEADER)",
+            ],
+        )
+    });
+    assert_eq!(out, "a,b,c\n1,\"x,y\",\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_runs_scripts_and_stops_on_error() {
+    if !require_tool("psql") {
+        return;
+    }
+    let server = TestServer::start(|_, _| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("report.sql");
+    std::fs::write(
+        &script,
+        "-- a report\n\\set ON_ERROR_STOP 1\nSELECT count(*) AS n FROM lake.orders; SELECT 'second' AS s; /* block\ncomment */\nSELECT 42 AS answer;\nSELECT * FROM missing_table;\nSELECT 'never' AS reached;\n",
+    )
+    .unwrap();
+    let (success, out, err) =
+        tokio::task::block_in_place(|| psql(&server, &["-f", &script.display().to_string()]));
+    assert!(!success, "ON_ERROR_STOP must fail the script");
+    assert!(out.contains("second") && out.contains("42"), "{out}");
+    assert!(
+        err.contains("relation \"missing_table\" does not exist"),
+        "{err}"
+    );
+    assert!(!out.contains("never"), "{out}");
+}

@@ -1,0 +1,40 @@
+//! psycopg 3 (Python) with a password reads every lake table with exact types and values.
+
+use crate::harness::{user, TestServer};
+
+fn python_has(module: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "python3 module {module} is required in CI but is missing"
+        );
+        eprintln!("\n!!!!! SKIPPING: python3 module `{module}` is not installed (pip install 'psycopg[binary]') !!!!!\n");
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_reads_every_lake_table_with_a_password() {
+    if !python_has("psycopg") {
+        return;
+    }
+    let server = TestServer::start(|c, _| c.auth.users = vec![user("ann", "pw-ann", false)]).await;
+    let dsn = server.conn_string("ann", Some("pw-ann"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/psycopg_read_lake.py");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &dsn])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "psycopg check failed:\n{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 5, "{stdout}");
+}

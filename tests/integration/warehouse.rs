@@ -1,0 +1,129 @@
+//! The warehouse: the shipped scripts build their tables; a failing script reports
+//! file:line, keeps the previous version, and later scripts still run; REFRESH WAREHOUSE.
+
+use crate::harness::{scalar, sqlstate, user, TestServer};
+
+#[tokio::test]
+async fn shipped_scripts_build_their_tables() {
+    let server = TestServer::with_warehouse().await;
+    let c = server.client().await;
+    // One row per order, per customer; daily sales add up to net revenue.
+    assert_eq!(
+        scalar(&c, "SELECT count(*) FROM warehouse.orders").await,
+        scalar(&c, "SELECT count(*) FROM lake.orders").await
+    );
+    assert_eq!(
+        scalar(&c, "SELECT count(*) FROM warehouse.customers").await,
+        scalar(&c, "SELECT count(*) FROM lake.customers").await
+    );
+    assert_eq!(
+        scalar(
+            &c,
+            "SELECT count(DISTINCT order_id) = count(*) FROM warehouse.orders"
+        )
+        .await
+        .as_deref(),
+        Some("t")
+    );
+    assert_eq!(
+        scalar(&c, "SELECT sum(revenue) FROM warehouse.daily_sales").await,
+        scalar(
+            &c,
+            "SELECT sum(net_revenue) FROM warehouse.orders WHERE status <> 'cancelled'"
+        )
+        .await
+    );
+    assert_eq!(
+        scalar(&c, "SELECT sum(orders) FROM warehouse.customers").await,
+        scalar(
+            &c,
+            "SELECT count(*) FROM warehouse.orders WHERE status <> 'cancelled'"
+        )
+        .await
+    );
+    let states = c
+        .query(
+            "SELECT table_name, state FROM datapunk.warehouse_tables ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let states: Vec<(String, String)> = states.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        states,
+        [
+            ("customers".to_owned(), "ok".to_owned()),
+            ("daily_sales".to_owned(), "ok".to_owned()),
+            ("orders".to_owned(), "ok".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_script_keeps_the_previous_version_and_later_scripts_run() {
+    let server = TestServer::start(|c, dir| {
+        let scripts = dir.join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        std::fs::write(
+            scripts.join("010_big_orders.sql"),
+            "-- orders above 100\nCREATE TABLE warehouse.big_orders AS\nSELECT order_id FROM lake.orders WHERE order_id > 100\n",
+        )
+        .unwrap();
+        std::fs::write(
+            scripts.join("020_x.sql"),
+            "-- fine for now\nCREATE TABLE warehouse.x AS SELECT count(*) AS n FROM lake.orders\n",
+        )
+        .unwrap();
+        std::fs::write(
+            scripts.join("030_after.sql"),
+            "CREATE VIEW warehouse.after AS SELECT 1 AS one\n",
+        )
+        .unwrap();
+        c.warehouse.scripts_dir = scripts.display().to_string();
+        c.auth.users = vec![user("admin", "adminpw", true), user("reader", "readerpw", false)];
+    })
+    .await;
+    let c = server.connect_as("admin", Some("adminpw")).await.unwrap();
+    let n_before = scalar(&c, "SELECT n FROM warehouse.x").await;
+    assert!(n_before.is_some());
+
+    // Break 020 (a bad column on line 3) and rebuild on demand.
+    let scripts = std::path::PathBuf::from(&server.config.warehouse.scripts_dir);
+    std::fs::write(
+        scripts.join("020_x.sql"),
+        "-- now broken\nCREATE TABLE warehouse.x AS\nSELECT no_such_column AS n FROM lake.orders\n",
+    )
+    .unwrap();
+    std::fs::write(
+        scripts.join("030_after.sql"),
+        "CREATE VIEW warehouse.after AS SELECT 2 AS one\n",
+    )
+    .unwrap();
+    c.batch_execute("REFRESH WAREHOUSE").await.unwrap();
+
+    let row = c
+        .query_one(
+            "SELECT state, error, script FROM datapunk.warehouse_tables WHERE table_name = 'x'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (state, error, script): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(state, "stale");
+    assert!(script.ends_with("020_x.sql"), "{script}");
+    assert!(error.contains("020_x.sql:3: "), "{error}");
+    assert!(error.contains("no_such_column"), "{error}");
+    // The previous version is still served; the script after it ran.
+    assert_eq!(scalar(&c, "SELECT n FROM warehouse.x").await, n_before);
+    assert_eq!(
+        scalar(&c, "SELECT one FROM warehouse.after")
+            .await
+            .as_deref(),
+        Some("2")
+    );
+
+    // Only admins may refresh.
+    let r = server.connect_as("reader", Some("readerpw")).await.unwrap();
+    let e = r.batch_execute("REFRESH WAREHOUSE").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "42501");
+}
