@@ -24,7 +24,10 @@ async fn psycopg_reads_every_lake_table_with_a_password() {
     }
     let server = TestServer::start(|c, _| c.auth.users = vec![user("ann", "pw-ann", false)]).await;
     let dsn = server.conn_string("ann", Some("pw-ann"));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/psycopg_read_lake.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/psycopg_read_lake.py"
+    );
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
             .args([script, &dsn])
@@ -35,6 +38,13 @@ async fn psycopg_reads_every_lake_table_with_a_password() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "psycopg check failed:\n{stdout}\n{stderr}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 5, "{stdout}");
+    assert!(
+        out.status.success(),
+        "psycopg check failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        5,
+        "{stdout}"
+    );
 }
