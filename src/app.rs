@@ -127,7 +127,10 @@ impl App {
                 shown_as: config.warehouse.scripts_dir.clone(),
             })
         };
-        let engine = Arc::new(Engine::new(&config.server.database)?);
+        let roles = crate::engine::pg_overlay::Roles::new(
+            config.auth.users.iter().map(|u| (u.name.clone(), u.admin)),
+        );
+        let engine = Arc::new(Engine::new(&config.server.database, roles)?);
         let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
         let summary = lake.rescan().await;
         tracing::info!(lake = %lake.root().display(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");

@@ -49,10 +49,112 @@ pub fn version_udf() -> ScalarUDF {
     constant_udf("version", version_string(), Volatility::Immutable)
 }
 
+/// `pg_function_is_visible(oid)`: every function is visible (psql `\df`).
+pub fn pg_function_is_visible_udf() -> ScalarUDF {
+    create_udf(
+        "pg_function_is_visible",
+        vec![DataType::Int64],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            Ok(match &args[0] {
+                ColumnarValue::Array(a) => ColumnarValue::Array(Arc::new(
+                    datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]),
+                )),
+                ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
+            })
+        }),
+    )
+}
+
+/// `pg_get_function_result(oid)` and `pg_get_function_arguments(oid)` (psql `\df`):
+/// NULL, as the functions listed from the static pg_proc carry no signature here.
+pub fn pg_function_signature_udfs() -> Vec<ScalarUDF> {
+    ["pg_get_function_result", "pg_get_function_arguments"]
+        .into_iter()
+        .map(|name| {
+            create_udf(
+                name,
+                vec![DataType::Int64],
+                DataType::Utf8,
+                Volatility::Stable,
+                Arc::new(|_args: &[ColumnarValue]| {
+                    Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
+                }),
+            )
+        })
+        .collect()
+}
+
+/// `obj_description(oid, catalog)`, `shobj_description(oid, catalog)` and
+/// `col_description(oid, column)`: no comments are stored, so NULL.
+pub fn description_udfs() -> Vec<ScalarUDF> {
+    [
+        ("obj_description", DataType::Utf8),
+        ("shobj_description", DataType::Utf8),
+        ("col_description", DataType::Int32),
+    ]
+    .into_iter()
+    .map(|(name, second)| {
+        create_udf(
+            name,
+            vec![DataType::Int64, second],
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+        )
+    })
+    .collect()
+}
+
+/// PostgreSQL's `pg_size_pretty(bigint)`: 10 kB steps as PostgreSQL rounds them.
+pub fn pg_size_pretty(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    let mut size = bytes;
+    if size.abs() < 10 * 1024 {
+        return format!("{size} bytes");
+    }
+    let mut unit = 0;
+    size = (size + if size < 0 { -512 } else { 512 }) / 1024;
+    while size.abs() >= 10 * 1024 && unit + 1 < UNITS.len() {
+        size = (size + if size < 0 { -512 } else { 512 }) / 1024;
+        unit += 1;
+    }
+    format!("{size} {}", UNITS[unit])
+}
+
+/// `pg_size_pretty(bigint)`.
+pub fn pg_size_pretty_udf() -> ScalarUDF {
+    create_udf(
+        "pg_size_pretty",
+        vec![DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let sizes = datafusion::common::cast::as_int64_array(&arrays[0])?;
+            let out: datafusion::arrow::array::StringArray =
+                sizes.iter().map(|v| v.map(pg_size_pretty)).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    )
+}
+
 /// `current_user`, `session_user` and `user` for one connection's logged-in user.
 pub fn user_udfs(user: &str) -> Vec<ScalarUDF> {
     ["current_user", "session_user", "user"]
         .into_iter()
         .map(|name| constant_udf(name, user.to_owned(), Volatility::Stable))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn size_pretty_matches_postgres() {
+        assert_eq!(super::pg_size_pretty(10239), "10239 bytes");
+        assert_eq!(super::pg_size_pretty(10240), "10 kB");
+        assert_eq!(super::pg_size_pretty(1_000_000), "977 kB");
+        assert_eq!(super::pg_size_pretty(123_456_789), "118 MB");
+    }
 }

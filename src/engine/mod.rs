@@ -6,6 +6,8 @@
 
 pub mod catalog;
 pub mod compat;
+pub mod pg_overlay;
+pub mod rewrite;
 pub mod system;
 
 use std::sync::Arc;
@@ -13,7 +15,6 @@ use std::sync::Arc;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::error::{Error, Result};
@@ -64,7 +65,7 @@ impl Engine {
     ///
     /// # Errors
     /// Registration fails (a function name collision, for example).
-    pub fn new(database: &str) -> Result<Self> {
+    pub fn new(database: &str, roles: pg_overlay::Roles) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(database, SEARCH_PATH_SCHEMA);
@@ -92,8 +93,13 @@ impl Engine {
             Arc::clone(&warehouse) as Arc<dyn SchemaProvider>,
         )?;
         catalog.register_schema(SYSTEM_SCHEMA, Arc::new(system))?;
-        setup_pg_catalog(&ctx, database, EmptyContextProvider)
-            .map_err(|e| Error::DataFusion(*e))?;
+        setup_pg_catalog(&ctx, database, roles).map_err(|e| Error::DataFusion(*e))?;
+        if let Some(pg_catalog) = catalog.schema("pg_catalog") {
+            catalog.register_schema(
+                "pg_catalog",
+                Arc::new(pg_overlay::PgCatalogOverlay::new(pg_catalog)),
+            )?;
+        }
         let mut base = ctx.state();
         datafusion_postgres::datafusion_pg_functions::register_all(&mut base);
         crate::udf::register_all(&mut base)?;

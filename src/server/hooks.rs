@@ -191,6 +191,11 @@ impl SessionHook {
                     "server_version" => {
                         Some(SessionStatement::Show("server_version", server_version()))
                     }
+                    "datestyle" => Some(SessionStatement::Show(
+                        "DateStyle",
+                        // Output is always ISO; the order only matters for input.
+                        "ISO, MDY".to_owned(),
+                    )),
                     "server_version_num" => Some(SessionStatement::Show(
                         "server_version_num",
                         PG_VERSION_NUM.to_owned(),

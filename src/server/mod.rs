@@ -97,12 +97,12 @@ fn handlers(
         hooks,
     ));
     ConnectionHandlers {
-        query: Arc::new(QueryService {
+        query: Arc::new(QueryService::new(
             inner,
-            users: Arc::clone(&shared.users),
-            admin: Arc::clone(&shared.admin),
-            activity: Arc::clone(activity),
-        }),
+            Arc::clone(&shared.users),
+            Arc::clone(&shared.admin),
+            Arc::clone(activity),
+        )),
         startup: Arc::new(Startup::new(
             Arc::clone(&shared.users),
             shared.engine.database().to_owned(),

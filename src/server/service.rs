@@ -9,10 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion_postgres::pgwire::api::portal::Portal;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use datafusion_postgres::pgwire::api::results::{Response, Tag};
+use datafusion_postgres::pgwire::api::results::{FieldInfo, Response, Tag};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
@@ -20,6 +22,7 @@ use datafusion_postgres::{DfSessionService, Parser};
 use futures::{Sink, StreamExt};
 use tokio::sync::Notify;
 
+use crate::engine::rewrite::rewrite;
 use crate::server::auth::Users;
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
@@ -126,12 +129,71 @@ fn admin_command(query: &str) -> Option<AdminCommand> {
     }
 }
 
+/// datafusion-postgres' parser behind our compatibility rewrites (extended protocol).
+pub struct RewritingParser(Arc<Parser>);
+
+impl Debug for RewritingParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RewritingParser")
+    }
+}
+
+#[async_trait]
+impl QueryParser for RewritingParser {
+    type Statement = <Parser as QueryParser>::Statement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        self.0.parse_sql(client, &rewrite(sql), types).await
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.0.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.0.get_result_schema(stmt, column_format)
+    }
+}
+
 /// One connection's query handler.
 pub struct QueryService {
     pub inner: Arc<DfSessionService>,
+    pub parser: Arc<RewritingParser>,
     pub users: Arc<Users>,
     pub admin: Arc<dyn Admin>,
     pub activity: Arc<Activity>,
+}
+
+impl QueryService {
+    pub fn new(
+        inner: Arc<DfSessionService>,
+        users: Arc<Users>,
+        admin: Arc<dyn Admin>,
+        activity: Arc<Activity>,
+    ) -> Self {
+        let parser = Arc::new(RewritingParser(ExtendedQueryHandler::query_parser(
+            inner.as_ref(),
+        )));
+        Self {
+            inner,
+            parser,
+            users,
+            admin,
+            activity,
+        }
+    }
 }
 
 impl Debug for QueryService {
@@ -188,7 +250,8 @@ impl SimpleQueryHandler for QueryService {
             return Ok(vec![self.run_admin(client, command).await?]);
         }
         let running = self.activity.begin();
-        let responses = SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await?;
+        let query = rewrite(query);
+        let responses = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query).await?;
         Ok(responses
             .into_iter()
             .map(|r| hold_until_streamed(r, &running))
@@ -199,10 +262,10 @@ impl SimpleQueryHandler for QueryService {
 #[async_trait]
 impl ExtendedQueryHandler for QueryService {
     type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
-    type QueryParser = Parser;
+    type QueryParser = RewritingParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
-        self.inner.query_parser()
+        Arc::clone(&self.parser)
     }
 
     async fn do_query<C>(

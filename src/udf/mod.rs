@@ -13,7 +13,14 @@ use datafusion::logical_expr::ScalarUDF;
 
 /// Scalar functions of all families.
 fn scalar() -> Vec<ScalarUDF> {
-    vec![crate::engine::compat::version_udf()]
+    let mut all = vec![
+        crate::engine::compat::version_udf(),
+        crate::engine::compat::pg_function_is_visible_udf(),
+    ];
+    all.extend(crate::engine::compat::pg_function_signature_udfs());
+    all.extend(crate::engine::compat::description_udfs());
+    all.push(crate::engine::compat::pg_size_pretty_udf());
+    all
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
@@ -48,6 +55,18 @@ pub fn names() -> Vec<String> {
 mod tests {
     #[test]
     fn registered_names_are_deliberate() {
-        assert_eq!(super::names(), vec!["version"]);
+        assert_eq!(
+            super::names(),
+            vec![
+                "col_description",
+                "obj_description",
+                "pg_function_is_visible",
+                "pg_get_function_arguments",
+                "pg_get_function_result",
+                "pg_size_pretty",
+                "shobj_description",
+                "version"
+            ]
+        );
     }
 }

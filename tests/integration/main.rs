@@ -4,6 +4,7 @@
 mod harness;
 
 mod auth;
+mod binary;
 mod errors;
 mod lake;
 mod protocol;

@@ -58,6 +58,32 @@ async fn psql_meta_commands_and_copy() {
     let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\d lake.order_lines"]));
     assert!(out.contains("timestamp without time zone"), "{out}");
     assert!(out.contains("bigint"), "{out}");
+    // Startup ParameterStatus as psql saw it.
+    let out = tokio::task::block_in_place(|| {
+        ok(
+            &server,
+            &[
+                "-c",
+                r"\echo :SERVER_VERSION_NAME :ENCODING",
+                "-c",
+                "SHOW DateStyle",
+            ],
+        )
+    });
+    assert!(
+        out.contains("16.6 (datapunk") && out.contains("UTF8"),
+        "{out}"
+    );
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\d+ lake.orders"]));
+    assert!(out.contains("Storage") && out.contains("order_id"), "{out}");
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\df"]));
+    assert!(out.contains("List of functions"), "{out}");
+    let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\du"]));
+    assert!(out.contains("List of roles"), "{out}");
+    let out = tokio::task::block_in_place(|| {
+        ok(&server, &["-c", "SELECT count(*), 1 + 1, current_user"])
+    });
+    assert!(out.contains(" count | ?column? | current_user"), "{out}");
     let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\l"]));
     assert!(out.contains("datapunk"), "{out}");
     let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\dn"]));

@@ -1,0 +1,244 @@
+//! PostgreSQL-compatibility rewrites applied to client SQL text before planning:
+//! - `ARRAY(subquery)` (psql `\d+`, `\du`) becomes an `array_agg` over the subquery;
+//! - unaliased output columns get PostgreSQL's names (`count(*)` → `count`,
+//!   `current_user` → `current_user`, `1 + 1` → `?column?`), so headers and driver
+//!   column names match what PostgreSQL returns.
+//!
+//! SQL that does not parse is passed through untouched, so the normal path reports the
+//! error. Catalog queries from tools are left to datafusion-pg-catalog's own rewrites.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions_mut, Expr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement,
+    Value,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// Rewrites `sql` when a rule applies; returns it unchanged otherwise.
+pub fn rewrite(sql: &str) -> Cow<'_, str> {
+    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return Cow::Borrowed(sql);
+    };
+    let mut changed = false;
+    let arrays = still_has_array_subqueries(sql);
+    for statement in &mut statements {
+        if arrays {
+            changed |= rewrite_array_subqueries(statement);
+        }
+        if !mentions_catalog(sql) {
+            if let Statement::Query(q) = statement {
+                changed |= name_columns(q);
+            }
+        }
+    }
+    if changed {
+        Cow::Owned(
+            statements
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(";\n"),
+        )
+    } else {
+        Cow::Borrowed(sql)
+    }
+}
+
+/// Whether datafusion-pg-catalog's own handling (it swaps some known client queries for
+/// stubs) leaves an `ARRAY(subquery)` behind; only then is ours needed. Rewriting a query
+/// it knows would stop it from recognising the query.
+fn still_has_array_subqueries(sql: &str) -> bool {
+    use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+    static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
+    if !sql.to_ascii_lowercase().contains("array") {
+        return false;
+    }
+    let Ok(mut statements) = PARSER
+        .get_or_init(PostgresCompatibilityParser::new)
+        .parse(sql)
+    else {
+        return false;
+    };
+    let mut found = false;
+    for statement in &mut statements {
+        let _ = visit_expressions_mut(statement, |expr| {
+            if let Expr::Function(f) = expr {
+                if f.name.to_string().eq_ignore_ascii_case("array")
+                    && matches!(f.args, FunctionArguments::Subquery(_))
+                {
+                    found = true;
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    found
+}
+
+fn mentions_catalog(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("pg_") || lower.contains("information_schema")
+}
+
+/// `ARRAY(SELECT x FROM ...)` → `(SELECT array_agg(c) FROM (SELECT x FROM ...) AS _array(c))`.
+fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(f) = expr {
+            if f.name.to_string().eq_ignore_ascii_case("array") {
+                if let FunctionArguments::Subquery(q) = &f.args {
+                    let q = q.to_string();
+                    // psql `\d+` unnests the toast table's reloptions (a LATERAL
+                    // reference DataFusion cannot plan); relation options are always
+                    // empty in datapunk, so the array is NULL.
+                    let text = if q.contains("reloptions") {
+                        "CAST(NULL AS TEXT[])".to_owned()
+                    } else {
+                        format!("(SELECT array_agg(_array.c) FROM ({q}) AS _array(c))")
+                    };
+                    if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+                        .try_with_sql(&text)
+                        .and_then(|mut p| p.parse_expr())
+                    {
+                        *expr = new;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// The name PostgreSQL gives an unaliased output expression, when it differs from the
+/// one DataFusion would pick.
+fn postgres_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
+        Expr::Nested(inner) => postgres_name(inner),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().trim_matches('"').to_lowercase()),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr.as_ref() {
+            Expr::Identifier(i) => Some(i.value.clone()),
+            Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+            _ => postgres_type_name(&data_type.to_string()),
+        },
+        Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => Some("bool".to_owned()),
+        Expr::Case { .. } => Some("case".to_owned()),
+        Expr::Exists { .. } => Some("exists".to_owned()),
+        Expr::Subquery(_) | Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => None,
+        Expr::Value(_)
+        | Expr::BinaryOp { .. }
+        | Expr::UnaryOp { .. }
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::Between { .. }
+        | Expr::InList { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. } => Some("?column?".to_owned()),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's internal name for a cast's target type (`'1'::int` is named `int4`).
+fn postgres_type_name(sql_type: &str) -> Option<String> {
+    let t = sql_type.to_ascii_lowercase();
+    let base = t.split('(').next().unwrap_or(&t).trim();
+    let name = match base {
+        "int" | "integer" | "int4" => "int4",
+        "bigint" | "int8" => "int8",
+        "smallint" | "int2" => "int2",
+        "double precision" | "float8" | "double" => "float8",
+        "real" | "float4" => "float4",
+        "numeric" | "decimal" => "numeric",
+        "text" => "text",
+        "varchar" | "character varying" => "varchar",
+        "boolean" | "bool" => "bool",
+        "date" => "date",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "timestamptz" | "timestamp with time zone" => "timestamptz",
+        "interval" => "interval",
+        _ => return None,
+    };
+    Some(name.to_owned())
+}
+
+/// Aliases unaliased top-level output columns with PostgreSQL's names. DataFusion needs
+/// unique names, so a name already taken keeps DataFusion's own.
+fn name_columns(query: &mut Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return false;
+    };
+    let mut taken: HashSet<String> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.clone()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
+                p.last().map(|i| i.value.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut changed = false;
+    for item in &mut select.projection {
+        if let SelectItem::UnnamedExpr(expr) = item {
+            if let Some(name) = postgres_name(expr) {
+                if taken.insert(name.clone()) {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias: Ident::with_quote('"', name),
+                    };
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite;
+
+    #[test]
+    fn columns_get_postgres_names() {
+        assert_eq!(
+            rewrite("SELECT count(*), sum(x), x, 1 + 1 FROM t"),
+            "SELECT count(*) AS \"count\", sum(x) AS \"sum\", x, 1 + 1 AS \"?column?\" FROM t"
+        );
+        assert_eq!(
+            rewrite("SELECT 1.5::float8, CAST(x AS INT), true"),
+            "SELECT 1.5::FLOAT8 AS \"float8\", CAST(x AS INT) AS \"x\", true AS \"bool\""
+        );
+        // Duplicates keep DataFusion's names; explicit aliases win.
+        assert_eq!(
+            rewrite("SELECT count(*) AS n, count(x), count(y) FROM t"),
+            "SELECT count(*) AS n, count(x) AS \"count\", count(y) FROM t"
+        );
+    }
+
+    #[test]
+    fn array_subqueries_become_array_agg() {
+        let out = rewrite("SELECT ARRAY(SELECT a FROM t ORDER BY a) AS arr FROM u");
+        assert!(out.contains("array_agg(_array.c)"), "{out}");
+    }
+
+    #[test]
+    fn unparsable_sql_passes_through() {
+        assert_eq!(rewrite("SELEC 1"), "SELEC 1");
+    }
+}
