@@ -97,7 +97,10 @@ impl Engine {
         if let Some(pg_catalog) = catalog.schema("pg_catalog") {
             catalog.register_schema(
                 "pg_catalog",
-                Arc::new(pg_overlay::PgCatalogOverlay::new(pg_catalog)),
+                Arc::new(pg_overlay::PgCatalogOverlay::new(
+                    pg_catalog,
+                    Arc::downgrade(&catalog),
+                )),
             )?;
         }
         let mut base = ctx.state();

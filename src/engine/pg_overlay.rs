@@ -1,18 +1,23 @@
 //! Fills gaps in datafusion-pg-catalog that psql and tools trip over: columns PostgreSQL
-//! has and its tables lack (`pg_class.reloptions` for `\d+`), and the configured users
-//! as roles (`\du`, `pg_roles`).
+//! has and its tables lack (`pg_class.reloptions` for `\d+`), the type modifier of
+//! numeric columns (`pg_attribute.atttypmod`, so `\d` shows `numeric(10,2)`), and the
+//! configured users as roles (`\du`, `pg_roles`).
 //!
 //! Everything else is delegated to datafusion-pg-catalog unchanged.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::datasource::{provider_as_source, ViewTable};
-use datafusion::error::Result;
-use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
+use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::datasource::{provider_as_source, MemTable, ViewTable};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder, TableType};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::scalar::ScalarValue;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::{
     PgCatalogContextProvider, Role,
@@ -31,15 +36,173 @@ const MISSING_COLUMNS: &[MissingColumn] = &[MissingColumn {
     data_type: || DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
 }];
 
-/// `pg_catalog` with [`MISSING_COLUMNS`] added.
+/// `pg_catalog` with [`MISSING_COLUMNS`] added and numeric typmods filled in.
 #[derive(Debug)]
 pub struct PgCatalogOverlay {
     inner: Arc<dyn SchemaProvider>,
+    /// The database catalog, to look up column types (weak: it holds this schema).
+    catalog: Weak<dyn CatalogProvider>,
 }
 
 impl PgCatalogOverlay {
-    pub fn new(inner: Arc<dyn SchemaProvider>) -> Self {
-        Self { inner }
+    pub fn new(inner: Arc<dyn SchemaProvider>, catalog: Weak<dyn CatalogProvider>) -> Self {
+        Self { inner, catalog }
+    }
+}
+
+/// PostgreSQL's atttypmod for a column type (`numeric(p,s)` → `((p << 16) | s) + 4`).
+fn typmod(data_type: &DataType) -> Option<i32> {
+    match data_type {
+        DataType::Decimal32(p, s)
+        | DataType::Decimal64(p, s)
+        | DataType::Decimal128(p, s)
+        | DataType::Decimal256(p, s) => {
+            Some(((i32::from(*p) << 16) | i32::from((*s).max(0) as u8)) + 4)
+        }
+        _ => None,
+    }
+}
+
+const NUMERIC_OID: i64 = 1700;
+
+/// `pg_attribute` with `atttypmod` computed from the real column types.
+#[derive(Debug)]
+struct TypmodAttributes {
+    inner: Arc<dyn TableProvider>,
+    pg_class: Arc<dyn TableProvider>,
+    pg_namespace: Arc<dyn TableProvider>,
+    catalog: Weak<dyn CatalogProvider>,
+}
+
+async fn collect(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+    let plan = table.scan(state, None, &[], None).await?;
+    datafusion::physical_plan::collect(plan, state.task_ctx()).await
+}
+
+fn column_i64(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {name} missing")))?;
+    let array = cast(array, &DataType::Int64)?;
+    Ok(array.as_primitive::<Int64Type>().iter().collect())
+}
+
+fn column_text(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {name} missing")))?;
+    let array = cast(array, &DataType::Utf8)?;
+    Ok(array
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
+impl TypmodAttributes {
+    /// (schema, table) of every relation OID.
+    async fn relations(&self, state: &dyn Session) -> Result<HashMap<i64, (String, String)>> {
+        let mut namespaces = HashMap::new();
+        for b in collect(&self.pg_namespace, state).await? {
+            for (oid, name) in column_i64(&b, "oid")?
+                .into_iter()
+                .zip(column_text(&b, "nspname")?)
+            {
+                if let (Some(oid), Some(name)) = (oid, name) {
+                    namespaces.insert(oid, name);
+                }
+            }
+        }
+        let mut relations = HashMap::new();
+        for b in collect(&self.pg_class, state).await? {
+            let oids = column_i64(&b, "oid")?;
+            let names = column_text(&b, "relname")?;
+            let nsps = column_i64(&b, "relnamespace")?;
+            for ((oid, name), nsp) in oids.into_iter().zip(names).zip(nsps) {
+                if let (Some(oid), Some(name), Some(schema)) =
+                    (oid, name, nsp.and_then(|n| namespaces.get(&n)))
+                {
+                    relations.insert(oid, (schema.clone(), name));
+                }
+            }
+        }
+        Ok(relations)
+    }
+
+    async fn patch(
+        &self,
+        batch: RecordBatch,
+        relations: &HashMap<i64, (String, String)>,
+    ) -> Result<RecordBatch> {
+        let Some(catalog) = self.catalog.upgrade() else {
+            return Ok(batch);
+        };
+        let (Some(index), Ok(types)) = (
+            batch.schema().index_of("atttypmod").ok(),
+            column_i64(&batch, "atttypid"),
+        ) else {
+            return Ok(batch);
+        };
+        let relids = column_i64(&batch, "attrelid")?;
+        let names = column_text(&batch, "attname")?;
+        let current = column_i64(&batch, "atttypmod")?;
+        let mut typmods: Vec<i32> = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let mut value = current[row]
+                .and_then(|v| i32::try_from(v).ok())
+                .unwrap_or(-1);
+            if types[row] == Some(NUMERIC_OID) {
+                if let (Some((schema, table)), Some(column)) =
+                    (relids[row].and_then(|r| relations.get(&r)), &names[row])
+                {
+                    if let Some(t) = match catalog.schema(schema) {
+                        Some(s) => s.table(table).await?,
+                        None => None,
+                    } {
+                        if let Some(m) = t
+                            .schema()
+                            .field_with_name(column)
+                            .ok()
+                            .and_then(|f| typmod(f.data_type()))
+                        {
+                            value = m;
+                        }
+                    }
+                }
+            }
+            typmods.push(value);
+        }
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns[index] = Arc::new(Int32Array::from(typmods));
+        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for TypmodAttributes {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let relations = self.relations(state).await?;
+        let mut batches = Vec::new();
+        for b in collect(&self.inner, state).await? {
+            batches.push(self.patch(b, &relations).await?);
+        }
+        MemTable::try_new(self.schema(), vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }
 
@@ -73,6 +236,19 @@ impl SchemaProvider for PgCatalogOverlay {
         let Some(table) = self.inner.table(name).await? else {
             return Ok(None);
         };
+        if name == "pg_attribute" {
+            if let (Some(pg_class), Some(pg_namespace)) = (
+                self.inner.table("pg_class").await?,
+                self.inner.table("pg_namespace").await?,
+            ) {
+                return Ok(Some(Arc::new(TypmodAttributes {
+                    inner: table,
+                    pg_class,
+                    pg_namespace,
+                    catalog: Weak::clone(&self.catalog),
+                })));
+            }
+        }
         let extra: Vec<(&str, DataType)> = MISSING_COLUMNS
             .iter()
             .filter(|m| m.table == name && table.schema().field_with_name(m.column).is_err())

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod errors;
 pub mod hooks;
 pub mod service;
+pub mod text_output;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

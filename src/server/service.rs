@@ -77,10 +77,12 @@ impl Drop for Running {
     }
 }
 
-/// Keeps `running` alive until the response's rows have all been streamed.
-fn hold_until_streamed(response: Response, running: &Arc<Running>) -> Response {
+/// Prepares a response for the wire: rows printed as PostgreSQL prints them, and
+/// `running` held until the last row has been streamed.
+fn prepare_response(response: Response, running: &Arc<Running>) -> Response {
     match response {
-        Response::Query(mut q) => {
+        Response::Query(q) => {
+            let mut q = crate::server::text_output::postgres_text(q);
             let held = Arc::clone(running);
             q.data_rows = q
                 .data_rows
@@ -254,7 +256,7 @@ impl SimpleQueryHandler for QueryService {
         let responses = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query).await?;
         Ok(responses
             .into_iter()
-            .map(|r| hold_until_streamed(r, &running))
+            .map(|r| prepare_response(r, &running))
             .collect())
     }
 }
@@ -283,7 +285,7 @@ impl ExtendedQueryHandler for QueryService {
         let running = self.activity.begin();
         let response =
             ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
-        Ok(hold_until_streamed(response, &running))
+        Ok(prepare_response(response, &running))
     }
 }
 

@@ -58,6 +58,7 @@ async fn psql_meta_commands_and_copy() {
     let out = tokio::task::block_in_place(|| ok(&server, &["-c", r"\d lake.order_lines"]));
     assert!(out.contains("timestamp without time zone"), "{out}");
     assert!(out.contains("bigint"), "{out}");
+    assert!(out.contains("numeric(10,2)"), "{out}");
     // Startup ParameterStatus as psql saw it.
     let out = tokio::task::block_in_place(|| {
         ok(
