@@ -130,7 +130,11 @@ impl App {
         let roles = crate::engine::pg_overlay::Roles::new(
             config.auth.users.iter().map(|u| (u.name.clone(), u.admin)),
         );
-        let engine = Arc::new(Engine::new(&config.server.database, roles)?);
+        let engine = Arc::new(Engine::new(
+            &config.server.database,
+            roles,
+            config.server.memory_limit_mb,
+        )?);
         let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
         let summary = lake.rescan().await;
         tracing::info!(lake = %lake.root().display(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");

@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Seconds running queries get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Memory all running queries may use together, in MiB; sorts, joins and
+    /// aggregations spill to disk and then fail with 53200 beyond it (0 = no limit).
+    pub memory_limit_mb: u64,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +45,7 @@ impl Default for ServerConfig {
             database: "datapunk".to_owned(),
             max_connections: 100,
             shutdown_grace_secs: 30,
+            memory_limit_mb: 0,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod system;
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
@@ -65,13 +66,19 @@ impl Engine {
     ///
     /// # Errors
     /// Registration fails (a function name collision, for example).
-    pub fn new(database: &str, roles: pg_overlay::Roles) -> Result<Self> {
+    pub fn new(database: &str, roles: pg_overlay::Roles, memory_limit_mb: u64) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(database, SEARCH_PATH_SCHEMA);
         // Spans let errors (warehouse scripts, clients) point at a line.
         config.options_mut().sql_parser.collect_spans = true;
-        let ctx = SessionContext::new_with_config(config);
+        let mut runtime = RuntimeEnvBuilder::new();
+        if memory_limit_mb > 0 {
+            let bytes =
+                usize::try_from(memory_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+            runtime = runtime.with_memory_limit(bytes, 1.0);
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
         let catalog = ctx
             .catalog(database)
             .ok_or_else(|| Error::Config(format!("catalog {database} was not created")))?;

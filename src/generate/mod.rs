@@ -412,7 +412,7 @@ fn write_orders(out: &Path, spec: Spec, prices: &[i64], say: &dyn Fn(String)) ->
         let mut r = Rng::for_entity(spec.seed, T_ORDERS, id);
         let mut customer_orders = Vec::new();
         while budget > 0 {
-            let n = (1 + r.geometric(0.6)).min(budget);
+            let n = (1 + r.geometric(0.4)).min(budget);
             budget -= n;
             customer_orders.push((order_time(&mut r, core.signup_day), n));
         }

@@ -150,6 +150,8 @@ pub struct SessionHook {
 
 enum SessionStatement {
     SetSearchPath(Vec<String>),
+    /// Server-wide settings a session may not change (memory limit, spill dir).
+    Refuse(String),
     Show(&'static str, String),
 }
 
@@ -164,6 +166,16 @@ fn expr_text(e: &Expr) -> String {
 impl SessionHook {
     fn classify(&self, statement: &Statement, ctx: &SessionContext) -> Option<SessionStatement> {
         match statement {
+            Statement::Set(Set::SingleAssignment { variable, .. })
+                if variable
+                    .to_string()
+                    .to_ascii_lowercase()
+                    .starts_with("datafusion.runtime.") =>
+            {
+                Some(SessionStatement::Refuse(format!(
+                    "parameter \"{variable}\" is server-wide; set it in the server configuration (server.memory_limit_mb)"
+                )))
+            }
             Statement::Set(Set::SingleAssignment {
                 variable, values, ..
             }) if variable.to_string().eq_ignore_ascii_case("search_path") => {
@@ -227,6 +239,9 @@ impl SessionHook {
                 Ok(Response::Execution(Tag::new("SET")))
             }
             SessionStatement::Show(name, value) => single_value(name, &value),
+            SessionStatement::Refuse(message) => {
+                Err(user_error(SqlState::INSUFFICIENT_PRIVILEGE, message))
+            }
         }
     }
 }
@@ -250,6 +265,9 @@ impl QueryHook for SessionHook {
     ) -> Option<PgWireResult<LogicalPlan>> {
         self.classify(statement, ctx).map(|s| match s {
             SessionStatement::SetSearchPath(_) => describe_plan(None),
+            SessionStatement::Refuse(message) => {
+                Err(user_error(SqlState::INSUFFICIENT_PRIVILEGE, message))
+            }
             SessionStatement::Show(name, _) => describe_plan(Some(name)),
         })
     }

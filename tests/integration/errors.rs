@@ -61,20 +61,30 @@ async fn unsupported_features_are_0a000() {
 }
 
 #[tokio::test]
-async fn memory_limit_exhaustion_is_53200() {
-    let server = TestServer::start(|_, _| {}).await;
+async fn the_configured_memory_limit_fails_queries_not_the_server() {
+    let server = TestServer::start(|c, _| c.server.memory_limit_mb = 8).await;
     let c = server.client().await;
-    c.batch_execute("SET datafusion.runtime.memory_limit = '1M'")
-        .await
-        .unwrap();
     let e = c
         .simple_query(
-            "SELECT v, count(*) FROM generate_series(1, 3000000) AS t(v) GROUP BY v ORDER BY 2 DESC",
+            "SELECT v % 1000000 AS k, array_agg(v) FROM generate_series(1, 4000000) AS t(v) GROUP BY 1 ORDER BY 1",
         )
         .await
-        .expect_err("must run out of memory");
+        .expect_err("must exceed 8 MiB");
     assert_eq!(sqlstate(&e), "53200", "{e}");
-    c.simple_query("SELECT 1")
+    // A session cannot lift the server-wide limit.
+    let e = c
+        .simple_query("SET datafusion.runtime.memory_limit = '100G'")
         .await
-        .expect("connection answers");
+        .expect_err("runtime settings are server-wide");
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    // Small queries still run, on this and on new connections.
+    c.simple_query("SELECT count(*) FROM lake.orders")
+        .await
+        .unwrap();
+    server
+        .client()
+        .await
+        .simple_query("SELECT 1")
+        .await
+        .unwrap();
 }
