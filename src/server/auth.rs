@@ -17,8 +17,8 @@ use datafusion_postgres::pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler,
 };
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, ConnectionManager, PgWireConnectionState, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator, METADATA_DATABASE, METADATA_USER,
+    ClientInfo, PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
+    METADATA_DATABASE, METADATA_USER,
 };
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::startup::Authentication;
@@ -27,6 +27,7 @@ use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontend
 use crate::engine::compat::server_version;
 use crate::engine::Session;
 use crate::scram::{self, Verifier};
+use crate::server::cancel::{CancelRegistry, QuerySlot};
 use crate::server::errors::fatal;
 use crate::sqlstate::SqlState;
 
@@ -120,7 +121,9 @@ pub struct Startup {
     users: Arc<Users>,
     database: String,
     session: Session,
-    connections: Arc<ConnectionManager>,
+    cancels: Arc<CancelRegistry>,
+    /// This connection's running statement, registered under its cancel key at login.
+    slot: Arc<QuerySlot>,
     refusal: Option<Refusal>,
     exchange: Mutex<Exchange>,
 }
@@ -138,14 +141,16 @@ impl Startup {
         users: Arc<Users>,
         database: String,
         session: Session,
-        connections: Arc<ConnectionManager>,
+        cancels: Arc<CancelRegistry>,
+        slot: Arc<QuerySlot>,
         refusal: Option<Refusal>,
     ) -> Self {
         Self {
             users,
             database,
             session,
-            connections,
+            cancels,
+            slot,
             refusal,
             exchange: Mutex::new(Exchange::Start),
         }
@@ -176,10 +181,8 @@ impl Startup {
             self.session.ctx.register_udf(udf);
         }
         let (pid, secret) = RandomPidSecretKeyGenerator::default().generate(client);
-        client.set_pid_and_secret_key(pid, secret.clone());
-        let (handle, guard) = self.connections.register(pid, secret);
-        client.session_extensions().insert(handle);
-        client.session_extensions().insert(guard);
+        self.cancels.register(pid, &secret, &self.slot);
+        client.set_pid_and_secret_key(pid, secret);
         tracing::debug!(%user, peer = %client.socket_addr(), "login");
         finish_authentication(client, &self.parameters()).await
     }

@@ -6,6 +6,7 @@
 //! arrow-pg encoders) plus our hooks; this module only wires them per connection.
 
 pub mod auth;
+pub mod cancel;
 pub mod errors;
 pub mod hooks;
 pub mod service;
@@ -20,9 +21,9 @@ use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::QueryHook;
 use datafusion_postgres::pgwire::api::auth::StartupHandler;
-use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use datafusion_postgres::pgwire::api::cancel::CancelHandler;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use datafusion_postgres::pgwire::api::{ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use datafusion_postgres::pgwire::api::{ErrorHandler, PgWireServerHandlers};
 use datafusion_postgres::pgwire::tokio::process_socket;
 use datafusion_postgres::DfSessionService;
 use tokio::net::TcpListener;
@@ -33,6 +34,7 @@ use tracing::Instrument;
 use crate::engine::Engine;
 use crate::sqlstate::SqlState;
 use auth::{Refusal, Startup, Users};
+use cancel::{CancelRegistry, CancelRequests, QuerySlot};
 use errors::ErrorMapper;
 use service::{Activity, Admin, QueryService};
 
@@ -51,7 +53,7 @@ pub struct Shared {
 struct ConnectionHandlers {
     query: Arc<QueryService>,
     startup: Arc<Startup>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<CancelRequests>,
 }
 
 impl PgWireServerHandlers for ConnectionHandlers {
@@ -78,11 +80,12 @@ impl PgWireServerHandlers for ConnectionHandlers {
 
 fn handlers(
     shared: &Shared,
-    connections: &Arc<ConnectionManager>,
+    cancels: &Arc<CancelRegistry>,
     activity: &Arc<Activity>,
     refusal: Option<Refusal>,
 ) -> ConnectionHandlers {
     let session = shared.engine.session();
+    let slot = Arc::new(QuerySlot::default());
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
         Arc::new(hooks::ReadOnlyHook),
         Arc::new(hooks::SessionHook {
@@ -100,6 +103,7 @@ fn handlers(
     ConnectionHandlers {
         query: Arc::new(QueryService::new(
             inner,
+            Arc::clone(&slot),
             Arc::clone(&shared.users),
             Arc::clone(&shared.admin),
             Arc::clone(activity),
@@ -108,10 +112,11 @@ fn handlers(
             Arc::clone(&shared.users),
             shared.engine.database().to_owned(),
             session,
-            Arc::clone(connections),
+            Arc::clone(cancels),
+            slot,
             refusal,
         )),
-        cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(connections))),
+        cancel: Arc::new(CancelRequests(Arc::clone(cancels))),
     }
 }
 
@@ -127,7 +132,7 @@ impl Drop for OpenConnection {
 /// Accepts connections until `shutdown`, then waits up to the grace period for running
 /// queries and closes the remaining connections.
 pub async fn serve(listener: TcpListener, shared: Shared, shutdown: CancellationToken) {
-    let connections = Arc::new(ConnectionManager::new());
+    let cancels = Arc::new(CancelRegistry::default());
     let activity = Arc::new(Activity::default());
     let tracker = TaskTracker::new();
     let open = Arc::new(AtomicUsize::new(0));
@@ -155,7 +160,7 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: Cancellation
                 message: "sorry, too many clients already".to_owned(),
             }
         });
-        let h = handlers(&shared, &connections, &activity, refusal);
+        let h = handlers(&shared, &cancels, &activity, refusal);
         let stop = close_all.clone();
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracker.spawn(

@@ -3,27 +3,38 @@
 //! every running query counted so a graceful shutdown can wait for it.
 //!
 //! A query counts as running until its last row has been sent (or the client went away).
+//! Extended-protocol Execute streams rows straight from the engine to the socket: pgwire
+//! 0.41's portal fetch would first collect the whole result in memory.
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion_postgres::pgwire::api::portal::{Format, Portal};
+use datafusion_postgres::pgwire::api::copy::{
+    send_copy_both_response, send_copy_in_response, send_copy_out_response,
+};
+use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use datafusion_postgres::pgwire::api::query::send_execution_response;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::results::{FieldInfo, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::store::Entry;
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER};
+use datafusion_postgres::pgwire::api::{PgWireConnectionState, DEFAULT_NAME};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::extendedquery::{Execute, PortalSuspended};
+use datafusion_postgres::pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::{Sink, StreamExt};
+use futures::{Sink, SinkExt, StreamExt};
 use tokio::sync::Notify;
 
 use crate::engine::rewrite::rewrite;
 use crate::server::auth::Users;
+use crate::server::cancel::{QuerySlot, Statement};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
 
@@ -77,15 +88,16 @@ impl Drop for Running {
     }
 }
 
-/// Prepares a response for the wire: rows printed as PostgreSQL prints them, and
-/// `running` held until the last row has been streamed.
-fn prepare_response(response: Response, running: &Arc<Running>) -> Response {
+/// Prepares a response for the wire: rows printed as PostgreSQL prints them, streams
+/// that stop when the statement is cancelled, and `running` held until the last row has
+/// been streamed.
+fn prepare_response(response: Response, running: &Arc<Running>, statement: &Statement) -> Response {
     match response {
         Response::Query(q) => {
             let mut q = crate::server::text_output::postgres_text(q);
             let held = Arc::clone(running);
-            q.data_rows = q
-                .data_rows
+            q.data_rows = statement
+                .guard(q.data_rows)
                 .inspect(move |_| {
                     let _ = &held;
                 })
@@ -94,8 +106,8 @@ fn prepare_response(response: Response, running: &Arc<Running>) -> Response {
         }
         Response::CopyOut(mut c) => {
             let held = Arc::clone(running);
-            c.data_stream = c
-                .data_stream
+            c.data_stream = statement
+                .guard(c.data_stream)
                 .inspect(move |_| {
                     let _ = &held;
                 })
@@ -104,6 +116,17 @@ fn prepare_response(response: Response, running: &Arc<Running>) -> Response {
         }
         other => other,
     }
+}
+
+/// The connection's `statement_timeout` as datafusion-postgres' SET handler stores it
+/// (client metadata `statement_timeout_ms`; absent or 0 = none).
+fn statement_timeout<C: ClientInfo>(client: &C) -> Option<std::time::Duration> {
+    client
+        .metadata()
+        .get("statement_timeout_ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(std::time::Duration::from_millis)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +196,8 @@ impl QueryParser for RewritingParser {
 pub struct QueryService {
     pub inner: Arc<DfSessionService>,
     pub parser: Arc<RewritingParser>,
+    /// The statement this connection runs, for cancel requests and timeouts.
+    pub slot: Arc<QuerySlot>,
     pub users: Arc<Users>,
     pub admin: Arc<dyn Admin>,
     pub activity: Arc<Activity>,
@@ -181,6 +206,7 @@ pub struct QueryService {
 impl QueryService {
     pub fn new(
         inner: Arc<DfSessionService>,
+        slot: Arc<QuerySlot>,
         users: Arc<Users>,
         admin: Arc<dyn Admin>,
         activity: Arc<Activity>,
@@ -191,6 +217,7 @@ impl QueryService {
         Self {
             inner,
             parser,
+            slot,
             users,
             admin,
             activity,
@@ -252,11 +279,15 @@ impl SimpleQueryHandler for QueryService {
             return Ok(vec![self.run_admin(client, command).await?]);
         }
         let running = self.activity.begin();
+        let statement = self.slot.begin(statement_timeout(client));
         let query = rewrite(query);
-        let responses = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query).await?;
+        let responses = tokio::select! {
+            r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query) => r?,
+            () = statement.cancelled() => return Err(statement.error()),
+        };
         Ok(responses
             .into_iter()
-            .map(|r| prepare_response(r, &running))
+            .map(|r| prepare_response(r, &running, &statement))
             .collect())
     }
 }
@@ -268,6 +299,145 @@ impl ExtendedQueryHandler for QueryService {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         Arc::clone(&self.parser)
+    }
+
+    /// pgwire's Execute, except that rows stream to the client instead of being collected
+    /// first; `max_rows` (portal suspension) is honoured the same way.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let mut transaction_status = client.transaction_status();
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let portal_name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let max_rows = usize::try_from(message.max_rows).unwrap_or(0);
+        let portal = match client.portal_store().get_portal(portal_name) {
+            Some(Entry::Value(portal)) => portal,
+            Some(Entry::Empty) => {
+                client
+                    .feed(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))
+                    .await?;
+                client.set_state(PgWireConnectionState::ReadyForQuery);
+                return Ok(());
+            }
+            None => return Err(PgWireError::PortalNotFound(portal_name.to_owned())),
+        };
+        let state = portal.state();
+        let initial = matches!(*state.lock().await, PortalExecutionState::Initial);
+        let mut fetch = true;
+        if initial {
+            match ExtendedQueryHandler::do_query(self, client, portal.as_ref(), max_rows).await? {
+                Response::Query(results) => {
+                    *state.lock().await = PortalExecutionState::Suspended(results);
+                }
+                Response::EmptyQuery => {
+                    client
+                        .feed(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))
+                        .await?;
+                    fetch = false;
+                }
+                Response::Execution(tag) => {
+                    send_execution_response(client, tag).await?;
+                    fetch = false;
+                }
+                Response::TransactionStart(tag) => {
+                    send_execution_response(client, tag).await?;
+                    transaction_status = transaction_status.to_in_transaction_state();
+                    fetch = false;
+                }
+                Response::TransactionEnd(tag) => {
+                    send_execution_response(client, tag).await?;
+                    transaction_status = transaction_status.to_idle_state();
+                    client.portal_store().rm_portal(DEFAULT_NAME);
+                    fetch = false;
+                }
+                Response::Error(e) => {
+                    client
+                        .send(PgWireBackendMessage::ErrorResponse((*e).into()))
+                        .await?;
+                    transaction_status = transaction_status.to_error_state();
+                    fetch = false;
+                }
+                Response::CopyIn(r) => {
+                    client.set_state(PgWireConnectionState::CopyInProgress(true));
+                    send_copy_in_response(client, r).await?;
+                    fetch = false;
+                }
+                Response::CopyOut(r) => {
+                    send_copy_out_response(client, r).await?;
+                    fetch = false;
+                }
+                Response::CopyBoth(r) => {
+                    client.set_state(PgWireConnectionState::CopyInProgress(true));
+                    send_copy_both_response(client, r).await?;
+                    fetch = false;
+                }
+            }
+        }
+        if fetch {
+            let mut guard = state.lock().await;
+            match std::mem::replace(&mut *guard, PortalExecutionState::Finished) {
+                PortalExecutionState::Suspended(mut response) => {
+                    let tag = response.command_tag().to_owned();
+                    let mut sent = 0usize;
+                    let mut suspended = false;
+                    while let Some(row) = response.data_rows().next().await {
+                        let row = row?;
+                        if max_rows > 0 && sent == max_rows {
+                            // One row too many: keep it for the next Execute.
+                            let rest = std::mem::replace(
+                                response.data_rows(),
+                                futures::stream::empty().boxed(),
+                            );
+                            *response.data_rows() = futures::stream::once(async move { Ok(row) })
+                                .chain(rest)
+                                .boxed();
+                            *guard = PortalExecutionState::Suspended(response);
+                            suspended = true;
+                            break;
+                        }
+                        client.feed(PgWireBackendMessage::DataRow(row)).await?;
+                        sent += 1;
+                    }
+                    if suspended {
+                        client
+                            .send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))
+                            .await?;
+                    } else {
+                        let tag = Tag::new(&tag).with_rows(sent);
+                        client
+                            .send(PgWireBackendMessage::CommandComplete(
+                                CommandComplete::from(tag),
+                            ))
+                            .await?;
+                    }
+                }
+                PortalExecutionState::Finished => {
+                    let tag = Tag::new("SELECT").with_rows(0);
+                    client
+                        .send(PgWireBackendMessage::CommandComplete(
+                            CommandComplete::from(tag),
+                        ))
+                        .await?;
+                }
+                PortalExecutionState::Initial => return Err(PgWireError::PortalNotStarted),
+            }
+        }
+        if !matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            client.set_state(PgWireConnectionState::ReadyForQuery);
+            client.set_transaction_status(transaction_status);
+        }
+        Ok(())
     }
 
     async fn do_query<C>(
@@ -283,9 +453,12 @@ impl ExtendedQueryHandler for QueryService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let running = self.activity.begin();
-        let response =
-            ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
-        Ok(prepare_response(response, &running))
+        let statement = self.slot.begin(statement_timeout(client));
+        let response = tokio::select! {
+            r = ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows) => r?,
+            () = statement.cancelled() => return Err(statement.error()),
+        };
+        Ok(prepare_response(response, &running, &statement))
     }
 }
 

@@ -62,6 +62,7 @@ async fn unsupported_features_are_0a000() {
 
 #[tokio::test]
 async fn the_configured_memory_limit_fails_queries_not_the_server() {
+    let _exclusive = crate::harness::MEMORY_HEAVY.lock().await;
     let server = TestServer::start(|c, _| c.server.memory_limit_mb = 8).await;
     let c = server.client().await;
     let e = c

@@ -161,3 +161,23 @@ pub fn require_tool(name: &str) -> bool {
     }
     found
 }
+
+/// Whether python3 can import `module`; like `require_tool`, missing is fatal in CI.
+pub fn python_has(module: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "python3 module {module} is required in CI but is missing"
+        );
+        eprintln!("\n!!!!! SKIPPING: python3 module `{module}` is not installed (pip install 'psycopg[binary]') !!!!!\n");
+    }
+    ok
+}
+
+/// Held by tests that measure this process's memory and by tests that allocate a lot,
+/// so one never skews the other's measurement.
+pub static MEMORY_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -5,6 +5,7 @@ mod harness;
 
 mod auth;
 mod binary;
+mod cancel;
 mod errors;
 mod lake;
 mod protocol;

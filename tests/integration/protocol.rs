@@ -186,20 +186,14 @@ async fn large_results_are_streamed_with_bounded_memory() {
     if !crate::harness::require_tool("psql") {
         return;
     }
+    let _exclusive = crate::harness::MEMORY_HEAVY.lock().await;
     let server = TestServer::start(|_, _| {}).await;
     let before = rss_kib();
     let sql = "SELECT v, v * 2 AS twice, concat('row number ', CAST(v AS VARCHAR)) AS label \
                FROM generate_series(1, 3000000) AS t(v)";
-    let mut child = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.addr.port().to_string(),
-        ])
+    let port = server.addr.port().to_string();
+    let psql = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port])
         .args([
             "-U",
             "analyst",
@@ -212,6 +206,32 @@ async fn large_results_are_streamed_with_bounded_memory() {
         ])
         .spawn()
         .expect("psql starts");
+    let growth = peak_growth_mib(psql, before).await;
+    assert!(
+        growth < 100,
+        "simple protocol: server RSS grew by {growth} MiB while streaming"
+    );
+
+    // The extended protocol (psycopg streams rows as they arrive).
+    if crate::harness::python_has("psycopg") {
+        let before = rss_kib();
+        let script = format!(
+            "import psycopg\nc = psycopg.connect('host=127.0.0.1 port={port} user=a dbname=datapunk')\nn = sum(1 for _ in c.cursor().stream({sql:?}))\nassert n == 3000000, n\n"
+        );
+        let python = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .spawn()
+            .expect("python3 starts");
+        let growth = peak_growth_mib(python, before).await;
+        assert!(
+            growth < 100,
+            "extended protocol: server RSS grew by {growth} MiB while streaming"
+        );
+    }
+}
+
+/// Waits for `child` to succeed, sampling this process's RSS; returns the peak growth.
+async fn peak_growth_mib(mut child: std::process::Child, before: u64) -> u64 {
     let mut peak = before;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -220,13 +240,8 @@ async fn large_results_are_streamed_with_bounded_memory() {
         peak = peak.max(rss_kib());
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert!(status.success());
-    // Buffering 3M rows would take several hundred MB; streaming stays far below.
-    let growth_mib = peak.saturating_sub(before) / 1024;
-    assert!(
-        growth_mib < 100,
-        "server RSS grew by {growth_mib} MiB while streaming"
-    );
+    assert!(status.success(), "client failed");
+    peak.saturating_sub(before) / 1024
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

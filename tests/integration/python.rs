@@ -1,21 +1,6 @@
 //! psycopg 3 (Python) with a password reads every lake table with exact types and values.
 
-use crate::harness::{user, TestServer};
-
-fn python_has(module: &str) -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "python3 module {module} is required in CI but is missing"
-        );
-        eprintln!("\n!!!!! SKIPPING: python3 module `{module}` is not installed (pip install 'psycopg[binary]') !!!!!\n");
-    }
-    ok
-}
+use crate::harness::{python_has, user, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_reads_every_lake_table_with_a_password() {
