@@ -4,6 +4,8 @@ use std::process::Command;
 
 use crate::harness::{require_tool, TestServer};
 
+const ANALYST_PASSWORD: &str = "analyst-pw";
+
 fn psql(server: &TestServer, args: &[&str]) -> (bool, String, String) {
     let out = Command::new("psql")
         .args([
@@ -19,6 +21,8 @@ fn psql(server: &TestServer, args: &[&str]) -> (bool, String, String) {
         ])
         .args(args)
         .env("PGCONNECT_TIMEOUT", "10")
+        // Used where the server has users; ignored under trust.
+        .env("PGPASSWORD", ANALYST_PASSWORD)
         .output()
         .expect("running psql");
     (
@@ -124,7 +128,11 @@ async fn psql_runs_scripts_and_stops_on_error() {
     if !require_tool("psql") {
         return;
     }
-    let server = TestServer::start(|_, _| {}).await;
+    // This one logs in with a password (SCRAM).
+    let server = TestServer::start(|c, _| {
+        c.auth.users = vec![crate::harness::user("analyst", ANALYST_PASSWORD, false)];
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("report.sql");
     std::fs::write(
