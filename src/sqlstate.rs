@@ -26,6 +26,7 @@ impl SqlState {
     pub const QUERY_CANCELED: Self = Self("57014");
     pub const ADMIN_SHUTDOWN: Self = Self("57P01");
     pub const READ_ONLY_SQL_TRANSACTION: Self = Self("25006");
+    pub const IN_FAILED_SQL_TRANSACTION: Self = Self("25P02");
     pub const INVALID_PASSWORD: Self = Self("28P01");
     pub const INVALID_AUTHORIZATION_SPECIFICATION: Self = Self("28000");
     pub const INVALID_CATALOG_NAME: Self = Self("3D000");

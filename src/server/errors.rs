@@ -47,6 +47,11 @@ impl ErrorHandler for ErrorMapper {
             log(client, code, &message);
             *error = user_error(code, message);
         } else if let PgWireError::UserError(info) = error {
+            // datafusion-postgres reports an aborted transaction as 25P01 (no active
+            // transaction); PostgreSQL says 25P02 (in failed SQL transaction).
+            if info.code == "25P01" && info.message.contains("transaction is aborted") {
+                info.code = SqlState::IN_FAILED_SQL_TRANSACTION.code().to_owned();
+            }
             tracing::debug!(sqlstate = %info.code, message = %info.message, "query failed");
         } else {
             tracing::debug!(%error, "protocol error");

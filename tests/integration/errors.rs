@@ -89,3 +89,66 @@ async fn the_configured_memory_limit_fails_queries_not_the_server() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn statements_after_an_error_in_a_transaction_fail_with_25p02_until_rollback() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    let e = c.simple_query("SELECT 1 / 0").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "22012");
+    let e = c.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25P02", "{e}");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    c.simple_query("SELECT 1")
+        .await
+        .expect("usable after ROLLBACK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_from_stdin_into_the_lake_is_refused() {
+    if !crate::harness::require_tool("psql") {
+        return;
+    }
+    let server = TestServer::start(|_, _| {}).await;
+    let port = server.addr.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new("psql")
+            .args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "a",
+                "-d",
+                "datapunk",
+            ])
+            .args([
+                "-v",
+                "VERBOSITY=verbose",
+                "-c",
+                "COPY lake.orders FROM STDIN",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"1\t2\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("25006"), "{err}");
+    let c = server.client().await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM lake.orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0);
+}
