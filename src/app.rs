@@ -153,11 +153,24 @@ impl App {
             warehouse: Arc::clone(&warehouse),
             rebuild_on_change: config.warehouse.rebuild_on_lake_change,
         });
+        let tls = if config.server.tls.enabled() {
+            let acceptor = crate::server::tls::acceptor(
+                std::path::Path::new(&config.server.tls.cert),
+                std::path::Path::new(&config.server.tls.key),
+            )
+            .map_err(Error::Config)?;
+            tracing::info!(cert = %config.server.tls.cert, require = config.server.tls.require, "TLS enabled");
+            Some(acceptor)
+        } else {
+            None
+        };
         let shared = Shared {
             engine,
             users,
             admin,
             max_connections: config.server.max_connections,
+            tls,
+            require_tls: config.server.tls.require,
             grace: std::time::Duration::from_secs(config.server.shutdown_grace_secs),
         };
         Ok(Self {

@@ -36,6 +36,25 @@ pub struct ServerConfig {
     /// Memory all running queries may use together, in MiB; sorts, joins and
     /// aggregations spill to disk and then fail with 53200 beyond it (0 = no limit).
     pub memory_limit_mb: u64,
+    pub tls: TlsConfig,
+}
+
+/// `[server.tls]`: encryption of client connections.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key`, enables TLS.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+    /// Refuse connections that do not use TLS.
+    pub require: bool,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert.is_empty()
+    }
 }
 
 impl Default for ServerConfig {
@@ -46,6 +65,7 @@ impl Default for ServerConfig {
             max_connections: 100,
             shutdown_grace_secs: 30,
             memory_limit_mb: 0,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -224,6 +244,13 @@ impl Config {
                 self.server.listen
             )),
             Ok(_) => {}
+        }
+        let tls = &self.server.tls;
+        if tls.cert.is_empty() != tls.key.is_empty() {
+            problems.push("server.tls.cert and server.tls.key go together".to_owned());
+        }
+        if tls.require && !tls.enabled() {
+            problems.push("server.tls.require needs server.tls.cert and server.tls.key".to_owned());
         }
         if self.server.database.is_empty() {
             problems.push("server.database must not be empty".to_owned());

@@ -125,6 +125,8 @@ pub struct Startup {
     /// This connection's running statement, registered under its cancel key at login.
     slot: Arc<QuerySlot>,
     refusal: Option<Refusal>,
+    /// Refuse connections that did not negotiate TLS.
+    require_tls: bool,
     exchange: Mutex<Exchange>,
 }
 
@@ -144,6 +146,7 @@ impl Startup {
         cancels: Arc<CancelRegistry>,
         slot: Arc<QuerySlot>,
         refusal: Option<Refusal>,
+        require_tls: bool,
     ) -> Self {
         Self {
             users,
@@ -152,6 +155,7 @@ impl Startup {
             cancels,
             slot,
             refusal,
+            require_tls,
             exchange: Mutex::new(Exchange::Start),
         }
     }
@@ -211,6 +215,12 @@ impl StartupHandler for Startup {
             PgWireFrontendMessage::Startup(ref startup) => {
                 if let Some(r) = &self.refusal {
                     return Err(fatal(r.code, r.message.clone()));
+                }
+                if self.require_tls && !client.is_secure() {
+                    return Err(fatal(
+                        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                        "this server only accepts encrypted connections: connect with sslmode=require",
+                    ));
                 }
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);

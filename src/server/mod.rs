@@ -11,6 +11,7 @@ pub mod errors;
 pub mod hooks;
 pub mod service;
 pub mod text_output;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -39,14 +40,29 @@ use errors::ErrorMapper;
 use service::{Activity, Admin, QueryService};
 
 /// Everything connections share.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Shared {
     pub engine: Arc<Engine>,
     pub users: Arc<Users>,
     pub admin: Arc<dyn Admin>,
     /// 0 = no limit.
     pub max_connections: usize,
+    /// TLS for client connections, when configured.
+    pub tls: Option<datafusion_postgres::pgwire::tokio::TlsAcceptor>,
+    /// Refuse plaintext connections.
+    pub require_tls: bool,
     pub grace: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("engine", &self.engine)
+            .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls.is_some())
+            .field("require_tls", &self.require_tls)
+            .finish()
+    }
 }
 
 /// The handlers of one connection.
@@ -115,6 +131,7 @@ fn handlers(
             Arc::clone(cancels),
             slot,
             refusal,
+            shared.require_tls,
         )),
         cancel: Arc::new(CancelRequests(Arc::clone(cancels))),
     }
@@ -162,13 +179,14 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: Cancellation
         });
         let h = handlers(&shared, &cancels, &activity, refusal);
         let stop = close_all.clone();
+        let tls = shared.tls.clone();
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracker.spawn(
             async move {
                 let _open = guard;
                 tracing::debug!("connected");
                 tokio::select! {
-                    result = process_socket(socket, None, h) => {
+                    result = process_socket(socket, tls, h) => {
                         if let Err(error) = result {
                             tracing::debug!(%error, "connection ended with an error");
                         }

@@ -11,4 +11,5 @@ mod lake;
 mod protocol;
 mod psql;
 mod python;
+mod tls;
 mod warehouse;
