@@ -140,6 +140,68 @@ pub fn pg_size_pretty_udf() -> ScalarUDF {
     )
 }
 
+/// Server settings `current_setting(name)` answers (the ones drivers and BI tools ask).
+fn setting(name: &str) -> Option<String> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "server_version" => server_version(),
+        "server_version_num" => PG_VERSION_NUM.to_owned(),
+        "server_encoding" | "client_encoding" => "UTF8".to_owned(),
+        "datestyle" => "ISO, MDY".to_owned(),
+        "timezone" => "UTC".to_owned(),
+        "integer_datetimes" | "standard_conforming_strings" => "on".to_owned(),
+        "default_transaction_read_only" | "transaction_read_only" => "off".to_owned(),
+        "transaction_isolation" | "default_transaction_isolation" => "read committed".to_owned(),
+        "max_identifier_length" => "63".to_owned(),
+        "max_index_keys" => "32".to_owned(),
+        "lc_collate" | "lc_ctype" => "en_US.UTF-8".to_owned(),
+        "block_size" => "8192".to_owned(),
+        _ => return None,
+    })
+}
+
+/// `current_setting(name)`: unknown names are an error (42704 in PostgreSQL, here the
+/// nearest class, invalid parameter).
+pub fn current_setting_udf() -> ScalarUDF {
+    create_udf(
+        "current_setting",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let names = datafusion::common::cast::as_string_array(&arrays[0])?;
+            let mut out = datafusion::arrow::array::StringBuilder::new();
+            for name in names.iter() {
+                match name {
+                    None => out.append_null(),
+                    Some(n) => match setting(n) {
+                        Some(v) => out.append_value(v),
+                        None => {
+                            return datafusion::common::exec_err!(
+                                "unrecognized configuration parameter \"{n}\""
+                            )
+                        }
+                    },
+                }
+            }
+            Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        }),
+    )
+}
+
+/// `pg_is_in_recovery()`: datapunk is never a standby.
+pub fn pg_is_in_recovery_udf() -> ScalarUDF {
+    create_udf(
+        "pg_is_in_recovery",
+        vec![],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(false))))
+        }),
+    )
+}
+
 /// `current_user`, `session_user` and `user` for one connection's logged-in user.
 pub fn user_udfs(user: &str) -> Vec<ScalarUDF> {
     ["current_user", "session_user", "user"]

@@ -150,6 +150,8 @@ pub struct SessionHook {
 
 enum SessionStatement {
     SetSearchPath(Vec<String>),
+    /// `DISCARD ALL|PLANS|...`: back to the connection's initial settings.
+    Discard(String),
     /// Server-wide settings a session may not change (memory limit, spill dir).
     Refuse(String),
     Show(&'static str, String),
@@ -166,6 +168,10 @@ fn expr_text(e: &Expr) -> String {
 impl SessionHook {
     fn classify(&self, statement: &Statement, ctx: &SessionContext) -> Option<SessionStatement> {
         match statement {
+            Statement::Discard { object_type } => Some(SessionStatement::Discard(format!(
+                "DISCARD {}",
+                object_type.to_string().to_uppercase()
+            ))),
             Statement::Set(Set::SingleAssignment { variable, .. })
                 if variable
                     .to_string()
@@ -203,6 +209,9 @@ impl SessionHook {
                     "server_version" => {
                         Some(SessionStatement::Show("server_version", server_version()))
                     }
+                    "transaction isolation level" | "transaction_isolation" => Some(
+                        SessionStatement::Show("transaction_isolation", "read committed".to_owned()),
+                    ),
                     "datestyle" => Some(SessionStatement::Show(
                         "DateStyle",
                         // Output is always ISO; the order only matters for input.
@@ -238,6 +247,10 @@ impl SessionHook {
                 self.search_path.set(schemas);
                 Ok(Response::Execution(Tag::new("SET")))
             }
+            SessionStatement::Discard(tag) => {
+                self.search_path.set(crate::engine::default_search_path());
+                Ok(Response::Execution(Tag::new(&tag)))
+            }
             SessionStatement::Show(name, value) => single_value(name, &value),
             SessionStatement::Refuse(message) => {
                 Err(user_error(SqlState::INSUFFICIENT_PRIVILEGE, message))
@@ -264,7 +277,9 @@ impl QueryHook for SessionHook {
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         self.classify(statement, ctx).map(|s| match s {
-            SessionStatement::SetSearchPath(_) => describe_plan(None),
+            SessionStatement::SetSearchPath(_) | SessionStatement::Discard(_) => {
+                describe_plan(None)
+            }
             SessionStatement::Refuse(message) => {
                 Err(user_error(SqlState::INSUFFICIENT_PRIVILEGE, message))
             }

@@ -20,6 +20,8 @@ fn scalar() -> Vec<ScalarUDF> {
     all.extend(crate::engine::compat::pg_function_signature_udfs());
     all.extend(crate::engine::compat::description_udfs());
     all.push(crate::engine::compat::pg_size_pretty_udf());
+    all.push(crate::engine::compat::current_setting_udf());
+    all.push(crate::engine::compat::pg_is_in_recovery_udf());
     all
 }
 
@@ -59,10 +61,12 @@ mod tests {
             super::names(),
             vec![
                 "col_description",
+                "current_setting",
                 "obj_description",
                 "pg_function_is_visible",
                 "pg_get_function_arguments",
                 "pg_get_function_result",
+                "pg_is_in_recovery",
                 "pg_size_pretty",
                 "shobj_description",
                 "version"

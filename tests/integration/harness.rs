@@ -146,8 +146,8 @@ pub async fn scalar(client: &tokio_postgres::Client, sql: &str) -> Option<String
 
 /// Whether an external client must be present (CI) or may be skipped (local).
 pub fn require_tool(name: &str) -> bool {
-    let found = std::process::Command::new(name)
-        .arg("--version")
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {

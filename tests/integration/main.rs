@@ -6,6 +6,7 @@ mod harness;
 mod auth;
 mod binary;
 mod cancel;
+mod clients;
 mod errors;
 mod lake;
 mod protocol;
