@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod compat;
+pub mod information_schema;
 pub mod pg_overlay;
 pub mod rewrite;
 pub mod system;
@@ -111,6 +112,16 @@ impl Engine {
             )?;
         }
         let mut base = ctx.state();
+        // Our information_schema (DataFusion's plus PostgreSQL's constraint views) lives in
+        // the catalog; DataFusion's built-in one would shadow it, so that switch goes off.
+        catalog.register_schema(
+            "information_schema",
+            Arc::new(information_schema::InformationSchema::new(
+                Arc::clone(base.catalog_list()),
+                base.table_functions().clone(),
+            )?),
+        )?;
+        base.config_mut().options_mut().catalog.information_schema = false;
         datafusion_postgres::datafusion_pg_functions::register_all(&mut base);
         crate::udf::register_all(&mut base)?;
         Ok(Self {

@@ -23,6 +23,10 @@ const PROBES: &[&str] = &[
     "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'lake'",
     "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
     "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'lake' AND table_name = 'orders'",
+    "SELECT * FROM information_schema.table_constraints WHERE table_schema = 'lake'",
+    "SELECT * FROM information_schema.key_column_usage",
+    "SELECT * FROM information_schema.referential_constraints",
+    "SELECT * FROM information_schema.constraint_column_usage",
     "DISCARD ALL",
 ];
 

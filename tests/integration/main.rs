@@ -12,5 +12,6 @@ mod lake;
 mod protocol;
 mod psql;
 mod python;
+mod robustness;
 mod tls;
 mod warehouse;

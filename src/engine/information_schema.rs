@@ -1,0 +1,130 @@
+//! Schema `information_schema`: DataFusion's views (tables, columns, views, schemata,
+//! routines, ...) plus the constraint views PostgreSQL has and BI tools read (Power BI,
+//! DBeaver, Metabase): `table_constraints`, `key_column_usage`,
+//! `referential_constraints`, `constraint_column_usage`. Lake and warehouse tables have
+//! no keys, so those are empty, with PostgreSQL's columns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::information_schema::InformationSchemaProvider;
+use datafusion::catalog::{
+    CatalogProviderList, MemTable, SchemaProvider, TableFunction, TableProvider,
+};
+use datafusion::error::Result;
+
+/// The constraint views: (name, text columns, integer columns).
+const CONSTRAINT_VIEWS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "table_constraints",
+        &[
+            "constraint_catalog",
+            "constraint_schema",
+            "constraint_name",
+            "table_catalog",
+            "table_schema",
+            "table_name",
+            "constraint_type",
+            "is_deferrable",
+            "initially_deferred",
+            "enforced",
+            "nulls_distinct",
+        ],
+        &[],
+    ),
+    (
+        "key_column_usage",
+        &[
+            "constraint_catalog",
+            "constraint_schema",
+            "constraint_name",
+            "table_catalog",
+            "table_schema",
+            "table_name",
+            "column_name",
+        ],
+        &["ordinal_position", "position_in_unique_constraint"],
+    ),
+    (
+        "referential_constraints",
+        &[
+            "constraint_catalog",
+            "constraint_schema",
+            "constraint_name",
+            "unique_constraint_catalog",
+            "unique_constraint_schema",
+            "unique_constraint_name",
+            "match_option",
+            "update_rule",
+            "delete_rule",
+        ],
+        &[],
+    ),
+    (
+        "constraint_column_usage",
+        &[
+            "table_catalog",
+            "table_schema",
+            "table_name",
+            "column_name",
+            "constraint_catalog",
+            "constraint_schema",
+            "constraint_name",
+        ],
+        &[],
+    ),
+];
+
+/// DataFusion's information_schema with PostgreSQL's constraint views added.
+#[derive(Debug)]
+pub struct InformationSchema {
+    inner: InformationSchemaProvider,
+    extra: HashMap<String, Arc<dyn TableProvider>>,
+}
+
+impl InformationSchema {
+    /// # Errors
+    /// Building an empty table fails (it does not).
+    pub fn new(
+        catalogs: Arc<dyn CatalogProviderList>,
+        table_functions: HashMap<String, Arc<TableFunction>>,
+    ) -> Result<Self> {
+        let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
+        for (name, text, ints) in CONSTRAINT_VIEWS {
+            let fields: Vec<Field> = text
+                .iter()
+                .map(|c| Field::new(*c, DataType::Utf8, true))
+                .chain(ints.iter().map(|c| Field::new(*c, DataType::Int32, true)))
+                .collect();
+            let table = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
+            extra.insert((*name).to_owned(), Arc::new(table));
+        }
+        Ok(Self {
+            inner: InformationSchemaProvider::new(catalogs).with_table_functions(table_functions),
+            extra,
+        })
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for InformationSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.inner.table_names();
+        names.extend(self.extra.keys().cloned());
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.extra.get(name) {
+            return Ok(Some(Arc::clone(t)));
+        }
+        self.inner.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.extra.contains_key(name) || self.inner.table_exist(name)
+    }
+}

@@ -1,0 +1,112 @@
+//! Hostile and broken clients: random bytes, unknown message types, negative and huge
+//! lengths, clients that vanish mid-message or mid-result. None may crash the server,
+//! affect other connections, or leave memory above its baseline.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::{scalar, TestServer, MEMORY_HEAVY};
+
+fn startup_packet() -> Vec<u8> {
+    let params = b"user\0x\0database\0datapunk\0\0";
+    let mut body = 196_608u32.to_be_bytes().to_vec();
+    body.extend_from_slice(params);
+    let mut packet = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    packet.extend(body);
+    packet
+}
+
+/// Logs in (trust) and returns the socket at ReadyForQuery.
+async fn logged_in(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&startup_packet()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(6).any(|w| w == b"Z\0\0\0\x05I") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("server answers startup")
+            .unwrap();
+        assert!(n > 0, "server closed during startup");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    s
+}
+
+/// Sends `bytes` and reads until the server closes (or 3 s pass).
+async fn send_and_drain(mut s: TcpStream, bytes: &[u8]) {
+    let _ = s.write_all(bytes).await;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_clients_never_hurt_the_server_or_other_connections() {
+    let _exclusive = MEMORY_HEAVY.lock().await;
+    let server = TestServer::start(|_, _| {}).await;
+    let bystander = server.client().await;
+    let addr = server.addr;
+    let before = rss_kib();
+
+    for round in 0..20u8 {
+        // Random bytes instead of a startup packet.
+        let s = TcpStream::connect(addr).await.unwrap();
+        let noise: Vec<u8> = (0..256u32)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(round))
+            .collect();
+        send_and_drain(s, &noise).await;
+        // Unknown message type after login.
+        send_and_drain(logged_in(addr).await, b"y\0\0\0\x08abcd").await;
+        // Negative length.
+        send_and_drain(logged_in(addr).await, b"Q\xff\xff\xff\xfb").await;
+        // A length of 2 GB (must not be allocated).
+        send_and_drain(logged_in(addr).await, b"Q\x7f\xff\xff\xf0SELECT 1").await;
+        // Half a message, then gone.
+        let mut s = logged_in(addr).await;
+        s.write_all(b"Q\0\0\0\x64SEL").await.unwrap();
+        drop(s);
+        // Gone in the middle of a large result.
+        let mut s = logged_in(addr).await;
+        let q = b"SELECT v FROM generate_series(1, 5000000) AS t(v)\0";
+        let mut msg = vec![b'Q'];
+        msg.extend_from_slice(&((q.len() + 4) as u32).to_be_bytes());
+        msg.extend_from_slice(q);
+        s.write_all(&msg).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).await;
+        drop(s);
+        // The bystander is unaffected.
+        assert_eq!(
+            scalar(&bystander, "SELECT count(*) FROM lake.products")
+                .await
+                .as_deref(),
+            Some("200")
+        );
+    }
+    // New connections still work; memory is back near its baseline.
+    let c = server.client().await;
+    assert_eq!(scalar(&c, "SELECT 1").await.as_deref(), Some("1"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let growth_mib = rss_kib().saturating_sub(before) / 1024;
+    assert!(growth_mib < 64, "RSS grew by {growth_mib} MiB");
+}
