@@ -152,6 +152,8 @@ enum SessionStatement {
     SetSearchPath(Vec<String>),
     /// `DISCARD ALL|PLANS|...`: back to the connection's initial settings.
     Discard(String),
+    /// Accepted and answered with this command tag.
+    Tag(&'static str),
     /// Server-wide settings a session may not change (memory limit, spill dir).
     Refuse(String),
     Show(&'static str, String),
@@ -168,6 +170,10 @@ fn expr_text(e: &Expr) -> String {
 impl SessionHook {
     fn classify(&self, statement: &Statement, ctx: &SessionContext) -> Option<SessionStatement> {
         match statement {
+            // Read-only sessions have nothing to roll back to; drivers open savepoints
+            // for nested transactions (psycopg's `conn.transaction()`).
+            Statement::Savepoint { .. } => Some(SessionStatement::Tag("SAVEPOINT")),
+            Statement::ReleaseSavepoint { .. } => Some(SessionStatement::Tag("RELEASE")),
             Statement::Discard { object_type } => Some(SessionStatement::Discard(format!(
                 "DISCARD {}",
                 object_type.to_string().to_uppercase()
@@ -247,6 +253,7 @@ impl SessionHook {
                 self.search_path.set(schemas);
                 Ok(Response::Execution(Tag::new("SET")))
             }
+            SessionStatement::Tag(tag) => Ok(Response::Execution(Tag::new(tag))),
             SessionStatement::Discard(tag) => {
                 self.search_path.set(crate::engine::default_search_path());
                 Ok(Response::Execution(Tag::new(&tag)))
@@ -277,9 +284,9 @@ impl QueryHook for SessionHook {
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         self.classify(statement, ctx).map(|s| match s {
-            SessionStatement::SetSearchPath(_) | SessionStatement::Discard(_) => {
-                describe_plan(None)
-            }
+            SessionStatement::SetSearchPath(_)
+            | SessionStatement::Discard(_)
+            | SessionStatement::Tag(_) => describe_plan(None),
             SessionStatement::Refuse(message) => {
                 Err(user_error(SqlState::INSUFFICIENT_PRIVILEGE, message))
             }

@@ -17,7 +17,7 @@ use datafusion_postgres::pgwire::api::copy::{
 use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use datafusion_postgres::pgwire::api::query::send_execution_response;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use datafusion_postgres::pgwire::api::results::{FieldInfo, Response, Tag};
+use datafusion_postgres::pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::Entry;
 use datafusion_postgres::pgwire::api::store::PortalStore;
@@ -299,6 +299,33 @@ impl ExtendedQueryHandler for QueryService {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         Arc::clone(&self.parser)
+    }
+
+    /// Describes a portal; a cursor opened by `DECLARE` (psycopg's named cursors) is
+    /// described by its query's columns rather than the DECLARE statement's none.
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        target: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if target.statement.statement.1.is_none() {
+            if let PortalExecutionState::Suspended(cursor) = &*target.state().lock().await {
+                return Ok(DescribePortalResponse::new(
+                    cursor.row_schema().as_ref().clone(),
+                ));
+            }
+        }
+        let fields = self.parser.get_result_schema(
+            &target.statement.statement,
+            Some(&target.result_column_format),
+        )?;
+        Ok(DescribePortalResponse::new(fields))
     }
 
     /// pgwire's Execute, except that rows stream to the client instead of being collected

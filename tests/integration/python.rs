@@ -33,3 +33,32 @@ async fn psycopg_reads_every_lake_table_with_a_password() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_named_cursors_fetch_in_batches_and_parameters_round_trip() {
+    if !python_has("psycopg") {
+        return;
+    }
+    let server = TestServer::start(|_, _| {}).await;
+    let dsn = server.conn_string("analyst", None);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/psycopg_cursors.py"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &dsn])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "psycopg cursors failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("ok cursors"), "{stdout}");
+}
