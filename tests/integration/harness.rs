@@ -181,3 +181,15 @@ pub fn python_has(module: &str) -> bool {
 /// Held by tests that measure this process's memory and by tests that allocate a lot,
 /// so one never skews the other's measurement.
 pub static MEMORY_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// This process's resident memory in KiB (the in-process server's, plus the test's).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}

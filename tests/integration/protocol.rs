@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::harness::{scalar, TestServer};
+use crate::harness::{rss_kib, scalar, TestServer};
 
 #[tokio::test]
 async fn simple_and_extended_queries_read_the_lake_with_exact_types() {
@@ -167,17 +167,6 @@ async fn set_in_one_connection_does_not_change_another() {
         scalar(&c, "SHOW search_path").await.as_deref(),
         Some("warehouse, lake")
     );
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|v| v.parse().unwrap_or(0)))
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

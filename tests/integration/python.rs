@@ -1,6 +1,30 @@
-//! psycopg 3 (Python) with a password reads every lake table with exact types and values.
+//! Python drivers against a real server: psycopg 3 (password login, every lake table with
+//! exact types, named cursors, typed parameters, pipeline mode), psycopg2, asyncpg,
+//! SQLAlchemy 2 + pandas. The client code lives in `tests/clients/*.py`.
 
 use crate::harness::{python_has, user, TestServer};
+
+/// Runs `tests/clients/<script>` with `args`; panics with its output unless it succeeds.
+async fn run_client(script: &str, args: Vec<String>) -> String {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(&path)
+            .args(&args)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_reads_every_lake_table_with_a_password() {
@@ -9,24 +33,7 @@ async fn psycopg_reads_every_lake_table_with_a_password() {
     }
     let server = TestServer::start(|c, _| c.auth.users = vec![user("ann", "pw-ann", false)]).await;
     let dsn = server.conn_string("ann", Some("pw-ann"));
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/psycopg_read_lake.py"
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, &dsn])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "psycopg check failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = run_client("psycopg_read_lake.py", vec![dsn]).await;
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
         5,
@@ -40,26 +47,11 @@ async fn psycopg_named_cursors_fetch_in_batches_and_parameters_round_trip() {
         return;
     }
     let server = TestServer::start(|_, _| {}).await;
-    let dsn = server.conn_string("analyst", None);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/psycopg_cursors.py"
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, &dsn])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "psycopg cursors failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
-    );
+    let stdout = run_client(
+        "psycopg_cursors.py",
+        vec![server.conn_string("analyst", None)],
+    )
+    .await;
     assert!(stdout.contains("ok cursors"), "{stdout}");
 }
 
@@ -71,25 +63,12 @@ async fn psycopg2_asyncpg_sqlalchemy_and_pandas_work() {
         }
     }
     let server = TestServer::start(|_, _| {}).await;
-    let port = server.addr.port().to_string();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/python_drivers.py"
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, "127.0.0.1", &port, "analyst"])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python drivers failed:\n{stdout}\n{stderr}"
-    );
+    let args = vec![
+        "127.0.0.1".to_owned(),
+        server.addr.port().to_string(),
+        "analyst".to_owned(),
+    ];
+    let stdout = run_client("python_drivers.py", args).await;
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
         3,

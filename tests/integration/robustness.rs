@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{scalar, TestServer, MEMORY_HEAVY};
+use crate::harness::{rss_kib, scalar, TestServer, MEMORY_HEAVY};
 
 fn startup_packet() -> Vec<u8> {
     let params = b"user\0x\0database\0datapunk\0\0";
@@ -47,17 +47,6 @@ async fn send_and_drain(mut s: TcpStream, bytes: &[u8]) {
         }
     })
     .await;
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
