@@ -9,6 +9,7 @@ mod cancel;
 mod clients;
 mod errors;
 mod lake;
+mod node;
 mod pgbench;
 mod protocol;
 mod psql;
