@@ -8,6 +8,7 @@ mod binary;
 mod cancel;
 mod clients;
 mod errors;
+mod jdbc;
 mod lake;
 mod node;
 mod pgbench;

@@ -1,0 +1,40 @@
+//! pgjdbc: DatabaseMetaData with correct JDBC types, PreparedStatement parameters and
+//! setFetchSize streaming (portal suspension), via `tests/clients/JdbcCheck.java`.
+
+use crate::harness::{require_tool, TestServer};
+
+const JAR: &str = "/usr/share/java/postgresql.jar";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgjdbc_metadata_prepared_statements_and_fetch_size() {
+    if !require_tool("java") {
+        return;
+    }
+    if !std::path::Path::new(JAR).exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{JAR} is required in CI (apt-get install libpostgresql-jdbc-java)"
+        );
+        eprintln!(
+            "\n!!!!! SKIPPING: {JAR} missing (apt-get install libpostgresql-jdbc-java) !!!!!\n"
+        );
+        return;
+    }
+    let server = TestServer::start(|_, _| {}).await;
+    let port = server.addr.port().to_string();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/JdbcCheck.java");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("java")
+            .args(["-cp", JAR, source, &port, "analyst"])
+            .output()
+            .expect("java runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ok jdbc"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
