@@ -144,38 +144,43 @@ pub async fn scalar(client: &tokio_postgres::Client, sql: &str) -> Option<String
     })?
 }
 
-/// Whether an external client must be present (CI) or may be skipped (local).
+/// The one rule for external clients: present, or skipped with a loud message locally,
+/// or a failure under CI=true (CI must never pass by skipping).
+pub fn present_or_skip(present: bool, what: &str, install: &str) -> bool {
+    if !present {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{what} is required in CI but is missing ({install})"
+        );
+        eprintln!("\n!!!!! SKIPPING: {what} is missing; {install} to run this test !!!!!\n");
+    }
+    present
+}
+
+/// Whether a command is on PATH (see [`present_or_skip`]).
 pub fn require_tool(name: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{name} is required in CI but was not found"
-        );
-        eprintln!(
-            "\n!!!!! SKIPPING: `{name}` is not installed; install it to run this test !!!!!\n"
-        );
-    }
-    found
+    present_or_skip(
+        found,
+        &format!("`{name}`"),
+        "install it (.ci/run shows how)",
+    )
 }
 
-/// Whether python3 can import `module`; like `require_tool`, missing is fatal in CI.
+/// Whether python3 can import `module` (see [`present_or_skip`]).
 pub fn python_has(module: &str) -> bool {
     let ok = std::process::Command::new("python3")
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "python3 module {module} is required in CI but is missing"
-        );
-        eprintln!("\n!!!!! SKIPPING: python3 module `{module}` is not installed (pip install 'psycopg[binary]') !!!!!\n");
-    }
-    ok
+    present_or_skip(
+        ok,
+        &format!("python3 module `{module}`"),
+        "pip install it (.ci/run lists the packages)",
+    )
 }
 
 /// Held by tests that measure this process's memory and by tests that allocate a lot,

@@ -1,23 +1,19 @@
 //! pgjdbc: DatabaseMetaData with correct JDBC types, PreparedStatement parameters and
 //! setFetchSize streaming (portal suspension), via `tests/clients/JdbcCheck.java`.
 
-use crate::harness::{require_tool, TestServer};
+use crate::harness::{present_or_skip, require_tool, TestServer};
 
 const JAR: &str = "/usr/share/java/postgresql.jar";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgjdbc_metadata_prepared_statements_and_fetch_size() {
-    if !require_tool("java") {
-        return;
-    }
-    if !std::path::Path::new(JAR).exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{JAR} is required in CI (apt-get install libpostgresql-jdbc-java)"
-        );
-        eprintln!(
-            "\n!!!!! SKIPPING: {JAR} missing (apt-get install libpostgresql-jdbc-java) !!!!!\n"
-        );
+    if !require_tool("java")
+        || !present_or_skip(
+            std::path::Path::new(JAR).exists(),
+            JAR,
+            "apt-get install libpostgresql-jdbc-java",
+        )
+    {
         return;
     }
     let server = TestServer::start(|_, _| {}).await;

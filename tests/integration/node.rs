@@ -1,19 +1,17 @@
 //! node-postgres (`pg`) with parameters against a real server.
 
-use crate::harness::{require_tool, TestServer};
+use crate::harness::{present_or_skip, require_tool, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_postgres_queries_with_parameters() {
     let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/node_modules/pg");
-    if !require_tool("node") {
-        return;
-    }
-    if !std::path::Path::new(modules).exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "node module pg is required in CI (npm install --prefix tests/clients)"
-        );
-        eprintln!("\n!!!!! SKIPPING: run `npm install --prefix tests/clients` for the node-postgres test !!!!!\n");
+    if !require_tool("node")
+        || !present_or_skip(
+            std::path::Path::new(modules).exists(),
+            "node module pg",
+            "npm install --prefix tests/clients",
+        )
+    {
         return;
     }
     let server = TestServer::start(|_, _| {}).await;
