@@ -317,6 +317,21 @@ mod tests {
     }
 
     #[test]
+    fn example_config_parses_and_its_verifiers_are_valid() {
+        let c = Config::from_toml(include_str!("../conf/example.toml")).expect("parses");
+        assert_eq!(c.auth.users.len(), 2);
+        for u in &c.auth.users {
+            let v = crate::scram::Verifier::parse(&u.password).expect("a valid verifier");
+            // The example's verifiers are for the password its comment names.
+            assert_eq!(
+                crate::scram::Verifier::derive("change-me", &v.salt, v.iterations),
+                v
+            );
+        }
+        assert!(c.server.tls.require);
+    }
+
+    #[test]
     fn unknown_key_is_an_error_naming_it() {
         let err = Config::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.contains("listen_addr"), "{err}");
