@@ -479,7 +479,14 @@ async fn copy_out(
         }
     };
     let df = ctx.sql(&sql).await.map_err(api)?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
+    let source_schema = Arc::new(df.schema().as_arrow().clone());
+    // Text and CSV carry no types, so timestamps can be printed PostgreSQL's way as text.
+    let as_text = format != CopyFormat::Binary;
+    let schema = if as_text {
+        crate::server::text_output::temporal_as_text_schema(&source_schema)
+    } else {
+        Arc::clone(&source_schema)
+    };
     let wire_format = if format == CopyFormat::Binary {
         Format::UnifiedBinary
     } else {
@@ -542,7 +549,11 @@ async fn copy_out(
     let batches = df.execute_stream().await.map_err(api)?;
     let rows = batches
         .map(move |batch| -> PgWireResult<Vec<PgWireResult<CopyData>>> {
-            let batch = batch.map_err(api)?;
+            let mut batch = batch.map_err(api)?;
+            if as_text {
+                batch = crate::server::text_output::temporal_as_text(&batch, &schema)
+                    .map_err(|e| api(e.into()))?;
+            }
             let mut out = Vec::with_capacity(batch.num_rows());
             for row in 0..batch.num_rows() {
                 for (col, field) in fields.iter().enumerate() {

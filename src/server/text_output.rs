@@ -3,11 +3,19 @@
 //! never `10:00:00.000000`).
 //!
 //! Works on encoded `DataRow`s of text-format columns, so it applies to every path
-//! (simple, extended, cursors) without touching the encoder.
+//! (simple, extended, cursors) without touching the encoder; COPY text/csv output, which
+//! carries no column types, gets the same rendering by turning those columns into text
+//! first ([`temporal_as_text`]).
 
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::compute::{cast_with_options, CastOptions};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::FormatOptions;
 use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse};
 use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::messages::data::DataRow;
@@ -51,6 +59,69 @@ pub fn trim_fraction(value: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(&value[..keep]);
     out.extend_from_slice(&value[digits_end..]);
     Some(out)
+}
+
+/// Whether a column is printed by [`temporal_as_text`].
+fn is_local_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Timestamp(_, None) | DataType::Time32(_) | DataType::Time64(_)
+    )
+}
+
+/// The schema COPY text/csv output is encoded with: local timestamps and times as text.
+pub fn temporal_as_text_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if is_local_temporal(f.data_type()) {
+                Field::new(f.name(), DataType::Utf8, f.is_nullable())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Local timestamps and times of `batch` rendered as PostgreSQL prints them.
+///
+/// # Errors
+/// A column cannot be cast (does not happen for the types converted).
+pub fn temporal_as_text(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, ArrowError> {
+    let options = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default()
+            .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.6f"))
+            .with_time_format(Some("%H:%M:%S%.6f")),
+    };
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            if !is_local_temporal(c.data_type()) {
+                return Ok(Arc::clone(c));
+            }
+            let text = cast_with_options(c, &DataType::Utf8, &options)?;
+            let text = text.as_string::<i32>();
+            let trimmed: StringArray = text
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        trim_fraction(v.as_bytes())
+                            .and_then(|t| String::from_utf8(t).ok())
+                            .unwrap_or_else(|| v.to_owned())
+                    })
+                })
+                .collect();
+            Ok(Arc::new(trimmed) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
 }
 
 fn fix_row(row: DataRow, fix: &[bool]) -> DataRow {

@@ -121,6 +121,18 @@ async fn psql_meta_commands_and_copy() {
         )
     });
     assert_eq!(out, "a,b,c\n1,\"x,y\",\n");
+
+    // COPY prints timestamps and times as PostgreSQL does (no trailing zeros).
+    let out = tokio::task::block_in_place(|| {
+        ok(
+            &server,
+            &[
+                "-c",
+                "COPY (SELECT CAST('2024-01-01 10:00:00' AS TIMESTAMP) AS t, CAST('2024-01-01 10:00:00.5' AS TIMESTAMP) AS u, CAST('08:30:00' AS TIME) AS v) TO STDOUT (FORMAT csv)",
+            ],
+        )
+    });
+    assert_eq!(out, "2024-01-01 10:00:00,2024-01-01 10:00:00.5,08:30:00\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
