@@ -30,23 +30,34 @@ pub fn version_string() -> String {
     )
 }
 
-fn constant_udf(name: &str, value: String, volatility: Volatility) -> ScalarUDF {
+/// A function of `args` that always answers `value` (its type is the return type).
+fn constant_udf(
+    name: &str,
+    args: Vec<DataType>,
+    value: ScalarValue,
+    volatility: Volatility,
+) -> ScalarUDF {
     create_udf(
         name,
-        vec![],
-        DataType::Utf8,
+        args,
+        value.data_type(),
         volatility,
-        Arc::new(move |_args: &[ColumnarValue]| {
-            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
-                value.clone(),
-            ))))
-        }),
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
     )
+}
+
+fn text(value: String) -> ScalarValue {
+    ScalarValue::Utf8(Some(value))
 }
 
 /// `version()`.
 pub fn version_udf() -> ScalarUDF {
-    constant_udf("version", version_string(), Volatility::Immutable)
+    constant_udf(
+        "version",
+        vec![],
+        text(version_string()),
+        Volatility::Immutable,
+    )
 }
 
 /// `pg_function_is_visible(oid)`: every function is visible (psql `\df`).
@@ -73,14 +84,11 @@ pub fn pg_function_signature_udfs() -> Vec<ScalarUDF> {
     ["pg_get_function_result", "pg_get_function_arguments"]
         .into_iter()
         .map(|name| {
-            create_udf(
+            constant_udf(
                 name,
                 vec![DataType::Int64],
-                DataType::Utf8,
+                ScalarValue::Utf8(None),
                 Volatility::Stable,
-                Arc::new(|_args: &[ColumnarValue]| {
-                    Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
-                }),
             )
         })
         .collect()
@@ -96,12 +104,11 @@ pub fn description_udfs() -> Vec<ScalarUDF> {
     ]
     .into_iter()
     .map(|(name, second)| {
-        create_udf(
+        constant_udf(
             name,
             vec![DataType::Int64, second],
-            DataType::Utf8,
+            ScalarValue::Utf8(None),
             Volatility::Stable,
-            Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
         )
     })
     .collect()
@@ -191,14 +198,11 @@ pub fn current_setting_udf() -> ScalarUDF {
 
 /// `pg_is_in_recovery()`: datapunk is never a standby.
 pub fn pg_is_in_recovery_udf() -> ScalarUDF {
-    create_udf(
+    constant_udf(
         "pg_is_in_recovery",
         vec![],
-        DataType::Boolean,
+        ScalarValue::Boolean(Some(false)),
         Volatility::Stable,
-        Arc::new(|_args: &[ColumnarValue]| {
-            Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(false))))
-        }),
     )
 }
 
@@ -206,7 +210,7 @@ pub fn pg_is_in_recovery_udf() -> ScalarUDF {
 pub fn user_udfs(user: &str) -> Vec<ScalarUDF> {
     ["current_user", "session_user", "user"]
         .into_iter()
-        .map(|name| constant_udf(name, user.to_owned(), Volatility::Stable))
+        .map(|name| constant_udf(name, vec![], text(user.to_owned()), Volatility::Stable))
         .collect()
 }
 

@@ -2,6 +2,16 @@
 
 use crate::harness::{sqlstate, TestServer};
 
+/// Refused writes left the lake as it was.
+async fn assert_lake_intact(c: &tokio_postgres::Client) {
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM lake.orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0);
+}
+
 async fn expect_code(client: &tokio_postgres::Client, sql: &str, code: &str) {
     let simple = client.simple_query(sql).await.expect_err(sql);
     assert_eq!(sqlstate(&simple), code, "simple: {sql}: {simple}");
@@ -43,13 +53,7 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         expect_code(&c, sql, code).await;
         expect_code_extended(&c, sql, code).await;
     }
-    // Data survived the refused writes.
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM lake.orders", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(n > 0);
+    assert_lake_intact(&c).await;
 }
 
 #[tokio::test]
@@ -145,10 +149,5 @@ async fn copy_from_stdin_into_the_lake_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("25006"), "{err}");
     let c = server.client().await;
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM lake.orders", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(n > 0);
+    assert_lake_intact(&c).await;
 }
