@@ -2,36 +2,28 @@
 //! - [`ReadOnlyHook`]: INSERT/UPDATE/DELETE/DDL are refused with 25006;
 //! - [`SessionHook`]: `SET search_path` / `SHOW search_path|server_version[_num]` for this
 //!   connection only;
-//! - [`CopyHook`]: `COPY (query) TO STDOUT` in text, csv (with HEADER) and binary,
-//!   streamed batch by batch.
+//! - [`CopyHook`]: `COPY (query) TO STDOUT` in text, csv (with HEADER) and binary
+//!   ([`crate::server::copy_out`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::BytesMut;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{DFSchema, ParamValues};
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{
-    CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Expr, Set, Statement,
-};
-use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
-use datafusion_postgres::arrow_pg::encoder::encode_value;
+use datafusion::sql::sqlparser::ast::{CopyTarget, Expr, Set, Statement};
 use datafusion_postgres::hooks::{HookClient, QueryHook};
-use datafusion_postgres::pgwire::api::portal::Format;
 use datafusion_postgres::pgwire::api::results::{
-    CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOptions, DataRowEncoder, FieldFormat,
-    FieldInfo, QueryResponse, Response, Tag,
+    DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
 };
 use datafusion_postgres::pgwire::api::{ClientInfo, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
-use datafusion_postgres::pgwire::messages::copy::CopyData;
-use datafusion_postgres::pgwire::types::format::FormatOptions;
 use futures::StreamExt;
 
 use crate::engine::compat::{server_version, PG_VERSION_NUM};
 use crate::engine::SearchPath;
+use crate::server::copy_out::{copy_format, copy_out, copy_query, CopyRows};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
 
@@ -306,123 +298,12 @@ impl QueryHook for SessionHook {
     }
 }
 
-/// How COPY output is written.
-#[derive(Debug, Clone, PartialEq)]
-enum CopyFormat {
-    Text {
-        delimiter: char,
-        null: String,
-    },
-    Csv {
-        delimiter: char,
-        null: String,
-        quote: char,
-        escape: char,
-        header: bool,
-    },
-    Binary,
-}
-
-fn copy_format(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> PgWireResult<CopyFormat> {
-    let mut format = "text".to_owned();
-    let mut delimiter = None;
-    let mut null = None;
-    let mut header = false;
-    let mut quote = '"';
-    let mut escape = None;
-    for o in options {
-        match o {
-            CopyOption::Format(f) => format = f.value.to_lowercase(),
-            CopyOption::Delimiter(c) => delimiter = Some(*c),
-            CopyOption::Null(n) => null = Some(n.clone()),
-            CopyOption::Header(h) => header = *h,
-            CopyOption::Quote(c) => quote = *c,
-            CopyOption::Escape(c) => escape = Some(*c),
-            CopyOption::Encoding(e)
-                if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
-            other => {
-                return Err(user_error(
-                    SqlState::FEATURE_NOT_SUPPORTED,
-                    format!("COPY option {other} is not supported"),
-                ))
-            }
-        }
-    }
-    for o in legacy {
-        match o {
-            CopyLegacyOption::Binary => format = "binary".into(),
-            CopyLegacyOption::Csv(csv) => {
-                format = "csv".into();
-                for c in csv {
-                    match c {
-                        CopyLegacyCsvOption::Header => header = true,
-                        CopyLegacyCsvOption::Quote(q) => quote = *q,
-                        CopyLegacyCsvOption::Escape(e) => escape = Some(*e),
-                        other => {
-                            return Err(user_error(
-                                SqlState::FEATURE_NOT_SUPPORTED,
-                                format!("COPY option {other} is not supported"),
-                            ))
-                        }
-                    }
-                }
-            }
-            CopyLegacyOption::Delimiter(c) => delimiter = Some(*c),
-            CopyLegacyOption::Null(n) => null = Some(n.clone()),
-            CopyLegacyOption::Header => header = true,
-            other => {
-                return Err(user_error(
-                    SqlState::FEATURE_NOT_SUPPORTED,
-                    format!("COPY option {other} is not supported"),
-                ))
-            }
-        }
-    }
-    match format.as_str() {
-        "text" => Ok(CopyFormat::Text {
-            delimiter: delimiter.unwrap_or('\t'),
-            null: null.unwrap_or_else(|| "\\N".into()),
-        }),
-        "csv" => Ok(CopyFormat::Csv {
-            delimiter: delimiter.unwrap_or(','),
-            null: null.unwrap_or_default(),
-            quote,
-            escape: escape.unwrap_or(quote),
-            header,
-        }),
-        "binary" => Ok(CopyFormat::Binary),
-        other => Err(user_error(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!("COPY format \"{other}\" not recognized"),
-        )),
-    }
-}
-
-fn csv_quote(s: &str, delimiter: char, quote: char, escape: char) -> String {
-    if s.contains(delimiter)
-        || s.contains(quote)
-        || s.contains('\n')
-        || s.contains('\r')
-        || s.is_empty()
-    {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push(quote);
-        for c in s.chars() {
-            if c == quote || c == escape {
-                out.push(escape);
-            }
-            out.push(c);
-        }
-        out.push(quote);
-        out
-    } else {
-        s.to_owned()
-    }
-}
-
-/// `COPY (query) TO STDOUT` and `COPY table TO STDOUT`.
+/// `COPY (query) TO STDOUT` and `COPY table TO STDOUT` (see [`crate::server::copy_out`]).
 #[derive(Debug)]
-pub struct CopyHook;
+pub struct CopyHook {
+    /// Shared with the connection's sender, which reports the count in `COPY n`.
+    pub rows: Arc<CopyRows>,
+}
 
 impl CopyHook {
     async fn copy_out(
@@ -448,150 +329,13 @@ impl CopyHook {
                 "COPY to a file or program is not allowed; use COPY ... TO STDOUT (psql: \\copy)",
             )));
         }
-        Some(copy_out(source, options, legacy_options, ctx, client).await)
+        let format = match copy_format(options, legacy_options) {
+            Ok(format) => format,
+            Err(e) => return Some(Err(e)),
+        };
+        let sql = copy_query(source);
+        Some(copy_out(&sql, format, ctx, client, Arc::clone(&self.rows)).await)
     }
-}
-
-async fn copy_out(
-    source: &CopySource,
-    options: &[CopyOption],
-    legacy: &[CopyLegacyOption],
-    ctx: &SessionContext,
-    client: &dyn HookClient,
-) -> PgWireResult<Response> {
-    let format = copy_format(options, legacy)?;
-    let sql = match source {
-        CopySource::Query(q) => q.to_string(),
-        CopySource::Table {
-            table_name,
-            columns,
-        } => {
-            let cols = if columns.is_empty() {
-                "*".to_owned()
-            } else {
-                columns
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            format!("SELECT {cols} FROM {table_name}")
-        }
-    };
-    let df = ctx.sql(&sql).await.map_err(api)?;
-    let source_schema = Arc::new(df.schema().as_arrow().clone());
-    // Text and CSV carry no types, so timestamps can be printed PostgreSQL's way as text.
-    let as_text = format != CopyFormat::Binary;
-    let schema = if as_text {
-        crate::server::text_output::temporal_as_text_schema(&source_schema)
-    } else {
-        Arc::clone(&source_schema)
-    };
-    let wire_format = if format == CopyFormat::Binary {
-        Format::UnifiedBinary
-    } else {
-        Format::UnifiedText
-    };
-    let format_options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-    let fields = Arc::new(arrow_schema_to_pg_fields(
-        &schema,
-        &wire_format,
-        Some(format_options),
-    )?);
-    let columns = fields.len();
-    let mut encoder = match &format {
-        CopyFormat::Binary => CopyEncoder::new_binary(Arc::clone(&fields)),
-        CopyFormat::Text { delimiter, null } => CopyEncoder::new_text(
-            Arc::clone(&fields),
-            CopyTextOptions {
-                delimiter: delimiter.to_string().into(),
-                null_string: null.as_str().into(),
-            },
-        ),
-        CopyFormat::Csv {
-            delimiter,
-            null,
-            quote,
-            escape,
-            ..
-        } => CopyEncoder::new_csv(
-            Arc::clone(&fields),
-            CopyCsvOptions {
-                delimiter: delimiter.to_string().into(),
-                quote: quote.to_string().into(),
-                escape: escape.to_string().into(),
-                null_string: null.as_str().into(),
-                force_quote: Vec::new(),
-            },
-        ),
-    };
-    let header = match &format {
-        CopyFormat::Csv {
-            header: true,
-            delimiter,
-            quote,
-            escape,
-            ..
-        } => {
-            let names: Vec<String> = schema
-                .fields()
-                .iter()
-                .map(|f| csv_quote(f.name(), *delimiter, *quote, *escape))
-                .collect();
-            Some(format!("{}\n", names.join(&delimiter.to_string())))
-        }
-        _ => None,
-    };
-    // One CopyData per row: pgwire's `COPY n` tag counts messages. The CSV header rides
-    // with the first row so it is not counted as one.
-    let header = Arc::new(std::sync::Mutex::new(header));
-    let leftover = Arc::clone(&header);
-    let batches = df.execute_stream().await.map_err(api)?;
-    let rows = batches
-        .map(move |batch| -> PgWireResult<Vec<PgWireResult<CopyData>>> {
-            let mut batch = batch.map_err(api)?;
-            if as_text {
-                batch = crate::server::text_output::temporal_as_text(&batch, &schema)
-                    .map_err(|e| api(e.into()))?;
-            }
-            let mut out = Vec::with_capacity(batch.num_rows());
-            for row in 0..batch.num_rows() {
-                for (col, field) in fields.iter().enumerate() {
-                    encode_value(
-                        &mut encoder,
-                        batch.column(col),
-                        row,
-                        batch.schema().field(col),
-                        field,
-                    )?;
-                }
-                let data = encoder.take_copy().data;
-                let pending = header.lock().ok().and_then(|mut h| h.take());
-                let data = match pending {
-                    Some(h) => {
-                        let mut joined = BytesMut::from(h.as_bytes());
-                        joined.extend_from_slice(&data);
-                        joined.freeze()
-                    }
-                    None => data,
-                };
-                out.push(Ok(CopyData::new(data)));
-            }
-            Ok(out)
-        })
-        .flat_map(|rows| match rows {
-            Ok(rows) => futures::stream::iter(rows),
-            Err(e) => futures::stream::iter(vec![Err(e)]),
-        });
-    // A header with no rows after it still goes out.
-    let stream = rows.chain(futures::stream::once(async move {
-        let pending = leftover.lock().ok().and_then(|mut h| h.take());
-        Ok(CopyData::new(
-            pending.map(|h| h.into_bytes().into()).unwrap_or_default(),
-        ))
-    }));
-    let code = if format == CopyFormat::Binary { 1 } else { 0 };
-    Ok(Response::CopyOut(CopyResponse::new(code, columns, stream)))
 }
 
 #[async_trait]
@@ -623,17 +367,5 @@ impl QueryHook for CopyHook {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         self.copy_out(statement, ctx, client).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quoting_follows_postgres() {
-        assert_eq!(csv_quote("plain", ',', '"', '"'), "plain");
-        assert_eq!(csv_quote("a,b", ',', '"', '"'), "\"a,b\"");
-        assert_eq!(csv_quote("say \"hi\"", ',', '"', '"'), "\"say \"\"hi\"\"\"");
     }
 }

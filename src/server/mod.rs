@@ -1,14 +1,18 @@
-//! The PostgreSQL server: our own accept loop over pgwire's `process_socket`, a fresh
-//! handler set and session per connection, a connection limit (FATAL 53300), and a
-//! graceful stop that lets running queries finish within a grace period.
+//! The PostgreSQL server: our own accept loop and per-connection message loop
+//! ([`connection`]), a fresh handler set and session per connection, a connection limit
+//! (FATAL 53300), and a graceful stop that lets running queries finish within a grace
+//! period.
 //!
 //! Query semantics come from datafusion-postgres (`DfSessionService`, pg_catalog,
 //! arrow-pg encoders) plus our hooks; this module only wires them per connection.
 
 pub mod auth;
 pub mod cancel;
+pub mod connection;
+pub mod copy_out;
 pub mod errors;
 pub mod hooks;
+pub mod row_description;
 pub mod service;
 pub mod text_output;
 pub mod tls;
@@ -25,7 +29,6 @@ use datafusion_postgres::pgwire::api::auth::StartupHandler;
 use datafusion_postgres::pgwire::api::cancel::CancelHandler;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::{ErrorHandler, PgWireServerHandlers};
-use datafusion_postgres::pgwire::tokio::process_socket;
 use datafusion_postgres::DfSessionService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +36,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::engine::Engine;
+use crate::server::copy_out::CopyRows;
 use crate::sqlstate::SqlState;
 use auth::{Refusal, Startup, Users};
 use cancel::{CancelRegistry, CancelRequests, QuerySlot};
@@ -102,12 +106,15 @@ fn handlers(
 ) -> ConnectionHandlers {
     let session = shared.engine.session();
     let slot = Arc::new(QuerySlot::default());
+    let copy_rows = Arc::new(CopyRows::default());
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
         Arc::new(hooks::ReadOnlyHook),
         Arc::new(hooks::SessionHook {
             search_path: session.search_path.clone(),
         }),
-        Arc::new(hooks::CopyHook),
+        Arc::new(hooks::CopyHook {
+            rows: Arc::clone(&copy_rows),
+        }),
         Arc::new(CursorStatementHook),
         Arc::new(SetShowHook),
         Arc::new(TransactionStatementHook),
@@ -123,6 +130,7 @@ fn handlers(
             Arc::clone(&shared.users),
             Arc::clone(&shared.admin),
             Arc::clone(activity),
+            copy_rows,
         )),
         startup: Arc::new(Startup::new(
             Arc::clone(&shared.users),
@@ -186,7 +194,7 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: Cancellation
                 let _open = guard;
                 tracing::debug!("connected");
                 tokio::select! {
-                    result = process_socket(socket, tls, h) => {
+                    result = connection::process_connection(socket, tls, h) => {
                         if let Err(error) = result {
                             tracing::debug!(%error, "connection ended with an error");
                         }

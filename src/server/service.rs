@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion_postgres::pgwire::api::copy::{
-    send_copy_both_response, send_copy_in_response, send_copy_out_response,
-};
+use datafusion_postgres::pgwire::api::copy::{send_copy_both_response, send_copy_in_response};
 use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
-use datafusion_postgres::pgwire::api::query::send_execution_response;
+use datafusion_postgres::pgwire::api::query::{
+    send_execution_response, send_query_response, send_ready_for_query,
+};
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
@@ -27,6 +27,7 @@ use datafusion_postgres::pgwire::api::{PgWireConnectionState, DEFAULT_NAME};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::extendedquery::{Execute, PortalSuspended};
 use datafusion_postgres::pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
+use datafusion_postgres::pgwire::messages::simplequery::Query;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::{Sink, SinkExt, StreamExt};
@@ -35,6 +36,7 @@ use tokio::sync::Notify;
 use crate::engine::rewrite::rewrite;
 use crate::server::auth::Users;
 use crate::server::cancel::{QuerySlot, Statement};
+use crate::server::copy_out::{send_copy_out, CopyRows};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
 
@@ -95,6 +97,10 @@ fn prepare_response(response: Response, running: &Arc<Running>, statement: &Stat
     match response {
         Response::Query(q) => {
             let mut q = crate::server::text_output::postgres_text(q);
+            q.row_schema = Arc::new(crate::server::row_description::complete(
+                q.row_schema.as_ref().clone(),
+                None,
+            ));
             let held = Arc::clone(running);
             q.data_rows = statement
                 .guard(q.data_rows)
@@ -188,7 +194,9 @@ impl QueryParser for RewritingParser {
         stmt: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        self.0.get_result_schema(stmt, column_format)
+        let fields = self.0.get_result_schema(stmt, column_format)?;
+        let schema = stmt.1.as_ref().map(|(_, plan)| plan.schema().as_arrow());
+        Ok(crate::server::row_description::complete(fields, schema))
     }
 }
 
@@ -201,6 +209,8 @@ pub struct QueryService {
     pub users: Arc<Users>,
     pub admin: Arc<dyn Admin>,
     pub activity: Arc<Activity>,
+    /// Rows of the running COPY, counted by [`crate::server::hooks::CopyHook`].
+    pub copy_rows: Arc<CopyRows>,
 }
 
 impl QueryService {
@@ -210,6 +220,7 @@ impl QueryService {
         users: Arc<Users>,
         admin: Arc<dyn Admin>,
         activity: Arc<Activity>,
+        copy_rows: Arc<CopyRows>,
     ) -> Self {
         let parser = Arc::new(RewritingParser(ExtendedQueryHandler::query_parser(
             inner.as_ref(),
@@ -221,6 +232,7 @@ impl QueryService {
             users,
             admin,
             activity,
+            copy_rows,
         }
     }
 }
@@ -268,6 +280,73 @@ impl QueryService {
 
 #[async_trait]
 impl SimpleQueryHandler for QueryService {
+    /// pgwire's simple query flow, except that COPY OUT goes through our sender
+    /// ([`send_copy_out`]).
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let mut transaction_status = client.transaction_status();
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        if query.query.chars().all(|c| c == ';' || c.is_whitespace()) {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+        } else {
+            let responses = SimpleQueryHandler::do_query(self, client, &query.query).await?;
+            for response in responses {
+                match response {
+                    Response::EmptyQuery => {
+                        client
+                            .feed(PgWireBackendMessage::EmptyQueryResponse(
+                                EmptyQueryResponse::new(),
+                            ))
+                            .await?;
+                    }
+                    Response::Query(results) => send_query_response(client, results, true).await?,
+                    Response::Execution(tag) => send_execution_response(client, tag).await?,
+                    Response::TransactionStart(tag) => {
+                        send_execution_response(client, tag).await?;
+                        transaction_status = transaction_status.to_in_transaction_state();
+                    }
+                    Response::TransactionEnd(tag) => {
+                        send_execution_response(client, tag).await?;
+                        transaction_status = transaction_status.to_idle_state();
+                    }
+                    Response::Error(e) => {
+                        client
+                            .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
+                            .await?;
+                        transaction_status = transaction_status.to_error_state();
+                    }
+                    Response::CopyIn(r) => {
+                        send_copy_in_response(client, r).await?;
+                        client.set_state(PgWireConnectionState::CopyInProgress(false));
+                    }
+                    Response::CopyOut(r) => send_copy_out(client, r, &self.copy_rows).await?,
+                    Response::CopyBoth(r) => {
+                        send_copy_both_response(client, r).await?;
+                        client.set_state(PgWireConnectionState::CopyInProgress(false));
+                    }
+                }
+            }
+        }
+        if !matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            client.set_state(PgWireConnectionState::ReadyForQuery);
+            client.set_transaction_status(transaction_status);
+            send_ready_for_query(client, transaction_status).await?;
+        }
+        Ok(())
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -401,7 +480,7 @@ impl ExtendedQueryHandler for QueryService {
                     fetch = false;
                 }
                 Response::CopyOut(r) => {
-                    send_copy_out_response(client, r).await?;
+                    send_copy_out(client, r, &self.copy_rows).await?;
                     fetch = false;
                 }
                 Response::CopyBoth(r) => {

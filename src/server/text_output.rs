@@ -1,32 +1,160 @@
 //! Text output exactly as PostgreSQL prints it, where the stock encoder differs:
-//! timestamps and times carry no trailing fractional zeros (`10:00:00`, `10:00:00.5`,
-//! never `10:00:00.000000`).
+//! - timestamps and times carry no trailing fractional zeros (`10:00:00`, `10:00:00.5`,
+//!   never `10:00:00.000000`);
+//! - floats follow `extra_float_digits` the way `float8out`/`float4out` do: shortest
+//!   exact digits when it is above 0 (`1`, `1e+20`, `1.5e-05`, `Infinity`), otherwise
+//!   `%.{15|6 + extra}g`.
 //!
-//! Works on encoded `DataRow`s of text-format columns, so it applies to every path
-//! (simple, extended, cursors) without touching the encoder; COPY text/csv output, which
-//! carries no column types, gets the same rendering by turning those columns into text
-//! first ([`temporal_as_text`]).
+//! [`TextFix`] rewrites one encoded value; [`postgres_text`] applies it to the `DataRow`s of
+//! text-format columns, so it covers every path (simple, extended, cursors) without
+//! touching the encoder, and COPY's encoder applies the same fixes value by value.
 
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
-use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
-use datafusion::arrow::compute::{cast_with_options, CastOptions};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::error::ArrowError;
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::display::FormatOptions;
 use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse};
 use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::messages::data::DataRow;
 use futures::StreamExt;
 
-fn needs_fix(field: &FieldInfo) -> bool {
-    field.format() == FieldFormat::Text
-        && matches!(
-            *field.datatype(),
-            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME | Type::TIMETZ
-        )
+/// How the stock text of one column's values must be rewritten to read as PostgreSQL's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFix {
+    None,
+    /// Timestamps and times: no trailing fractional zeros.
+    TrimFraction,
+    /// `float8` with the connection's `extra_float_digits`.
+    Float8(i32),
+    /// `float4` with the connection's `extra_float_digits`.
+    Float4(i32),
+}
+
+impl TextFix {
+    /// The fix a text-format column needs (binary columns need none).
+    pub fn for_field(field: &FieldInfo) -> Self {
+        if field.format() != FieldFormat::Text {
+            return Self::None;
+        }
+        let extra = i32::from(field.format_options().extra_float_digits);
+        match *field.datatype() {
+            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME | Type::TIMETZ => Self::TrimFraction,
+            Type::FLOAT8 => Self::Float8(extra),
+            Type::FLOAT4 => Self::Float4(extra),
+            _ => Self::None,
+        }
+    }
+
+    /// The rewritten value, or `None` when the stock text is already right.
+    pub fn apply(self, value: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Self::None => None,
+            Self::TrimFraction => trim_fraction(value),
+            Self::Float8(extra) | Self::Float4(extra) => {
+                let text = std::str::from_utf8(value).ok()?;
+                let fixed = if let Self::Float4(_) = self {
+                    float4_text(text.parse::<f32>().ok()?, extra)
+                } else {
+                    float8_text(text.parse::<f64>().ok()?, extra)
+                };
+                (fixed.as_bytes() != value).then(|| fixed.into_bytes())
+            }
+        }
+    }
+}
+
+/// `float8out`: a double as PostgreSQL prints it with `extra_float_digits`.
+pub fn float8_text(value: f64, extra_float_digits: i32) -> String {
+    float_text(value, extra_float_digits, 15, |v, p| match p {
+        Some(p) => format!("{v:.p$e}"),
+        None => format!("{v:e}"),
+    })
+}
+
+/// `float4out`: a real as PostgreSQL prints it with `extra_float_digits`.
+pub fn float4_text(value: f32, extra_float_digits: i32) -> String {
+    float_text(f64::from(value), extra_float_digits, 6, |v, p| {
+        // Narrowing back is exact: `v` came from an f32.
+        #[allow(clippy::cast_possible_truncation)]
+        let v = v as f32;
+        match p {
+            Some(p) => format!("{v:.p$e}"),
+            None => format!("{v:e}"),
+        }
+    })
+}
+
+/// Shared by [`float8_text`] and [`float4_text`]; `digits` is DBL_DIG or FLT_DIG and
+/// `scientific(v, precision)` renders `v` as Rust's `{:e}` (shortest exact digits when
+/// `precision` is `None`).
+fn float_text(
+    value: f64,
+    extra_float_digits: i32,
+    digits: i32,
+    scientific: impl Fn(f64, Option<usize>) -> String,
+) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    if extra_float_digits > 0 {
+        // Shortest exact digits; fixed notation while the decimal exponent is in -4..digits.
+        let sci = scientific(value, None);
+        layout(&sci, |exponent| (-4..digits).contains(&exponent))
+    } else {
+        // printf's %.{precision}g.
+        let precision = (digits + extra_float_digits).max(1);
+        let sci = scientific(value, Some((precision - 1) as usize));
+        layout(&sci, |exponent| exponent >= -4 && exponent < precision)
+    }
+}
+
+/// Lays out Rust's `{:e}` text (`-1.2345e-7`) as printf's `%g` would: fixed notation when
+/// `fixed(exponent)`, else `d.ddde±XX`; trailing fractional zeros dropped.
+fn layout(sci: &str, fixed: impl Fn(i32) -> bool) -> String {
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    let mut out = String::with_capacity(digits.len() + 8);
+    out.push_str(sign);
+    if fixed(exponent) {
+        // The decimal point goes after `point` digits.
+        let point = exponent + 1;
+        let len = digits.len() as i32;
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-point) as usize));
+            out.push_str(&digits);
+        } else if point >= len {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', (point - len) as usize));
+        } else {
+            out.push_str(&digits[..point as usize]);
+            out.push('.');
+            out.push_str(&digits[point as usize..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exponent.abs()));
+    }
+    out
 }
 
 /// Drops trailing zeros of the fractional seconds (and the dot when nothing is left).
@@ -61,70 +189,7 @@ pub fn trim_fraction(value: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Whether a column is printed by [`temporal_as_text`].
-fn is_local_temporal(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Timestamp(_, None) | DataType::Time32(_) | DataType::Time64(_)
-    )
-}
-
-/// The schema COPY text/csv output is encoded with: local timestamps and times as text.
-pub fn temporal_as_text_schema(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if is_local_temporal(f.data_type()) {
-                Field::new(f.name(), DataType::Utf8, f.is_nullable())
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    Arc::new(Schema::new(fields))
-}
-
-/// Local timestamps and times of `batch` rendered as PostgreSQL prints them.
-///
-/// # Errors
-/// A column cannot be cast (does not happen for the types converted).
-pub fn temporal_as_text(
-    batch: &RecordBatch,
-    schema: &SchemaRef,
-) -> Result<RecordBatch, ArrowError> {
-    let options = CastOptions {
-        safe: false,
-        format_options: FormatOptions::default()
-            .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.6f"))
-            .with_time_format(Some("%H:%M:%S%.6f")),
-    };
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|c| {
-            if !is_local_temporal(c.data_type()) {
-                return Ok(Arc::clone(c));
-            }
-            let text = cast_with_options(c, &DataType::Utf8, &options)?;
-            let text = text.as_string::<i32>();
-            let trimmed: StringArray = text
-                .iter()
-                .map(|v| {
-                    v.map(|v| {
-                        trim_fraction(v.as_bytes())
-                            .and_then(|t| String::from_utf8(t).ok())
-                            .unwrap_or_else(|| v.to_owned())
-                    })
-                })
-                .collect();
-            Ok(Arc::new(trimmed) as ArrayRef)
-        })
-        .collect::<Result<Vec<_>, ArrowError>>()?;
-    RecordBatch::try_new(Arc::clone(schema), columns)
-}
-
-fn fix_row(row: DataRow, fix: &[bool]) -> DataRow {
+fn fix_row(row: DataRow, fix: &[TextFix]) -> DataRow {
     let data = &row.data;
     let mut out = BytesMut::with_capacity(data.len());
     let mut pos = 0;
@@ -143,7 +208,7 @@ fn fix_row(row: DataRow, fix: &[bool]) -> DataRow {
             return row;
         }
         let value = &data[pos..end];
-        match needs.then(|| trim_fraction(value)).flatten() {
+        match needs.apply(value) {
             Some(fixed) => {
                 out.put_i32(fixed.len() as i32);
                 out.extend_from_slice(&fixed);
@@ -160,8 +225,8 @@ fn fix_row(row: DataRow, fix: &[bool]) -> DataRow {
 
 /// Wraps a query response so its rows are printed as PostgreSQL prints them.
 pub fn postgres_text(mut response: QueryResponse) -> QueryResponse {
-    let fix: Vec<bool> = response.row_schema.iter().map(needs_fix).collect();
-    if !fix.iter().any(|f| *f) {
+    let fix: Vec<TextFix> = response.row_schema.iter().map(TextFix::for_field).collect();
+    if fix.iter().all(|f| *f == TextFix::None) {
         return response;
     }
     let fix = Arc::new(fix);
@@ -174,7 +239,7 @@ pub fn postgres_text(mut response: QueryResponse) -> QueryResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::trim_fraction;
+    use super::{float4_text, float8_text, trim_fraction, TextFix};
 
     fn t(s: &str) -> String {
         trim_fraction(s.as_bytes())
@@ -192,5 +257,52 @@ mod tests {
         );
         assert_eq!(t("10:00:00.250000+02"), "10:00:00.25+02");
         assert_eq!(t("2024-01-01 10:00:00"), "2024-01-01 10:00:00");
+    }
+
+    #[test]
+    fn floats_print_as_postgres_does() {
+        // extra_float_digits = 1 (PostgreSQL's default and what drivers set): shortest.
+        let cases = [
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1e15, "1e+15"),
+            (123_456_789_012_345.0, "123456789012345"),
+            (1e20, "1e+20"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e100, "1e+100"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (f64::NAN, "NaN"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (std::f64::consts::PI, "3.141592653589793"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(float8_text(v, 1), want, "{v}");
+        }
+        // extra_float_digits = 0: %.15g.
+        assert_eq!(float8_text(0.1 + 0.2, 0), "0.3");
+        assert_eq!(float8_text(0.1 + 0.2, 1), "0.30000000000000004");
+        assert_eq!(float8_text(1e15, 0), "1e+15");
+        assert_eq!(float8_text(123_456.0, -10), "1.2346e+05");
+        assert_eq!(float8_text(123_456.0, -15), "1e+05");
+        // float4: FLT_DIG = 6.
+        assert_eq!(float4_text(1e6, 1), "1e+06");
+        assert_eq!(float4_text(123_456.0, 1), "123456");
+        assert_eq!(float4_text(0.1, 1), "0.1");
+        assert_eq!(float4_text(1.1, 0), "1.1");
+        assert_eq!(float4_text(f32::INFINITY, 1), "Infinity");
+    }
+
+    #[test]
+    fn stock_float_text_is_rewritten() {
+        let fix = TextFix::Float8(1);
+        assert_eq!(fix.apply(b"1.0"), Some(b"1".to_vec()));
+        assert_eq!(fix.apply(b"inf"), Some(b"Infinity".to_vec()));
+        assert_eq!(fix.apply(b"1e20"), Some(b"1e+20".to_vec()));
+        assert_eq!(fix.apply(b"2.5"), None);
     }
 }

@@ -50,6 +50,17 @@ def main(dsn: str) -> int:
         price = conn.execute("SELECT price FROM lake.products WHERE product_id = %s", (1,)).fetchone()[0]
         assert price == price.quantize(decimal.Decimal("0.01")), price
         assert str(price).endswith("9"), price  # x.99 pricing survives exactly
+        # COPY row by row (one CopyData per row, as PostgreSQL sends), binary and text.
+        query = "SELECT order_id, order_ts, unit_price, country FROM lake.order_lines ORDER BY order_id, line_no"
+        selected = conn.execute(query).fetchall()
+        with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+            copy.set_types(["int8", "timestamp", "numeric", "text"])
+            copied = list(copy.rows())
+        assert copied == selected, (copied[:2], selected[:2])
+        with conn.cursor().copy(f"COPY ({query}) TO STDOUT") as copy:
+            copied = [tuple(r) for r in copy.rows()]
+        assert [tuple(str(v) for v in r) for r in selected] == copied, copied[:2]
+        print(f"ok copy: {len(copied)} rows")
     return 1 if failures else 0
 
 

@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod cancel;
 mod clients;
+mod copy;
 mod errors;
 mod jdbc;
 mod lake;

@@ -201,6 +201,21 @@ async fn large_results_are_streamed_with_bounded_memory() {
         "simple protocol: server RSS grew by {growth} MiB while streaming"
     );
 
+    // COPY TO STDOUT streams too.
+    let before = rss_kib();
+    let psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-h", "127.0.0.1", "-p", &port])
+        .args(["-U", "analyst", "-d", "datapunk", "-c"])
+        .arg(format!("COPY ({sql}) TO STDOUT"))
+        .args(["-o", "/dev/null"])
+        .spawn()
+        .expect("psql starts");
+    let growth = peak_growth_mib(psql, before).await;
+    assert!(
+        growth < 100,
+        "COPY: server RSS grew by {growth} MiB while streaming"
+    );
+
     // The extended protocol (psycopg streams rows as they arrive).
     if crate::harness::python_has("psycopg") {
         let before = rss_kib();
