@@ -51,7 +51,7 @@ impl PgCatalogOverlay {
 }
 
 /// PostgreSQL's atttypmod for a column type (`numeric(p,s)` → `((p << 16) | s) + 4`).
-fn typmod(data_type: &DataType) -> Option<i32> {
+pub fn typmod(data_type: &DataType) -> Option<i32> {
     match data_type {
         DataType::Decimal32(p, s)
         | DataType::Decimal64(p, s)

@@ -1,6 +1,6 @@
 // pgjdbc against datapunk: DatabaseMetaData (what DBeaver, Metabase and Tableau call),
 // PreparedStatement with parameters, setFetchSize streaming. Prints "ok jdbc".
-// Usage: java -cp postgresql.jar JdbcCheck.java PORT USER
+// Usage: java -cp postgresql.jar JdbcCheck.java PORT USER [PASSWORD SSLMODE]
 import java.math.BigDecimal;
 import java.sql.*;
 import java.util.*;
@@ -14,6 +14,10 @@ public class JdbcCheck {
         String url = "jdbc:postgresql://127.0.0.1:" + args[0] + "/datapunk";
         Properties props = new Properties();
         props.setProperty("user", args[1]);
+        if (args.length > 3) {
+            props.setProperty("password", args[2]);
+            props.setProperty("sslmode", args[3]);
+        }
         try (Connection c = DriverManager.getConnection(url, props)) {
             DatabaseMetaData md = c.getMetaData();
             check(md.getDatabaseProductVersion().startsWith("16.6"), "version " + md.getDatabaseProductVersion());
@@ -47,6 +51,19 @@ public class JdbcCheck {
                     BigDecimal sum = rs.getBigDecimal(2);
                     check(sum == null || sum.scale() >= 2, "scale " + sum);
                 }
+            }
+
+            // RowDescription carries numeric(p,s) and type widths as PostgreSQL sends them.
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT unit_price, quantity, order_ts, country FROM lake.order_lines LIMIT 1");
+                 ResultSet rs = ps.executeQuery()) {
+                ResultSetMetaData meta = rs.getMetaData();
+                check(meta.getColumnType(1) == Types.NUMERIC, "numeric type " + meta.getColumnType(1));
+                check(meta.getPrecision(1) == 10 && meta.getScale(1) == 2,
+                        "numeric(" + meta.getPrecision(1) + "," + meta.getScale(1) + ")");
+                check(meta.getColumnType(2) == Types.INTEGER, "integer " + meta.getColumnType(2));
+                check(meta.getColumnType(3) == Types.TIMESTAMP, "timestamp " + meta.getColumnType(3));
+                check(meta.getColumnType(4) == Types.VARCHAR, "text " + meta.getColumnType(4));
             }
 
             c.setAutoCommit(false);

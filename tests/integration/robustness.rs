@@ -35,18 +35,42 @@ async fn logged_in(addr: std::net::SocketAddr) -> TcpStream {
     s
 }
 
-/// Sends `bytes` and reads until the server closes (or 3 s pass).
-async fn send_and_drain(mut s: TcpStream, bytes: &[u8]) {
+/// Sends `bytes` and reads until the server closes (or 3 s pass); returns what it said.
+async fn send_and_drain(mut s: TcpStream, bytes: &[u8]) -> Vec<u8> {
     let _ = s.write_all(bytes).await;
+    let mut said = Vec::new();
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
         while let Ok(n) = s.read(&mut buf).await {
             if n == 0 {
                 break;
             }
+            said.extend_from_slice(&buf[..n]);
         }
     })
     .await;
+    said
+}
+
+/// Sends `bytes` and expects FATAL 08P01 (protocol violation), then the close.
+async fn expect_protocol_violation(s: TcpStream, bytes: &[u8]) {
+    let said = send_and_drain(s, bytes).await;
+    // Walk the backend messages (type byte, length) to the ErrorResponse.
+    let mut at = 0;
+    let mut error = None;
+    while at + 5 <= said.len() {
+        let len = u32::from_be_bytes(said[at + 1..at + 5].try_into().unwrap()) as usize;
+        let body = &said[(at + 5).min(said.len())..(at + 1 + len).min(said.len())];
+        if said[at] == b'E' {
+            error = Some(body);
+        }
+        at += 1 + len;
+    }
+    let has = |field: &[u8]| error.is_some_and(|e| e.split(|b| *b == 0).any(|f| f == field));
+    assert!(
+        has(b"C08P01") && has(b"SFATAL"),
+        "expected FATAL 08P01 after {bytes:?}, got {said:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,13 +87,15 @@ async fn broken_clients_never_hurt_the_server_or_other_connections() {
         let noise: Vec<u8> = (0..256u32)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(round))
             .collect();
-        send_and_drain(s, &noise).await;
+        expect_protocol_violation(s, &noise).await;
         // Unknown message type after login.
-        send_and_drain(logged_in(addr).await, b"y\0\0\0\x08abcd").await;
-        // Negative length.
-        send_and_drain(logged_in(addr).await, b"Q\xff\xff\xff\xfb").await;
+        expect_protocol_violation(logged_in(addr).await, b"y\0\0\0\x08abcd").await;
+        // Negative length, and a length shorter than the length field itself.
+        expect_protocol_violation(logged_in(addr).await, b"Q\xff\xff\xff\xfb").await;
+        expect_protocol_violation(logged_in(addr).await, b"Q\0\0\0\x02").await;
+        expect_protocol_violation(logged_in(addr).await, b"P\0\0\0\x00").await;
         // A length of 2 GB (must not be allocated).
-        send_and_drain(logged_in(addr).await, b"Q\x7f\xff\xff\xf0SELECT 1").await;
+        expect_protocol_violation(logged_in(addr).await, b"Q\x7f\xff\xff\xf0SELECT 1").await;
         // Half a message, then gone.
         let mut s = logged_in(addr).await;
         s.write_all(b"Q\0\0\0\x64SEL").await.unwrap();

@@ -1,10 +1,11 @@
-//! TLS: sslmode=require works with psql and psycopg, plaintext is refused when TLS is
-//! required, and an unreadable certificate stops startup (no silent plaintext).
+//! TLS: sslmode=require works with psql, psycopg and pgjdbc, PostgreSQL 17's direct TLS
+//! handshake (ALPN `postgresql`) works, plaintext is refused when TLS is required, and an
+//! unreadable certificate stops startup (no silent plaintext).
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{python_has, require_tool, user, TestServer};
+use crate::harness::{present_or_skip, python_has, require_tool, user, TestServer};
 
 fn self_signed(dir: &Path) -> (String, String) {
     let cert = dir.join("cert.pem");
@@ -88,6 +89,115 @@ async fn clients_connect_over_tls_and_plaintext_is_refused_when_required() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    let jar = "/usr/share/java/postgresql.jar";
+    if require_tool("java")
+        && present_or_skip(
+            Path::new(jar).exists(),
+            jar,
+            "apt-get install libpostgresql-jdbc-java",
+        )
+    {
+        let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/JdbcCheck.java");
+        let port = port.to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("java")
+                .args(["-cp", jar, source, &port, "ann", "ann-pw", "require"])
+                .output()
+                .expect("java runs")
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("ok jdbc"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    direct_tls_handshake(server.addr).await;
+}
+
+/// PostgreSQL 17 clients may skip SSLRequest and start TLS at once, offering ALPN
+/// `postgresql`; the startup packet then travels inside TLS.
+async fn direct_tls_handshake(addr: std::net::SocketAddr) {
+    use datafusion_postgres::pgwire::tokio::tokio_rustls::rustls;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[derive(Debug)]
+    struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    let connector =
+        datafusion_postgres::pgwire::tokio::tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .expect("direct TLS handshake");
+    let params = b"user\0ann\0database\0datapunk\0\0";
+    let mut packet = ((params.len() + 8) as u32).to_be_bytes().to_vec();
+    packet.extend_from_slice(&196_608u32.to_be_bytes());
+    packet.extend_from_slice(params);
+    tls.write_all(&packet).await.unwrap();
+    let mut reply = [0u8; 9];
+    tls.read_exact(&mut reply)
+        .await
+        .expect("an answer inside TLS");
+    // 'R' AuthenticationSASL (code 10): the password exchange starts.
+    assert_eq!(reply[0], b'R', "{reply:?}");
+    assert_eq!(u32::from_be_bytes(reply[5..9].try_into().unwrap()), 10);
 }
 
 #[tokio::test]

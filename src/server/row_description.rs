@@ -1,0 +1,66 @@
+//! RowDescription details PostgreSQL sends and pgwire leaves at their defaults: the
+//! `typlen` of every column, and the `typmod` of `numeric(p,s)` columns (from the Arrow
+//! decimal) that JDBC, Npgsql and asyncpg read as precision and scale.
+
+use datafusion::arrow::datatypes::Schema;
+use datafusion_postgres::pgwire::api::results::FieldInfo;
+use datafusion_postgres::pgwire::api::Type;
+
+use crate::engine::pg_overlay::typmod;
+
+/// `pg_type.typlen`: the fixed width of a type, -1 for variable-width ones.
+pub fn type_size(t: &Type) -> i16 {
+    match *t {
+        Type::BOOL | Type::CHAR => 1,
+        Type::INT2 => 2,
+        Type::INT4 | Type::FLOAT4 | Type::DATE | Type::OID => 4,
+        Type::INT8 | Type::FLOAT8 | Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ => 8,
+        Type::TIMETZ => 12,
+        Type::INTERVAL | Type::UUID => 16,
+        Type::NAME => 64,
+        _ => -1,
+    }
+}
+
+/// Fills in `typlen` and, where `schema` (the result's Arrow schema) has decimals, `typmod`.
+pub fn complete(fields: Vec<FieldInfo>, schema: Option<&Schema>) -> Vec<FieldInfo> {
+    fields
+        .into_iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let size = type_size(field.datatype());
+            let field = field.with_type_size(size);
+            let modifier = schema
+                .and_then(|s| s.fields().get(i))
+                .and_then(|f| typmod(f.data_type()));
+            match modifier {
+                Some(m) if *field.datatype() == Type::NUMERIC => field.with_type_modifier(m),
+                _ => field,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion_postgres::pgwire::api::results::FieldFormat;
+
+    #[test]
+    fn numeric_columns_carry_precision_and_scale() {
+        let schema = Schema::new(vec![
+            Field::new("price", DataType::Decimal128(10, 2), false),
+            Field::new("n", DataType::Int64, false),
+        ]);
+        let fields = vec![
+            FieldInfo::new("price".into(), None, None, Type::NUMERIC, FieldFormat::Text),
+            FieldInfo::new("n".into(), None, None, Type::INT8, FieldFormat::Text),
+        ];
+        let done = complete(fields, Some(&schema));
+        assert_eq!(done[0].type_modifier(), (10 << 16 | 2) + 4);
+        assert_eq!(done[0].type_size(), -1);
+        assert_eq!(done[1].type_modifier(), -1);
+        assert_eq!(done[1].type_size(), 8);
+    }
+}
