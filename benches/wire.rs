@@ -3,10 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use datapunk::config::Config;
 use datapunk::generate::{generate, parse_count, Spec};
 use datapunk::App;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 const QUERIES: &[(&str, &str)] = &[
@@ -116,42 +119,155 @@ async fn main() {
         .await
         .expect("count")
         .get(0);
-    let t = Instant::now();
-    let rows = client
-        .query_raw("SELECT * FROM order_lines", std::iter::empty::<i64>())
-        .await
-        .expect("select");
-    futures::pin_mut!(rows);
-    let mut n = 0i64;
-    while let Some(r) = rows.next().await {
-        r.expect("row");
-        n += 1;
-    }
-    assert_eq!(n, total);
-    let secs = t.elapsed().as_secs_f64();
     println!(
-        "SELECT * stream        {:>8.3} s  {:>10.0} rows/s",
-        secs,
-        n as f64 / secs
+        "\nstreaming {total} rows of lake.order_lines (rows/s, median of {runs}; client discards)"
     );
-
-    let t = Instant::now();
-    let copy = client
-        .copy_out("COPY (SELECT * FROM order_lines) TO STDOUT")
-        .await
-        .expect("copy");
-    futures::pin_mut!(copy);
-    let mut bytes = 0usize;
-    while let Some(chunk) = copy.next().await {
-        bytes += chunk.expect("copy data").len();
+    reset_peak_rss();
+    let ours = stream_figures(&client, "lake.order_lines", total, runs).await;
+    let peak = peak_rss_mib();
+    ours.print("datapunk");
+    println!("datapunk peak RSS while streaming: {peak} MiB (server and client in one process)");
+    if let Some(pg) = postgres::LocalPostgres::start() {
+        let theirs = against_postgres(&pg, &client, total, runs).await;
+        theirs.print("postgres");
+        println!(
+            "datapunk / postgres    {:>12.2}x {:>12.2}x {:>12.2}x",
+            ours.select / theirs.select,
+            ours.copy_text / theirs.copy_text,
+            ours.copy_binary / theirs.copy_binary
+        );
+        println!(
+            "datapunk binary COPY / postgres text COPY: {:.2}x",
+            ours.copy_binary / theirs.copy_text
+        );
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "COPY TO STDOUT (text)  {:>8.3} s  {:>10.0} rows/s  {:.1} MB/s",
-        secs,
-        total as f64 / secs,
-        bytes as f64 / secs / 1e6
-    );
     stop.cancel();
     let _ = server.await;
+}
+
+/// Rows per second of the three ways a client reads a whole table.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    select: f64,
+    copy_text: f64,
+    copy_binary: f64,
+}
+
+impl Figures {
+    fn print(&self, server: &str) {
+        println!(
+            "{server:<22} {:>12.0} {:>12.0} {:>12.0}   (SELECT, COPY text, COPY binary)",
+            self.select, self.copy_text, self.copy_binary
+        );
+    }
+}
+
+async fn stream_figures(
+    client: &tokio_postgres::Client,
+    table: &str,
+    total: i64,
+    runs: usize,
+) -> Figures {
+    let rate = |d: Duration| total as f64 / d.as_secs_f64();
+    let mut select = Vec::new();
+    let mut text = Vec::new();
+    let mut binary = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let rows = client
+            .query_raw(&format!("SELECT * FROM {table}"), std::iter::empty::<i64>())
+            .await
+            .expect("select");
+        futures::pin_mut!(rows);
+        let mut n = 0i64;
+        while let Some(r) = rows.next().await {
+            r.expect("row");
+            n += 1;
+        }
+        assert_eq!(n, total);
+        select.push(t.elapsed());
+        for (format, times) in [("text", &mut text), ("binary", &mut binary)] {
+            let t = Instant::now();
+            let copy = client
+                .copy_out(&format!("COPY {table} TO STDOUT (FORMAT {format})"))
+                .await
+                .expect("copy");
+            futures::pin_mut!(copy);
+            while let Some(chunk) = copy.next().await {
+                chunk.expect("copy data");
+            }
+            times.push(t.elapsed());
+        }
+    }
+    Figures {
+        select: rate(median(select)),
+        copy_text: rate(median(text)),
+        copy_binary: rate(median(binary)),
+    }
+}
+
+/// Loads `lake.order_lines` from datapunk into the local PostgreSQL (binary COPY out of
+/// one, into the other) and measures it there the same way.
+async fn against_postgres(
+    pg: &postgres::LocalPostgres,
+    datapunk: &tokio_postgres::Client,
+    total: i64,
+    runs: usize,
+) -> Figures {
+    let (client, conn) = tokio_postgres::connect(&pg.conn_string(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to postgres");
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "CREATE TABLE order_lines (order_id bigint, line_no integer, customer_id bigint, \
+             product_id integer, order_ts timestamp, quantity integer, unit_price numeric(10,2), \
+             discount numeric(10,2), country text)",
+        )
+        .await
+        .expect("create table");
+    let t = Instant::now();
+    let sink = client
+        .copy_in("COPY order_lines FROM STDIN (FORMAT binary)")
+        .await
+        .expect("copy in");
+    futures::pin_mut!(sink);
+    let source = datapunk
+        .copy_out("COPY lake.order_lines TO STDOUT (FORMAT binary)")
+        .await
+        .expect("copy out");
+    futures::pin_mut!(source);
+    while let Some(chunk) = source.next().await {
+        sink.send(chunk.expect("copy data")).await.expect("load");
+    }
+    let loaded = sink.finish().await.expect("load finishes");
+    assert_eq!(loaded, total as u64);
+    client
+        .batch_execute("VACUUM (FREEZE, ANALYZE) order_lines")
+        .await
+        .expect("vacuum");
+    println!(
+        "{} loaded {loaded} rows in {:.1} s (binary COPY from datapunk)",
+        pg.version,
+        t.elapsed().as_secs_f64()
+    );
+    stream_figures(&client, "order_lines", total, runs).await
+}
+
+/// Resets this process's peak RSS (Linux `clear_refs`), so the next reading covers only
+/// what follows.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
 }
