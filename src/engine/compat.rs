@@ -60,20 +60,102 @@ pub fn version_udf() -> ScalarUDF {
     )
 }
 
-/// `pg_function_is_visible(oid)`: every function is visible (psql `\df`).
-pub fn pg_function_is_visible_udf() -> ScalarUDF {
-    create_udf(
-        "pg_function_is_visible",
+/// `pg_function_is_visible(oid)` and `pg_type_is_visible(oid)`: every function and type
+/// is visible (psql `\df`, SQLAlchemy's type reflection).
+pub fn visibility_udfs() -> Vec<ScalarUDF> {
+    ["pg_function_is_visible", "pg_type_is_visible"]
+        .into_iter()
+        .map(|name| {
+            create_udf(
+                name,
+                vec![DataType::Int64],
+                DataType::Boolean,
+                Volatility::Stable,
+                Arc::new(|args: &[ColumnarValue]| {
+                    Ok(match &args[0] {
+                        ColumnarValue::Array(a) => ColumnarValue::Array(Arc::new(
+                            datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]),
+                        )),
+                        ColumnarValue::Scalar(_) => {
+                            ColumnarValue::Scalar(ScalarValue::Boolean(Some(true)))
+                        }
+                    })
+                }),
+            )
+        })
+        .collect()
+}
+
+/// `pg_get_viewdef(oid)`: NULL (DataGrip, DBeaver); warehouse views are defined by
+/// their scripts.
+pub fn pg_get_viewdef_udf() -> ScalarUDF {
+    constant_udf(
+        "pg_get_viewdef",
         vec![DataType::Int64],
-        DataType::Boolean,
+        ScalarValue::Utf8(None),
         Volatility::Stable,
-        Arc::new(|args: &[ColumnarValue]| {
-            Ok(match &args[0] {
-                ColumnarValue::Array(a) => ColumnarValue::Array(Arc::new(
-                    datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]),
-                )),
-                ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
-            })
+    )
+}
+
+/// `txid_current()` (DataGrip): datapunk has no write transactions; always 1.
+pub fn txid_current_udf() -> ScalarUDF {
+    constant_udf(
+        "txid_current",
+        vec![],
+        ScalarValue::Int64(Some(1)),
+        Volatility::Stable,
+    )
+}
+
+/// `pg_postmaster_start_time()`: when this server process started.
+pub fn pg_postmaster_start_time_udf() -> ScalarUDF {
+    static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let micros = *STARTED.get_or_init(|| chrono::Utc::now().timestamp_micros());
+    constant_udf(
+        "pg_postmaster_start_time",
+        vec![],
+        ScalarValue::TimestampMicrosecond(Some(micros), Some("+00:00".into())),
+        Volatility::Stable,
+    )
+}
+
+/// `information_schema._pg_expandarray(int2[])` (pgjdbc's `getPrimaryKeys`, Metabase,
+/// Tableau): PostgreSQL returns one `(x, n)` row per element; this answers the first
+/// element with `n = 1`, enough for the single-column keys catalogs list here (the lake
+/// and warehouse have no keys at all).
+pub fn pg_expandarray_udf() -> ScalarUDF {
+    use datafusion::arrow::array::{Array, AsArray, Int16Builder, Int32Builder, StructArray};
+    use datafusion::arrow::datatypes::{Field, Fields, Int16Type};
+    let fields = Fields::from(vec![
+        Field::new("x", DataType::Int16, true),
+        Field::new("n", DataType::Int32, true),
+    ]);
+    let list = DataType::List(Arc::new(Field::new_list_field(DataType::Int16, true)));
+    let out = fields.clone();
+    create_udf(
+        "_pg_expandarray",
+        vec![list],
+        DataType::Struct(fields),
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let lists = arrays[0].as_list::<i32>();
+            let mut x = Int16Builder::new();
+            let mut n = Int32Builder::new();
+            for i in 0..lists.len() {
+                let first = (!lists.is_null(i))
+                    .then(|| lists.value(i))
+                    .filter(|v| !v.is_empty() && !v.is_null(0))
+                    .map(|v| v.as_primitive::<Int16Type>().value(0));
+                x.append_option(first);
+                n.append_option(first.map(|_| 1));
+            }
+            let columns: Vec<Arc<dyn Array>> = vec![Arc::new(x.finish()), Arc::new(n.finish())];
+            Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
+                out.clone(),
+                columns,
+                None,
+            )?)))
         }),
     )
 }

@@ -2,7 +2,8 @@
 //! routines, ...) plus the constraint views PostgreSQL has and BI tools read (Power BI,
 //! DBeaver, Metabase): `table_constraints`, `key_column_usage`,
 //! `referential_constraints`, `constraint_column_usage`. Lake and warehouse tables have
-//! no keys, so those are empty, with PostgreSQL's columns.
+//! no keys, so those are empty, with PostgreSQL's columns. `character_sets` has the one
+//! encoding datapunk speaks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -77,6 +78,33 @@ const CONSTRAINT_VIEWS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// `character_sets`: the one encoding datapunk speaks (Power BI asks).
+fn character_sets() -> Result<Arc<dyn TableProvider>> {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::record_batch::RecordBatch;
+    let row = [
+        ("character_set_catalog", None),
+        ("character_set_schema", None),
+        ("character_set_name", Some("UTF8")),
+        ("character_repertoire", Some("UCS")),
+        ("form_of_use", Some("UTF8")),
+        ("default_collate_catalog", None),
+        ("default_collate_schema", None),
+        ("default_collate_name", Some("C")),
+    ];
+    let schema = Arc::new(Schema::new(
+        row.iter()
+            .map(|(name, _)| Field::new(*name, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let columns = row
+        .iter()
+        .map(|(_, value)| Arc::new(StringArray::from(vec![*value])) as _)
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+}
+
 /// DataFusion's information_schema with PostgreSQL's constraint views added.
 #[derive(Debug)]
 pub struct InformationSchema {
@@ -101,6 +129,7 @@ impl InformationSchema {
             let table = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
             extra.insert((*name).to_owned(), Arc::new(table));
         }
+        extra.insert("character_sets".to_owned(), character_sets()?);
         Ok(Self {
             inner: InformationSchemaProvider::new(catalogs).with_table_functions(table_functions),
             extra,

@@ -1,7 +1,9 @@
 //! Fills gaps in datafusion-pg-catalog that psql and tools trip over: columns PostgreSQL
 //! has and its tables lack (`pg_class.reloptions` for `\d+`), the type modifier of
 //! numeric columns (`pg_attribute.atttypmod`, so `\d` shows `numeric(10,2)`), and the
-//! configured users as roles (`\du`, `pg_roles`).
+//! configured users as roles (`\du`, `pg_roles`), and the int2vector/oidvector columns
+//! (`pg_index.indkey`, `pg_constraint.conkey`, `pg_proc.proargtypes`, ...) as lists, so
+//! the drivers' `= ANY(indkey)`, `conkey[n]` and `unnest(indkey)` plan.
 //!
 //! Everything else is delegated to datafusion-pg-catalog unchanged.
 
@@ -35,6 +37,127 @@ const MISSING_COLUMNS: &[MissingColumn] = &[MissingColumn {
     column: "reloptions",
     data_type: || DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
 }];
+
+/// Columns PostgreSQL types as int2vector/oidvector/arrays that the catalog export holds
+/// as text (`1 2`, `[1, 2]`); exposed as lists of the element type.
+const VECTOR_COLUMNS: &[(&str, &str, DataType)] = &[
+    ("pg_index", "indkey", DataType::Int16),
+    ("pg_index", "indcollation", DataType::Int32),
+    ("pg_index", "indclass", DataType::Int32),
+    ("pg_index", "indoption", DataType::Int16),
+    ("pg_constraint", "conkey", DataType::Int16),
+    ("pg_constraint", "confkey", DataType::Int16),
+    ("pg_constraint", "conpfeqop", DataType::Int32),
+    ("pg_constraint", "conppeqop", DataType::Int32),
+    ("pg_constraint", "conffeqop", DataType::Int32),
+    ("pg_constraint", "conexclop", DataType::Int32),
+    ("pg_proc", "proargtypes", DataType::Int32),
+];
+
+/// The integers in a vector's text form (`1 2`, `[1, 2]`, `{1,2}`).
+fn parse_vector(text: &str) -> Vec<i64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}
+
+/// A catalog table with its [`VECTOR_COLUMNS`] turned from text into lists.
+#[derive(Debug)]
+struct VectorColumns {
+    inner: Arc<dyn TableProvider>,
+    schema: SchemaRef,
+}
+
+impl VectorColumns {
+    /// `None` when `name` has no text vector columns.
+    fn wrap(name: &str, inner: Arc<dyn TableProvider>) -> Option<Self> {
+        let source = inner.schema();
+        let mut changed = false;
+        let fields: Vec<Field> = source
+            .fields()
+            .iter()
+            .map(|f| {
+                let element = VECTOR_COLUMNS
+                    .iter()
+                    .find(|(t, c, _)| *t == name && c == f.name())
+                    .map(|(_, _, e)| e.clone());
+                match element {
+                    Some(e) if f.data_type() == &DataType::Utf8 => {
+                        changed = true;
+                        Field::new(
+                            f.name(),
+                            DataType::List(Arc::new(Field::new_list_field(e, true))),
+                            true,
+                        )
+                    }
+                    _ => f.as_ref().clone(),
+                }
+            })
+            .collect();
+        changed.then(|| Self {
+            inner,
+            schema: Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        })
+    }
+
+    fn convert(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        use datafusion::arrow::array::{Int64Builder, ListBuilder};
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(column, field)| {
+                let DataType::List(element) = field.data_type() else {
+                    return Ok(Arc::clone(column));
+                };
+                if column.data_type() != &DataType::Utf8 {
+                    return Ok(Arc::clone(column));
+                }
+                let mut lists = ListBuilder::new(Int64Builder::new());
+                for value in column.as_string::<i32>() {
+                    match value {
+                        Some(text) => {
+                            lists.values().append_slice(&parse_vector(text));
+                            lists.append(true);
+                        }
+                        None => lists.append(false),
+                    }
+                }
+                let list: ArrayRef = Arc::new(lists.finish());
+                Ok(cast(&list, &DataType::List(Arc::clone(element)))?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for VectorColumns {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batches = collect(&self.inner, state)
+            .await?
+            .iter()
+            .map(|b| self.convert(b))
+            .collect::<Result<Vec<_>>>()?;
+        MemTable::try_new(self.schema(), vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
 
 /// `pg_catalog` with [`MISSING_COLUMNS`] added and numeric typmods filled in.
 #[derive(Debug)]
@@ -249,6 +372,10 @@ impl SchemaProvider for PgCatalogOverlay {
                 })));
             }
         }
+        let table: Arc<dyn TableProvider> = match VectorColumns::wrap(name, Arc::clone(&table)) {
+            Some(wrapped) => Arc::new(wrapped),
+            None => table,
+        };
         let extra: Vec<(&str, DataType)> = MISSING_COLUMNS
             .iter()
             .filter(|m| m.table == name && table.schema().field_with_name(m.column).is_err())

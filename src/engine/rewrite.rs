@@ -2,7 +2,13 @@
 //! - `ARRAY(subquery)` (psql `\d+`, `\du`) becomes an `array_agg` over the subquery;
 //! - unaliased output columns get PostgreSQL's names (`count(*)` → `count`,
 //!   `current_user` → `current_user`, `1 + 1` → `?column?`), so headers and driver
-//!   column names match what PostgreSQL returns.
+//!   column names match what PostgreSQL returns;
+//! - in catalog queries (pgjdbc, Npgsql), `regproc` columns, which the catalog holds as
+//!   function names, are compared by name (`p.oid = t.typreceive` → `p.proname = ...`,
+//!   `typinput = 'pg_catalog.array_in'::regproc` → `typinput = 'array_in'`), and scalar
+//!   subqueries that look a row up by key get an aggregate around their one output when
+//!   DataFusion refuses them unaggregated ([`aggregated_subqueries`], a retry); `(f(x)).field` (pgjdbc's
+//!   `(_pg_expandarray(indkey)).n`) becomes `get_field(f(x), 'field')`.
 //!
 //! SQL that does not parse is passed through untouched, so the normal path reports the
 //! error. Catalog queries from tools are left to datafusion-pg-catalog's own rewrites.
@@ -25,11 +31,16 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     };
     let mut changed = false;
     let arrays = still_has_array_subqueries(sql);
+    let catalog = mentions_catalog(sql);
     for statement in &mut statements {
         if arrays {
             changed |= rewrite_array_subqueries(statement);
         }
-        if !mentions_catalog(sql) {
+        if catalog {
+            changed |= compare_regproc_by_name(statement);
+            changed |= field_access_as_get_field(statement);
+        }
+        if !catalog {
             if let Statement::Query(q) = statement {
                 changed |= name_columns(q);
             }
@@ -46,6 +57,28 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(sql)
     }
+}
+
+/// The retry for a catalog query DataFusion could not plan because a correlated scalar
+/// subquery is not aggregated: the same query with [`aggregate_lookup_subqueries`]
+/// applied, or `None` when that changes nothing. Only a retry: psql's own catalog queries
+/// plan as they are and must stay as they are.
+pub fn aggregated_subqueries(sql: &str) -> Option<String> {
+    if !mentions_catalog(sql) {
+        return None;
+    }
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut changed = false;
+    for statement in &mut statements {
+        changed |= aggregate_lookup_subqueries(statement);
+    }
+    changed.then(|| {
+        statements
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(";\n")
+    })
 }
 
 /// Whether datafusion-pg-catalog's own handling (it swaps some known client queries for
@@ -109,6 +142,161 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
                     }
                 }
             }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// `pg_type` columns of type `regproc`, held as function names by the catalog.
+const REGPROC_COLUMNS: &[&str] = &[
+    "typinput",
+    "typoutput",
+    "typreceive",
+    "typsend",
+    "typmodin",
+    "typmodout",
+    "typanalyze",
+];
+
+fn last_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(i) => Some(i.value.to_lowercase()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// `x.oid = t.typreceive` → `x.proname = t.typreceive`;
+/// `typinput = 'pg_catalog.array_in'::regproc` → `typinput = 'array_in'`.
+fn compare_regproc_by_name(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } = expr
+        {
+            changed |= regproc_side_by_name(left, right);
+            changed |= regproc_side_by_name(right, left);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// Rewrites `side` when `other` is a regproc column; see [`compare_regproc_by_name`].
+fn regproc_side_by_name(side: &mut Expr, other: &Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::{DataType, ValueWithSpan};
+    let Some(column) = last_name(other) else {
+        return false;
+    };
+    if !REGPROC_COLUMNS.contains(&column.as_str()) {
+        return false;
+    }
+    match side {
+        Expr::CompoundIdentifier(parts)
+            if parts
+                .last()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("oid")) =>
+        {
+            if let Some(last) = parts.last_mut() {
+                *last = Ident::new("proname");
+                return true;
+            }
+            false
+        }
+        Expr::Cast {
+            expr: inner,
+            data_type: DataType::Custom(name, _),
+            ..
+        } if name.to_string().eq_ignore_ascii_case("regproc") => {
+            if let Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(function),
+                ..
+            }) = &**inner
+            {
+                let bare = function.rsplit('.').next().unwrap_or(function).to_owned();
+                *side = Expr::value(Value::SingleQuotedString(bare));
+                return true;
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// `(expr).field` → `get_field(expr, 'field')`, which DataFusion plans for structs.
+fn field_access_as_get_field(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::AccessExpr;
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        let Expr::CompoundFieldAccess { root, access_chain } = expr else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let mut text = root.to_string();
+        for access in access_chain.iter() {
+            let AccessExpr::Dot(Expr::Identifier(field)) = access else {
+                return ControlFlow::<()>::Continue(());
+            };
+            text = format!("get_field({text}, '{}')", field.value.to_lowercase());
+        }
+        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&text)
+            .and_then(|mut p| p.parse_expr())
+        {
+            *expr = new;
+            changed = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// `(SELECT c.relkind = 'c' FROM pg_class c WHERE c.oid = t.typrelid)` →
+/// `(SELECT max(c.relkind = 'c') FROM ...)`: one output, no aggregate, no GROUP BY, a
+/// WHERE clause (a lookup by key, at most one row in PostgreSQL's catalogs).
+fn aggregate_lookup_subqueries(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::GroupByExpr;
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        let Expr::Subquery(query) = expr else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let SetExpr::Select(select) = query.body.as_mut() else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+        if select.projection.len() != 1 || grouped || select.selection.is_none() {
+            return ControlFlow::<()>::Continue(());
+        }
+        let SelectItem::UnnamedExpr(output) = &select.projection[0] else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let text = output.to_string();
+        let lower = text.to_lowercase();
+        let aggregated = [
+            "max(",
+            "min(",
+            "count(",
+            "sum(",
+            "avg(",
+            "array_agg(",
+            "bool_",
+        ]
+        .iter()
+        .any(|a| lower.contains(a));
+        if aggregated {
+            return ControlFlow::<()>::Continue(());
+        }
+        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&format!("max({text})"))
+            .and_then(|mut p| p.parse_expr())
+        {
+            select.projection[0] = SelectItem::UnnamedExpr(new);
+            changed = true;
         }
         ControlFlow::<()>::Continue(())
     });
@@ -208,6 +396,42 @@ fn name_columns(query: &mut Query) -> bool {
         }
     }
     changed
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::rewrite;
+
+    #[test]
+    fn regproc_columns_compare_by_name() {
+        let sql = "SELECT typinput = 'pg_catalog.array_in'::regproc AS is_array FROM pg_catalog.pg_type t JOIN pg_proc p ON p.oid = t.typreceive";
+        let out = rewrite(sql);
+        assert!(out.contains("typinput = 'array_in'"), "{out}");
+        assert!(out.contains("p.proname = t.typreceive"), "{out}");
+    }
+
+    #[test]
+    fn field_access_on_expressions_uses_get_field() {
+        let sql =
+            "SELECT (information_schema._pg_expandarray(i.indkey)).n FROM pg_catalog.pg_index i";
+        let out = rewrite(sql);
+        assert!(
+            out.contains("get_field((information_schema._pg_expandarray(i.indkey)), 'n')"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn lookup_subqueries_are_aggregated() {
+        use super::aggregated_subqueries;
+        let sql = "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)";
+        let out = aggregated_subqueries(sql).unwrap();
+        assert!(out.contains("SELECT max(c.relkind = 'c')"), "{out}");
+        // Not on the first try, and not when already aggregated.
+        assert!(!rewrite(sql).contains("max("));
+        let sql = "SELECT (SELECT count(*) FROM pg_class c WHERE c.oid = 1)";
+        assert!(aggregated_subqueries(sql).is_none());
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,7 @@ fn handlers(
             Arc::clone(&shared.admin),
             Arc::clone(activity),
             copy_rows,
+            Arc::clone(&session.ctx),
         )),
         startup: Arc::new(Startup::new(
             Arc::clone(&shared.users),

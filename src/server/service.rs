@@ -161,7 +161,11 @@ fn admin_command(query: &str) -> Option<AdminCommand> {
 }
 
 /// datafusion-postgres' parser behind our compatibility rewrites (extended protocol).
-pub struct RewritingParser(Arc<Parser>);
+pub struct RewritingParser {
+    inner: Arc<Parser>,
+    /// The connection's session, to check that a catalog query's plan optimizes.
+    ctx: Arc<datafusion::prelude::SessionContext>,
+}
 
 impl Debug for RewritingParser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -182,11 +186,28 @@ impl QueryParser for RewritingParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        self.0.parse_sql(client, &rewrite(sql), types).await
+        let first = self.inner.parse_sql(client, &rewrite(sql), types).await;
+        let Some(retry) = crate::engine::rewrite::aggregated_subqueries(sql) else {
+            return first;
+        };
+        // DataFusion refuses an unaggregated correlated subquery when planning or, for
+        // some shapes, only when optimizing (at Execute): check both before keeping it.
+        let fails = match &first {
+            Err(_) => true,
+            Ok(Some((_, Some((_, plan))))) => self.ctx.state().optimize(plan).is_err(),
+            Ok(_) => false,
+        };
+        if !fails {
+            return first;
+        }
+        match self.inner.parse_sql(client, &rewrite(&retry), types).await {
+            Ok(statement) => Ok(statement),
+            Err(_) => first,
+        }
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
-        self.0.get_parameter_types(stmt)
+        self.inner.get_parameter_types(stmt)
     }
 
     fn get_result_schema(
@@ -194,7 +215,7 @@ impl QueryParser for RewritingParser {
         stmt: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        let fields = self.0.get_result_schema(stmt, column_format)?;
+        let fields = self.inner.get_result_schema(stmt, column_format)?;
         let schema = stmt.1.as_ref().map(|(_, plan)| plan.schema().as_arrow());
         Ok(crate::server::row_description::complete(fields, schema))
     }
@@ -221,10 +242,12 @@ impl QueryService {
         admin: Arc<dyn Admin>,
         activity: Arc<Activity>,
         copy_rows: Arc<CopyRows>,
+        ctx: Arc<datafusion::prelude::SessionContext>,
     ) -> Self {
-        let parser = Arc::new(RewritingParser(ExtendedQueryHandler::query_parser(
-            inner.as_ref(),
-        )));
+        let parser = Arc::new(RewritingParser {
+            inner: ExtendedQueryHandler::query_parser(inner.as_ref()),
+            ctx,
+        });
         Self {
             inner,
             parser,
@@ -360,10 +383,22 @@ impl SimpleQueryHandler for QueryService {
         let running = self.activity.begin();
         let statement = self.slot.begin(statement_timeout(client));
         let query = rewrite(query);
-        let responses = tokio::select! {
-            r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query) => r?,
+        let mut outcome = tokio::select! {
+            r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query) => r,
             () = statement.cancelled() => return Err(statement.error()),
         };
+        if outcome.is_err() {
+            if let Some(retry) = crate::engine::rewrite::aggregated_subqueries(&query) {
+                let retried = tokio::select! {
+                    r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &retry) => r,
+                    () = statement.cancelled() => return Err(statement.error()),
+                };
+                if retried.is_ok() {
+                    outcome = retried;
+                }
+            }
+        }
+        let responses = outcome?;
         Ok(responses
             .into_iter()
             .map(|r| prepare_response(r, &running, &statement))

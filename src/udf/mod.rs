@@ -13,10 +13,12 @@ use datafusion::logical_expr::ScalarUDF;
 
 /// Scalar functions of all families.
 fn scalar() -> Vec<ScalarUDF> {
-    let mut all = vec![
-        crate::engine::compat::version_udf(),
-        crate::engine::compat::pg_function_is_visible_udf(),
-    ];
+    let mut all = vec![crate::engine::compat::version_udf()];
+    all.extend(crate::engine::compat::visibility_udfs());
+    all.push(crate::engine::compat::pg_get_viewdef_udf());
+    all.push(crate::engine::compat::pg_postmaster_start_time_udf());
+    all.push(crate::engine::compat::pg_expandarray_udf());
+    all.push(crate::engine::compat::txid_current_udf());
     all.extend(crate::engine::compat::pg_function_signature_udfs());
     all.extend(crate::engine::compat::description_udfs());
     all.push(crate::engine::compat::pg_size_pretty_udf());
@@ -60,15 +62,20 @@ mod tests {
         assert_eq!(
             super::names(),
             vec![
+                "_pg_expandarray",
                 "col_description",
                 "current_setting",
                 "obj_description",
                 "pg_function_is_visible",
                 "pg_get_function_arguments",
                 "pg_get_function_result",
+                "pg_get_viewdef",
                 "pg_is_in_recovery",
+                "pg_postmaster_start_time",
                 "pg_size_pretty",
+                "pg_type_is_visible",
                 "shobj_description",
+                "txid_current",
                 "version"
             ]
         );

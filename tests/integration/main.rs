@@ -4,6 +4,7 @@
 mod harness;
 
 mod auth;
+mod bi_tools;
 mod binary;
 mod cancel;
 mod clients;
