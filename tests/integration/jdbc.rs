@@ -3,7 +3,7 @@
 
 use crate::harness::{present_or_skip, require_tool, TestServer};
 
-const JAR: &str = "/usr/share/java/postgresql.jar";
+pub const JAR: &str = "/usr/share/java/postgresql.jar";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgjdbc_metadata_prepared_statements_and_fetch_size() {
@@ -18,10 +18,17 @@ async fn pgjdbc_metadata_prepared_statements_and_fetch_size() {
     }
     let server = TestServer::start(|_, _| {}).await;
     let port = server.addr.port().to_string();
+    run_jdbc_check(vec![port, "analyst".into()]).await;
+}
+
+/// Runs `tests/clients/JdbcCheck.java` with `args` (PORT USER [PASSWORD SSLMODE]) and
+/// expects it to print `ok jdbc`.
+pub async fn run_jdbc_check(args: Vec<String>) {
     let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/JdbcCheck.java");
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("java")
-            .args(["-cp", JAR, source, &port, "analyst"])
+            .args(["-cp", JAR, source])
+            .args(&args)
             .output()
             .expect("java runs")
     })

@@ -90,7 +90,7 @@ async fn clients_connect_over_tls_and_plaintext_is_refused_when_required() {
         );
     }
 
-    let jar = "/usr/share/java/postgresql.jar";
+    let jar = crate::jdbc::JAR;
     if require_tool("java")
         && present_or_skip(
             Path::new(jar).exists(),
@@ -98,22 +98,8 @@ async fn clients_connect_over_tls_and_plaintext_is_refused_when_required() {
             "apt-get install libpostgresql-jdbc-java",
         )
     {
-        let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/JdbcCheck.java");
-        let port = port.to_string();
-        let out = tokio::task::spawn_blocking(move || {
-            Command::new("java")
-                .args(["-cp", jar, source, &port, "ann", "ann-pw", "require"])
-                .output()
-                .expect("java runs")
-        })
-        .await
-        .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("ok jdbc"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let args = [&port.to_string(), "ann", "ann-pw", "require"];
+        crate::jdbc::run_jdbc_check(args.iter().map(|a| a.to_string()).collect()).await;
     }
 
     direct_tls_handshake(server.addr).await;
