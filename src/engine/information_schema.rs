@@ -3,7 +3,7 @@
 //! DBeaver, Metabase): `table_constraints`, `key_column_usage`,
 //! `referential_constraints`, `constraint_column_usage`. Lake and warehouse tables have
 //! no keys, so those are empty, with PostgreSQL's columns. `character_sets` has the one
-//! encoding datapunk speaks.
+//! encoding datapunk speaks; `columns` is PostgreSQL's ([`crate::engine::columns_view`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,6 +130,12 @@ impl InformationSchema {
             extra.insert((*name).to_owned(), Arc::new(table));
         }
         extra.insert("character_sets".to_owned(), character_sets()?);
+        extra.insert(
+            "columns".to_owned(),
+            Arc::new(crate::engine::columns_view::ColumnsView::new(Arc::clone(
+                &catalogs,
+            ))),
+        );
         Ok(Self {
             inner: InformationSchemaProvider::new(catalogs).with_table_functions(table_functions),
             extra,

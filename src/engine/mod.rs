@@ -5,6 +5,7 @@
 //! never calls them.
 
 pub mod catalog;
+pub mod columns_view;
 pub mod compat;
 pub mod information_schema;
 pub mod pg_overlay;

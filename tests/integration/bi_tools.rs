@@ -31,11 +31,6 @@ const KNOWN_GAPS: &[(&str, usize, &str)] = &[
         "two unaliased outputs with the same name (DataFusion needs unique names)",
     ),
     (
-        "grafana.sql",
-        8,
-        "information_schema.columns has no udt_name",
-    ),
-    (
         "metabase.sql",
         12,
         "format(), text::regclass and information_schema.columns.udt_name",
@@ -159,4 +154,40 @@ async fn bi_tool_catalog_queries_succeed() {
         .map(|r| r.get(0))
         .collect();
     assert!(tables.contains(&"orders".to_owned()), "{tables:?}");
+    // information_schema.columns speaks PostgreSQL's type names (Power BI, Grafana read it).
+    let columns: Vec<(String, String, String, Option<i32>, Option<i32>)> = c
+        .query(
+            "SELECT column_name, data_type, udt_name, numeric_precision, numeric_scale \
+             FROM information_schema.columns \
+             WHERE table_schema = 'lake' AND table_name = 'order_lines' ORDER BY ordinal_position",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let find = |name: &str| columns.iter().find(|c| c.0 == name).cloned().unwrap();
+    assert_eq!(
+        find("order_id"),
+        (
+            "order_id".into(),
+            "bigint".into(),
+            "int8".into(),
+            Some(64),
+            Some(0)
+        )
+    );
+    assert_eq!(
+        find("unit_price"),
+        (
+            "unit_price".into(),
+            "numeric".into(),
+            "numeric".into(),
+            Some(10),
+            Some(2)
+        )
+    );
+    assert_eq!(find("order_ts").1, "timestamp without time zone");
+    assert_eq!(find("country").1, "text");
 }
