@@ -155,7 +155,8 @@ async fn bi_tool_catalog_queries_succeed() {
         .collect();
     assert!(tables.contains(&"orders".to_owned()), "{tables:?}");
     // information_schema.columns speaks PostgreSQL's type names (Power BI, Grafana read it).
-    let columns: Vec<(String, String, String, Option<i32>, Option<i32>)> = c
+    type Column = (String, String, String, Option<i32>, Option<i32>);
+    let columns: Vec<Column> = c
         .query(
             "SELECT column_name, data_type, udt_name, numeric_precision, numeric_scale \
              FROM information_schema.columns \
