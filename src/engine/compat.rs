@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use datafusion::logical_expr::{
+    create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::scalar::ScalarValue;
 
 /// The PostgreSQL version datapunk speaks (protocol and catalog follow PostgreSQL 16).
@@ -30,20 +32,61 @@ pub fn version_string() -> String {
     )
 }
 
-/// A function of `args` that always answers `value` (its type is the return type).
+/// A function of `arity` arguments of any type that always answers `value` (its type is
+/// the return type). Any argument types, because clients pass oids as int4 or int8;
+/// `arity` may be a list (`1 | 2` as `&[1, 2]`).
 fn constant_udf(
     name: &str,
-    args: Vec<DataType>,
+    arity: impl Into<Vec<usize>>,
     value: ScalarValue,
     volatility: Volatility,
 ) -> ScalarUDF {
-    create_udf(
-        name,
-        args,
-        value.data_type(),
-        volatility,
-        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
-    )
+    use datafusion::logical_expr::TypeSignature;
+    let forms = arity
+        .into()
+        .into_iter()
+        .map(|n| {
+            if n == 0 {
+                TypeSignature::Nullary
+            } else {
+                TypeSignature::Any(n)
+            }
+        })
+        .collect();
+    let signature = Signature::one_of(forms, volatility);
+    ScalarUDF::new_from_impl(Constant {
+        name: name.to_owned(),
+        signature,
+        value,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Constant {
+    name: String,
+    signature: Signature,
+    value: ScalarValue,
+}
+
+impl ScalarUDFImpl for Constant {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(
+        &self,
+        _args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
 }
 
 fn text(value: String) -> ScalarValue {
@@ -54,7 +97,7 @@ fn text(value: String) -> ScalarValue {
 pub fn version_udf() -> ScalarUDF {
     constant_udf(
         "version",
-        vec![],
+        [0],
         text(version_string()),
         Volatility::Immutable,
     )
@@ -86,12 +129,12 @@ pub fn visibility_udfs() -> Vec<ScalarUDF> {
         .collect()
 }
 
-/// `pg_get_viewdef(oid)`: NULL (DataGrip, DBeaver); warehouse views are defined by
+/// `pg_get_viewdef(oid [, pretty])`: NULL (DataGrip, DBeaver); warehouse views are defined by
 /// their scripts.
 pub fn pg_get_viewdef_udf() -> ScalarUDF {
     constant_udf(
         "pg_get_viewdef",
-        vec![DataType::Int64],
+        [1, 2],
         ScalarValue::Utf8(None),
         Volatility::Stable,
     )
@@ -101,7 +144,7 @@ pub fn pg_get_viewdef_udf() -> ScalarUDF {
 pub fn txid_current_udf() -> ScalarUDF {
     constant_udf(
         "txid_current",
-        vec![],
+        [0],
         ScalarValue::Int64(Some(1)),
         Volatility::Stable,
     )
@@ -113,7 +156,7 @@ pub fn pg_postmaster_start_time_udf() -> ScalarUDF {
     let micros = *STARTED.get_or_init(|| chrono::Utc::now().timestamp_micros());
     constant_udf(
         "pg_postmaster_start_time",
-        vec![],
+        [0],
         ScalarValue::TimestampMicrosecond(Some(micros), Some("+00:00".into())),
         Volatility::Stable,
     )
@@ -165,35 +208,17 @@ pub fn pg_expandarray_udf() -> ScalarUDF {
 pub fn pg_function_signature_udfs() -> Vec<ScalarUDF> {
     ["pg_get_function_result", "pg_get_function_arguments"]
         .into_iter()
-        .map(|name| {
-            constant_udf(
-                name,
-                vec![DataType::Int64],
-                ScalarValue::Utf8(None),
-                Volatility::Stable,
-            )
-        })
+        .map(|name| constant_udf(name, [1], ScalarValue::Utf8(None), Volatility::Stable))
         .collect()
 }
 
 /// `obj_description(oid, catalog)`, `shobj_description(oid, catalog)` and
 /// `col_description(oid, column)`: no comments are stored, so NULL.
 pub fn description_udfs() -> Vec<ScalarUDF> {
-    [
-        ("obj_description", DataType::Utf8),
-        ("shobj_description", DataType::Utf8),
-        ("col_description", DataType::Int32),
-    ]
-    .into_iter()
-    .map(|(name, second)| {
-        constant_udf(
-            name,
-            vec![DataType::Int64, second],
-            ScalarValue::Utf8(None),
-            Volatility::Stable,
-        )
-    })
-    .collect()
+    ["obj_description", "shobj_description", "col_description"]
+        .into_iter()
+        .map(|name| constant_udf(name, [1, 2], ScalarValue::Utf8(None), Volatility::Stable))
+        .collect()
 }
 
 /// PostgreSQL's `pg_size_pretty(bigint)`: 10 kB steps as PostgreSQL rounds them.
@@ -282,7 +307,7 @@ pub fn current_setting_udf() -> ScalarUDF {
 pub fn pg_is_in_recovery_udf() -> ScalarUDF {
     constant_udf(
         "pg_is_in_recovery",
-        vec![],
+        [0],
         ScalarValue::Boolean(Some(false)),
         Volatility::Stable,
     )
@@ -292,7 +317,7 @@ pub fn pg_is_in_recovery_udf() -> ScalarUDF {
 pub fn user_udfs(user: &str) -> Vec<ScalarUDF> {
     ["current_user", "session_user", "user"]
         .into_iter()
-        .map(|name| constant_udf(name, vec![], text(user.to_owned()), Volatility::Stable))
+        .map(|name| constant_udf(name, [0], text(user.to_owned()), Volatility::Stable))
         .collect()
 }
 
@@ -304,5 +329,129 @@ mod tests {
         assert_eq!(super::pg_size_pretty(10240), "10 kB");
         assert_eq!(super::pg_size_pretty(1_000_000), "977 kB");
         assert_eq!(super::pg_size_pretty(123_456_789), "118 MB");
+    }
+}
+
+/// PostgreSQL's `format(fmt, args...)` with `%s`, `%I` (identifier, quoted when needed),
+/// `%L` (literal, `NULL` for NULL) and `%%` (Metabase builds names and types with it).
+pub fn format_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(Format {
+        signature: Signature::variadic_any(Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Format {
+    signature: Signature,
+}
+
+/// `%I`: a name as PostgreSQL's `quote_ident` writes it.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// One row of `format`.
+fn format_row(template: &str, args: &[Option<String>]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut next = args.iter();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some('s') => out.push_str(next.next().and_then(Option::as_deref).unwrap_or("")),
+            Some('I') => out.push_str(&quote_ident(
+                next.next().and_then(Option::as_deref).unwrap_or(""),
+            )),
+            Some('L') => match next.next().and_then(Option::as_deref) {
+                Some(v) => out.push_str(&format!("'{}'", v.replace('\'', "''"))),
+                None => out.push_str("NULL"),
+            },
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+impl ScalarUDFImpl for Format {
+    fn name(&self) -> &str {
+        "format"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, StringArray};
+        use datafusion::arrow::compute::cast;
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let text = arrays
+            .iter()
+            .map(|a| cast(a, &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let out: StringArray = (0..rows)
+            .map(|row| {
+                let template = text.first().map(|t| t.as_string::<i32>())?;
+                if template.is_null(row) {
+                    return None;
+                }
+                let values: Vec<Option<String>> = text[1..]
+                    .iter()
+                    .map(|a| {
+                        let a = a.as_string::<i32>();
+                        (!a.is_null(row)).then(|| a.value(row).to_owned())
+                    })
+                    .collect();
+                Some(format_row(template.value(row), &values))
+            })
+            .collect();
+        Ok(ColumnarValue::Array(std::sync::Arc::new(out)))
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::format_row;
+
+    #[test]
+    fn format_follows_postgres() {
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(format_row("%s", &[s("int8")]), "int8");
+        assert_eq!(
+            format_row("%I.%I", &[s("lake"), s("Orders")]),
+            "lake.\"Orders\""
+        );
+        assert_eq!(
+            format_row("%L and %L", &[s("it's"), None]),
+            "'it''s' and NULL"
+        );
+        assert_eq!(format_row("100%%", &[]), "100%");
     }
 }

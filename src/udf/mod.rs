@@ -19,6 +19,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_postmaster_start_time_udf());
     all.push(crate::engine::compat::pg_expandarray_udf());
     all.push(crate::engine::compat::txid_current_udf());
+    all.push(crate::engine::compat::format_udf());
     all.extend(crate::engine::compat::pg_function_signature_udfs());
     all.extend(crate::engine::compat::description_udfs());
     all.push(crate::engine::compat::pg_size_pretty_udf());
@@ -65,6 +66,7 @@ mod tests {
                 "_pg_expandarray",
                 "col_description",
                 "current_setting",
+                "format",
                 "obj_description",
                 "pg_function_is_visible",
                 "pg_get_function_arguments",
