@@ -1,6 +1,6 @@
 //! One test per SQLSTATE the server promises, and the connection answers after each error.
 
-use crate::harness::{sqlstate, TestServer};
+use crate::harness::{scalar, sqlstate, TestServer};
 
 /// Refused writes left the lake as it was.
 async fn assert_lake_intact(c: &tokio_postgres::Client) {
@@ -107,6 +107,17 @@ async fn statements_after_an_error_in_a_transaction_fail_with_25p02_until_rollba
     c.simple_query("SELECT 1")
         .await
         .expect("usable after ROLLBACK");
+    // ROLLBACK TO SAVEPOINT leaves the failed state, as in PostgreSQL.
+    c.batch_execute("BEGIN; SAVEPOINT a").await.unwrap();
+    let e = c.simple_query("SELECT 1 / 0").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "22012");
+    let e = c.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25P02", "{e}");
+    c.batch_execute("ROLLBACK TO SAVEPOINT a").await.unwrap();
+    assert_eq!(scalar(&c, "SELECT 42").await.as_deref(), Some("42"));
+    c.batch_execute("RELEASE SAVEPOINT a; COMMIT")
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
