@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod lake;
+pub mod marketing;
 pub mod scram;
 pub mod server;
 pub mod sqlstate;
