@@ -1,6 +1,7 @@
-//! RFM segments: the canonical 125-code map of `rfm_segment(r, f, m)` and the R×F grid
-//! of `rfm_segment_rf(r, f)`, exactly as the project's spec lists them (segment names
-//! spelled as there, ASCII apostrophe in "Can't Lose Them").
+//! RFM: the canonical 125-code map of `rfm_segment(r, f, m)` and the R×F grid of
+//! `rfm_segment_rf(r, f)`, exactly as the project's spec lists them (segment names
+//! spelled as there, ASCII apostrophe in "Can't Lose Them"), and quantile scoring:
+//! SQL-standard NTILE with ties split (by a tie-breaker) or shared.
 
 /// The eleven segment names, in the spec's order.
 pub const SEGMENTS: [&str; 11] = [
@@ -177,5 +178,82 @@ mod tests {
         assert_eq!(segment_rf(2, 2), Ok("Hibernating"));
         assert_eq!(segment_rf(3, 5), Ok("Loyal Customers"));
         assert_eq!(segment_rf(0, 5), Err(0));
+    }
+}
+
+/// How equal values are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ties {
+    /// SQL-standard NTILE over the order (value, then tie-breaker): peers may be split
+    /// across buckets. The default.
+    Split,
+    /// Every row of a peer group gets the bucket of the group's first row.
+    Same,
+}
+
+/// SQL-standard NTILE: the 1-based bucket of the row at 0-based `position` among `rows`
+/// rows in `n` buckets; sizes differ by at most one and the first `rows % n` buckets get
+/// the extra row (NTILE(4) over 10 rows: 3, 3, 2, 2).
+pub fn ntile(position: usize, rows: usize, n: usize) -> usize {
+    let n = n.max(1);
+    if rows <= n {
+        return position + 1;
+    }
+    let small = rows / n;
+    let big = small + 1;
+    let extra = rows % n;
+    let in_big = extra * big;
+    if position < in_big {
+        position / big + 1
+    } else {
+        extra + (position - in_big) / small + 1
+    }
+}
+
+/// Scores for rows already sorted worst to best; `same_as_previous[i]` says whether row
+/// `i` ties with row `i - 1` (ignored for the first row and under [`Ties::Split`]).
+pub fn scores(same_as_previous: &[bool], n: usize, ties: Ties) -> Vec<usize> {
+    let rows = same_as_previous.len();
+    let mut out = Vec::with_capacity(rows);
+    let mut group_start = 0;
+    for (i, tied) in same_as_previous.iter().enumerate() {
+        if i == 0 || !tied {
+            group_start = i;
+        }
+        let position = match ties {
+            Ties::Split => i,
+            Ties::Same => group_start,
+        };
+        out.push(ntile(position, rows, n));
+    }
+    out
+}
+
+#[cfg(test)]
+mod ntile_tests {
+    use super::*;
+
+    #[test]
+    fn ntile_follows_the_sql_standard() {
+        let buckets: Vec<usize> = (0..10).map(|i| ntile(i, 10, 4)).collect();
+        assert_eq!(buckets, vec![1, 1, 1, 2, 2, 2, 3, 3, 4, 4]);
+        // Fewer rows than buckets: one row each, from 1.
+        let buckets: Vec<usize> = (0..3).map(|i| ntile(i, 3, 5)).collect();
+        assert_eq!(buckets, vec![1, 2, 3]);
+        // Even split.
+        let buckets: Vec<usize> = (0..10).map(|i| ntile(i, 10, 5)).collect();
+        assert_eq!(buckets, vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    }
+
+    #[test]
+    fn ties_split_or_share_a_bucket() {
+        // Six rows, the first four equal.
+        let tied = [false, true, true, true, false, false];
+        assert_eq!(scores(&tied, 3, Ties::Split), vec![1, 1, 2, 2, 3, 3]);
+        assert_eq!(scores(&tied, 3, Ties::Same), vec![1, 1, 1, 1, 3, 3]);
+        // All equal: one bucket under Same, the standard split otherwise.
+        let all = [false, true, true, true];
+        assert_eq!(scores(&all, 2, Ties::Same), vec![1, 1, 1, 1]);
+        assert_eq!(scores(&all, 2, Ties::Split), vec![1, 1, 2, 2]);
     }
 }
