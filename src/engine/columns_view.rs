@@ -7,12 +7,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::engine::computed_view::ComputedRows;
 use datafusion::arrow::array::{ArrayRef, Int32Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::{CatalogProviderList, MemTable, Session, TableProvider};
+use datafusion::catalog::{CatalogProviderList, Session};
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableType};
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion_postgres::arrow_pg::datatypes::into_pg_type;
 use datafusion_postgres::pgwire::api::Type;
 
@@ -205,25 +205,13 @@ impl ColumnsView {
 }
 
 #[async_trait]
-impl TableProvider for ColumnsView {
+impl ComputedRows for ColumnsView {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        MemTable::try_new(self.schema(), vec![vec![self.batch().await?]])?
-            .scan(state, projection, filters, limit)
-            .await
+    async fn rows(&self, _state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        Ok(vec![self.batch().await?])
     }
 }
 

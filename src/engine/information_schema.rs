@@ -132,9 +132,9 @@ impl InformationSchema {
         extra.insert("character_sets".to_owned(), character_sets()?);
         extra.insert(
             "columns".to_owned(),
-            Arc::new(crate::engine::columns_view::ColumnsView::new(Arc::clone(
-                &catalogs,
-            ))),
+            Arc::new(crate::engine::computed_view::ComputedView(
+                crate::engine::columns_view::ColumnsView::new(Arc::clone(&catalogs)),
+            )),
         );
         Ok(Self {
             inner: InformationSchemaProvider::new(catalogs).with_table_functions(table_functions),

@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod columns_view;
 pub mod compat;
+pub mod computed_view;
 pub mod information_schema;
 pub mod pg_overlay;
 pub mod rewrite;
@@ -20,6 +21,7 @@ use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
+use crate::engine::computed_view::ComputedView;
 use crate::error::{Error, Result};
 pub use catalog::SearchPath;
 pub use catalog::SwapSchema;
@@ -90,11 +92,17 @@ impl Engine {
         let system = MemorySchemaProvider::new();
         system.register_table(
             "lake_tables".into(),
-            Arc::new(StatusTable::new(StatusKind::Lake, Arc::clone(&status))),
+            Arc::new(ComputedView(StatusTable::new(
+                StatusKind::Lake,
+                Arc::clone(&status),
+            ))),
         )?;
         system.register_table(
             "warehouse_tables".into(),
-            Arc::new(StatusTable::new(StatusKind::Warehouse, Arc::clone(&status))),
+            Arc::new(ComputedView(StatusTable::new(
+                StatusKind::Warehouse,
+                Arc::clone(&status),
+            ))),
         )?;
         catalog.register_schema(LAKE_SCHEMA, Arc::clone(&lake) as Arc<dyn SchemaProvider>)?;
         catalog.register_schema(

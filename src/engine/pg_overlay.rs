@@ -11,15 +11,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
+
+use crate::engine::computed_view::{ComputedRows, ComputedView};
 use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
-use datafusion::datasource::{provider_as_source, MemTable, ViewTable};
+use datafusion::datasource::{provider_as_source, ViewTable};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder, TableType};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
 use datafusion::scalar::ScalarValue;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::{
     PgCatalogContextProvider, Role,
@@ -132,30 +133,17 @@ impl VectorColumns {
 }
 
 #[async_trait]
-impl TableProvider for VectorColumns {
+impl ComputedRows for VectorColumns {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batches = collect(&self.inner, state)
+    async fn rows(&self, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        collect(&self.inner, state)
             .await?
             .iter()
             .map(|b| self.convert(b))
-            .collect::<Result<Vec<_>>>()?;
-        MemTable::try_new(self.schema(), vec![batches])?
-            .scan(state, projection, filters, limit)
-            .await
+            .collect()
     }
 }
 
@@ -302,30 +290,18 @@ impl TypmodAttributes {
 }
 
 #[async_trait]
-impl TableProvider for TypmodAttributes {
+impl ComputedRows for TypmodAttributes {
     fn schema(&self) -> SchemaRef {
         self.inner.schema()
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn rows(&self, state: &dyn Session) -> Result<Vec<RecordBatch>> {
         let relations = self.relations(state).await?;
         let mut batches = Vec::new();
         for b in collect(&self.inner, state).await? {
             batches.push(self.patch(b, &relations).await?);
         }
-        MemTable::try_new(self.schema(), vec![batches])?
-            .scan(state, projection, filters, limit)
-            .await
+        Ok(batches)
     }
 }
 
@@ -364,16 +340,16 @@ impl SchemaProvider for PgCatalogOverlay {
                 self.inner.table("pg_class").await?,
                 self.inner.table("pg_namespace").await?,
             ) {
-                return Ok(Some(Arc::new(TypmodAttributes {
+                return Ok(Some(Arc::new(ComputedView(TypmodAttributes {
                     inner: table,
                     pg_class,
                     pg_namespace,
                     catalog: Weak::clone(&self.catalog),
-                })));
+                }))));
             }
         }
         let table: Arc<dyn TableProvider> = match VectorColumns::wrap(name, Arc::clone(&table)) {
-            Some(wrapped) => Arc::new(wrapped),
+            Some(wrapped) => Arc::new(ComputedView(wrapped)),
             None => table,
         };
         let extra: Vec<(&str, DataType)> = MISSING_COLUMNS

@@ -8,15 +8,15 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+
+use crate::engine::computed_view::ComputedRows;
 use datafusion::arrow::array::{
     ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::{MemTable, Session, TableProvider};
+use datafusion::catalog::Session;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableType};
-use datafusion::physical_plan::ExecutionPlan;
 
 /// How one lake table stands after the last scan.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,23 +168,12 @@ impl StatusTable {
 }
 
 #[async_trait]
-impl TableProvider for StatusTable {
+impl ComputedRows for StatusTable {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mem = MemTable::try_new(Arc::clone(&self.schema), vec![vec![self.batch()?]])?;
-        mem.scan(state, projection, filters, limit).await
+    async fn rows(&self, _state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        Ok(vec![self.batch()?])
     }
 }
