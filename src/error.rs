@@ -28,6 +28,12 @@ pub enum Error {
     },
     #[error("lake: {0}")]
     Lake(String),
+    /// A function argument outside the values the function accepts (22023).
+    #[error("{function}: {message}")]
+    InvalidArgument {
+        function: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -38,7 +44,7 @@ impl Error {
     /// The SQLSTATE a client sees for this error and the message to send.
     pub fn sqlstate(&self) -> SqlState {
         match self {
-            Error::Config(_) => SqlState::INVALID_PARAMETER_VALUE,
+            Error::Config(_) | Error::InvalidArgument { .. } => SqlState::INVALID_PARAMETER_VALUE,
             Error::ReadOnly { .. } => SqlState::READ_ONLY_SQL_TRANSACTION,
             Error::NotAdmin { .. } => SqlState::INSUFFICIENT_PRIVILEGE,
             Error::Script { .. } | Error::Lake(_) => SqlState::INTERNAL_ERROR,
@@ -46,6 +52,14 @@ impl Error {
             Error::DataFusion(e) => classify_datafusion(e).0,
         }
     }
+}
+
+/// The DataFusion error for a bad argument of `function` (22023 on the wire).
+pub fn invalid_argument(function: &'static str, message: impl Into<String>) -> DataFusionError {
+    DataFusionError::External(Box::new(Error::InvalidArgument {
+        function,
+        message: message.into(),
+    }))
 }
 
 /// Maps any error raised while planning or running a query to a SQLSTATE and a

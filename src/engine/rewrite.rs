@@ -10,6 +10,9 @@
 //!   DataFusion refuses them unaggregated ([`aggregated_subqueries`], a retry); `(f(x)).field` (pgjdbc's
 //!   `(_pg_expandarray(indkey)).n`) becomes `get_field(f(x), 'field')`.
 //!
+//! - calls of datapunk functions with named arguments get every skipped optional
+//!   parameter's default ([`fill_named_arguments`]), as PostgreSQL does;
+//!
 //! SQL that does not parse is passed through untouched, so the normal path reports the
 //! error. Catalog queries from tools are left to datafusion-pg-catalog's own rewrites.
 
@@ -19,7 +22,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, Expr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement,
-    Value,
+    Value, VisitMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -33,6 +36,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let arrays = still_has_array_subqueries(sql);
     let catalog = mentions_catalog(sql);
     for statement in &mut statements {
+        changed |= fill_named_arguments(statement);
         if arrays {
             changed |= rewrite_array_subqueries(statement);
         }
@@ -255,6 +259,77 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
     changed
 }
 
+/// `rfm_score(x, ties => 'same')` → `rfm_score(x, 5, true, 'same')`: calls of datapunk
+/// functions with named arguments become positional calls, every skipped optional
+/// parameter taking its documented default ([`crate::udf::doc`]). DataFusion resolves
+/// names itself only when no parameter before the last one given is skipped. Calls
+/// naming an unknown parameter are left alone, so DataFusion reports them.
+pub fn fill_named_arguments<V: VisitMut>(node: &mut V) -> bool {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr};
+    let mut changed = false;
+    let _ = visit_expressions_mut(node, |expr| {
+        let Expr::Function(function) = expr else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let FunctionArguments::List(list) = &mut function.args else {
+            return ControlFlow::Continue(());
+        };
+        let named = |a: &FunctionArg| !matches!(a, FunctionArg::Unnamed(_));
+        if !list.args.iter().any(named) {
+            return ControlFlow::Continue(());
+        }
+        let Some(name) = function.name.0.last().and_then(|p| p.as_ident()) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(doc) = crate::udf::doc(&name.value) else {
+            return ControlFlow::Continue(());
+        };
+        let mut slots: Vec<Option<FunctionArgExpr>> = vec![None; doc.params.len()];
+        for (i, arg) in list.args.iter().enumerate() {
+            let (slot, value) = match arg {
+                FunctionArg::Unnamed(value) => (Some(i), value),
+                FunctionArg::Named { name, arg, .. }
+                | FunctionArg::ExprNamed {
+                    name: Expr::Identifier(name),
+                    arg,
+                    ..
+                } => (
+                    doc.params
+                        .iter()
+                        .position(|p| p.name.eq_ignore_ascii_case(&name.value)),
+                    arg,
+                ),
+                FunctionArg::ExprNamed { arg, .. } => (None, arg),
+            };
+            match slot.and_then(|s| slots.get_mut(s)) {
+                Some(place @ None) => *place = Some(value.clone()),
+                _ => return ControlFlow::Continue(()),
+            }
+        }
+        let given = slots.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+        let mut args = Vec::with_capacity(given);
+        for (slot, param) in slots.into_iter().zip(doc.params).take(given) {
+            let value = match (slot, param.default) {
+                (Some(value), _) => value,
+                (None, Some(default)) => match Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(default)
+                    .and_then(|mut p| p.parse_expr())
+                {
+                    Ok(e) => FunctionArgExpr::Expr(e),
+                    Err(_) => return ControlFlow::Continue(()),
+                },
+                // A required parameter is missing: DataFusion says so.
+                (None, None) => return ControlFlow::Continue(()),
+            };
+            args.push(FunctionArg::Unnamed(value));
+        }
+        list.args = args;
+        changed = true;
+        ControlFlow::Continue(())
+    });
+    changed
+}
+
 /// `(SELECT c.relkind = 'c' FROM pg_class c WHERE c.oid = t.typrelid)` →
 /// `(SELECT max(c.relkind = 'c') FROM ...)`: one output, no aggregate, no GROUP BY, a
 /// WHERE clause (a lookup by key, at most one row in PostgreSQL's catalogs).
@@ -437,6 +512,23 @@ mod catalog_tests {
 #[cfg(test)]
 mod tests {
     use super::rewrite;
+
+    #[test]
+    fn named_arguments_of_datapunk_functions_get_defaults() {
+        assert_eq!(
+            rewrite("SELECT rfm_score(x, ties => 'same') OVER (ORDER BY id) AS s FROM t"),
+            "SELECT rfm_score(x, 5, true, 'same') OVER (ORDER BY id) AS s FROM t"
+        );
+        assert_eq!(
+            rewrite("SELECT rfm_score(x, higher_is_better => false) OVER () AS r FROM t"),
+            "SELECT rfm_score(x, 5, false) OVER () AS r FROM t"
+        );
+        // Unknown names and other functions are DataFusion's to judge.
+        let untouched = "SELECT rfm_score(x, nope => 1) OVER () AS r FROM t";
+        assert_eq!(rewrite(untouched), untouched);
+        let other = "SELECT make_date(year => 2020, month => 1, day => 1) AS d";
+        assert_eq!(rewrite(other), other);
+    }
 
     #[test]
     fn columns_get_postgres_names() {

@@ -5,11 +5,26 @@
 //!
 //! No function logic here: each family lives in its own file and exposes its lists.
 
+pub mod doc;
+mod rfm;
+
 use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{ScalarUDF, WindowUDF};
+
+use doc::FunctionDoc;
+
+/// The documentation of every datapunk (marketing) function users are told about.
+pub fn docs() -> &'static [FunctionDoc] {
+    &[rfm::RFM_SCORE, rfm::RFM_SEGMENT, rfm::RFM_SEGMENT_RF]
+}
+
+/// The documentation of function `name`, if it is one of ours.
+pub fn doc(name: &str) -> Option<&'static FunctionDoc> {
+    docs().iter().find(|d| d.name.eq_ignore_ascii_case(name))
+}
 
 /// Scalar functions of all families.
 fn scalar() -> Vec<ScalarUDF> {
@@ -25,7 +40,13 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_size_pretty_udf());
     all.push(crate::engine::compat::current_setting_udf());
     all.push(crate::engine::compat::pg_is_in_recovery_udf());
+    all.extend(rfm::scalar_udfs());
     all
+}
+
+/// Window functions.
+fn window() -> Vec<WindowUDF> {
+    rfm::window_udfs()
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
@@ -46,12 +67,21 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
             )));
         }
     }
+    for udwf in window() {
+        let name = udwf.name().to_owned();
+        if registry.register_udwf(Arc::new(udwf))?.is_some() {
+            return Err(DataFusionError::Plan(format!(
+                "function {name} is registered twice"
+            )));
+        }
+    }
     Ok(())
 }
 
 /// Names of every function `register_all` adds, sorted.
 pub fn names() -> Vec<String> {
     let mut names: Vec<String> = scalar().iter().map(|f| f.name().to_owned()).collect();
+    names.extend(window().iter().map(|f| f.name().to_owned()));
     names.sort();
     names
 }
@@ -76,10 +106,25 @@ mod tests {
                 "pg_postmaster_start_time",
                 "pg_size_pretty",
                 "pg_type_is_visible",
+                "rfm_score",
+                "rfm_segment",
+                "rfm_segment_rf",
                 "shobj_description",
                 "txid_current",
                 "version"
             ]
         );
+    }
+
+    #[test]
+    fn every_documented_function_is_registered() {
+        let names = super::names();
+        for doc in super::docs() {
+            assert!(
+                names.iter().any(|n| n == doc.name),
+                "{} not registered",
+                doc.name
+            );
+        }
     }
 }

@@ -180,6 +180,8 @@ pub fn parse(text: &str, file_name: &str, shown_as: &str) -> Result<Script, Scri
         }
     };
     let table = warehouse_table(name).map_err(|m| fail(line, m))?;
+    let mut query = query;
+    crate::engine::rewrite::fill_named_arguments(&mut query);
     Ok(Script {
         path: shown_as.to_owned(),
         table,

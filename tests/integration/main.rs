@@ -12,6 +12,7 @@ mod copy;
 mod errors;
 mod jdbc;
 mod lake;
+mod marketing;
 mod node;
 mod pgbench;
 mod protocol;

@@ -1,0 +1,243 @@
+//! Marketing functions over the wire, exact on real data: the CDNOW fixture
+//! (tests/fixtures/cdnow) against its per-customer reference and reference numbers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::harness::{sqlstate, TestServer};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdnow");
+
+/// A server whose lake holds `lake.cdnow_master`.
+pub async fn cdnow_server() -> TestServer {
+    TestServer::start(|_, dir| {
+        let lake = dir.join("lake");
+        std::fs::copy(
+            Path::new(FIXTURES).join("cdnow_master.parquet"),
+            lake.join("cdnow_master.parquet"),
+        )
+        .expect("copy the CDNOW fixture");
+    })
+    .await
+}
+
+/// Rows of a simple-protocol query as text cells.
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `cdnow_master_rfm_reference.csv`: header name → column, one row per customer.
+fn reference() -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(Path::new(FIXTURES).join("cdnow_master_rfm_reference.csv"))
+        .expect("reference csv");
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let body = lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    (header, body)
+}
+
+fn reference_numbers() -> serde_json::Value {
+    let text = std::fs::read_to_string(Path::new(FIXTURES).join("reference_numbers.json"))
+        .expect("reference_numbers.json");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// Per-customer recency, frequency, monetary and scores in both tie modes, in plain SQL.
+const RFM_IN_SQL: &str = "
+WITH c AS (
+  SELECT customer_id, DATE '1998-07-01' - max(order_date) AS recency_days,
+         count(*) AS frequency, sum(dollar_value) AS monetary
+  FROM lake.cdnow_master GROUP BY customer_id)
+SELECT customer_id, recency_days, frequency, monetary,
+  rfm_score(recency_days, higher_is_better => false) OVER (ORDER BY customer_id) AS r_ntile,
+  rfm_score(recency_days, higher_is_better => false, ties => 'same') OVER (ORDER BY customer_id) AS r_tie,
+  rfm_score(frequency) OVER (ORDER BY customer_id) AS f_ntile,
+  rfm_score(frequency, ties => 'same') OVER (ORDER BY customer_id) AS f_tie,
+  rfm_score(monetary, 5) OVER (ORDER BY customer_id) AS m_ntile,
+  rfm_score(monetary, n => 5, ties => 'same') OVER (ORDER BY customer_id) AS m_tie
+FROM c ORDER BY customer_id";
+
+/// Compares query rows (customer first) with the reference columns of the same names;
+/// numbers compare as numbers (the CSV writes 89.0 where numeric prints 89.00).
+fn mismatches(columns: &[&str], got: &[Vec<Option<String>>]) -> Vec<String> {
+    let (header, expected) = reference();
+    let index: Vec<usize> = columns
+        .iter()
+        .map(|c| header.iter().position(|h| h == c).expect(c))
+        .collect();
+    assert_eq!(got.len(), expected.len(), "one row per customer");
+    let mut out = Vec::new();
+    for (g, e) in got.iter().zip(&expected) {
+        for (k, &i) in index.iter().enumerate() {
+            let g = g[k].as_deref().unwrap_or("NULL");
+            let same = match (g.parse::<f64>(), e[i].parse::<f64>()) {
+                (Ok(a), Ok(b)) => (a - b).abs() < 1e-9,
+                _ => g == e[i],
+            };
+            if !same {
+                out.push(format!(
+                    "customer {}: {} = {g}, expected {}",
+                    e[0], columns[k], e[i]
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn rfm_score_in_plain_sql_matches_the_cdnow_reference() {
+    let server = cdnow_server().await;
+    let c = server.client().await;
+    let got = rows(&c, RFM_IN_SQL).await;
+    let columns = [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_ntile",
+        "r_tie",
+        "f_ntile",
+        "f_tie",
+        "m_ntile",
+        "m_tie",
+    ];
+    let bad = mismatches(&columns, &got);
+    assert!(
+        bad.is_empty(),
+        "{} mismatches, first: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+
+    // Segment counts on the canonical map and the R×F grid, both tie modes.
+    let numbers = reference_numbers();
+    let expected = &numbers["rfm_cdnow_master"]["segment_counts"];
+    for (key, call) in [
+        ("seg125_ntile", "rfm_segment(r_ntile, f_ntile, m_ntile)"),
+        ("segRF10_ntile", "rfm_segment_rf(r_ntile, f_ntile)"),
+        ("seg125_tie", "rfm_segment(r_tie, f_tie, m_tie)"),
+        ("segRF10_tie", "rfm_segment_rf(r_tie, f_tie)"),
+    ] {
+        let sql = format!(
+            "SELECT {call} AS segment, count(*) FROM ({RFM_IN_SQL}) s GROUP BY 1 ORDER BY 1"
+        );
+        let got: BTreeMap<String, u64> = rows(&c, &sql)
+            .await
+            .into_iter()
+            .map(|r| {
+                (
+                    r[0].clone().expect("segment"),
+                    r[1].as_deref().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let want: BTreeMap<String, u64> = expected[key]
+            .as_object()
+            .expect(key)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .filter(|(_, v)| *v > 0)
+            .collect();
+        assert_eq!(got, want, "{key}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rfm_score_edge_cases_follow_sql_ntile() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let scores = |sql: &'static str| {
+        let c = &c;
+        async move {
+            rows(c, sql)
+                .await
+                .into_iter()
+                .map(|r| r[0].clone().unwrap_or_else(|| "NULL".into()))
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
+    // 10 rows into 4 buckets: 3, 3, 2, 2.
+    assert_eq!(
+        scores(
+            "SELECT rfm_score(v, 4) OVER (ORDER BY v) FROM generate_series(1, 10) t(v) ORDER BY v"
+        )
+        .await,
+        "1,1,1,2,2,2,3,3,4,4"
+    );
+    // Fewer rows than buckets: 1, 2, 3.
+    assert_eq!(
+        scores("SELECT rfm_score(v) OVER (ORDER BY v) FROM generate_series(1, 3) t(v) ORDER BY v")
+            .await,
+        "1,2,3"
+    );
+    // Lower is better: the smallest value scores best.
+    assert_eq!(
+        scores("SELECT rfm_score(v, 5, false) OVER (ORDER BY v) FROM generate_series(1, 5) t(v) ORDER BY v").await,
+        "5,4,3,2,1"
+    );
+    // All ties: split by the window's order, or all in the first bucket.
+    assert_eq!(
+        scores(
+            "SELECT rfm_score(1, 2) OVER (ORDER BY k) FROM generate_series(1, 4) t(k) ORDER BY k"
+        )
+        .await,
+        "1,1,2,2"
+    );
+    assert_eq!(
+        scores("SELECT rfm_score(1, 2, ties => 'same') OVER (ORDER BY k) FROM generate_series(1, 4) t(k) ORDER BY k").await,
+        "1,1,1,1"
+    );
+    // NULL values score NULL and are not counted.
+    assert_eq!(
+        scores("SELECT rfm_score(CASE WHEN k % 2 = 0 THEN NULL ELSE k END, 2) OVER (ORDER BY k) FROM generate_series(1, 6) t(k) ORDER BY k").await,
+        "1,NULL,1,NULL,2,NULL"
+    );
+    // NULL scores give a NULL segment.
+    assert_eq!(scores("SELECT rfm_segment(NULL, 1, 1)").await, "NULL");
+
+    // Bad arguments: 22023 naming the function and the value.
+    for (sql, words) in [
+        ("SELECT rfm_segment(6, 1, 1)", "rfm_segment: score 6"),
+        ("SELECT rfm_segment_rf(1, 0)", "rfm_segment_rf: score 0"),
+        (
+            "SELECT rfm_score(v, 0) OVER () FROM generate_series(1, 3) t(v)",
+            "rfm_score: n",
+        ),
+        (
+            "SELECT rfm_score(v, ties => 'odd') OVER () FROM generate_series(1, 3) t(v)",
+            "odd",
+        ),
+    ] {
+        let e = c.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "22023", "{sql}: {e}");
+        let message = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_default();
+        assert!(message.contains(words), "{sql}: {message}");
+    }
+    // The server is still there.
+    assert_eq!(scores("SELECT rfm_segment(5, 5, 5)").await, "Champions");
+    server.stop().await;
+}
