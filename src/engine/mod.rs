@@ -121,6 +121,7 @@ impl Engine {
             )?;
         }
         let mut base = ctx.state();
+        crate::udf::register_table_functions(&mut base);
         // Our information_schema (DataFusion's plus PostgreSQL's constraint views) lives in
         // the catalog; DataFusion's built-in one would shadow it, so that switch goes off.
         catalog.register_schema(

@@ -21,8 +21,8 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, Expr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement,
-    Value, VisitMut,
+    visit_expressions_mut, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -265,69 +265,96 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
 /// names itself only when no parameter before the last one given is skipped. Calls
 /// naming an unknown parameter are left alone, so DataFusion reports them.
 pub fn fill_named_arguments<V: VisitMut>(node: &mut V) -> bool {
-    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr};
-    let mut changed = false;
-    let _ = visit_expressions_mut(node, |expr| {
-        let Expr::Function(function) = expr else {
-            return ControlFlow::<()>::Continue(());
-        };
-        let FunctionArguments::List(list) = &mut function.args else {
-            return ControlFlow::Continue(());
-        };
-        let named = |a: &FunctionArg| !matches!(a, FunctionArg::Unnamed(_));
-        if !list.args.iter().any(named) {
-            return ControlFlow::Continue(());
-        }
-        let Some(name) = function.name.0.last().and_then(|p| p.as_ident()) else {
-            return ControlFlow::Continue(());
-        };
-        let Some(doc) = crate::udf::doc(&name.value) else {
-            return ControlFlow::Continue(());
-        };
-        let mut slots: Vec<Option<FunctionArgExpr>> = vec![None; doc.params.len()];
-        for (i, arg) in list.args.iter().enumerate() {
-            let (slot, value) = match arg {
-                FunctionArg::Unnamed(value) => (Some(i), value),
-                FunctionArg::Named { name, arg, .. }
-                | FunctionArg::ExprNamed {
-                    name: Expr::Identifier(name),
-                    arg,
-                    ..
-                } => (
-                    doc.params
-                        .iter()
-                        .position(|p| p.name.eq_ignore_ascii_case(&name.value)),
-                    arg,
-                ),
-                FunctionArg::ExprNamed { arg, .. } => (None, arg),
-            };
-            match slot.and_then(|s| slots.get_mut(s)) {
-                Some(place @ None) => *place = Some(value.clone()),
-                _ => return ControlFlow::Continue(()),
+    let mut calls = NamedArguments { changed: false };
+    let _ = node.visit(&mut calls);
+    calls.changed
+}
+
+/// The visitor behind [`fill_named_arguments`]: function calls in expressions and table
+/// functions in FROM.
+struct NamedArguments {
+    changed: bool,
+}
+
+impl VisitorMut for NamedArguments {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Function(function) = expr {
+            if let FunctionArguments::List(list) = &mut function.args {
+                if let Some(args) = positional(&function.name, &list.args) {
+                    list.args = args;
+                    self.changed = true;
+                }
             }
         }
-        let given = slots.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
-        let mut args = Vec::with_capacity(given);
-        for (slot, param) in slots.into_iter().zip(doc.params).take(given) {
-            let value = match (slot, param.default) {
-                (Some(value), _) => value,
-                (None, Some(default)) => match Parser::new(&PostgreSqlDialect {})
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<()> {
+        let (name, args) = match table {
+            TableFactor::Table {
+                name,
+                args: Some(args),
+                ..
+            } => (&*name, &mut args.args),
+            TableFactor::Function { name, args, .. } => (&*name, args),
+            _ => return ControlFlow::Continue(()),
+        };
+        if let Some(new) = positional(name, args) {
+            *args = new;
+            self.changed = true;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The positional arguments of a call of a datapunk function that names some of its
+/// arguments, or `None` when nothing is named or the call is not ours to fix.
+fn positional(name: &ObjectName, args: &[FunctionArg]) -> Option<Vec<FunctionArg>> {
+    if args.iter().all(|a| matches!(a, FunctionArg::Unnamed(_))) {
+        return None;
+    }
+    let doc = crate::udf::doc(&name.0.last()?.as_ident()?.value)?;
+    let mut slots: Vec<Option<FunctionArgExpr>> = vec![None; doc.params.len()];
+    for (i, arg) in args.iter().enumerate() {
+        let (slot, value) = match arg {
+            FunctionArg::Unnamed(value) => (Some(i), value),
+            FunctionArg::Named { name, arg, .. }
+            | FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg,
+                ..
+            } => (
+                doc.params
+                    .iter()
+                    .position(|p| p.name.eq_ignore_ascii_case(&name.value)),
+                arg,
+            ),
+            FunctionArg::ExprNamed { .. } => return None,
+        };
+        match slots.get_mut(slot?) {
+            Some(place @ None) => *place = Some(value.clone()),
+            _ => return None,
+        }
+    }
+    let given = slots.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+    let mut out = Vec::with_capacity(given);
+    for (slot, param) in slots.into_iter().zip(doc.params).take(given) {
+        let value = match (slot, param.default) {
+            (Some(value), _) => value,
+            (None, Some(default)) => FunctionArgExpr::Expr(
+                Parser::new(&PostgreSqlDialect {})
                     .try_with_sql(default)
                     .and_then(|mut p| p.parse_expr())
-                {
-                    Ok(e) => FunctionArgExpr::Expr(e),
-                    Err(_) => return ControlFlow::Continue(()),
-                },
-                // A required parameter is missing: DataFusion says so.
-                (None, None) => return ControlFlow::Continue(()),
-            };
-            args.push(FunctionArg::Unnamed(value));
-        }
-        list.args = args;
-        changed = true;
-        ControlFlow::Continue(())
-    });
-    changed
+                    .ok()?,
+            ),
+            // A required parameter is missing: DataFusion says so.
+            (None, None) => return None,
+        };
+        out.push(FunctionArg::Unnamed(value));
+    }
+    Some(out)
 }
 
 /// `(SELECT c.relkind = 'c' FROM pg_class c WHERE c.oid = t.typrelid)` →
@@ -526,6 +553,10 @@ mod tests {
         // Unknown names and other functions are DataFusion's to judge.
         let untouched = "SELECT rfm_score(x, nope => 1) OVER () AS r FROM t";
         assert_eq!(rewrite(untouched), untouched);
+        assert_eq!(
+            rewrite("SELECT * FROM rfm('t', 'c', 'd', 'a', DATE '2020-01-01', ties => 'same')"),
+            "SELECT * FROM rfm('t', 'c', 'd', 'a', DATE '2020-01-01', 5, 'same')"
+        );
         let other = "SELECT make_date(year => 2020, month => 1, day => 1) AS d";
         assert_eq!(rewrite(other), other);
     }

@@ -3,3 +3,4 @@
 //! registered by [`crate::udf::register_all`].
 
 pub mod rfm;
+pub mod rfm_table;

@@ -7,10 +7,13 @@
 
 pub mod doc;
 mod rfm;
+mod rfm_table;
 
 use std::sync::Arc;
 
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 
@@ -18,7 +21,12 @@ use doc::FunctionDoc;
 
 /// The documentation of every datapunk (marketing) function users are told about.
 pub fn docs() -> &'static [FunctionDoc] {
-    &[rfm::RFM_SCORE, rfm::RFM_SEGMENT, rfm::RFM_SEGMENT_RF]
+    &[
+        rfm_table::RFM,
+        rfm::RFM_SCORE,
+        rfm::RFM_SEGMENT,
+        rfm::RFM_SEGMENT_RF,
+    ]
 }
 
 /// The documentation of function `name`, if it is one of ours.
@@ -47,6 +55,19 @@ fn scalar() -> Vec<ScalarUDF> {
 /// Window functions.
 fn window() -> Vec<WindowUDF> {
     rfm::window_udfs()
+}
+
+/// Table functions (used in FROM).
+fn table() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![(rfm_table::RFM.name, Arc::new(rfm_table::RfmFunction))]
+}
+
+/// Registers the table functions, which live in a `SessionState` rather than in a
+/// `FunctionRegistry` (they are planned where SQL is planned, never on executors).
+pub fn register_table_functions(state: &mut SessionState) {
+    for (name, function) in table() {
+        state.register_udtf(name, function);
+    }
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
@@ -82,6 +103,7 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
 pub fn names() -> Vec<String> {
     let mut names: Vec<String> = scalar().iter().map(|f| f.name().to_owned()).collect();
     names.extend(window().iter().map(|f| f.name().to_owned()));
+    names.extend(table().iter().map(|(name, _)| (*name).to_owned()));
     names.sort();
     names
 }
@@ -106,6 +128,7 @@ mod tests {
                 "pg_postmaster_start_time",
                 "pg_size_pretty",
                 "pg_type_is_visible",
+                "rfm",
                 "rfm_score",
                 "rfm_segment",
                 "rfm_segment_rf",

@@ -241,3 +241,117 @@ async fn rfm_score_edge_cases_follow_sql_ntile() {
     assert_eq!(scores("SELECT rfm_segment(5, 5, 5)").await, "Champions");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rfm_table_function_matches_the_cdnow_reference() {
+    let server = cdnow_server().await;
+    let c = server.client().await;
+    let columns = [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_ntile",
+        "f_ntile",
+        "m_ntile",
+        "seg125_ntile",
+        "segRF10_ntile",
+    ];
+    for (ties, suffix) in [("split", "ntile"), ("same", "tie")] {
+        // The same table by table name and by query, named arguments included.
+        for source in ["lake.cdnow_master", "SELECT * FROM lake.cdnow_master"] {
+            let sql = format!(
+                "SELECT customer, recency_days, frequency, monetary, r, f, m, segment, segment_rf \
+                 FROM rfm('{}', 'customer_id', 'order_date', 'dollar_value', DATE '1998-07-01', \
+                 ties => '{ties}') ORDER BY customer",
+                source.replace('\'', "''")
+            );
+            let got = rows(&c, &sql).await;
+            let named: Vec<String> = columns.iter().map(|c| c.replace("ntile", suffix)).collect();
+            let named: Vec<&str> = named.iter().map(String::as_str).collect();
+            let bad = mismatches(&named, &got);
+            assert!(
+                bad.is_empty(),
+                "ties {ties}, {source}: {} mismatches, first: {:?}",
+                bad.len(),
+                &bad[..bad.len().min(5)]
+            );
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rfm_table_function_counts_distinct_orders_like_plain_sql() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let orders = "SELECT customer_id, order_ts, order_id, quantity * unit_price AS amount \
+                  FROM lake.order_lines";
+    let fast = rows(
+        &c,
+        &format!(
+            "SELECT customer, recency_days, frequency, monetary, r, f, m, rfm_code \
+             FROM rfm('{orders}', 'customer_id', 'order_ts', 'amount', DATE '2025-01-01', \
+             order_column => 'order_id') ORDER BY customer"
+        ),
+    )
+    .await;
+    let plain = rows(
+        &c,
+        &format!(
+            "WITH c AS (SELECT customer_id, DATE '2025-01-01' - CAST(max(order_ts) AS DATE) AS recency_days, \
+                    count(DISTINCT order_id) AS frequency, sum(amount) AS monetary \
+                    FROM ({orders}) o GROUP BY customer_id), \
+             s AS (SELECT *, \
+                    rfm_score(recency_days, higher_is_better => false) OVER (ORDER BY customer_id) AS r, \
+                    rfm_score(frequency) OVER (ORDER BY customer_id) AS f, \
+                    rfm_score(monetary) OVER (ORDER BY customer_id) AS m FROM c) \
+             SELECT customer_id, recency_days, frequency, monetary, r, f, m, \
+                    concat(r, f, m) FROM s ORDER BY customer_id"
+        ),
+    )
+    .await;
+    assert!(plain.len() > 10, "the tiny lake has customers");
+    let numbers = |rows: Vec<Vec<Option<String>>>| -> Vec<Vec<String>> {
+        rows.into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| {
+                        let v = v.unwrap_or_default();
+                        v.parse::<f64>().map_or(v, |x| format!("{x:.6}"))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(numbers(fast), numbers(plain));
+
+    // Wrong input gets the right SQLSTATE and the server stays up.
+    for (sql, state) in [
+        (
+            "SELECT * FROM rfm('lake.nope', 'customer_id', 'order_ts', 'unit_price', DATE '2025-01-01')",
+            "42P01",
+        ),
+        (
+            "SELECT * FROM rfm('lake.order_lines', 'nope', 'order_ts', 'unit_price', DATE '2025-01-01')",
+            "42703",
+        ),
+        (
+            "SELECT * FROM rfm('lake.order_lines', 'customer_id', 'order_ts', 'unit_price', DATE '2025-01-01', ties => 'odd')",
+            "22023",
+        ),
+        (
+            "SELECT * FROM rfm('lake.order_lines', 'customer_id', 'order_ts', 'country', DATE '2025-01-01')",
+            "22023",
+        ),
+        (
+            "SELECT * FROM rfm('lake.order_lines', 'customer_id', 'order_ts', 'unit_price', NULL)",
+            "22023",
+        ),
+    ] {
+        let e = c.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), state, "{sql}: {e}");
+    }
+    assert!(!rows(&c, "SELECT 1").await.is_empty());
+    server.stop().await;
+}
