@@ -206,6 +206,8 @@ fn classify_execution_message(m: &str) -> (SqlState, String) {
         || lower.contains("parse error")
     {
         (SqlState::INVALID_TEXT_REPRESENTATION, m)
+    } else if lower.contains("coercion failed") || lower.contains("no function matches") {
+        (SqlState::UNDEFINED_FUNCTION, m)
     } else if lower.contains("statement timeout") || lower.contains("canceling statement") {
         (SqlState::QUERY_CANCELED, m)
     } else {

@@ -6,7 +6,7 @@
 //! never-buying customers), Zipf product popularity, a November/December peak, non-ASCII
 //! names and NULLs where real data has them. The same size and seed give the same files.
 
-mod rng;
+pub mod rng;
 mod writer;
 
 use std::path::Path;

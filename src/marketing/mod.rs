@@ -2,5 +2,6 @@
 //! and segments first). Pure functions over plain values; the SQL wrappers are
 //! registered by [`crate::udf::register_all`].
 
+pub mod kmeans;
 pub mod rfm;
 pub mod rfm_table;

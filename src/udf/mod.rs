@@ -6,6 +6,7 @@
 //! No function logic here: each family lives in its own file and exposes its lists.
 
 pub mod doc;
+mod kmeans;
 mod rfm;
 mod rfm_table;
 
@@ -15,13 +16,16 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{ScalarUDF, WindowUDF};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 use doc::FunctionDoc;
 
 /// The documentation of every datapunk (marketing) function users are told about.
 pub fn docs() -> &'static [FunctionDoc] {
     &[
+        kmeans::KMEANS_ASSIGN,
+        kmeans::KMEANS_DISTANCE,
+        kmeans::KMEANS_FIT,
         rfm_table::RFM,
         rfm::RFM_SCORE,
         rfm::RFM_SEGMENT,
@@ -49,7 +53,13 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::current_setting_udf());
     all.push(crate::engine::compat::pg_is_in_recovery_udf());
     all.extend(rfm::scalar_udfs());
+    all.extend(kmeans::scalar_udfs());
     all
+}
+
+/// Aggregate functions.
+fn aggregate() -> Vec<AggregateUDF> {
+    kmeans::aggregate_udfs()
 }
 
 /// Window functions.
@@ -88,6 +98,14 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
             )));
         }
     }
+    for udaf in aggregate() {
+        let name = udaf.name().to_owned();
+        if registry.register_udaf(Arc::new(udaf))?.is_some() {
+            return Err(DataFusionError::Plan(format!(
+                "function {name} is registered twice"
+            )));
+        }
+    }
     for udwf in window() {
         let name = udwf.name().to_owned();
         if registry.register_udwf(Arc::new(udwf))?.is_some() {
@@ -103,6 +121,7 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
 pub fn names() -> Vec<String> {
     let mut names: Vec<String> = scalar().iter().map(|f| f.name().to_owned()).collect();
     names.extend(window().iter().map(|f| f.name().to_owned()));
+    names.extend(aggregate().iter().map(|f| f.name().to_owned()));
     names.extend(table().iter().map(|(name, _)| (*name).to_owned()));
     names.sort();
     names
@@ -119,6 +138,9 @@ mod tests {
                 "col_description",
                 "current_setting",
                 "format",
+                "kmeans_assign",
+                "kmeans_distance",
+                "kmeans_fit",
                 "obj_description",
                 "pg_function_is_visible",
                 "pg_get_function_arguments",

@@ -355,3 +355,109 @@ async fn rfm_table_function_counts_distinct_orders_like_plain_sql() {
     assert!(!rows(&c, "SELECT 1").await.is_empty());
     server.stop().await;
 }
+
+/// The CDNOW k-means features of the spec: log RFM per customer.
+const CDNOW_FEATURES: &str = "[ln(1 + recency_days), ln(1 + frequency), ln(1 + monetary)]";
+const CDNOW_RFM: &str =
+    "rfm('lake.cdnow_master', 'customer_id', 'order_date', 'dollar_value', DATE '1998-07-01')";
+
+#[tokio::test]
+async fn kmeans_reproduces_the_cdnow_reference() {
+    let server = cdnow_server().await;
+    let c = server.client().await;
+    let numbers = reference_numbers();
+    let reference = &numbers["kmeans_cdnow_rfm"];
+    let fit = |args: &str| {
+        format!(
+            "SELECT get_field(model, 'sizes'), get_field(model, 'inertia'), \
+                    get_field(model, 'converged'), get_field(model, 'mean') \
+             FROM (SELECT kmeans_fit({CDNOW_FEATURES}, {args}) AS model FROM {CDNOW_RFM}) m"
+        )
+    };
+    // Lloyd from the explicit initial centroids (customers 1, 1000, 5000, 20000).
+    let init: Vec<String> = reference["lloyd_explicit_init"]["init_customer_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let got = rows(
+        &c,
+        &fit(&format!("4, init => customer IN ({})", init.join(", "))),
+    )
+    .await;
+    let row = &got[0];
+    assert_eq!(row[0].as_deref(), Some("{2356,4864,7385,8965}"));
+    let want = reference["lloyd_explicit_init"]["inertia_SSE"]
+        .as_f64()
+        .unwrap();
+    let inertia: f64 = row[1].as_deref().unwrap().parse().unwrap();
+    assert!(
+        ((inertia - want) / want).abs() < 1e-6,
+        "inertia {inertia}, reference {want}"
+    );
+    assert_eq!(row[2].as_deref(), Some("t"));
+    let means: Vec<f64> = row[3]
+        .as_deref()
+        .unwrap()
+        .trim_matches(|ch| ch == '{' || ch == '}')
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    for (got, want) in means
+        .iter()
+        .zip(reference["feature_mean"].as_array().unwrap())
+    {
+        assert!((got - want.as_f64().unwrap()).abs() < 1e-9, "mean {got}");
+    }
+
+    // Seeded k-means++: within 0.1 % of the reference, identical on rerun and whatever
+    // the partitioning.
+    let mut results = Vec::new();
+    for partitions in [2, 1, 4] {
+        c.simple_query(&format!(
+            "SET datafusion.execution.target_partitions = {partitions}"
+        ))
+        .await
+        .expect("set target_partitions");
+        results.push(rows(&c, &fit("4, seed => 7")).await);
+    }
+    results.push(rows(&c, &fit("4, seed => 7")).await);
+    let inertia: f64 = results[0][0][1].as_deref().unwrap().parse().unwrap();
+    assert!(
+        ((inertia - 15897.4) / 15897.4).abs() < 1e-3,
+        "k-means++ inertia {inertia}"
+    );
+    for other in &results[1..] {
+        assert_eq!(other, &results[0], "same model whatever the partitioning");
+    }
+
+    // Assigning every customer reproduces the model's sizes.
+    let sizes = rows(
+        &c,
+        &format!(
+            "WITH m AS (SELECT kmeans_fit({CDNOW_FEATURES}, 4, seed => 7) AS model FROM {CDNOW_RFM}) \
+             SELECT kmeans_assign({CDNOW_FEATURES}, m.model) AS cluster, count(*) \
+             FROM {CDNOW_RFM} CROSS JOIN m GROUP BY 1 ORDER BY 1"
+        ),
+    )
+    .await;
+    let counts: Vec<String> = sizes.iter().map(|r| r[1].clone().unwrap()).collect();
+    assert_eq!(
+        format!("{{{}}}", counts.join(",")),
+        results[0][0][0].clone().unwrap()
+    );
+
+    // Bad input: 22023 with the reason; the server stays up.
+    for sql in [
+        "SELECT kmeans_fit([x], 3) FROM (VALUES (1.0), (2.0)) t(x)",
+        "SELECT kmeans_fit([x], 0) FROM (VALUES (1.0), (2.0)) t(x)",
+        "SELECT kmeans_fit(CASE WHEN x > 1 THEN [x, x] ELSE [x] END, 1) FROM (VALUES (1.0), (2.0)) t(x)",
+        "SELECT kmeans_fit([x], 2, init => x > 5) FROM (VALUES (1.0), (2.0), (9.0)) t(x)",
+    ] {
+        let e = c.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "22023", "{sql}: {e}");
+    }
+    assert!(!rows(&c, "SELECT 1").await.is_empty());
+    server.stop().await;
+}
