@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray};
+
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{
     create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -203,22 +205,116 @@ pub fn pg_expandarray_udf() -> ScalarUDF {
     )
 }
 
-/// `pg_get_function_result(oid)` and `pg_get_function_arguments(oid)` (psql `\df`):
-/// NULL, as the functions listed from the static pg_proc carry no signature here.
-pub fn pg_function_signature_udfs() -> Vec<ScalarUDF> {
-    ["pg_get_function_result", "pg_get_function_arguments"]
+/// `pg_get_function_result(oid)`, `pg_get_function_arguments(oid)` and
+/// `obj_description(oid [, catalog])` (psql `\df`, `\df+`): the documented signature and
+/// description of datapunk's functions ([`crate::udf::doc`]); NULL for the functions of
+/// the static pg_proc, which carry none here. `pg_get_function_sqlbody`,
+/// `shobj_description` and `col_description`: always NULL (no SQL bodies or comments).
+pub fn function_description_udfs() -> Vec<ScalarUDF> {
+    let lookups = [
+        ("pg_get_function_result", DocField::Result),
+        ("pg_get_function_arguments", DocField::Arguments),
+        ("obj_description", DocField::Description),
+    ];
+    let mut all: Vec<ScalarUDF> = lookups
         .into_iter()
-        .map(|name| constant_udf(name, [1], ScalarValue::Utf8(None), Volatility::Stable))
-        .collect()
+        .map(|(name, answer)| {
+            let arities = if name == "obj_description" {
+                vec![1, 2]
+            } else {
+                vec![1]
+            };
+            let signature = Signature::one_of(
+                arities
+                    .into_iter()
+                    .map(datafusion::logical_expr::TypeSignature::Any)
+                    .collect(),
+                Volatility::Stable,
+            );
+            ScalarUDF::new_from_impl(DocLookup {
+                name,
+                signature,
+                answer,
+            })
+        })
+        .collect();
+    all.extend(
+        [
+            "pg_get_function_sqlbody",
+            "shobj_description",
+            "col_description",
+        ]
+        .into_iter()
+        .map(|name| constant_udf(name, [1, 2], ScalarValue::Utf8(None), Volatility::Stable)),
+    );
+    all
 }
 
-/// `obj_description(oid, catalog)`, `shobj_description(oid, catalog)` and
-/// `col_description(oid, column)`: no comments are stored, so NULL.
-pub fn description_udfs() -> Vec<ScalarUDF> {
-    ["obj_description", "shobj_description", "col_description"]
-        .into_iter()
-        .map(|name| constant_udf(name, [1, 2], ScalarValue::Utf8(None), Volatility::Stable))
-        .collect()
+/// What a [`DocLookup`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum DocField {
+    Result,
+    Arguments,
+    Description,
+}
+
+impl DocField {
+    fn of(self, doc: &crate::udf::doc::FunctionDoc) -> String {
+        match self {
+            DocField::Result => doc.result.to_owned(),
+            DocField::Arguments => doc.arguments(),
+            DocField::Description => doc.description.to_owned(),
+        }
+    }
+}
+
+/// A function of an oid answered from datapunk's function docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DocLookup {
+    name: &'static str,
+    signature: Signature,
+    answer: DocField,
+}
+
+impl ScalarUDFImpl for DocLookup {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let oids = datafusion::arrow::compute::cast(&arrays[0], &DataType::Int64)?;
+        let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        // obj_description(oid, catalog) describes functions only for 'pg_proc'.
+        let catalogs = arrays
+            .get(1)
+            .map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8))
+            .transpose()?;
+        let out: datafusion::arrow::array::StringArray = (0..oids.len())
+            .map(|i| {
+                let about_functions = catalogs.as_ref().is_none_or(|c| {
+                    let c = c.as_string::<i32>();
+                    c.is_valid(i) && c.value(i).ends_with("pg_proc")
+                });
+                if oids.is_null(i) || !about_functions {
+                    return None;
+                }
+                crate::udf::doc_by_oid(oids.value(i)).map(|d| self.answer.of(d))
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }
 
 /// PostgreSQL's `pg_size_pretty(bigint)`: 10 kB steps as PostgreSQL rounds them.

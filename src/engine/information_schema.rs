@@ -105,6 +105,76 @@ fn character_sets() -> Result<Arc<dyn TableProvider>> {
     Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
 }
 
+/// `routines` with the result type and description of datapunk's functions where
+/// DataFusion leaves them empty (functions that coerce their own arguments, table
+/// functions), from [`crate::udf::doc`].
+#[derive(Debug)]
+struct DocumentedRoutines {
+    inner: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl crate::engine::computed_view::ComputedRows for DocumentedRoutines {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+
+    async fn rows(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+    ) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+        use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+        let plan = self.inner.scan(state, None, &[], None).await?;
+        let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
+        let schema = self.inner.schema();
+        let fill = |batch: &datafusion::arrow::record_batch::RecordBatch,
+                    column: &str,
+                    answer: fn(&crate::udf::doc::FunctionDoc) -> &'static str|
+         -> Result<Option<ArrayRef>> {
+            let (Ok(names), Ok(index)) = (schema.index_of("routine_name"), schema.index_of(column))
+            else {
+                return Ok(None);
+            };
+            let Some(names) = batch.column(names).as_string_opt::<i32>() else {
+                return Ok(None);
+            };
+            let Some(current) = batch.column(index).as_string_opt::<i32>() else {
+                return Ok(None);
+            };
+            let filled: StringArray = (0..batch.num_rows())
+                .map(|i| {
+                    if current.is_valid(i) && !current.value(i).is_empty() {
+                        return Some(current.value(i).to_owned());
+                    }
+                    let doc = names.is_valid(i).then(|| crate::udf::doc(names.value(i)));
+                    doc.flatten().map(|d| answer(d).to_owned())
+                })
+                .collect();
+            Ok(Some(Arc::new(filled) as ArrayRef))
+        };
+        batches
+            .iter()
+            .map(|batch| {
+                let mut columns = batch.columns().to_vec();
+                let description: fn(&crate::udf::doc::FunctionDoc) -> &'static str =
+                    |d| d.description;
+                let result: fn(&crate::udf::doc::FunctionDoc) -> &'static str = |d| d.result;
+                for (column, answer) in [("description", description), ("data_type", result)] {
+                    if let (Some(array), Ok(i)) =
+                        (fill(batch, column, answer)?, schema.index_of(column))
+                    {
+                        columns[i] = array;
+                    }
+                }
+                Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    columns,
+                )?)
+            })
+            .collect()
+    }
+}
+
 /// DataFusion's information_schema with PostgreSQL's constraint views added.
 #[derive(Debug)]
 pub struct InformationSchema {
@@ -156,7 +226,15 @@ impl SchemaProvider for InformationSchema {
         if let Some(t) = self.extra.get(name) {
             return Ok(Some(Arc::clone(t)));
         }
-        self.inner.table(name).await
+        let table = self.inner.table(name).await?;
+        if name == "routines" {
+            if let Some(inner) = table {
+                return Ok(Some(Arc::new(crate::engine::computed_view::ComputedView(
+                    DocumentedRoutines { inner },
+                ))));
+            }
+        }
+        Ok(table)
     }
 
     fn table_exist(&self, name: &str) -> bool {

@@ -53,6 +53,7 @@ const VECTOR_COLUMNS: &[(&str, &str, DataType)] = &[
     ("pg_constraint", "conffeqop", DataType::Int32),
     ("pg_constraint", "conexclop", DataType::Int32),
     ("pg_proc", "proargtypes", DataType::Int32),
+    ("pg_proc", "proacl", DataType::Utf8),
 ];
 
 /// The integers in a vector's text form (`1 2`, `[1, 2]`, `{1,2}`).
@@ -102,7 +103,7 @@ impl VectorColumns {
     }
 
     fn convert(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        use datafusion::arrow::array::{Int64Builder, ListBuilder};
+        use datafusion::arrow::array::{Int64Builder, ListBuilder, StringBuilder};
         let columns = batch
             .columns()
             .iter()
@@ -113,6 +114,25 @@ impl VectorColumns {
                 };
                 if column.data_type() != &DataType::Utf8 {
                     return Ok(Arc::clone(column));
+                }
+                if element.data_type() == &DataType::Utf8 {
+                    let mut lists = ListBuilder::new(StringBuilder::new());
+                    for value in column.as_string::<i32>() {
+                        match value {
+                            Some(text) => {
+                                for item in text
+                                    .trim_matches(|c| c == '{' || c == '}')
+                                    .split(',')
+                                    .filter(|i| !i.is_empty())
+                                {
+                                    lists.values().append_value(item.trim_matches('"'));
+                                }
+                                lists.append(true);
+                            }
+                            None => lists.append(false),
+                        }
+                    }
+                    return Ok(Arc::new(lists.finish()) as ArrayRef);
                 }
                 let mut lists = ListBuilder::new(Int64Builder::new());
                 for value in column.as_string::<i32>() {
@@ -144,6 +164,108 @@ impl ComputedRows for VectorColumns {
             .iter()
             .map(|b| self.convert(b))
             .collect()
+    }
+}
+
+/// `pg_proc` with a row per documented datapunk function ([`crate::udf::docs`]) in
+/// schema `public`, so psql's `\df` and `\df+` list them (the signature and description
+/// come from `pg_get_function_arguments/result` and `obj_description`).
+#[derive(Debug)]
+struct WithDatapunkFunctions {
+    inner: Arc<dyn TableProvider>,
+    pg_namespace: Arc<dyn TableProvider>,
+}
+
+impl WithDatapunkFunctions {
+    async fn public_oid(&self, state: &dyn Session) -> Result<Option<i64>> {
+        for b in collect(&self.pg_namespace, state).await? {
+            for (oid, name) in column_i64(&b, "oid")?
+                .into_iter()
+                .zip(column_text(&b, "nspname")?)
+            {
+                if name.as_deref() == Some("public") {
+                    return Ok(oid);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// One row per function, by column name; columns not named here are NULL.
+    fn rows(&self, public: Option<i64>) -> Result<RecordBatch> {
+        use crate::udf::doc::Kind;
+        let schema = self.inner.schema();
+        let functions: Vec<(i64, &crate::udf::doc::FunctionDoc)> =
+            crate::udf::docs_with_oids().collect();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let values = functions
+                    .iter()
+                    .map(|(oid, doc)| {
+                        let int = |v: i64| ScalarValue::Int64(Some(v));
+                        let text = |v: &str| ScalarValue::Utf8(Some(v.to_owned()));
+                        let value = match field.name().as_str() {
+                            "oid" => int(*oid),
+                            "proname" | "prosrc" => text(doc.name),
+                            "pronamespace" => ScalarValue::Int64(public),
+                            "proowner" => int(10),
+                            "prolang" => int(12),
+                            "procost" => ScalarValue::Float64(Some(1.0)),
+                            "prorows" => ScalarValue::Float64(Some(if doc.kind == Kind::Table {
+                                1000.0
+                            } else {
+                                0.0
+                            })),
+                            "provariadic" | "prorettype" => int(0),
+                            "prokind" => text(doc.kind.prokind()),
+                            "prosecdef" | "proleakproof" | "proisstrict" => {
+                                ScalarValue::Boolean(Some(false))
+                            }
+                            "proretset" => ScalarValue::Boolean(Some(doc.kind == Kind::Table)),
+                            "provolatile" => text("i"),
+                            "proparallel" => text("s"),
+                            "pronargs" => int(doc.params.len() as i64),
+                            "pronargdefaults" => {
+                                int(doc.params.iter().filter(|p| p.default.is_some()).count()
+                                    as i64)
+                            }
+                            _ => ScalarValue::Null,
+                        };
+                        if value.is_null() && !field.is_nullable() {
+                            // PostgreSQL's "none" for a regproc, zero or empty otherwise.
+                            match field.data_type() {
+                                DataType::Utf8 => Ok(text("-")),
+                                other => ScalarValue::new_default(other),
+                            }
+                        } else if value.is_null() {
+                            ScalarValue::try_from(field.data_type())
+                        } else {
+                            value.cast_to(field.data_type())
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                if values.is_empty() {
+                    return Ok(datafusion::arrow::array::new_empty_array(field.data_type()));
+                }
+                ScalarValue::iter_to_array(values)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+#[async_trait]
+impl ComputedRows for WithDatapunkFunctions {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    async fn rows(&self, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        let mut batches = collect(&self.inner, state).await?;
+        batches.push(self.rows(self.public_oid(state).await?)?);
+        Ok(batches)
     }
 }
 
@@ -348,10 +470,19 @@ impl SchemaProvider for PgCatalogOverlay {
                 }))));
             }
         }
-        let table: Arc<dyn TableProvider> = match VectorColumns::wrap(name, Arc::clone(&table)) {
+        let mut table: Arc<dyn TableProvider> = match VectorColumns::wrap(name, Arc::clone(&table))
+        {
             Some(wrapped) => Arc::new(ComputedView(wrapped)),
             None => table,
         };
+        if name == "pg_proc" {
+            if let Some(pg_namespace) = self.inner.table("pg_namespace").await? {
+                table = Arc::new(ComputedView(WithDatapunkFunctions {
+                    inner: table,
+                    pg_namespace,
+                }));
+            }
+        }
         let extra: Vec<(&str, DataType)> = MISSING_COLUMNS
             .iter()
             .filter(|m| m.table == name && table.schema().field_with_name(m.column).is_err())

@@ -33,6 +33,24 @@ pub fn docs() -> &'static [FunctionDoc] {
     ]
 }
 
+/// The `pg_proc.oid` of the i-th documented function: a range PostgreSQL's own catalog
+/// does not use (its objects stay below 16384, user objects start just above).
+const FIRST_OID: i64 = 900_000;
+
+/// Each documented function with its `pg_proc.oid`.
+pub fn docs_with_oids() -> impl Iterator<Item = (i64, &'static FunctionDoc)> {
+    docs()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (FIRST_OID + i as i64, d))
+}
+
+/// The documented function with `pg_proc.oid` `oid`.
+pub fn doc_by_oid(oid: i64) -> Option<&'static FunctionDoc> {
+    let index = usize::try_from(oid.checked_sub(FIRST_OID)?).ok()?;
+    docs().get(index)
+}
+
 /// The documentation of function `name`, if it is one of ours.
 pub fn doc(name: &str) -> Option<&'static FunctionDoc> {
     docs().iter().find(|d| d.name.eq_ignore_ascii_case(name))
@@ -47,8 +65,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_expandarray_udf());
     all.push(crate::engine::compat::txid_current_udf());
     all.push(crate::engine::compat::format_udf());
-    all.extend(crate::engine::compat::pg_function_signature_udfs());
-    all.extend(crate::engine::compat::description_udfs());
+    all.extend(crate::engine::compat::function_description_udfs());
     all.push(crate::engine::compat::pg_size_pretty_udf());
     all.push(crate::engine::compat::current_setting_udf());
     all.push(crate::engine::compat::pg_is_in_recovery_udf());
@@ -145,6 +162,7 @@ mod tests {
                 "pg_function_is_visible",
                 "pg_get_function_arguments",
                 "pg_get_function_result",
+                "pg_get_function_sqlbody",
                 "pg_get_viewdef",
                 "pg_is_in_recovery",
                 "pg_postmaster_start_time",

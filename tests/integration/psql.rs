@@ -162,3 +162,53 @@ async fn psql_runs_scripts_and_stops_on_error() {
     );
     assert!(!out.contains("never"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_lists_marketing_functions_with_descriptions() {
+    if !require_tool("psql") {
+        return;
+    }
+    let server = TestServer::start(|_, _| {}).await;
+    // \df: every documented function, with its signature and kind.
+    let out = tokio::task::block_in_place(|| ok(&server, &["-At", "-c", r"\df rfm*"]));
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split('|').nth(1)).collect();
+    assert_eq!(
+        names,
+        ["rfm", "rfm_score", "rfm_segment", "rfm_segment_rf"],
+        "{out}"
+    );
+    assert!(
+        out.contains("rfm_score|integer|value anyelement, n integer DEFAULT 5, higher_is_better boolean DEFAULT true, ties text DEFAULT 'split'|window"),
+        "{out}"
+    );
+    // \df+: the description too.
+    let out = tokio::task::block_in_place(|| ok(&server, &["-At", "-c", r"\df+ kmeans*"]));
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert_eq!(rows[2][1], "kmeans_fit");
+    assert_eq!(rows[2][4], "agg");
+    assert!(rows[2].last().unwrap().starts_with("Fits k-means"), "{out}");
+    for row in &rows {
+        assert!(
+            row.last().is_some_and(|d| d.len() > 40),
+            "no description: {row:?}"
+        );
+    }
+    // information_schema.routines lists them with descriptions.
+    let out = tokio::task::block_in_place(|| {
+        ok(
+            &server,
+            &[
+                "-At",
+                "-c",
+                "SELECT routine_name, function_type, description IS NOT NULL FROM information_schema.routines \
+                 WHERE routine_name LIKE 'rfm%' OR routine_name LIKE 'kmeans%' ORDER BY 1",
+            ],
+        )
+    });
+    assert_eq!(
+        out.trim(),
+        "kmeans_assign|SCALAR|t\nkmeans_distance|SCALAR|t\nkmeans_fit|AGGREGATE|t\nrfm|TABLE|t\nrfm_score|WINDOW|t\nrfm_segment|SCALAR|t\nrfm_segment_rf|SCALAR|t"
+    );
+    server.stop().await;
+}
