@@ -35,6 +35,14 @@ pub const DEMO_SCRIPTS: &[(&str, &str)] = &[
         "030_daily_sales.sql",
         include_str!("../../sql/warehouse/030_daily_sales.sql"),
     ),
+    (
+        "040_customer_rfm.sql",
+        include_str!("../../sql/warehouse/040_customer_rfm.sql"),
+    ),
+    (
+        "050_customer_segments.sql",
+        include_str!("../../sql/warehouse/050_customer_segments.sql"),
+    ),
 ];
 
 /// One script as read: (name shown in messages, file name, text or read error).

@@ -10,6 +10,7 @@ mod cancel;
 mod clients;
 mod copy;
 mod errors;
+mod examples;
 mod jdbc;
 mod lake;
 mod marketing;

@@ -52,6 +52,8 @@ async fn shipped_scripts_build_their_tables() {
     assert_eq!(
         states,
         [
+            ("customer_rfm".to_owned(), "ok".to_owned()),
+            ("customer_segments".to_owned(), "ok".to_owned()),
             ("customers".to_owned(), "ok".to_owned()),
             ("daily_sales".to_owned(), "ok".to_owned()),
             ("orders".to_owned(), "ok".to_owned())
