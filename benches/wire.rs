@@ -3,8 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/measure.rs"]
+mod measure;
 #[path = "support/postgres.rs"]
 mod postgres;
+
+use measure::{commit, median, peak_rss_mib, reset_peak_rss};
 
 use datapunk::config::Config;
 use datapunk::generate::{generate, parse_count, Spec};
@@ -23,21 +27,6 @@ const QUERIES: &[(&str, &str)] = &[
         include_str!("queries/copurchase_pairs.sql"),
     ),
 ];
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "unknown".into())
-}
 
 #[tokio::main]
 async fn main() {
@@ -252,22 +241,4 @@ async fn against_postgres(
         t.elapsed().as_secs_f64()
     );
     stream_figures(&client, "order_lines", total, runs).await
-}
-
-/// Resets this process's peak RSS (Linux `clear_refs`), so the next reading covers only
-/// what follows.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib / 1024)
 }

@@ -66,6 +66,96 @@ impl Amount for f64 {
     }
 }
 
+/// Distinct orders per customer, counted as runs of equal order ids: the lines of an
+/// order are contiguous in the files and order ids grow with time, so a customer's ids
+/// arrive as increasing runs and the run count is the distinct count. When they do not
+/// (an id lower than the last one, or two partitions whose id ranges of a customer
+/// overlap), that customer is counted exactly from the recorded run starts.
+#[derive(Debug, Default)]
+struct OrderRuns {
+    last: Vec<i64>,
+    low: Vec<i64>,
+    runs: Vec<u64>,
+    /// Runs may not be distinct orders: count this customer from `starts`.
+    recount: Vec<bool>,
+    /// (customer slot, order id) at every run start, for the recount.
+    starts: Vec<(u32, i64)>,
+}
+
+impl OrderRuns {
+    fn push_customer(&mut self) {
+        self.last.push(i64::MIN);
+        self.low.push(i64::MAX);
+        self.runs.push(0);
+        self.recount.push(false);
+    }
+
+    fn add(&mut self, i: usize, order: i64) {
+        let last = self.last[i];
+        if order == last {
+            return;
+        }
+        if order < last {
+            self.recount[i] = true;
+        }
+        self.last[i] = last.max(order);
+        self.low[i] = self.low[i].min(order);
+        self.runs[i] += 1;
+        self.starts.push((i as u32, order));
+    }
+
+    /// Folds customer `j` of `other` into customer `i`.
+    fn merge_customer(&mut self, i: usize, other: &OrderRuns, j: usize) {
+        if other.runs[j] == 0 {
+            return;
+        }
+        if self.runs[i] > 0 {
+            let (a_low, a_high) = (self.low[i], self.last[i]);
+            let (b_low, b_high) = (other.low[j], other.last[j]);
+            let shared = if a_high < b_low || b_high < a_low {
+                0
+            } else if a_high == b_low || b_high == a_low {
+                // One boundary order split across partitions (runs are increasing).
+                1
+            } else {
+                self.recount[i] = true;
+                0
+            };
+            self.runs[i] = self.runs[i] + other.runs[j] - shared;
+        } else {
+            self.runs[i] = other.runs[j];
+        }
+        self.recount[i] |= other.recount[j];
+        self.last[i] = self.last[i].max(other.last[j]);
+        self.low[i] = self.low[i].min(other.low[j]);
+    }
+
+    /// Distinct orders per customer.
+    fn distinct(&self) -> Vec<u64> {
+        let mut out = self.runs.clone();
+        if !self.recount.iter().any(|r| *r) {
+            return out;
+        }
+        let mut ids: Vec<(u32, i64)> = self
+            .starts
+            .iter()
+            .filter(|(i, _)| self.recount[*i as usize])
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for (i, recount) in self.recount.iter().enumerate() {
+            if *recount {
+                out[i] = 0;
+            }
+        }
+        for (i, _) in ids {
+            out[i as usize] += 1;
+        }
+        out
+    }
+}
+
 /// Per-customer totals of one input partition (or of all, once merged).
 #[derive(Debug)]
 pub struct Totals<K, A> {
@@ -75,8 +165,10 @@ pub struct Totals<K, A> {
     pub last_day: Vec<i32>,
     pub lines: Vec<u64>,
     pub amount: Vec<A>,
-    /// Order ids seen per customer (consecutive repeats dropped), when counted.
-    orders: Option<Vec<Vec<i64>>>,
+    /// Distinct orders, when an order column is given.
+    orders: Option<OrderRuns>,
+    /// The previous line's customer and slot: consecutive lines of an order share it.
+    previous: Option<(K, usize)>,
 }
 
 impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
@@ -87,7 +179,8 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
             last_day: Vec::new(),
             lines: Vec::new(),
             amount: Vec::new(),
-            orders: count_orders.then(Vec::new),
+            orders: count_orders.then(OrderRuns::default),
+            previous: None,
         }
     }
 
@@ -102,27 +195,33 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
             + 8
             + std::mem::size_of::<A>()
             + 16
-            + if self.orders.is_some() { 24 } else { 0 };
-        let order_ids: usize = self
-            .orders
-            .as_ref()
-            .map_or(0, |o| o.iter().map(|v| v.capacity() * 8).sum());
-        self.keys.capacity() * per_customer + order_ids
+            + if self.orders.is_some() { 25 } else { 0 };
+        let starts = self.orders.as_ref().map_or(0, |o| o.starts.capacity() * 16);
+        self.keys.capacity() * per_customer + starts
     }
 
     fn slot(&mut self, key: &K) -> usize {
-        if let Some(&i) = self.index.get(key) {
-            return i as usize;
+        if let Some((previous, i)) = &self.previous {
+            if previous == key {
+                return *i;
+            }
         }
-        let i = self.keys.len();
-        self.index.insert(key.clone(), i as u32);
-        self.keys.push(key.clone());
-        self.last_day.push(i32::MIN);
-        self.lines.push(0);
-        self.amount.push(A::default());
-        if let Some(orders) = &mut self.orders {
-            orders.push(Vec::new());
-        }
+        let i = match self.index.get(key) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.keys.len();
+                self.index.insert(key.clone(), i as u32);
+                self.keys.push(key.clone());
+                self.last_day.push(i32::MIN);
+                self.lines.push(0);
+                self.amount.push(A::default());
+                if let Some(orders) = &mut self.orders {
+                    orders.push_customer();
+                }
+                i
+            }
+        };
+        self.previous = Some((key.clone(), i));
         i
     }
 
@@ -137,43 +236,38 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
             self.amount[i] = self.amount[i].add(a);
         }
         if let (Some(orders), Some(order)) = (&mut self.orders, order) {
-            let seen = &mut orders[i];
-            if seen.last() != Some(&order) {
-                seen.push(order);
-            }
+            orders.add(i, order);
         }
     }
 
     /// Folds another partition's totals into these.
     pub fn merge(&mut self, other: Totals<K, A>) {
-        let mut other_orders = other.orders.map(|o| o.into_iter());
+        let mut slots = Vec::with_capacity(other.keys.len());
         for (j, key) in other.keys.iter().enumerate() {
             let i = self.slot(key);
+            slots.push(i as u32);
             self.last_day[i] = self.last_day[i].max(other.last_day[j]);
             self.lines[i] += other.lines[j];
             self.amount[i] = self.amount[i].add(other.amount[j]);
-            if let (Some(mine), Some(theirs)) = (&mut self.orders, &mut other_orders) {
-                if let Some(ids) = theirs.next() {
-                    mine[i].extend(ids);
-                }
+            if let (Some(mine), Some(theirs)) = (&mut self.orders, &other.orders) {
+                mine.merge_customer(i, theirs, j);
             }
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.orders, other.orders) {
+            mine.starts.extend(
+                theirs
+                    .starts
+                    .into_iter()
+                    .map(|(j, o)| (slots[j as usize], o)),
+            );
         }
     }
 
     /// Frequency per customer: distinct orders when counted, else lines.
     pub fn frequency(&mut self) -> Vec<u64> {
-        match &mut self.orders {
+        match &self.orders {
             None => self.lines.clone(),
-            Some(orders) => orders
-                .iter_mut()
-                .map(|ids| {
-                    if !ids.windows(2).all(|w| w[0] < w[1]) {
-                        ids.sort_unstable();
-                        ids.dedup();
-                    }
-                    ids.len() as u64
-                })
-                .collect(),
+            Some(orders) => orders.distinct(),
         }
     }
 }
@@ -288,6 +382,37 @@ mod tests {
         assert_eq!(a.lines, vec![4, 1, 1]);
         assert_eq!(a.amount, vec![176, 0, 2]);
         assert_eq!(a.frequency(), vec![2, 1, 1]);
+    }
+
+    #[test]
+    fn distinct_orders_whatever_the_line_order_and_partitioning() {
+        // Orders of one customer: 1 1 2 3 3 in partition a, 3 4 in b (3 split), and a
+        // customer whose lines come back to an earlier order (5 6 5).
+        let mut a: Totals<i64, i128> = Totals::new(true);
+        for order in [1, 1, 2, 3, 3] {
+            a.add(&1, 0, None, Some(order));
+        }
+        for order in [5, 6, 5] {
+            a.add(&2, 0, None, Some(order));
+        }
+        let mut b: Totals<i64, i128> = Totals::new(true);
+        for order in [3, 4] {
+            b.add(&1, 0, None, Some(order));
+        }
+        // Overlapping ranges across partitions: 10 12 in c, 11 12 in d.
+        let mut c: Totals<i64, i128> = Totals::new(true);
+        for order in [10, 12] {
+            c.add(&3, 0, None, Some(order));
+        }
+        let mut d: Totals<i64, i128> = Totals::new(true);
+        for order in [11, 12] {
+            d.add(&3, 0, None, Some(order));
+        }
+        a.merge(b);
+        a.merge(c);
+        a.merge(d);
+        assert_eq!(a.keys, vec![1, 2, 3]);
+        assert_eq!(a.frequency(), vec![4, 2, 3]);
     }
 
     #[test]

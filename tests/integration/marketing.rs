@@ -37,6 +37,19 @@ pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<
         .collect()
 }
 
+/// Runs `sql`, which must fail with SQLSTATE `state` and a message containing `words`;
+/// then checks the connection still answers.
+async fn fails_with(c: &tokio_postgres::Client, sql: &str, state: &str, words: &str) {
+    let e = c.simple_query(sql).await.expect_err(sql);
+    assert_eq!(sqlstate(&e), state, "{sql}: {e}");
+    let message = e
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains(words), "{sql}: {message}");
+    assert!(!rows(c, "SELECT 1").await.is_empty(), "still usable");
+}
+
 /// `cdnow_master_rfm_reference.csv`: header name → column, one row per customer.
 fn reference() -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("cdnow_master_rfm_reference.csv"))
@@ -229,13 +242,7 @@ async fn rfm_score_edge_cases_follow_sql_ntile() {
             "odd",
         ),
     ] {
-        let e = c.simple_query(sql).await.expect_err(sql);
-        assert_eq!(sqlstate(&e), "22023", "{sql}: {e}");
-        let message = e
-            .as_db_error()
-            .map(|d| d.message().to_owned())
-            .unwrap_or_default();
-        assert!(message.contains(words), "{sql}: {message}");
+        fails_with(&c, sql, "22023", words).await;
     }
     // The server is still there.
     assert_eq!(scores("SELECT rfm_segment(5, 5, 5)").await, "Champions");
@@ -349,10 +356,8 @@ async fn rfm_table_function_counts_distinct_orders_like_plain_sql() {
             "22023",
         ),
     ] {
-        let e = c.simple_query(sql).await.expect_err(sql);
-        assert_eq!(sqlstate(&e), state, "{sql}: {e}");
+        fails_with(&c, sql, state, "").await;
     }
-    assert!(!rows(&c, "SELECT 1").await.is_empty());
     server.stop().await;
 }
 
@@ -449,15 +454,19 @@ async fn kmeans_reproduces_the_cdnow_reference() {
     );
 
     // Bad input: 22023 with the reason; the server stays up.
-    for sql in [
-        "SELECT kmeans_fit([x], 3) FROM (VALUES (1.0), (2.0)) t(x)",
-        "SELECT kmeans_fit([x], 0) FROM (VALUES (1.0), (2.0)) t(x)",
-        "SELECT kmeans_fit(CASE WHEN x > 1 THEN [x, x] ELSE [x] END, 1) FROM (VALUES (1.0), (2.0)) t(x)",
-        "SELECT kmeans_fit([x], 2, init => x > 5) FROM (VALUES (1.0), (2.0), (9.0)) t(x)",
+    for (sql, words) in [
+        ("SELECT kmeans_fit([x], 3) FROM (VALUES (1.0), (2.0)) t(x)", "k must be from 1 to"),
+        ("SELECT kmeans_fit([x], 0) FROM (VALUES (1.0), (2.0)) t(x)", "k must be an integer"),
+        (
+            "SELECT kmeans_fit(CASE WHEN x > 1 THEN [x, x] ELSE [x] END, 1) FROM (VALUES (1.0), (2.0)) t(x)",
+            "must have 1 elements",
+        ),
+        (
+            "SELECT kmeans_fit([x], 2, init => x > 5) FROM (VALUES (1.0), (2.0), (9.0)) t(x)",
+            "1 rows are flagged",
+        ),
     ] {
-        let e = c.simple_query(sql).await.expect_err(sql);
-        assert_eq!(sqlstate(&e), "22023", "{sql}: {e}");
+        fails_with(&c, sql, "22023", words).await;
     }
-    assert!(!rows(&c, "SELECT 1").await.is_empty());
     server.stop().await;
 }

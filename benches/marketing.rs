@@ -1,0 +1,188 @@
+//! Marketing functions against DuckDB, side by side in one run on one box: the `rfm`
+//! table function (datapunk's fast path, through the PostgreSQL protocol) against
+//! DuckDB running the anchor RFM query (`queries/rfm.sql`) on the same Parquet files,
+//! with the per-customer scores of both compared. See benches/README.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+#[path = "support/measure.rs"]
+mod measure;
+
+use datapunk::config::Config;
+use datapunk::generate::parse_count;
+use datapunk::App;
+use measure::{commit, median, peak_rss_mib, reset_peak_rss};
+use tokio_util::sync::CancellationToken;
+
+const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The anchor query's per-segment summary, from the `rfm` table function.
+const RFM_FAST: &str = "
+WITH rfm_segments AS (
+    SELECT customer AS customer_id, recency_days, frequency, monetary,
+           r AS r_score, f AS f_score, m AS m_score,
+           CASE
+               WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'champions'
+               WHEN r >= 3 AND f >= 4            THEN 'loyal'
+               WHEN r >= 4 AND f <= 2            THEN 'new_or_promising'
+               WHEN r >= 3 AND f >= 2            THEN 'potential_loyalist'
+               WHEN r <= 2 AND f >= 4            THEN 'at_risk'
+               WHEN r <= 2 AND f >= 2            THEN 'needs_attention'
+               ELSE 'hibernating'
+           END AS segment
+    FROM rfm('SELECT customer_id, order_ts, order_id, quantity * unit_price AS amount FROM lake.order_lines',
+             'customer_id', 'order_ts', 'amount', DATE '2025-01-01', order_column => 'order_id')
+)
+SELECT segment,
+       COUNT(*)                               AS customers,
+       ROUND(AVG(recency_days), 1)            AS avg_recency_days,
+       ROUND(AVG(frequency), 2)               AS avg_frequency,
+       ROUND(CAST(AVG(monetary) AS NUMERIC(18, 2)), 2) AS avg_monetary,
+       SUM(monetary)                          AS total_monetary
+FROM rfm_segments
+GROUP BY segment
+ORDER BY segment";
+
+const RFM_SCORES: &str = "
+SELECT customer, r, f, m
+FROM rfm('SELECT customer_id, order_ts, order_id, quantity * unit_price AS amount FROM lake.order_lines',
+         'customer_id', 'order_ts', 'amount', DATE '2025-01-01', order_column => 'order_id')
+ORDER BY customer";
+
+/// The bench lake of `gen_lake.py` for `lines` order lines, generated once and kept in
+/// the system temp dir (or `DATAPUNK_BENCH_LAKE`).
+fn bench_lake(lines: u64) -> PathBuf {
+    if let Ok(dir) = std::env::var("DATAPUNK_BENCH_LAKE") {
+        return PathBuf::from(dir);
+    }
+    let dir = std::env::temp_dir().join(format!("datapunk-bench-lake-{lines}"));
+    let done = dir.join(".complete");
+    if !done.exists() {
+        let t = Instant::now();
+        let status = Command::new("python3")
+            .arg(Path::new(BENCHES).join("benches/lake/gen_lake.py"))
+            .args(["--lines", &lines.to_string(), "--out"])
+            .arg(&dir)
+            .status()
+            .expect("python3 benches/lake/gen_lake.py (needs numpy and pyarrow)");
+        assert!(status.success(), "gen_lake.py failed");
+        std::fs::write(&done, "").expect("marker");
+        println!(
+            "generated the bench lake ({lines} lines) in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    dir
+}
+
+#[tokio::main]
+async fn main() {
+    let lines = std::env::var("DATAPUNK_BENCH_LINES")
+        .ok()
+        .and_then(|v| parse_count(&v))
+        .unwrap_or(10_000_000);
+    let runs: usize = std::env::var("DATAPUNK_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let lake = bench_lake(lines);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    println!(
+        "datapunk {} (commit {}), {} cores, {lines} order lines, median of {runs}",
+        env!("CARGO_PKG_VERSION"),
+        commit(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // DuckDB first, in its own process.
+    let duck_scores = scratch.path().join("duckdb_scores.csv");
+    let duck = Command::new("python3")
+        .arg(Path::new(BENCHES).join("benches/duckdb_rfm.py"))
+        .arg(&lake)
+        .arg(Path::new(BENCHES).join("benches/queries/rfm.sql"))
+        .arg(runs.to_string())
+        .arg(&duck_scores)
+        .output()
+        .expect("python3 benches/duckdb_rfm.py (needs duckdb)");
+    assert!(
+        duck.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&duck.stderr)
+    );
+    let duck_line = String::from_utf8_lossy(&duck.stdout).trim().to_owned();
+    let field = |name: &str| -> f64 {
+        duck_line
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .expect(name)
+    };
+    let duck_secs = field("query_s");
+    let duck_mib = field("peak_rss_mib");
+
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.lake.root = lake.display().to_string();
+    config.lake.watch = false;
+    let app = App::build(config).await.expect("server builds");
+    let addr = app.local_addr().expect("address");
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(app.run(stop.clone()));
+    let (client, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=bench dbname=datapunk",
+            addr.port()
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(conn);
+
+    reset_peak_rss();
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        client.simple_query(RFM_FAST).await.expect("rfm");
+        times.push(t.elapsed());
+    }
+    let ours = median(times).as_secs_f64();
+    let our_mib = peak_rss_mib();
+
+    // Same per-customer scores as DuckDB's NTILE query?
+    let expected = std::fs::read_to_string(&duck_scores).expect("duckdb scores");
+    let got = client.simple_query(RFM_SCORES).await.expect("scores");
+    let mut mismatches = 0usize;
+    let mut compared = 0usize;
+    let mut expected_lines = expected.lines();
+    for message in got {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+            let ours = (0..4)
+                .map(|i| row.get(i).unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(",");
+            if expected_lines.next() != Some(ours.as_str()) {
+                mismatches += 1;
+            }
+            compared += 1;
+        }
+    }
+    mismatches += expected_lines.count();
+
+    println!("rfm, anchor query per-segment summary:");
+    println!(
+        "  duckdb  (queries/rfm.sql)          {duck_secs:>8.3} s   peak RSS {duck_mib:>6.0} MiB"
+    );
+    println!("  datapunk (rfm table function)      {ours:>8.3} s   peak RSS {our_mib:>6} MiB (server and client in one process)");
+    println!(
+        "  duckdb / datapunk                  {:>8.2}x",
+        duck_secs / ours
+    );
+    println!("  per-customer r, f, m: {compared} customers compared, {mismatches} mismatches");
+    stop.cancel();
+    let _ = server.await;
+    assert_eq!(mismatches, 0, "per-customer scores differ from DuckDB's");
+}
