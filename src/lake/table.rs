@@ -50,22 +50,27 @@ impl LakeTable {
         }
     }
 
-    /// Splits the files into `n` groups of about equal bytes (largest first).
+    /// Splits the files, in path order, into `n` contiguous groups of about equal bytes.
+    /// Lakes are usually written in time order (part-00000, part-00001, ...), so each
+    /// partition reads a contiguous stretch of time: the RFM fast path then sees each
+    /// customer's order ids in increasing runs, and no partition jumps back in time.
     fn file_groups(&self, n: usize) -> Vec<FileGroup> {
         let n = n.clamp(1, self.files.len().max(1));
         let mut files: Vec<&PartitionedFile> = self.files.iter().collect();
-        files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
-        let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); n];
+        files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
+        let total: u64 = files.iter().map(|f| f.object_meta.size).sum();
+        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
+        let mut before = 0u64;
         for f in files {
-            if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
-                g.0 += f.object_meta.size;
-                g.1.push(f.clone());
-            }
+            // The group where this file's first byte falls.
+            let g = (u128::from(before) * n as u128 / u128::from(total.max(1))) as usize;
+            groups[g.min(n - 1)].push(f.clone());
+            before += f.object_meta.size;
         }
         groups
             .into_iter()
-            .filter(|g| !g.1.is_empty())
-            .map(|g| FileGroup::new(g.1))
+            .filter(|g| !g.is_empty())
+            .map(FileGroup::new)
             .collect()
     }
 }

@@ -66,107 +66,79 @@ impl Amount for f64 {
     }
 }
 
-/// Distinct orders per customer, counted as runs of equal order ids: the lines of an
-/// order are contiguous in the files and order ids grow with time, so a customer's ids
-/// arrive as increasing runs and the run count is the distinct count. When they do not
-/// (an id lower than the last one, or two partitions whose id ranges of a customer
-/// overlap), that customer is counted exactly from the recorded run starts.
-#[derive(Debug, Default)]
-struct OrderRuns {
-    last: Vec<i64>,
-    low: Vec<i64>,
-    runs: Vec<u64>,
-    /// Runs may not be distinct orders: count this customer from `starts`.
-    recount: Vec<bool>,
-    /// (customer slot, order id) at every run start, for the recount.
-    starts: Vec<(u32, i64)>,
+/// One customer's totals, kept together so a line touches one cache line.
+///
+/// Distinct orders are counted as runs of equal order ids: the lines of an order are
+/// contiguous in the files and order ids grow with time, so within one partition a
+/// customer's ids usually arrive as increasing runs and the run count is the distinct
+/// count. An id lower than the customer's last one marks the customer for an exact
+/// recount from the recorded run starts; orders split across partitions are found by
+/// [`Totals::merge`] and counted once.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct Customer<A> {
+    amount: A,
+    lines: u64,
+    runs: u64,
+    last_order: i64,
+    low_order: i64,
+    /// Latest order time, in the date column's own units (days, or timestamp units).
+    last_at: i64,
+    /// Runs may not be distinct orders: count from the run starts.
+    recount: bool,
 }
 
-impl OrderRuns {
-    fn push_customer(&mut self) {
-        self.last.push(i64::MIN);
-        self.low.push(i64::MAX);
-        self.runs.push(0);
-        self.recount.push(false);
+impl<A: Amount> Customer<A> {
+    fn new() -> Self {
+        Self {
+            amount: A::default(),
+            lines: 0,
+            runs: 0,
+            last_order: i64::MIN,
+            low_order: i64::MAX,
+            last_at: i64::MIN,
+            recount: false,
+        }
     }
 
-    fn add(&mut self, i: usize, order: i64) {
-        let last = self.last[i];
-        if order == last {
-            return;
-        }
-        if order < last {
-            self.recount[i] = true;
-        }
-        self.last[i] = last.max(order);
-        self.low[i] = self.low[i].min(order);
-        self.runs[i] += 1;
-        self.starts.push((i as u32, order));
-    }
-
-    /// Folds customer `j` of `other` into customer `i`.
-    fn merge_customer(&mut self, i: usize, other: &OrderRuns, j: usize) {
-        if other.runs[j] == 0 {
-            return;
-        }
-        if self.runs[i] > 0 {
-            let (a_low, a_high) = (self.low[i], self.last[i]);
-            let (b_low, b_high) = (other.low[j], other.last[j]);
-            let shared = if a_high < b_low || b_high < a_low {
-                0
-            } else if a_high == b_low || b_high == a_low {
-                // One boundary order split across partitions (runs are increasing).
-                1
-            } else {
-                self.recount[i] = true;
-                0
-            };
-            self.runs[i] = self.runs[i] + other.runs[j] - shared;
-        } else {
-            self.runs[i] = other.runs[j];
-        }
-        self.recount[i] |= other.recount[j];
-        self.last[i] = self.last[i].max(other.last[j]);
-        self.low[i] = self.low[i].min(other.low[j]);
-    }
-
-    /// Distinct orders per customer.
-    fn distinct(&self) -> Vec<u64> {
-        let mut out = self.runs.clone();
-        if !self.recount.iter().any(|r| *r) {
-            return out;
-        }
-        let mut ids: Vec<(u32, i64)> = self
-            .starts
-            .iter()
-            .filter(|(i, _)| self.recount[*i as usize])
-            .copied()
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        for (i, recount) in self.recount.iter().enumerate() {
-            if *recount {
-                out[i] = 0;
-            }
-        }
-        for (i, _) in ids {
-            out[i as usize] += 1;
-        }
-        out
+    /// Folds in another partition's totals of the same customer (orders both
+    /// partitions saw are subtracted by [`Totals::merge`]).
+    fn merge(&mut self, other: &Customer<A>) {
+        self.last_at = self.last_at.max(other.last_at);
+        self.lines += other.lines;
+        self.amount = self.amount.add(other.amount);
+        self.runs += other.runs;
+        self.recount |= other.recount;
+        self.last_order = self.last_order.max(other.last_order);
+        self.low_order = self.low_order.min(other.low_order);
     }
 }
+
+/// A stretch of run starts whose order ids increase (typically one file or row group):
+/// `starts[begin..end]`, ids from `low` to `high`.
+#[derive(Debug, Clone, Copy)]
+struct Stretch {
+    begin: usize,
+    end: usize,
+    low: i64,
+    high: i64,
+}
+
+/// Beyond this many stretches per side, the order of lines is too mixed for the
+/// stretch comparison: every customer is recounted instead.
+const MAX_STRETCHES: usize = 1024;
 
 /// Per-customer totals of one input partition (or of all, once merged).
 #[derive(Debug)]
 pub struct Totals<K, A> {
     index: KeyMap<K>,
     pub keys: Vec<K>,
-    /// Latest order day (days since 1970-01-01).
-    pub last_day: Vec<i32>,
-    pub lines: Vec<u64>,
-    pub amount: Vec<A>,
-    /// Distinct orders, when an order column is given.
-    orders: Option<OrderRuns>,
+    customers: Vec<Customer<A>>,
+    count_orders: bool,
+    /// (customer slot, order id) at every run start, in arrival order.
+    starts: Vec<(u32, i64)>,
+    /// `starts` cut where an id is lower than the one before it.
+    stretches: Vec<Stretch>,
     /// The previous line's customer and slot: consecutive lines of an order share it.
     previous: Option<(K, usize)>,
 }
@@ -176,10 +148,10 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
         Self {
             index: KeyMap::default(),
             keys: Vec::new(),
-            last_day: Vec::new(),
-            lines: Vec::new(),
-            amount: Vec::new(),
-            orders: count_orders.then(OrderRuns::default),
+            customers: Vec::new(),
+            count_orders,
+            starts: Vec::new(),
+            stretches: Vec::new(),
             previous: None,
         }
     }
@@ -188,16 +160,32 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
         self.keys.len()
     }
 
+    /// Latest order time of customer `i`, in the units lines were added with.
+    pub fn last_at(&self, i: usize) -> i64 {
+        self.customers[i].last_at
+    }
+
+    /// Total spend of customer `i`.
+    pub fn amount(&self, i: usize) -> A {
+        self.customers[i].amount
+    }
+
+    /// Order lines of customer `i`.
+    pub fn lines(&self, i: usize) -> u64 {
+        self.customers[i].lines
+    }
+
+    /// Customers whose distinct orders need an exact recount.
+    pub fn recounted(&self) -> usize {
+        self.customers.iter().filter(|c| c.recount).count()
+    }
+
     /// Approximate heap bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        let per_customer = std::mem::size_of::<K>() * 2
-            + 4
-            + 8
-            + std::mem::size_of::<A>()
-            + 16
-            + if self.orders.is_some() { 25 } else { 0 };
-        let starts = self.orders.as_ref().map_or(0, |o| o.starts.capacity() * 16);
-        self.keys.capacity() * per_customer + starts
+        let per_customer = std::mem::size_of::<K>() * 2 + 8 + std::mem::size_of::<Customer<A>>();
+        self.keys.capacity() * per_customer
+            + self.starts.capacity() * 16
+            + self.stretches.capacity() * std::mem::size_of::<Stretch>()
     }
 
     fn slot(&mut self, key: &K) -> usize {
@@ -212,12 +200,7 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
                 let i = self.keys.len();
                 self.index.insert(key.clone(), i as u32);
                 self.keys.push(key.clone());
-                self.last_day.push(i32::MIN);
-                self.lines.push(0);
-                self.amount.push(A::default());
-                if let Some(orders) = &mut self.orders {
-                    orders.push_customer();
-                }
+                self.customers.push(Customer::new());
                 i
             }
         };
@@ -225,50 +208,142 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
         i
     }
 
-    /// Adds one order line.
-    pub fn add(&mut self, key: &K, day: i32, amount: Option<A>, order: Option<i64>) {
+    /// Adds one order line at time `at` (any integer time unit: converted to days once
+    /// per customer at the end, not once per line).
+    pub fn add(&mut self, key: &K, at: i64, amount: Option<A>, order: Option<i64>) {
         let i = self.slot(key);
-        if day > self.last_day[i] {
-            self.last_day[i] = day;
-        }
-        self.lines[i] += 1;
+        let c = &mut self.customers[i];
+        c.last_at = c.last_at.max(at);
+        c.lines += 1;
         if let Some(a) = amount {
-            self.amount[i] = self.amount[i].add(a);
+            c.amount = c.amount.add(a);
         }
-        if let (Some(orders), Some(order)) = (&mut self.orders, order) {
-            orders.add(i, order);
+        if let (true, Some(order)) = (self.count_orders, order) {
+            let last = c.last_order;
+            if order != last {
+                c.recount |= order < last;
+                c.last_order = last.max(order);
+                c.low_order = c.low_order.min(order);
+                c.runs += 1;
+                match self.stretches.last_mut() {
+                    Some(s) if order > s.high => {
+                        s.high = order;
+                        s.end += 1;
+                    }
+                    _ => self.stretches.push(Stretch {
+                        begin: self.starts.len(),
+                        end: self.starts.len() + 1,
+                        low: order,
+                        high: order,
+                    }),
+                }
+                self.starts.push((i as u32, order));
+            }
         }
     }
 
-    /// Folds another partition's totals into these.
+    /// Folds another partition's totals into these. An order whose lines both
+    /// partitions saw (a file split between them) is counted once: the stretches of
+    /// the two sides that overlap are intersected.
     pub fn merge(&mut self, other: Totals<K, A>) {
         let mut slots = Vec::with_capacity(other.keys.len());
-        for (j, key) in other.keys.iter().enumerate() {
+        for (key, theirs) in other.keys.iter().zip(&other.customers) {
             let i = self.slot(key);
             slots.push(i as u32);
-            self.last_day[i] = self.last_day[i].max(other.last_day[j]);
-            self.lines[i] += other.lines[j];
-            self.amount[i] = self.amount[i].add(other.amount[j]);
-            if let (Some(mine), Some(theirs)) = (&mut self.orders, &other.orders) {
-                mine.merge_customer(i, theirs, j);
-            }
+            self.customers[i].merge(theirs);
         }
-        if let (Some(mine), Some(theirs)) = (&mut self.orders, other.orders) {
-            mine.starts.extend(
-                theirs
-                    .starts
-                    .into_iter()
-                    .map(|(j, o)| (slots[j as usize], o)),
-            );
+        if self.count_orders {
+            self.subtract_shared_orders(&other, &slots);
+        }
+        let offset = self.starts.len();
+        self.starts.extend(
+            other
+                .starts
+                .into_iter()
+                .map(|(j, o)| (slots[j as usize], o)),
+        );
+        self.stretches
+            .extend(other.stretches.into_iter().map(|s| Stretch {
+                begin: s.begin + offset,
+                end: s.end + offset,
+                ..s
+            }));
+    }
+
+    /// Subtracts, per customer, the orders that both these totals and `other` counted.
+    fn subtract_shared_orders(&mut self, other: &Totals<K, A>, slots: &[u32]) {
+        if self.stretches.len() > MAX_STRETCHES || other.stretches.len() > MAX_STRETCHES {
+            for c in &mut self.customers {
+                c.recount = true;
+            }
+            return;
+        }
+        // Ids of a stretch within [low, high]: a sorted slice, by binary search.
+        fn within(starts: &[(u32, i64)], s: &Stretch, low: i64, high: i64) -> Vec<i64> {
+            let ids = &starts[s.begin..s.end];
+            let from = ids.partition_point(|(_, id)| *id < low);
+            let to = ids.partition_point(|(_, id)| *id <= high);
+            ids[from..to].iter().map(|(_, id)| *id).collect()
+        }
+        for theirs in &other.stretches {
+            let mut mine: Vec<i64> = Vec::new();
+            for s in &self.stretches {
+                let (low, high) = (s.low.max(theirs.low), s.high.min(theirs.high));
+                if low <= high {
+                    mine.extend(within(&self.starts, s, low, high));
+                }
+            }
+            if mine.is_empty() {
+                continue;
+            }
+            mine.sort_unstable();
+            mine.dedup();
+            for (j, id) in &other.starts[theirs.begin..theirs.end] {
+                if mine.binary_search(id).is_ok() {
+                    let c = &mut self.customers[slots[*j as usize] as usize];
+                    c.runs = c.runs.saturating_sub(1);
+                }
+            }
         }
     }
 
     /// Frequency per customer: distinct orders when counted, else lines.
-    pub fn frequency(&mut self) -> Vec<u64> {
-        match &self.orders {
-            None => self.lines.clone(),
-            Some(orders) => orders.distinct(),
+    pub fn frequency(&self) -> Vec<u64> {
+        if !self.count_orders {
+            return self.customers.iter().map(|c| c.lines).collect();
         }
+        let mut out: Vec<u64> = self.customers.iter().map(|c| c.runs).collect();
+        let recount = |i: usize| self.customers[i].recount;
+        if !self.customers.iter().any(|c| c.recount) {
+            return out;
+        }
+        // The recounted customers' run starts, gathered by customer (a counting sort),
+        // then sorted and deduplicated per customer.
+        let n = self.customers.len();
+        let mut offsets = vec![0usize; n + 1];
+        for (i, _) in &self.starts {
+            if recount(*i as usize) {
+                offsets[*i as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut ids = vec![0i64; offsets[n]];
+        let mut fill = offsets.clone();
+        for (i, order) in &self.starts {
+            let i = *i as usize;
+            if recount(i) {
+                ids[fill[i]] = *order;
+                fill[i] += 1;
+            }
+        }
+        for i in (0..n).filter(|&i| recount(i)) {
+            let own = &mut ids[offsets[i]..offsets[i + 1]];
+            own.sort_unstable();
+            out[i] = 1 + own.windows(2).filter(|w| w[0] != w[1]).count() as u64;
+        }
+        out
     }
 }
 
@@ -378,9 +453,12 @@ mod tests {
         b.add(&9, 5, Some(2), Some(4));
         a.merge(b);
         assert_eq!(a.keys, vec![7, 8, 9]);
-        assert_eq!(a.last_day, vec![20, 11, 5]);
-        assert_eq!(a.lines, vec![4, 1, 1]);
-        assert_eq!(a.amount, vec![176, 0, 2]);
+        assert_eq!(
+            (0..3).map(|i| a.last_at(i)).collect::<Vec<_>>(),
+            [20, 11, 5]
+        );
+        assert_eq!((0..3).map(|i| a.lines(i)).collect::<Vec<_>>(), [4, 1, 1]);
+        assert_eq!((0..3).map(|i| a.amount(i)).collect::<Vec<_>>(), [176, 0, 2]);
         assert_eq!(a.frequency(), vec![2, 1, 1]);
     }
 

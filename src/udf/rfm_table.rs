@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
     StringArray,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Field, Float64Type, Int64Type, Schema, SchemaRef,
+    DataType, Decimal128Type, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit,
 };
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
@@ -80,6 +80,8 @@ pub struct RfmFunction;
 #[derive(Debug, Clone)]
 struct Params {
     analysis_day: i32,
+    /// The date column arrives as an integer in these units per day (1 for dates).
+    units_per_day: i64,
     n: usize,
     ties: Ties,
     count_orders: bool,
@@ -200,15 +202,24 @@ impl TableFunctionImpl for RfmFunction {
             )));
         };
         let date_type = field_type(&columns[1])?;
-        if !matches!(
-            date_type,
-            DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
-        ) {
-            return Err(bad(format!(
-                "date column {} must be a date or timestamp, not {date_type}",
-                columns[1]
-            )));
-        }
+        // Days are computed from the raw integers (UTC for timestamps with a time zone):
+        // much cheaper than a per-value calendar conversion.
+        let units_per_day = match date_type {
+            DataType::Date32 => 1,
+            DataType::Date64 => 86_400_000,
+            DataType::Timestamp(unit, _) => match unit {
+                TimeUnit::Second => 86_400,
+                TimeUnit::Millisecond => 86_400_000,
+                TimeUnit::Microsecond => 86_400_000_000,
+                TimeUnit::Nanosecond => 86_400_000_000_000,
+            },
+            _ => {
+                return Err(bad(format!(
+                    "date column {} must be a date or timestamp, not {date_type}",
+                    columns[1]
+                )))
+            }
+        };
         let amount_type = field_type(&columns[2])?;
         let amount = match amount_type {
             DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => AmountKind::Decimal(s),
@@ -223,7 +234,7 @@ impl TableFunctionImpl for RfmFunction {
         };
         let mut projection = vec![
             cast(col(columns[0].as_str()), customer.arrow_type()).alias("customer"),
-            cast(col(columns[1].as_str()), DataType::Date32).alias("day"),
+            cast(col(columns[1].as_str()), DataType::Int64).alias("day"),
             cast(col(columns[2].as_str()), amount.arrow_type()).alias("amount"),
         ];
         if let Some(order) = &order_column {
@@ -240,6 +251,7 @@ impl TableFunctionImpl for RfmFunction {
             .build()?;
         let params = Params {
             analysis_day,
+            units_per_day,
             n,
             ties,
             count_orders: order_column.is_some(),
@@ -391,6 +403,13 @@ impl ExecutionPlan for RfmExec {
         vec![&self.input]
     }
 
+    /// The input was planned (and split into partitions) when the table was scanned;
+    /// re-splitting it would mix the order of the files within a partition, which the
+    /// distinct-order runs rely on for speed (never for correctness).
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
     fn apply_expressions(
         &self,
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
@@ -517,17 +536,20 @@ async fn partition_totals<K: Key, A: AmountColumn>(
     let reservation =
         MemoryConsumer::new(format!("rfm[{partition}]")).register(context.memory_pool());
     let mut totals = Totals::<K, A>::new(params.count_orders);
+    // Lines from the day after the analysis date on are outside the window.
+    let window_end = (i64::from(params.analysis_day) + 1).saturating_mul(params.units_per_day);
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let keys = K::read(batch.column(0));
-        let days = batch.column(1).as_primitive::<Date32Type>();
+        let days = batch.column(1).as_primitive::<Int64Type>();
+        // (times in the date column's units; see `Params::units_per_day`)
         let amounts = A::read(batch.column(2));
         let orders = params
             .count_orders
             .then(|| batch.column(3).as_primitive::<Int64Type>());
         for (row, key) in keys.iter().enumerate() {
             let Some(key) = key else { continue };
-            if days.is_null(row) || days.value(row) > params.analysis_day {
+            if days.is_null(row) || days.value(row) >= window_end {
                 continue;
             }
             let order = orders.and_then(|o| (!o.is_null(row)).then(|| o.value(row)));
@@ -554,6 +576,7 @@ async fn compute<K: Key, A: AmountColumn>(
             params.clone(),
         )));
     }
+    let started = std::time::Instant::now();
     let mut all: Option<Totals<K, A>> = None;
     for task in tasks {
         let part = task
@@ -565,10 +588,12 @@ async fn compute<K: Key, A: AmountColumn>(
             Some(all) => all.merge(part),
         }
     }
-    let mut totals = all.unwrap_or_else(|| Totals::new(params.count_orders));
+    let totals = all.unwrap_or_else(|| Totals::new(params.count_orders));
     let reservation = MemoryConsumer::new("rfm").register(context.memory_pool());
     reservation.try_resize(totals.heap_bytes())?;
+    let totalled = started.elapsed();
     let frequency = totals.frequency();
+    let counted = started.elapsed();
 
     // Customer key order is the output order and the tie-breaker.
     let mut order: Vec<u32> = (0..totals.customers() as u32).collect();
@@ -576,13 +601,16 @@ async fn compute<K: Key, A: AmountColumn>(
     let pick = |i: &u32| *i as usize;
     let recency: Vec<i128> = order
         .iter()
-        .map(|i| i128::from(params.analysis_day) - i128::from(totals.last_day[pick(i)]))
+        .map(|i| {
+            let last_day = totals.last_at(pick(i)).div_euclid(params.units_per_day);
+            i128::from(params.analysis_day) - i128::from(last_day)
+        })
         .collect();
     let freq: Vec<i128> = order
         .iter()
         .map(|i| i128::from(frequency[pick(i)]))
         .collect();
-    let money: Vec<A> = order.iter().map(|i| totals.amount[pick(i)]).collect();
+    let money: Vec<A> = order.iter().map(|i| totals.amount(pick(i))).collect();
     let money_keys: Vec<i128> = money.iter().map(|a| a.order_key()).collect();
     let r = scores(&recency, false, params.n, params.ties);
     let f = scores(&freq, true, params.n, params.ties);
@@ -627,5 +655,13 @@ async fn compute<K: Key, A: AmountColumn>(
         Arc::new(segment),
         Arc::new(segment_rf),
     ];
+    tracing::debug!(
+        customers = order.len(),
+        recounted = totals.recounted(),
+        totals_ms = totalled.as_millis(),
+        frequency_ms = (counted - totalled).as_millis(),
+        scores_ms = (started.elapsed() - counted).as_millis(),
+        "rfm computed"
+    );
     Ok(RecordBatch::try_new(output_schema(params), columns)?)
 }
