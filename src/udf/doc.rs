@@ -63,8 +63,10 @@ pub struct FunctionDoc {
     /// The result type as PostgreSQL prints it (`integer`, `TABLE(customer bigint, ...)`).
     pub result: &'static str,
     pub description: &'static str,
-    /// An example query and its real output (checked by a test where it is quoted).
+    /// An example query, and its real output as psql prints it (cells left-aligned);
+    /// `tests/integration/marketing.rs` runs every example and compares.
     pub example: &'static str,
+    pub example_output: &'static str,
 }
 
 impl FunctionDoc {
@@ -115,7 +117,10 @@ impl FunctionDoc {
             description: Some("datapunk's marketing analytics"),
         };
         let mut doc = Documentation::builder(section, self.description, self.syntax())
-            .with_sql_example(self.example);
+            .with_sql_example(format!(
+                "```sql\n{};\n```\n```\n{}\n```",
+                self.example, self.example_output
+            ));
         for p in self.params {
             let text = match p.default {
                 Some(d) => format!("{} (default {d})", p.pg_type),

@@ -43,8 +43,11 @@ pub const KMEANS_FIT: FunctionDoc = FunctionDoc {
                   are the initial centroids. Rows with NULL features are skipped. \
                   Deterministic for a seed whatever the partitioning; clusters are \
                   numbered 1..k by centroid in lexicographic order.",
-    example: "SELECT kmeans_fit([ln(1 + recency_days), ln(1 + frequency), ln(1 + monetary)], 4)\n\
-              FROM warehouse.customer_rfm;",
+    example: r#"SELECT get_field(m, 'sizes') AS sizes, get_field(m, 'converged') AS converged
+FROM (SELECT kmeans_fit([x], 2) AS m FROM (VALUES (1.0), (2.0), (10.0)) t(x)) s"#,
+    example_output: r#" sizes | converged
+-------+-----------
+ {2,1} | t"#,
 };
 
 pub const KMEANS_ASSIGN: FunctionDoc = FunctionDoc {
@@ -57,7 +60,11 @@ pub const KMEANS_ASSIGN: FunctionDoc = FunctionDoc {
     result: "integer",
     description: "The 1-based cluster of a feature array under a model from kmeans_fit \
                   (standardised with the model's means and stds). NULL features give NULL.",
-    example: "SELECT kmeans_assign([1.0, 2.0, 3.0], (SELECT model FROM warehouse.segment_model));",
+    example: r#"WITH s AS (SELECT kmeans_fit([x], 2) AS m FROM (VALUES (1.0), (2.0), (10.0)) t(x))
+SELECT kmeans_assign([1.5], m) AS low, kmeans_assign([9.0], m) AS high FROM s"#,
+    example_output: r#" low | high
+-----+------
+ 1   | 2"#,
 };
 
 pub const KMEANS_DISTANCE: FunctionDoc = FunctionDoc {
@@ -70,8 +77,11 @@ pub const KMEANS_DISTANCE: FunctionDoc = FunctionDoc {
     result: "double precision",
     description: "The Euclidean distance (standardised space) of a feature array to the \
                   centroid of its cluster under a model from kmeans_fit.",
-    example:
-        "SELECT kmeans_distance([1.0, 2.0, 3.0], (SELECT model FROM warehouse.segment_model));",
+    example: r#"WITH s AS (SELECT kmeans_fit([x], 2) AS m FROM (VALUES (1.0), (2.0), (10.0)) t(x))
+SELECT round(kmeans_distance([9.0], m), 4) AS distance FROM s"#,
+    example_output: r#" distance
+----------
+ 0.2483"#,
 };
 
 pub fn aggregate_udfs() -> Vec<AggregateUDF> {

@@ -34,10 +34,10 @@ pub const RFM_SEGMENT: FunctionDoc = FunctionDoc {
                   the canonical 125-code map: Champions, Loyal Customers, Potential \
                   Loyalists, New Customers, Promising, Need Attention, About To Sleep, At \
                   Risk, Can't Lose Them, Hibernating, Lost. NULL if any score is NULL.",
-    example: "SELECT rfm_segment(5, 5, 5), rfm_segment(1, 3, 4);\n \
-              rfm_segment | rfm_segment\n\
-              -------------+-------------\n \
-              Champions   | At Risk",
+    example: r#"SELECT rfm_segment(5, 5, 5) AS best, rfm_segment(1, 3, 4) AS lapsed"#,
+    example_output: r#" best      | lapsed
+-----------+---------
+ Champions | At Risk"#,
 };
 
 pub const RFM_SEGMENT_RF: FunctionDoc = FunctionDoc {
@@ -47,10 +47,10 @@ pub const RFM_SEGMENT_RF: FunctionDoc = FunctionDoc {
     result: "text",
     description: "The customer segment of an R and F score (each 1 to 5, 5 = best) on the \
                   10-segment R×F grid. NULL if any score is NULL.",
-    example: "SELECT rfm_segment_rf(5, 1), rfm_segment_rf(1, 5);\n \
-              rfm_segment_rf |  rfm_segment_rf\n\
-              ----------------+-----------------\n \
-              New Customers  | Can't Lose Them",
+    example: r#"SELECT rfm_segment_rf(5, 1) AS fresh, rfm_segment_rf(1, 5) AS lapsed"#,
+    example_output: r#" fresh         | lapsed
+---------------+-----------------
+ New Customers | Can't Lose Them"#,
 };
 
 pub const RFM_SCORE: FunctionDoc = FunctionDoc {
@@ -70,9 +70,16 @@ pub const RFM_SCORE: FunctionDoc = FunctionDoc {
                   customer key); ties => 'same' gives every row of a group of equal values \
                   the score of the group's first row. NULL values get NULL and are not \
                   counted. Use higher_is_better => false for recency in days.",
-    example: "SELECT customer_id, recency_days,\n       \
-              rfm_score(recency_days, higher_is_better => false) OVER (ORDER BY customer_id) AS r\n\
-              FROM warehouse.customer_rfm ORDER BY customer_id LIMIT 3;",
+    example: r#"SELECT v, rfm_score(v, 4) OVER (ORDER BY k) AS split,
+       rfm_score(v, 4, ties => 'same') OVER (ORDER BY k) AS same
+FROM (VALUES (1, 10), (2, 20), (3, 20), (4, 30), (5, 40)) t(k, v) ORDER BY k"#,
+    example_output: r#" v  | split | same
+----+-------+------
+ 10 | 1     | 1
+ 20 | 1     | 1
+ 20 | 2     | 1
+ 30 | 3     | 3
+ 40 | 4     | 4"#,
 };
 
 /// Every RFM scalar function.

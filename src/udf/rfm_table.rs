@@ -63,13 +63,13 @@ pub const RFM: FunctionDoc = FunctionDoc {
                   rfm_score gives them (ties split by customer, or 'same'); rfm_code, and \
                   with n = 5 the segment on the canonical map and on the R×F grid. Rows \
                   without a customer or a date are skipped.",
-    example: "SELECT customer, recency_days, frequency, monetary, r, f, m, segment\n\
-              FROM rfm('lake.cdnow_master', 'customer_id', 'order_date', 'dollar_value', DATE '1998-07-01')\n\
-              ORDER BY customer LIMIT 2;\n \
-              customer | recency_days | frequency | monetary | r | f | m | segment\n\
-              ----------+--------------+-----------+----------+---+---+---+---------\n        \
-              1 |          546 |         1 |    11.77 | 1 | 1 | 1 | Lost\n        \
-              2 |          535 |         2 |    89.00 | 1 | 3 | 4 | At Risk",
+    example: r#"SELECT customer, recency_days, frequency, monetary, r, f, m, segment
+FROM rfm('lake.cdnow_master', 'customer_id', 'order_date', 'dollar_value', DATE '1998-07-01')
+ORDER BY customer LIMIT 2"#,
+    example_output: r#" customer | recency_days | frequency | monetary | r | f | m | segment
+----------+--------------+-----------+----------+---+---+---+---------
+ 1        | 546          | 1         | 11.77    | 1 | 1 | 1 | Lost
+ 2        | 535          | 2         | 89.00    | 1 | 3 | 4 | At Risk"#,
 };
 
 /// The table function.

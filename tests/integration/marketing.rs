@@ -470,3 +470,39 @@ async fn kmeans_reproduces_the_cdnow_reference() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_documented_example_gives_its_documented_output() {
+    let server = cdnow_server().await;
+    let c = server.client().await;
+    for doc in datapunk::udf::docs() {
+        let mut lines = doc.example_output.lines();
+        let cells =
+            |line: &str| -> Vec<String> { line.split('|').map(|c| c.trim().to_owned()).collect() };
+        let header = cells(lines.next().expect("header"));
+        lines.next(); // the rule under the header
+        let expected: Vec<Vec<String>> = lines.map(cells).collect();
+        let messages = c
+            .simple_query(doc.example)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", doc.name));
+        let mut columns = Vec::new();
+        let mut got = Vec::new();
+        for m in messages {
+            match m {
+                tokio_postgres::SimpleQueryMessage::RowDescription(d) => {
+                    columns = d.iter().map(|c| c.name().to_owned()).collect();
+                }
+                tokio_postgres::SimpleQueryMessage::Row(r) => got.push(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_owned())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => {}
+            }
+        }
+        assert_eq!(columns, header, "{}: columns", doc.name);
+        assert_eq!(got, expected, "{}: rows", doc.name);
+    }
+    server.stop().await;
+}
