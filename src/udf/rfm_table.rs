@@ -547,13 +547,19 @@ async fn partition_totals<K: Key, A: AmountColumn>(
         let orders = params
             .count_orders
             .then(|| batch.column(3).as_primitive::<Int64Type>());
-        for (row, key) in keys.iter().enumerate() {
-            let Some(key) = key else { continue };
-            if days.is_null(row) || days.value(row) >= window_end {
-                continue;
-            }
-            let order = orders.and_then(|o| (!o.is_null(row)).then(|| o.value(row)));
-            totals.add(key, days.value(row), amounts[row], order);
+        // Lines inside the window, then their customers' slots, then the additions.
+        let rows: Vec<usize> = (0..batch.num_rows())
+            .filter(|&row| {
+                keys[row].is_some() && days.is_valid(row) && days.value(row) < window_end
+            })
+            .collect();
+        let slots: Vec<usize> = rows
+            .iter()
+            .filter_map(|&row| keys[row].as_ref().map(|k| totals.slot(k)))
+            .collect();
+        for (&row, &slot) in rows.iter().zip(&slots) {
+            let order = orders.and_then(|o| o.is_valid(row).then(|| o.value(row)));
+            totals.add_to(slot, days.value(row), amounts[row], order);
         }
         reservation.try_resize(totals.heap_bytes())?;
     }
