@@ -9,12 +9,12 @@ use std::time::Instant;
 
 #[path = "support/measure.rs"]
 mod measure;
+#[path = "support/server.rs"]
+mod server;
 
-use datapunk::config::Config;
 use datapunk::generate::parse_count;
-use datapunk::App;
 use measure::{commit, median, peak_rss_mib, reset_peak_rss};
-use tokio_util::sync::CancellationToken;
+use server::BenchServer;
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -123,24 +123,8 @@ async fn main() {
     let duck_secs = field("query_s");
     let duck_mib = field("peak_rss_mib");
 
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    config.lake.root = lake.display().to_string();
-    config.lake.watch = false;
-    let app = App::build(config).await.expect("server builds");
-    let addr = app.local_addr().expect("address");
-    let stop = CancellationToken::new();
-    let server = tokio::spawn(app.run(stop.clone()));
-    let (client, conn) = tokio_postgres::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=bench dbname=datapunk",
-            addr.port()
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(conn);
+    let server = BenchServer::start(&lake).await;
+    let client = &server.client;
 
     reset_peak_rss();
     let mut times = Vec::new();
@@ -182,7 +166,6 @@ async fn main() {
         duck_secs / ours
     );
     println!("  per-customer r, f, m: {compared} customers compared, {mismatches} mismatches");
-    stop.cancel();
-    let _ = server.await;
+    server.stop().await;
     assert_eq!(mismatches, 0, "per-customer scores differ from DuckDB's");
 }

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 mod measure;
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/server.rs"]
+mod server;
 
 use measure::{commit, median, peak_rss_mib, reset_peak_rss};
+use server::BenchServer;
 
-use datapunk::config::Config;
 use datapunk::generate::{generate, parse_count, Spec};
-use datapunk::App;
 use futures::{SinkExt, StreamExt};
-use tokio_util::sync::CancellationToken;
 
 const QUERIES: &[(&str, &str)] = &[
     ("rfm", include_str!("queries/rfm.sql")),
@@ -64,24 +64,8 @@ async fn main() {
         }
     };
 
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    config.lake.root = lake.display().to_string();
-    config.lake.watch = false;
-    let app = App::build(config).await.expect("server builds");
-    let addr = app.local_addr().expect("address");
-    let stop = CancellationToken::new();
-    let server = tokio::spawn(app.run(stop.clone()));
-    let (client, conn) = tokio_postgres::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=bench dbname=datapunk",
-            addr.port()
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(conn);
+    let server = BenchServer::start(&lake).await;
+    let client = &server.client;
     client
         .batch_execute("SET search_path TO lake")
         .await
@@ -112,12 +96,12 @@ async fn main() {
         "\nstreaming {total} rows of lake.order_lines (rows/s, median of {runs}; client discards)"
     );
     reset_peak_rss();
-    let ours = stream_figures(&client, "lake.order_lines", total, runs).await;
+    let ours = stream_figures(client, "lake.order_lines", total, runs).await;
     let peak = peak_rss_mib();
     ours.print("datapunk");
     println!("datapunk peak RSS while streaming: {peak} MiB (server and client in one process)");
     if let Some(pg) = postgres::LocalPostgres::start() {
-        let theirs = against_postgres(&pg, &client, total, runs).await;
+        let theirs = against_postgres(&pg, client, total, runs).await;
         theirs.print("postgres");
         println!(
             "datapunk / postgres    {:>12.2}x {:>12.2}x {:>12.2}x",
@@ -130,8 +114,7 @@ async fn main() {
             ours.copy_binary / theirs.copy_text
         );
     }
-    stop.cancel();
-    let _ = server.await;
+    server.stop().await;
 }
 
 /// Rows per second of the three ways a client reads a whole table.

@@ -1,0 +1,42 @@
+//! The datapunk server a bench measures: in-process on 127.0.0.1:0 over a lake folder,
+//! with one connected tokio-postgres client.
+
+use std::path::Path;
+
+use datapunk::config::Config;
+use datapunk::App;
+use tokio_util::sync::CancellationToken;
+
+pub struct BenchServer {
+    pub client: tokio_postgres::Client,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BenchServer {
+    /// Serves `lake` (not watched) and connects as user `bench`.
+    pub async fn start(lake: &Path) -> Self {
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".into();
+        config.lake.root = lake.display().to_string();
+        config.lake.watch = false;
+        let app = App::build(config).await.expect("server builds");
+        let port = app.local_addr().expect("address").port();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(app.run(stop.clone()));
+        let (client, conn) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=bench dbname=datapunk"),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("connect");
+        tokio::spawn(conn);
+        Self { client, stop, task }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
