@@ -45,9 +45,18 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             changed |= field_access_as_get_field(statement);
         }
         if !catalog {
-            if let Statement::Query(q) = statement {
-                changed |= name_columns(q);
+            match statement {
+                Statement::Query(q) => changed |= name_columns(q),
+                Statement::Copy {
+                    source: datafusion::sql::sqlparser::ast::CopySource::Query(q),
+                    ..
+                } => changed |= name_columns(q),
+                _ => {}
             }
+        }
+        // Last, so the rules above see the statement as the client wrote it.
+        if let Statement::Query(q) = statement {
+            changed |= dedupe_set_expr(&mut q.body);
         }
     }
     if changed {
@@ -487,17 +496,122 @@ fn name_columns(query: &mut Query) -> bool {
     for item in &mut select.projection {
         if let SelectItem::UnnamedExpr(expr) = item {
             if let Some(name) = postgres_name(expr) {
-                if taken.insert(name.clone()) {
-                    *item = SelectItem::ExprWithAlias {
-                        expr: expr.clone(),
-                        alias: Ident::with_quote('"', name),
-                    };
-                    changed = true;
+                // PostgreSQL allows two outputs of the same name, DataFusion does not:
+                // the second gets a marked suffix that RowDescription drops.
+                let mut alias = name.clone();
+                let mut n = 1;
+                while !taken.insert(alias.clone()) {
+                    n += 1;
+                    alias = format!("{name}{DUPLICATE_NAME_MARK}{n}");
                 }
+                *item = SelectItem::ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: Ident::with_quote('"', alias),
+                };
+                changed = true;
             }
         }
     }
     changed
+}
+
+/// A plain SELECT body with duplicate output names made unique by [`dedupe_select`].
+/// Set operations are left alone: their later branches may repeat names (psql's own
+/// `\d` queries do), and re-serialising catalog queries is best avoided.
+fn dedupe_set_expr(body: &mut SetExpr) -> bool {
+    match body {
+        SetExpr::Select(select) => dedupe_select(select),
+        _ => false,
+    }
+}
+
+/// `SELECT NULL, x, NULL` or `SELECT oid, 'c', oid` (psqlODBC, DBeaver): PostgreSQL
+/// allows outputs of the same name, DataFusion does not. Outputs whose PostgreSQL names
+/// collide get those names as aliases, the second and later with a marked suffix that
+/// the RowDescription drops ([`client_name`]).
+fn dedupe_select(select: &mut datafusion::sql::sqlparser::ast::Select) -> bool {
+    // Names as DataFusion sees them: an alias, a column, or the expression's text.
+    let datafusion_names: Vec<Option<String>> = select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.to_lowercase()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
+                p.last().map(|i| i.value.to_lowercase())
+            }
+            SelectItem::UnnamedExpr(e) => Some(e.to_string()),
+            _ => None,
+        })
+        .collect();
+    let collides = |i: usize| {
+        datafusion_names[i].as_ref().is_some_and(|n| {
+            datafusion_names
+                .iter()
+                .filter(|m| m.as_ref() == Some(n))
+                .count()
+                > 1
+        })
+    };
+    if !(0..datafusion_names.len()).any(collides) {
+        return false;
+    }
+    // PostgreSQL's names for those outputs.
+    let names: Vec<Option<String>> = select
+        .projection
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            _ if !collides(i) => None,
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.to_lowercase()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
+                p.last().map(|i| i.value.to_lowercase())
+            }
+            SelectItem::UnnamedExpr(e) => postgres_name(e),
+            _ => None,
+        })
+        .collect();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut changed = false;
+    for (item, name) in select.projection.iter_mut().zip(names.iter()) {
+        let Some(name) = name else { continue };
+        let count = names.iter().filter(|n| n.as_ref() == Some(name)).count();
+        if count < 2 {
+            continue;
+        }
+        let nth = seen.entry(name.clone()).or_insert(0);
+        *nth += 1;
+        let alias = if *nth == 1 {
+            name.clone()
+        } else {
+            format!("{name}{DUPLICATE_NAME_MARK}{nth}")
+        };
+        match item {
+            SelectItem::UnnamedExpr(expr) => {
+                *item = SelectItem::ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: Ident::with_quote('"', alias),
+                };
+                changed = true;
+            }
+            SelectItem::ExprWithAlias { alias: a, .. } if *nth > 1 => {
+                *a = Ident::with_quote('"', alias);
+                changed = true;
+            }
+            _ => {}
+        }
+    }
+    changed
+}
+
+/// Separates an output name from the suffix that makes a duplicate name unique for
+/// DataFusion (a control character no client-written name contains).
+pub const DUPLICATE_NAME_MARK: char = '\u{1f}';
+
+/// The name a client sees for an output column: without a duplicate-name suffix.
+pub fn client_name(name: &str) -> &str {
+    name.split(DUPLICATE_NAME_MARK).next().unwrap_or(name)
 }
 
 #[cfg(test)]
@@ -541,6 +655,24 @@ mod tests {
     use super::rewrite;
 
     #[test]
+    fn duplicate_output_names_get_a_marked_suffix() {
+        let out = rewrite("SELECT count(*), count(*), NULL, NULL FROM t");
+        assert_eq!(
+            out,
+            "SELECT count(*) AS \"count\", count(*) AS \"count\u{1f}2\", NULL AS \"?column?\", NULL AS \"?column?\u{1f}2\" FROM t"
+        );
+        assert_eq!(super::client_name("count\u{1f}2"), "count");
+        // Catalog queries too (psqlODBC).
+        assert_eq!(
+            rewrite("select NULL, nspname, NULL from pg_catalog.pg_namespace n"),
+            "SELECT NULL AS \"?column?\", nspname, NULL AS \"?column?\u{1f}2\" FROM pg_catalog.pg_namespace n"
+        );
+        // Different expressions of the same PostgreSQL name stay as they are.
+        let distinct = "SELECT pg_get_expr(a, b), pg_get_expr(c, b) FROM pg_catalog.pg_policy";
+        assert_eq!(rewrite(distinct), distinct);
+    }
+
+    #[test]
     fn named_arguments_of_datapunk_functions_get_defaults() {
         assert_eq!(
             rewrite("SELECT rfm_score(x, ties => 'same') OVER (ORDER BY id) AS s FROM t"),
@@ -571,10 +703,11 @@ mod tests {
             rewrite("SELECT 1.5::float8, CAST(x AS INT), true"),
             "SELECT 1.5::FLOAT8 AS \"float8\", CAST(x AS INT) AS \"x\", true AS \"bool\""
         );
-        // Duplicates keep DataFusion's names; explicit aliases win.
+        // Duplicates get PostgreSQL's name too (a marked suffix for DataFusion); explicit
+        // aliases win.
         assert_eq!(
             rewrite("SELECT count(*) AS n, count(x), count(y) FROM t"),
-            "SELECT count(*) AS n, count(x) AS \"count\", count(y) FROM t"
+            "SELECT count(*) AS n, count(x) AS \"count\", count(y) AS \"count\u{1f}2\" FROM t"
         );
     }
 

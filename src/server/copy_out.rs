@@ -219,7 +219,12 @@ pub async fn copy_out(
     )?);
     let columns = fields.len();
     let mut encoder = RowEncoder::new(format.clone(), Arc::clone(&fields));
-    let header = encoder.header(schema.fields().iter().map(|f| f.name().as_str()));
+    let header = encoder.header(
+        schema
+            .fields()
+            .iter()
+            .map(|f| crate::engine::rewrite::client_name(f.name())),
+    );
     let binary = format == CopyFormat::Binary;
     rows.reset();
     let batches = df.execute_stream().await.map_err(api)?;

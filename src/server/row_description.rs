@@ -1,5 +1,6 @@
 //! RowDescription details PostgreSQL sends and pgwire leaves at their defaults: the
-//! `typlen` of every column, and the `typmod` of `numeric(p,s)` columns (from the Arrow
+//! names of duplicate outputs (without the suffix DataFusion needed), the `typlen` of
+//! every column, and the `typmod` of `numeric(p,s)` columns (from the Arrow
 //! decimal) that JDBC, Npgsql and asyncpg read as precision and scale.
 
 use datafusion::arrow::datatypes::Schema;
@@ -7,6 +8,7 @@ use datafusion_postgres::pgwire::api::results::FieldInfo;
 use datafusion_postgres::pgwire::api::Type;
 
 use crate::engine::pg_overlay::typmod;
+use crate::engine::rewrite::client_name;
 
 /// `pg_type.typlen`: the fixed width of a type, -1 for variable-width ones.
 pub fn type_size(t: &Type) -> i16 {
@@ -28,6 +30,17 @@ pub fn complete(fields: Vec<FieldInfo>, schema: Option<&Schema>) -> Vec<FieldInf
         .into_iter()
         .enumerate()
         .map(|(i, field)| {
+            let field = match client_name(field.name()) {
+                name if name.len() < field.name().len() => FieldInfo::new(
+                    name.to_owned(),
+                    field.table_id(),
+                    field.column_id(),
+                    field.datatype().clone(),
+                    field.format(),
+                )
+                .with_format_options(std::sync::Arc::clone(field.format_options())),
+                _ => field,
+            };
             let size = type_size(field.datatype());
             let field = field.with_type_size(size);
             let modifier = schema
