@@ -1,7 +1,9 @@
-//! Marketing analytics: the logic behind datapunk's marketing SQL functions (RFM scoring
-//! and segments first). Pure functions over plain values; the SQL wrappers are
-//! registered by [`crate::udf::register_all`].
+//! Marketing analytics: the logic behind datapunk's marketing SQL functions (RFM scoring,
+//! segments and the RFM table's fast path, k-means; the evaluation metrics of
+//! recommendations). Plain values and slices in, no Arrow; the SQL wrappers live in
+//! [`crate::udf`].
 
 pub mod kmeans;
+pub mod recommend_eval;
 pub mod rfm;
 pub mod rfm_table;
