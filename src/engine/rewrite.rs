@@ -480,30 +480,18 @@ fn name_columns(query: &mut Query) -> bool {
     let SetExpr::Select(select) = query.body.as_mut() else {
         return false;
     };
-    let mut taken: HashSet<String> = select
-        .projection
-        .iter()
-        .filter_map(|item| match item {
-            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
-            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.clone()),
-            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
-                p.last().map(|i| i.value.clone())
-            }
-            _ => None,
-        })
-        .collect();
+    let mut taken: HashSet<String> = select.projection.iter().filter_map(written_name).collect();
     let mut changed = false;
     for item in &mut select.projection {
         if let SelectItem::UnnamedExpr(expr) = item {
             if let Some(name) = postgres_name(expr) {
                 // PostgreSQL allows two outputs of the same name, DataFusion does not:
                 // the second gets a marked suffix that RowDescription drops.
-                let mut alias = name.clone();
                 let mut n = 1;
-                while !taken.insert(alias.clone()) {
+                while !taken.insert(marked(&name, n)) {
                     n += 1;
-                    alias = format!("{name}{DUPLICATE_NAME_MARK}{n}");
                 }
+                let alias = marked(&name, n);
                 *item = SelectItem::ExprWithAlias {
                     expr: expr.clone(),
                     alias: Ident::with_quote('"', alias),
@@ -535,13 +523,8 @@ fn dedupe_select(select: &mut datafusion::sql::sqlparser::ast::Select) -> bool {
         .projection
         .iter()
         .map(|item| match item {
-            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
-            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.to_lowercase()),
-            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
-                p.last().map(|i| i.value.to_lowercase())
-            }
-            SelectItem::UnnamedExpr(e) => Some(e.to_string()),
-            _ => None,
+            SelectItem::UnnamedExpr(e) if written_name(item).is_none() => Some(e.to_string()),
+            _ => written_name(item),
         })
         .collect();
     let collides = |i: usize| {
@@ -563,13 +546,8 @@ fn dedupe_select(select: &mut datafusion::sql::sqlparser::ast::Select) -> bool {
         .enumerate()
         .map(|(i, item)| match item {
             _ if !collides(i) => None,
-            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
-            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.to_lowercase()),
-            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
-                p.last().map(|i| i.value.to_lowercase())
-            }
-            SelectItem::UnnamedExpr(e) => postgres_name(e),
-            _ => None,
+            SelectItem::UnnamedExpr(e) if written_name(item).is_none() => postgres_name(e),
+            _ => written_name(item),
         })
         .collect();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -582,11 +560,7 @@ fn dedupe_select(select: &mut datafusion::sql::sqlparser::ast::Select) -> bool {
         }
         let nth = seen.entry(name.clone()).or_insert(0);
         *nth += 1;
-        let alias = if *nth == 1 {
-            name.clone()
-        } else {
-            format!("{name}{DUPLICATE_NAME_MARK}{nth}")
-        };
+        let alias = marked(name, *nth);
         match item {
             SelectItem::UnnamedExpr(expr) => {
                 *item = SelectItem::ExprWithAlias {
@@ -603,6 +577,30 @@ fn dedupe_select(select: &mut datafusion::sql::sqlparser::ast::Select) -> bool {
         }
     }
     changed
+}
+
+/// The name an output has as written: its alias, or the column it names.
+fn written_name(item: &SelectItem) -> Option<String> {
+    // Unquoted names fold to lower case, as both PostgreSQL and DataFusion fold them.
+    let folded = |i: &Ident| match i.quote_style {
+        Some(_) => i.value.clone(),
+        None => i.value.to_lowercase(),
+    };
+    match item {
+        SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+        SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(folded(i)),
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => p.last().map(folded),
+        _ => None,
+    }
+}
+
+/// The `nth` output called `name`: the name itself first, then with a marked suffix.
+fn marked(name: &str, nth: usize) -> String {
+    if nth <= 1 {
+        name.to_owned()
+    } else {
+        format!("{name}{DUPLICATE_NAME_MARK}{nth}")
+    }
 }
 
 /// Separates an output name from the suffix that makes a duplicate name unique for
