@@ -4,7 +4,10 @@
 //!
 //! Realistic skew: Pareto customer activity (a few heavy repeat buyers, many one-off and
 //! never-buying customers), Zipf product popularity, a November/December peak, non-ASCII
-//! names and NULLs where real data has them. The same size and seed give the same files.
+//! names and NULLs where real data has them. Realistic taste: each customer has a
+//! favourite and a second category, an order mostly keeps to one category, so baskets and
+//! histories carry the signal recommenders learn from. The same size and seed give the
+//! same files.
 
 pub mod rng;
 mod writer;
@@ -190,6 +193,8 @@ struct CustomerCore {
     signup_day: i64,
     country: usize,
     activity: f64,
+    /// Favourite and second category (indexes into [`CATEGORIES`]).
+    tastes: [usize; 2],
 }
 
 fn customer_core(seed: u64, id: u64) -> CustomerCore {
@@ -211,10 +216,14 @@ fn customer_core(seed: u64, id: u64) -> CustomerCore {
     } else {
         r.pareto(1.5).min(500.0) * tenure.max(0.0)
     };
+    let favourite = r.range(0, CATEGORIES.len() as i64) as usize;
+    let second =
+        (favourite + 1 + r.range(0, CATEGORIES.len() as i64 - 1) as usize) % CATEGORIES.len();
     CustomerCore {
         signup_day,
         country,
         activity,
+        tastes: [favourite, second],
     }
 }
 
@@ -246,20 +255,27 @@ pub fn generate(out: &Path, spec: Spec, progress: bool) -> Result<()> {
         spec.seed,
         out.display()
     ));
-    let prices = write_products(out, spec)?;
+    let products = write_products(out, spec)?;
     write_customers(out, spec)?;
     say(format!(
         "customers and products written ({:.1}s)",
         started.elapsed().as_secs_f64()
     ));
-    write_orders(out, spec, &prices, &say)?;
+    write_orders(out, spec, &products, &say)?;
     write_web_events(out, spec)?;
     say(format!("done in {:.1}s", started.elapsed().as_secs_f64()));
     Ok(())
 }
 
-/// Product list prices in cents, indexed by product_id - 1.
-fn write_products(out: &Path, spec: Spec) -> Result<Vec<i64>> {
+/// What orders need of the products, indexed by product_id - 1.
+struct Products {
+    /// List prices in cents.
+    prices: Vec<i64>,
+    /// Indexes into [`CATEGORIES`].
+    categories: Vec<usize>,
+}
+
+fn write_products(out: &Path, spec: Spec) -> Result<Products> {
     let schema = Schema::new(vec![
         Field::new("product_id", DataType::Int32, false),
         Field::new("name", DataType::Utf8, false),
@@ -269,9 +285,12 @@ fn write_products(out: &Path, spec: Spec) -> Result<Vec<i64>> {
     ]);
     let mut w = TableWriter::new(out, "products", schema, spec.rows_per_file)?;
     let mut prices = Vec::with_capacity(spec.products() as usize);
+    let mut categories = Vec::with_capacity(spec.products() as usize);
     for id in 1..=spec.products() {
         let mut r = Rng::for_entity(spec.seed, T_PRODUCT, id);
-        let (category, mu) = CATEGORIES[r.range(0, CATEGORIES.len() as i64) as usize];
+        let category_index = r.range(0, CATEGORIES.len() as i64) as usize;
+        categories.push(category_index);
+        let (category, mu) = CATEGORIES[category_index];
         let price = (mu + 0.6 * r.normal()).exp();
         let cents = ((price * 100.0).round() as i64).clamp(99, 9_999_999);
         let cents = cents - cents % 100 + 99;
@@ -286,7 +305,7 @@ fn write_products(out: &Path, spec: Spec) -> Result<Vec<i64>> {
         ])?;
     }
     w.finish()?;
-    Ok(prices)
+    Ok(Products { prices, categories })
 }
 
 fn write_customers(out: &Path, spec: Spec) -> Result<()> {
@@ -355,7 +374,53 @@ fn order_time(r: &mut Rng, from_day: i64) -> i64 {
     }
 }
 
-fn write_orders(out: &Path, spec: Spec, prices: &[i64], say: &dyn Fn(String)) -> Result<()> {
+/// Draws products: by overall popularity, or by popularity within one category.
+struct ProductSampler {
+    overall: Zipf,
+    rank_to_product: Vec<u32>,
+    /// Per category, its products from most to least popular.
+    by_category: Vec<(Zipf, Vec<u32>)>,
+}
+
+impl ProductSampler {
+    fn new(spec: Spec, products: &Products) -> Self {
+        let n = products.prices.len();
+        // A fixed permutation maps popularity rank to product id.
+        let mut rank_to_product: Vec<u32> = (1..=n as u32).collect();
+        let mut pr = Rng::for_entity(spec.seed, T_PRODUCT, 0);
+        for i in (1..rank_to_product.len()).rev() {
+            let j = pr.range(0, i as i64 + 1) as usize;
+            rank_to_product.swap(i, j);
+        }
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); CATEGORIES.len()];
+        for &product in &rank_to_product {
+            lists[products.categories[product as usize - 1]].push(product);
+        }
+        let by_category = lists
+            .into_iter()
+            .map(|l| (Zipf::new(l.len(), 3.0), l))
+            .collect();
+        Self {
+            overall: Zipf::new(n, 10.0),
+            rank_to_product,
+            by_category,
+        }
+    }
+
+    fn any(&self, r: &mut Rng) -> u32 {
+        self.rank_to_product[self.overall.sample(r)]
+    }
+
+    fn in_category(&self, r: &mut Rng, category: usize) -> u32 {
+        match self.by_category.get(category) {
+            Some((zipf, list)) if !list.is_empty() => list[zipf.sample(r)],
+            _ => self.any(r),
+        }
+    }
+}
+
+fn write_orders(out: &Path, spec: Spec, products: &Products, say: &dyn Fn(String)) -> Result<()> {
+    let prices = &products.prices;
     let orders_schema = Schema::new(vec![
         Field::new("order_id", DataType::Int64, false),
         Field::new("customer_id", DataType::Int64, false),
@@ -384,14 +449,7 @@ fn write_orders(out: &Path, spec: Spec, prices: &[i64], say: &dyn Fn(String)) ->
     let total: f64 = (1..=n_cust)
         .map(|id| customer_core(spec.seed, id).activity)
         .sum();
-    let zipf = Zipf::new(prices.len(), 10.0);
-    // A fixed permutation maps popularity rank to product id.
-    let mut rank_to_product: Vec<u32> = (1..=prices.len() as u32).collect();
-    let mut pr = Rng::for_entity(spec.seed, T_PRODUCT, 0);
-    for i in (1..rank_to_product.len()).rev() {
-        let j = pr.range(0, i as i64 + 1) as usize;
-        rank_to_product.swap(i, j);
-    }
+    let sampler = ProductSampler::new(spec, products);
     let channels: Vec<f64> = CHANNELS.iter().map(|t| t.1).collect();
     let mut cumulative = 0.0;
     let mut written: u64 = 0;
@@ -436,8 +494,17 @@ fn write_orders(out: &Path, spec: Spec, prices: &[i64], say: &dyn Fn(String)) ->
                 Value::Str(coupon),
                 Value::Money(Some(if r.chance(0.4) { 0 } else { 499 })),
             ])?;
+            // Most orders keep to one of the customer's categories; some lines stray.
+            let order_category = match r.weighted(&[0.6, 0.25, 0.15]) {
+                0 => Some(core.tastes[0]),
+                1 => Some(core.tastes[1]),
+                _ => None,
+            };
             for line_no in 1..=n {
-                let product = rank_to_product[zipf.sample(&mut r)];
+                let product = match order_category {
+                    Some(c) if r.chance(0.85) => sampler.in_category(&mut r, c),
+                    _ => sampler.any(&mut r),
+                };
                 let price = prices[product as usize - 1];
                 let discount = if r.chance(0.2) {
                     price * r.range(10, 31) / 100
@@ -507,13 +574,17 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
     w.finish()
 }
 
-/// Generates the demo lake into `dir` unless a complete one is already there.
+/// What a complete demo lake's `_COMPLETE` holds; a lake written by an older generator
+/// (another text) is written again.
+const DEMO_MARKER: &str = "datapunk demo lake v2 (customers with category tastes)\n";
+
+/// Generates the demo lake into `dir` unless a complete current one is already there.
 ///
 /// # Errors
 /// The folder cannot be written.
 pub fn ensure_demo(dir: &Path) -> Result<bool> {
     let marker = dir.join("_COMPLETE");
-    if marker.exists() {
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == DEMO_MARKER) {
         return Ok(false);
     }
     let parent = dir
@@ -529,7 +600,7 @@ pub fn ensure_demo(dir: &Path) -> Result<bool> {
     ));
     let _ = std::fs::remove_dir_all(&tmp);
     generate(&tmp, Spec::demo(), false)?;
-    std::fs::write(tmp.join("_COMPLETE"), "datapunk demo lake\n")?;
+    std::fs::write(tmp.join("_COMPLETE"), DEMO_MARKER)?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(&tmp, dir)?;
     Ok(true)
