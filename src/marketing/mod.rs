@@ -1,9 +1,13 @@
 //! Marketing analytics: the logic behind datapunk's marketing SQL functions (RFM scoring,
-//! segments and the RFM table's fast path, k-means; the evaluation metrics of
-//! recommendations). Plain values and slices in, no Arrow; the SQL wrappers live in
-//! [`crate::udf`].
+//! segments and the RFM table's fast path, k-means; baskets, co-occurrence, frequent
+//! itemsets and rules, item-based and ALS recommendations, and their evaluation). Plain
+//! values and slices in, no Arrow; the SQL wrappers live in [`crate::udf`].
 
+pub mod als;
+pub mod cooccurrence;
+pub mod itemsets;
 pub mod kmeans;
+pub mod recommend;
 pub mod recommend_eval;
 pub mod rfm;
 pub mod rfm_table;

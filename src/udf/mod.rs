@@ -5,10 +5,15 @@
 //!
 //! No function logic here: each family lives in its own file and exposes its lists.
 
+mod baskets;
+mod computed_table;
 pub mod doc;
+mod keys;
 mod kmeans;
+mod recommend;
 mod rfm;
 mod rfm_table;
+mod table_args;
 
 use std::sync::Arc;
 
@@ -23,9 +28,15 @@ use doc::FunctionDoc;
 /// The documentation of every datapunk (marketing) function users are told about.
 pub fn docs() -> &'static [FunctionDoc] {
     &[
+        recommend::ALS_RECOMMEND,
+        baskets::ASSOCIATION_RULES,
+        baskets::FREQUENT_ITEMSETS,
+        baskets::ITEM_COOCCURRENCE,
         kmeans::KMEANS_ASSIGN,
         kmeans::KMEANS_DISTANCE,
         kmeans::KMEANS_FIT,
+        recommend::REC_EVAL,
+        recommend::RECOMMEND_ITEMS,
         rfm_table::RFM,
         rfm::RFM_SCORE,
         rfm::RFM_SEGMENT,
@@ -86,7 +97,33 @@ fn window() -> Vec<WindowUDF> {
 
 /// Table functions (used in FROM).
 fn table() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![(rfm_table::RFM.name, Arc::new(rfm_table::RfmFunction))]
+    vec![
+        (rfm_table::RFM.name, Arc::new(rfm_table::RfmFunction)),
+        (
+            baskets::ITEM_COOCCURRENCE.name,
+            Arc::new(baskets::ItemCooccurrenceFunction),
+        ),
+        (
+            baskets::FREQUENT_ITEMSETS.name,
+            Arc::new(baskets::FrequentItemsetsFunction),
+        ),
+        (
+            baskets::ASSOCIATION_RULES.name,
+            Arc::new(baskets::AssociationRulesFunction),
+        ),
+        (
+            recommend::RECOMMEND_ITEMS.name,
+            Arc::new(recommend::RecommendItemsFunction),
+        ),
+        (
+            recommend::ALS_RECOMMEND.name,
+            Arc::new(recommend::AlsRecommendFunction),
+        ),
+        (
+            recommend::REC_EVAL.name,
+            Arc::new(recommend::RecEvalFunction),
+        ),
+    ]
 }
 
 /// Registers the table functions, which live in a `SessionState` rather than in a
@@ -152,9 +189,13 @@ mod tests {
             super::names(),
             vec![
                 "_pg_expandarray",
+                "als_recommend",
+                "association_rules",
                 "col_description",
                 "current_setting",
                 "format",
+                "frequent_itemsets",
+                "item_cooccurrence",
                 "kmeans_assign",
                 "kmeans_distance",
                 "kmeans_fit",
@@ -168,6 +209,8 @@ mod tests {
                 "pg_postmaster_start_time",
                 "pg_size_pretty",
                 "pg_type_is_visible",
+                "rec_eval",
+                "recommend_items",
                 "rfm",
                 "rfm_score",
                 "rfm_segment",

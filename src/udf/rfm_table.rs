@@ -19,9 +19,8 @@ use datafusion::arrow::datatypes::{
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::TableType;
-use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{cast, col, Expr, LogicalPlan, LogicalPlanBuilder};
@@ -32,9 +31,10 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
     PlanProperties,
 };
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use super::doc::{optional, required, FunctionDoc, Kind};
+use super::table_args::{session_state, Args};
 use crate::error::invalid_argument;
 use crate::marketing::rfm::{self, Ties};
 use crate::marketing::rfm_table::{scores, Amount, Totals};
@@ -106,80 +106,33 @@ fn bad(message: impl Into<String>) -> DataFusionError {
     invalid_argument("rfm", message)
 }
 
-/// The constant value of an argument (literals, casts of literals).
-fn constant(expr: &Expr) -> Result<ScalarValue> {
-    match expr {
-        Expr::Literal(v, _) => Ok(v.clone()),
-        Expr::Cast(c) => constant(&c.expr)?.cast_to(c.field.data_type()),
-        Expr::TryCast(c) => constant(&c.expr)?.cast_to(c.field.data_type()),
-        Expr::Alias(a) => constant(&a.expr),
-        other => Err(bad(format!("arguments must be constants, got {other}"))),
-    }
-}
-
-fn text_arg(exprs: &[Expr], i: usize) -> Result<Option<String>> {
-    let Some(expr) = exprs.get(i) else {
-        return Ok(None);
-    };
-    let name = RFM.params[i].name;
-    match constant(expr)? {
-        ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => Ok(v),
-        ScalarValue::Null => Ok(None),
-        other => Err(bad(format!("{name} must be text, got {other}"))),
-    }
-}
-
-fn required_text(exprs: &[Expr], i: usize) -> Result<String> {
-    text_arg(exprs, i)?.ok_or_else(|| bad(format!("{} must not be NULL", RFM.params[i].name)))
-}
-
 impl TableFunctionImpl for RfmFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        if exprs.len() < 5 || exprs.len() > RFM.params.len() {
-            return plan_err!(
-                "function rfm expects 5 to {} arguments: {}",
-                RFM.params.len(),
-                RFM.arguments()
-            );
-        }
-        let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
-            return plan_err!("rfm needs a DataFusion SessionState");
-        };
-        let orders = required_text(exprs, 0)?;
+        let state = session_state(&args, RFM.name)?;
+        let a = Args::new(&RFM, args.exprs())?;
         let columns = [
-            required_text(exprs, 1)?,
-            required_text(exprs, 2)?,
-            required_text(exprs, 3)?,
+            a.required_text(1)?,
+            a.required_text(2)?,
+            a.required_text(3)?,
         ];
-        let analysis_day = match constant(&exprs[4])?.cast_to(&DataType::Date32) {
-            Ok(ScalarValue::Date32(Some(day))) => day,
+        let analysis_day = match a.value(4)?.map(|v| v.cast_to(&DataType::Date32)) {
+            Some(Ok(ScalarValue::Date32(Some(day)))) => day,
             _ => {
                 return Err(bad(
                     "analysis_date must be a date, such as DATE '1998-07-01'",
                 ))
             }
         };
-        let n = match exprs.get(5).map(constant).transpose()? {
-            None => 5,
-            Some(v) => match v.cast_to(&DataType::Int64) {
-                Ok(ScalarValue::Int64(Some(n))) if (1..=1_000_000).contains(&n) => n as usize,
-                _ => {
-                    return Err(bad(format!(
-                        "n must be an integer from 1 to 1000000, got {v}"
-                    )))
-                }
-            },
-        };
-        let ties = match text_arg(exprs, 6)?.as_deref() {
+        let n = a.integer(5, 5, 1..=1_000_000)? as usize;
+        let ties = match a.text(6)?.as_deref() {
             None => Ties::Split,
             Some(t) if t.eq_ignore_ascii_case("split") => Ties::Split,
             Some(t) if t.eq_ignore_ascii_case("same") => Ties::Same,
             Some(t) => return Err(bad(format!("ties must be 'split' or 'same', got '{t}'"))),
         };
-        let order_column = text_arg(exprs, 7)?;
+        let order_column = a.text(7)?;
 
-        let source = source_plan(state, &orders)?;
+        let source = a.source(state, 0)?;
         let field_type = |name: &str| -> Result<DataType> {
             Ok(source
                 .schema()
@@ -263,26 +216,6 @@ impl TableFunctionImpl for RfmFunction {
             input,
             params,
         }))
-    }
-}
-
-/// The logical plan of `orders`: a query, or a table name.
-fn source_plan(state: &SessionState, orders: &str) -> Result<LogicalPlan> {
-    let trimmed = orders.trim();
-    let first = trimmed
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let sql = if matches!(first.as_str(), "select" | "with" | "values" | "(select") {
-        trimmed.to_owned()
-    } else {
-        format!("SELECT * FROM {trimmed}")
-    };
-    // Table lookups of datapunk's catalogs answer at once: no waiting inside planning.
-    match state.create_logical_plan(&sql).now_or_never() {
-        Some(plan) => plan,
-        None => Err(bad("the orders query could not be planned without waiting")),
     }
 }
 

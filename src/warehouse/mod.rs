@@ -43,6 +43,14 @@ pub const DEMO_SCRIPTS: &[(&str, &str)] = &[
         "050_customer_segments.sql",
         include_str!("../../sql/warehouse/050_customer_segments.sql"),
     ),
+    (
+        "060_product_pairs.sql",
+        include_str!("../../sql/warehouse/060_product_pairs.sql"),
+    ),
+    (
+        "070_customer_recommendations.sql",
+        include_str!("../../sql/warehouse/070_customer_recommendations.sql"),
+    ),
 ];
 
 /// One script as read: (name shown in messages, file name, text or read error).
@@ -262,5 +270,21 @@ impl Warehouse {
             },
         };
         map.insert(table.to_owned(), status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_compiled_in_demo_scripts_are_every_file_of_sql_warehouse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/warehouse");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("sql/warehouse")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let compiled: Vec<&str> = super::DEMO_SCRIPTS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(compiled, files);
     }
 }

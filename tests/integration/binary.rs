@@ -61,7 +61,7 @@ async fn serve_demo_with_one_command_and_stop_on_sigterm() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(tables, 10, "5 lake tables and 5 warehouse tables");
+    assert_eq!(tables, 12, "5 lake tables and 7 warehouse tables");
     let customers: i64 = client
         .query_one("SELECT count(*) FROM warehouse.customers", &[])
         .await

@@ -19,6 +19,7 @@ mod pgbench;
 mod protocol;
 mod psql;
 mod python;
+mod recommend;
 mod robustness;
 mod tls;
 mod warehouse;

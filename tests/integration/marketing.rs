@@ -26,7 +26,7 @@ pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<
     client
         .simple_query(sql)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
         .into_iter()
         .filter_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => {
@@ -67,7 +67,7 @@ fn reference() -> (Vec<String>, Vec<Vec<String>>) {
     (header, body)
 }
 
-fn reference_numbers() -> serde_json::Value {
+pub fn reference_numbers() -> serde_json::Value {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("reference_numbers.json"))
         .expect("reference_numbers.json");
     serde_json::from_str(&text).expect("json")

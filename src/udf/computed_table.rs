@@ -1,0 +1,197 @@
+//! The one mechanism behind table functions whose result is computed from whole inputs
+//! (co-occurrence, itemsets and rules, recommendations, ALS, evaluation): implement
+//! [`Computation`], wrap it with its planned inputs in [`ComputedTable`], and a scan
+//! runs every input to completion (memory accounted in the session's pool), then the
+//! computation on a blocking thread, and serves its one batch.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::TableType;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    collect, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+
+/// A table function's work once its inputs are known.
+pub trait Computation: fmt::Debug + Send + Sync + 'static {
+    /// The name shown in EXPLAIN.
+    fn name(&self) -> &'static str;
+    /// The schema of the result.
+    fn schema(&self) -> SchemaRef;
+    /// The result, from each input's rows in one batch (in the order the inputs were given).
+    ///
+    /// # Errors
+    /// Bad data or exhausted limits.
+    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch>;
+}
+
+/// A table whose rows are a [`Computation`] over planned inputs.
+#[derive(Debug)]
+pub struct ComputedTable {
+    inputs: Vec<LogicalPlan>,
+    computation: Arc<dyn Computation>,
+}
+
+impl ComputedTable {
+    pub fn new(inputs: Vec<LogicalPlan>, computation: impl Computation) -> Arc<Self> {
+        Arc::new(Self {
+            inputs,
+            computation: Arc::new(computation),
+        })
+    }
+}
+
+#[async_trait]
+impl TableProvider for ComputedTable {
+    fn schema(&self) -> SchemaRef {
+        self.computation.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for input in &self.inputs {
+            inputs.push(state.create_physical_plan(input).await?);
+        }
+        let full = self.computation.schema();
+        let schema = match projection {
+            Some(p) => Arc::new(full.project(p)?),
+            None => full,
+        };
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(ComputedExec {
+            inputs,
+            computation: Arc::clone(&self.computation),
+            projection: projection.cloned(),
+            schema,
+            properties: Arc::new(properties),
+        }))
+    }
+}
+
+/// Runs the inputs, then the computation; one output partition, one batch.
+#[derive(Debug)]
+pub struct ComputedExec {
+    inputs: Vec<Arc<dyn ExecutionPlan>>,
+    computation: Arc<dyn Computation>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl DisplayAs for ComputedExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ComputedExec: {}", self.computation.name())
+    }
+}
+
+impl ExecutionPlan for ComputedExec {
+    fn name(&self) -> &str {
+        "ComputedExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.inputs.iter().collect()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.len() != self.inputs.len() {
+            return Err(DataFusionError::Internal(format!(
+                "ComputedExec has {} inputs, got {}",
+                self.inputs.len(),
+                children.len()
+            )));
+        }
+        Ok(Arc::new(ComputedExec {
+            inputs: children,
+            computation: Arc::clone(&self.computation),
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            properties: Arc::clone(&self.properties),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "ComputedExec has one output partition, asked for {partition}"
+            )));
+        }
+        let inputs = self.inputs.clone();
+        let computation = Arc::clone(&self.computation);
+        let projection = self.projection.clone();
+        let batch = async move {
+            let reservation =
+                MemoryConsumer::new(computation.name()).register(context.memory_pool());
+            let mut collected = Vec::with_capacity(inputs.len());
+            let mut bytes = 0;
+            for input in inputs {
+                let schema = input.schema();
+                let batches = collect(input, Arc::clone(&context)).await?;
+                let whole = concat_batches(&schema, &batches)?;
+                drop(batches);
+                bytes += whole.get_array_memory_size();
+                reservation.try_resize(bytes)?;
+                collected.push(whole);
+            }
+            let name = computation.name();
+            let full = tokio::task::spawn_blocking(move || computation.compute(collected))
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("{name} failed: {e}")))??;
+            drop(reservation);
+            match projection {
+                Some(p) => Ok(full.project(&p)?),
+                None => Ok(full),
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            futures::stream::once(batch),
+        )))
+    }
+}
