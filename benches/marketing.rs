@@ -3,16 +3,20 @@
 //! DuckDB running the anchor RFM query (`queries/rfm.sql`) on the same Parquet files,
 //! with the per-customer scores of both compared. See benches/README.md.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
+#[path = "support/anchor_lake.rs"]
+mod anchor_lake;
+#[path = "support/duckdb.rs"]
+mod duckdb;
 #[path = "support/measure.rs"]
 mod measure;
 #[path = "support/server.rs"]
 mod server;
 
+use anchor_lake::bench_lake;
 use datapunk::generate::parse_count;
+use duckdb::run_duckdb;
 use measure::{commit, median, peak_rss_mib, reset_peak_rss};
 use server::BenchServer;
 
@@ -51,32 +55,6 @@ FROM rfm('SELECT customer_id, order_ts, order_id, quantity * unit_price AS amoun
          'customer_id', 'order_ts', 'amount', DATE '2025-01-01', order_column => 'order_id')
 ORDER BY customer";
 
-/// The bench lake of `gen_lake.py` for `lines` order lines, generated once and kept in
-/// the system temp dir (or `DATAPUNK_BENCH_LAKE`).
-fn bench_lake(lines: u64) -> PathBuf {
-    if let Ok(dir) = std::env::var("DATAPUNK_BENCH_LAKE") {
-        return PathBuf::from(dir);
-    }
-    let dir = std::env::temp_dir().join(format!("datapunk-bench-lake-{lines}"));
-    let done = dir.join(".complete");
-    if !done.exists() {
-        let t = Instant::now();
-        let status = Command::new("python3")
-            .arg(Path::new(BENCHES).join("benches/lake/gen_lake.py"))
-            .args(["--lines", &lines.to_string(), "--out"])
-            .arg(&dir)
-            .status()
-            .expect("python3 benches/lake/gen_lake.py (needs numpy and pyarrow)");
-        assert!(status.success(), "gen_lake.py failed");
-        std::fs::write(&done, "").expect("marker");
-        println!(
-            "generated the bench lake ({lines} lines) in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-    }
-    dir
-}
-
 #[tokio::main]
 async fn main() {
     let lines = std::env::var("DATAPUNK_BENCH_LINES")
@@ -88,7 +66,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
-    let lake = bench_lake(lines);
+    let lake = bench_lake(BENCHES, lines);
     let scratch = tempfile::tempdir().expect("tempdir");
     println!(
         "datapunk {} (commit {}), {} cores, {lines} order lines, median of {runs}",
@@ -99,29 +77,15 @@ async fn main() {
 
     // DuckDB first, in its own process.
     let duck_scores = scratch.path().join("duckdb_scores.csv");
-    let duck = Command::new("python3")
-        .arg(Path::new(BENCHES).join("benches/duckdb_rfm.py"))
-        .arg(&lake)
-        .arg(Path::new(BENCHES).join("benches/queries/rfm.sql"))
-        .arg(runs.to_string())
-        .arg(&duck_scores)
-        .output()
-        .expect("python3 benches/duckdb_rfm.py (needs duckdb)");
-    assert!(
-        duck.status.success(),
-        "duckdb: {}",
-        String::from_utf8_lossy(&duck.stderr)
+    let duck = run_duckdb(
+        BENCHES,
+        "duckdb_rfm.py",
+        &lake,
+        "rfm.sql",
+        runs,
+        &duck_scores,
     );
-    let duck_line = String::from_utf8_lossy(&duck.stdout).trim().to_owned();
-    let field = |name: &str| -> f64 {
-        duck_line
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.parse().ok())
-            .expect(name)
-    };
-    let duck_secs = field("query_s");
-    let duck_mib = field("peak_rss_mib");
+    let (duck_secs, duck_mib) = (duck.secs, duck.peak_mib);
 
     let server = BenchServer::start(&lake).await;
     let client = &server.client;

@@ -8,7 +8,7 @@
 
 use crate::generate::rng::Rng;
 
-use super::recommend::{push_ranked, top_k, Recommendation};
+use super::recommend::{best_of, push_ranked, Recommendation};
 
 /// What to fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -194,13 +194,23 @@ fn solve_cholesky(a: &mut [f64], b: &mut [f64], n: usize) {
 }
 
 /// The `k` best items of every user with interactions, by predicted preference x_u·y_i.
+/// One user's scores are `rank` contiguous multiply-adds over the item factors stored by
+/// dimension (vectorised by the compiler), then one pass keeps the best k.
 pub fn recommend(
     model: &Model,
     by_user: &Rows,
     k: usize,
     exclude_purchased: bool,
 ) -> Vec<Recommendation> {
-    let n_items = model.items.len() / model.rank.max(1);
+    let rank = model.rank;
+    let n_items = model.items.len() / rank.max(1);
+    let mut by_dimension = vec![0.0; n_items * rank];
+    for (i, y) in model.items.chunks(rank.max(1)).enumerate() {
+        for (d, v) in y.iter().enumerate() {
+            by_dimension[d * n_items + i] = *v;
+        }
+    }
+    let by_dimension = &by_dimension;
     let users = by_user.len();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_thread = users.div_ceil(threads).max(1);
@@ -210,24 +220,25 @@ pub fn recommend(
             .map(|start| {
                 scope.spawn(move || {
                     let mut out = Vec::new();
-                    let mut bought = vec![false; n_items];
+                    let mut scores = vec![0.0f64; n_items];
                     for u in start..(start + per_thread).min(users) {
                         let row = by_user.row(u);
                         if row.is_empty() {
                             continue;
                         }
-                        for &(i, _) in row {
-                            bought[i as usize] = true;
+                        scores.iter_mut().for_each(|s| *s = 0.0);
+                        for (d, xd) in model.user(u as u32).iter().enumerate() {
+                            let column = &by_dimension[d * n_items..(d + 1) * n_items];
+                            for (s, y) in scores.iter_mut().zip(column) {
+                                *s += xd * y;
+                            }
                         }
-                        let x = model.user(u as u32);
-                        let candidates: Vec<(u32, f64)> = (0..n_items as u32)
-                            .filter(|&i| !(exclude_purchased && bought[i as usize]))
-                            .map(|i| (i, dot(x, model.item(i))))
-                            .collect();
-                        push_ranked(&mut out, u as u32, top_k(candidates, k));
-                        for &(i, _) in row {
-                            bought[i as usize] = false;
+                        if exclude_purchased {
+                            for &(i, _) in row {
+                                scores[i as usize] = f64::NEG_INFINITY;
+                            }
                         }
+                        push_ranked(&mut out, u as u32, best_of(&scores, k));
                     }
                     out
                 })
@@ -239,10 +250,6 @@ pub fn recommend(
             .collect()
     });
     parts.into_iter().flatten().collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]

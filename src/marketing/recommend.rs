@@ -25,6 +25,25 @@ pub fn top_k(mut candidates: Vec<(u32, f64)>, k: usize) -> Vec<(u32, f64)> {
     candidates
 }
 
+/// The `k` best (index, score) of dense `scores`, best first, ties by index; NaN and
+/// -Infinity (excluded items) are skipped. One pass, k-sized buffer.
+pub fn best_of(scores: &[f64], k: usize) -> Vec<(u32, f64)> {
+    let mut best: Vec<(u32, f64)> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return best;
+    }
+    for (i, &s) in scores.iter().enumerate() {
+        if s.is_nan() || s == f64::NEG_INFINITY || (best.len() == k && s <= best[k - 1].1) {
+            continue;
+        }
+        // After every equal or better score: an earlier index wins a tie.
+        let at = best.partition_point(|&(_, b)| b >= s);
+        best.insert(at, (i as u32, s));
+        best.truncate(k);
+    }
+    best
+}
+
 /// Appends `user`'s ranked `best` to `out`.
 pub fn push_ranked(out: &mut Vec<Recommendation>, user: u32, best: Vec<(u32, f64)>) {
     out.extend(
@@ -101,6 +120,13 @@ mod tests {
         assert_eq!(best, vec![(1, 2.0), (2, 1.0), (3, 1.0)]);
         assert_eq!(top_k(vec![(1, 1.0)], 5), vec![(1, 1.0)]);
         assert!(top_k(vec![(1, 1.0)], 0).is_empty());
+        let dense = [1.0, 2.0, f64::NEG_INFINITY, 1.0, f64::NAN, 0.5];
+        assert_eq!(best_of(&dense, 3), vec![(1, 2.0), (0, 1.0), (3, 1.0)]);
+        assert_eq!(
+            best_of(&dense, 3),
+            top_k(vec![(0, 1.0), (1, 2.0), (3, 1.0), (5, 0.5)], 3)
+        );
+        assert!(best_of(&dense, 0).is_empty());
     }
 
     #[test]
