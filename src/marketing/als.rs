@@ -6,6 +6,8 @@
 //! per item, rows are solved in parallel and independently: the same data and seed give
 //! the same factors whatever the thread count.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::generate::rng::Rng;
 
 use super::recommend::{best_of, push_ranked, Recommendation};
@@ -19,6 +21,17 @@ pub struct Options {
     pub alpha: f64,
     pub iterations: usize,
     pub seed: u64,
+    /// Threads to solve rows with (0: one per core). The result does not depend on it.
+    pub threads: usize,
+}
+
+/// The threads to use for `requested` (0: one per core).
+fn thread_count(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 /// Fitted factors, row-major: `users[u * rank .. (u + 1) * rank]`.
@@ -30,6 +43,12 @@ pub struct Model {
 }
 
 impl Model {
+    /// Whether every factor is a finite number (a too small `reg` or a huge
+    /// `alpha * weight` can make the solves blow up).
+    pub fn is_finite(&self) -> bool {
+        self.users.iter().chain(&self.items).all(|v| v.is_finite())
+    }
+
     pub fn user(&self, u: u32) -> &[f64] {
         &self.users[u as usize * self.rank..(u as usize + 1) * self.rank]
     }
@@ -87,8 +106,9 @@ impl Rows {
     }
 }
 
-/// Fits user and item factors to the (user, item, weight) interactions.
-pub fn fit(by_user: &Rows, by_item: &Rows, options: Options) -> Model {
+/// Fits user and item factors to the (user, item, weight) interactions; stops early
+/// (with unfinished factors) once `stop` is set.
+pub fn fit(by_user: &Rows, by_item: &Rows, options: Options, stop: &AtomicBool) -> Model {
     let rank = options.rank;
     let mut items = vec![0.0; by_item.len() * rank];
     for (i, row) in items.chunks_mut(rank).enumerate() {
@@ -99,6 +119,9 @@ pub fn fit(by_user: &Rows, by_item: &Rows, options: Options) -> Model {
     }
     let mut users = vec![0.0; by_user.len() * rank];
     for _ in 0..options.iterations {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         users = half_step(&items, by_user, options);
         items = half_step(&users, by_item, options);
     }
@@ -116,8 +139,7 @@ fn half_step(fixed: &[f64], rows: &Rows, options: Options) -> Vec<f64> {
         gram[d * rank + d] += options.reg;
     }
     let mut out = vec![0.0; rows.len() * rank];
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = rows.len().div_ceil(threads).max(1);
+    let per_thread = rows.len().div_ceil(thread_count(options.threads)).max(1);
     std::thread::scope(|scope| {
         for (chunk_index, chunk) in out.chunks_mut(per_thread * rank).enumerate() {
             let gram = &gram;
@@ -193,14 +215,18 @@ fn solve_cholesky(a: &mut [f64], b: &mut [f64], n: usize) {
     }
 }
 
-/// The `k` best items of every user with interactions, by predicted preference x_u·y_i.
-/// One user's scores are `rank` contiguous multiply-adds over the item factors stored by
-/// dimension (vectorised by the compiler), then one pass keeps the best k.
+/// The `k` best items of every user with interactions, by predicted preference x_u·y_i;
+/// items nobody interacted with are never recommended. One user's scores are `rank`
+/// contiguous multiply-adds over the item factors stored by dimension (vectorised by the
+/// compiler), then one pass keeps the best k.
 pub fn recommend(
     model: &Model,
     by_user: &Rows,
+    by_item: &Rows,
     k: usize,
     exclude_purchased: bool,
+    threads: usize,
+    stop: &AtomicBool,
 ) -> Vec<Recommendation> {
     let rank = model.rank;
     let n_items = model.items.len() / rank.max(1);
@@ -212,8 +238,11 @@ pub fn recommend(
     }
     let by_dimension = &by_dimension;
     let users = by_user.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = users.div_ceil(threads).max(1);
+    let per_thread = users.div_ceil(thread_count(threads)).max(1);
+    let unknown: Vec<usize> = (0..by_item.len())
+        .filter(|&i| by_item.row(i).is_empty())
+        .collect();
+    let unknown = &unknown;
     let parts: Vec<Vec<Recommendation>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..users)
             .step_by(per_thread)
@@ -225,6 +254,9 @@ pub fn recommend(
                         let row = by_user.row(u);
                         if row.is_empty() {
                             continue;
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            break;
                         }
                         scores.iter_mut().for_each(|s| *s = 0.0);
                         for (d, xd) in model.user(u as u32).iter().enumerate() {
@@ -238,6 +270,9 @@ pub fn recommend(
                                 scores[i as usize] = f64::NEG_INFINITY;
                             }
                         }
+                        for &i in unknown {
+                            scores[i] = f64::NEG_INFINITY;
+                        }
                         push_ranked(&mut out, u as u32, best_of(&scores, k));
                     }
                     out
@@ -246,7 +281,10 @@ pub fn recommend(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_default())
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     parts.into_iter().flatten().collect()
@@ -263,6 +301,7 @@ mod tests {
             alpha: 10.0,
             iterations: 10,
             seed: 7,
+            threads: 0,
         }
     }
 
@@ -286,23 +325,49 @@ mod tests {
         let t = two_groups();
         let by_user = Rows::from_triples(&t, 8, false);
         let by_item = Rows::from_triples(&t, 6, true);
-        let model = fit(&by_user, &by_item, options());
-        let recs = recommend(&model, &by_user, 1, true);
+        let go = AtomicBool::new(false);
+        let model = fit(&by_user, &by_item, options(), &go);
+        let recs = recommend(&model, &by_user, &by_item, 1, true, 0, &go);
         assert_eq!(recs.len(), 8);
         for r in &recs {
             let base = if r.user < 4 { 0 } else { 3 };
             assert_eq!(r.item, base + r.user % 3, "{r:?}");
         }
-        // Deterministic for a seed.
-        assert_eq!(fit(&by_user, &by_item, options()), model);
+        // Deterministic for a seed, whatever the thread count.
+        for threads in [1, 3] {
+            let o = Options {
+                threads,
+                ..options()
+            };
+            assert_eq!(fit(&by_user, &by_item, o, &go), model);
+            assert_eq!(
+                recommend(&model, &by_user, &by_item, 1, true, threads, &go),
+                recs
+            );
+        }
+        let other = Options {
+            seed: 8,
+            ..options()
+        };
+        assert_ne!(fit(&by_user, &by_item, other, &go), model);
+        assert!(model.is_finite());
+        let stopped = AtomicBool::new(true);
+        assert!(recommend(&model, &by_user, &by_item, 1, true, 0, &stopped).is_empty());
     }
 
     #[test]
     fn cholesky_solves_a_small_system() {
-        let mut a = vec![4.0, 2.0, 2.0, 3.0];
-        let mut b = vec![2.0, 1.0];
-        solve_cholesky(&mut a, &mut b, 2);
-        assert!((b[0] - 0.5).abs() < 1e-12 && b[1].abs() < 1e-12, "{b:?}");
+        // A = [[4, 2, 1], [2, 5, 3], [1, 3, 6]], x = [1, -2, 3] → b = A x.
+        let a = [4.0, 2.0, 1.0, 2.0, 5.0, 3.0, 1.0, 3.0, 6.0];
+        let x = [1.0, -2.0, 3.0];
+        let mut b: Vec<f64> = (0..3)
+            .map(|i| (0..3).map(|j| a[i * 3 + j] * x[j]).sum())
+            .collect();
+        let mut factor = a.to_vec();
+        solve_cholesky(&mut factor, &mut b, 3);
+        for (got, want) in b.iter().zip(x) {
+            assert!((got - want).abs() < 1e-12, "{b:?}");
+        }
     }
 
     #[test]

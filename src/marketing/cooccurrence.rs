@@ -7,6 +7,7 @@
 //! co_count, descending; then partner id). Ids are dense `u32`s.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The similarity score of a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,15 +80,25 @@ pub struct Options {
     pub max_basket_size: usize,
 }
 
-/// The co-occurring pairs of `baskets` over items `0..items`, by item a, best first.
-pub fn cooccurrence(baskets: &[Vec<u32>], items: usize, options: Options) -> Vec<Pair> {
+/// The co-occurring pairs of `baskets` over items `0..items`, by item a, best first;
+/// nothing once `stop` is set (the query was cancelled).
+pub fn cooccurrence(
+    baskets: &[Vec<u32>],
+    items: usize,
+    options: Options,
+    stop: &AtomicBool,
+) -> Vec<Pair> {
     let mut n = vec![0u64; items];
     let mut co: HashMap<(u32, u32), u64> = HashMap::new();
     let mut kept = 0u64;
-    for basket in baskets
+    for (i, basket) in baskets
         .iter()
         .filter(|b| b.len() <= options.max_basket_size)
+        .enumerate()
     {
+        if i % 1024 == 0 && stop.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
         kept += 1;
         for (i, &a) in basket.iter().enumerate() {
             n[a as usize] += 1;
@@ -151,7 +162,7 @@ mod tests {
     fn counts_each_item_once_per_basket() {
         let b = baskets(vec![(0, 1), (0, 0), (0, 1), (1, 1), (1, 2)]);
         assert_eq!(b, vec![vec![0, 1], vec![1, 2]]);
-        let pairs = cooccurrence(&b, 3, options(Metric::Cosine));
+        let pairs = cooccurrence(&b, 3, options(Metric::Cosine), &AtomicBool::new(false));
         let p01 = pairs.iter().find(|p| p.a == 0 && p.b == 1).unwrap();
         assert_eq!((p01.co_count, p01.n_a, p01.n_b), (1, 1, 2));
         assert!((p01.score - 1.0 / 2f64.sqrt()).abs() < 1e-15);
@@ -167,12 +178,14 @@ mod tests {
         o.max_basket_size = 3;
         o.min_support = 1;
         o.top_k = 1;
-        let pairs = cooccurrence(&b, 4, o);
+        let pairs = cooccurrence(&b, 4, o, &AtomicBool::new(false));
+        assert!(cooccurrence(&b, 4, o, &AtomicBool::new(true)).is_empty());
         let of0: Vec<_> = pairs.iter().filter(|p| p.a == 0).collect();
         assert_eq!(of0.len(), 1);
         assert_eq!((of0[0].b, of0[0].co_count), (1, 2));
         assert!(!pairs.iter().any(|p| p.a == 3 || p.b == 3));
-        let lift = Metric::Lift.score(2, 3, 2, 3);
+        // lift = co * N / (n_a * n_b) = 2 * 10 / (4 * 5)
+        let lift = Metric::Lift.score(2, 4, 5, 10);
         assert!((lift - 1.0).abs() < 1e-15);
         let jaccard = Metric::Jaccard.score(2, 3, 2, 3);
         assert!((jaccard - 2.0 / 3.0).abs() < 1e-15);

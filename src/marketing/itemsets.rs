@@ -5,6 +5,7 @@
 //! distinct sorted item ids ([`super::cooccurrence::baskets`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A frequent itemset: items ascending, and the number of baskets holding them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,13 +21,14 @@ pub const MAX_ITEMSETS: usize = 5_000_000;
 /// lexicographic order of their items.
 ///
 /// # Errors
-/// More than `limit` itemsets (see [`MAX_ITEMSETS`]).
+/// More than `limit` itemsets (see [`MAX_ITEMSETS`]), or `stop` set (cancelled).
 pub fn frequent_itemsets(
     baskets: &[Vec<u32>],
     items: usize,
     min_count: u64,
     max_len: usize,
     limit: usize,
+    stop: &AtomicBool,
 ) -> Result<Vec<Itemset>, String> {
     let min_count = min_count.max(1);
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); items];
@@ -47,6 +49,7 @@ pub fn frequent_itemsets(
         &frequent,
         &mut prefix,
         (min_count, max_len, limit),
+        stop,
         &mut out,
     )?;
     Ok(out)
@@ -56,10 +59,14 @@ fn extend(
     candidates: &[(u32, Vec<u32>)],
     prefix: &mut Vec<u32>,
     bounds: (u64, usize, usize),
+    stop: &AtomicBool,
     out: &mut Vec<Itemset>,
 ) -> Result<(), String> {
     let (min_count, max_len, limit) = bounds;
     for (i, (item, baskets)) in candidates.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            return Err("canceled".into());
+        }
         prefix.push(*item);
         out.push(Itemset {
             items: prefix.clone(),
@@ -79,7 +86,7 @@ fn extend(
                 })
                 .collect();
             if !next.is_empty() {
-                extend(&next, prefix, bounds, out)?;
+                extend(&next, prefix, bounds, stop, out)?;
             }
         }
         prefix.pop();
@@ -120,7 +127,15 @@ pub struct Rule {
 
 /// Every rule A ⇒ C (A, C non-empty, disjoint, A∪C a frequent itemset) with confidence
 /// at least `min_confidence`, ordered by antecedent, then consequent.
-pub fn rules(itemsets: &[Itemset], baskets: u64, min_confidence: f64) -> Vec<Rule> {
+///
+/// # Errors
+/// More than `limit` rules (see [`MAX_ITEMSETS`]).
+pub fn rules(
+    itemsets: &[Itemset],
+    baskets: u64,
+    min_confidence: f64,
+    limit: usize,
+) -> Result<Vec<Rule>, String> {
     let counts: HashMap<&[u32], u64> = itemsets
         .iter()
         .map(|s| (s.items.as_slice(), s.count))
@@ -158,6 +173,11 @@ pub fn rules(itemsets: &[Itemset], baskets: u64, min_confidence: f64) -> Vec<Rul
             } else {
                 (1.0 - s_c) / (1.0 - confidence)
             };
+            if out.len() >= limit {
+                return Err(format!(
+                    "more than {limit} rules: raise min_support or min_confidence, or lower max_len"
+                ));
+            }
             out.push(Rule {
                 antecedent: a,
                 consequent: c,
@@ -176,7 +196,7 @@ pub fn rules(itemsets: &[Itemset], baskets: u64, min_confidence: f64) -> Vec<Rul
             .cmp(&y.antecedent)
             .then_with(|| x.consequent.cmp(&y.consequent))
     });
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -185,6 +205,10 @@ mod tests {
 
     /// The mlxtend example with ids: 0 Apple, 1 Corn, 2 Dill, 3 Eggs, 4 Ice cream,
     /// 5 Kidney Beans, 6 Milk, 7 Nutmeg, 8 Onion, 9 Unicorn, 10 Yogurt.
+    fn go() -> AtomicBool {
+        AtomicBool::new(false)
+    }
+
     fn mlxtend() -> Vec<Vec<u32>> {
         vec![
             vec![3, 5, 6, 7, 8, 10],
@@ -197,13 +221,14 @@ mod tests {
 
     #[test]
     fn the_mlxtend_example() {
-        let sets = frequent_itemsets(&mlxtend(), 11, 3, 3, MAX_ITEMSETS).unwrap();
+        let sets = frequent_itemsets(&mlxtend(), 11, 3, 3, MAX_ITEMSETS, &go()).unwrap();
         assert_eq!(sets.len(), 11);
         assert!(sets.contains(&Itemset {
             items: vec![3, 5, 8],
             count: 3
         }));
-        let rules = rules(&sets, 5, 0.7);
+        let rules = rules(&sets, 5, 0.7, MAX_ITEMSETS).unwrap();
+        assert!(super::rules(&sets, 5, 0.7, 3).is_err());
         assert_eq!(rules.len(), 12);
         let eggs_onion = rules
             .iter()
@@ -222,9 +247,11 @@ mod tests {
 
     #[test]
     fn max_len_and_runaway_searches_are_bounded() {
-        let sets = frequent_itemsets(&mlxtend(), 11, 3, 1, MAX_ITEMSETS).unwrap();
+        let sets = frequent_itemsets(&mlxtend(), 11, 3, 1, MAX_ITEMSETS, &go()).unwrap();
         assert_eq!(sets.len(), 5);
         let everything = vec![(0..30).collect::<Vec<u32>>()];
-        assert!(frequent_itemsets(&everything, 30, 1, 30, 1000).is_err());
+        assert!(frequent_itemsets(&everything, 30, 1, 30, 1000, &go()).is_err());
+        let stopped = AtomicBool::new(true);
+        assert!(frequent_itemsets(&mlxtend(), 11, 3, 3, MAX_ITEMSETS, &stopped).is_err());
     }
 }

@@ -3,6 +3,8 @@
 //! scoring: a candidate's score is the sum of its similarities to the items the user
 //! bought (each bought item counted once).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 /// One recommended item of one user; rank 1 is the best.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recommendation {
@@ -66,6 +68,7 @@ pub fn from_similar_items(
     items: usize,
     k: usize,
     exclude_purchased: bool,
+    stop: &AtomicBool,
 ) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let mut score = vec![0.0f64; items];
@@ -73,6 +76,9 @@ pub fn from_similar_items(
     let mut is_touched = vec![false; items];
     let mut bought = vec![false; items];
     for (user, history) in histories.iter().enumerate() {
+        if user % 256 == 0 && stop.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
         if history.is_empty() {
             continue;
         }
@@ -137,11 +143,12 @@ mod tests {
             vec![(0, 0.5), (2, 0.4)],
             vec![(0, 0.2), (1, 0.4)],
         ];
-        let recs = from_similar_items(&[vec![0, 1], vec![]], &similar, 3, 5, true);
+        let go = AtomicBool::new(false);
+        let recs = from_similar_items(&[vec![0, 1], vec![]], &similar, 3, 5, true, &go);
         assert_eq!(recs.len(), 1);
         assert_eq!((recs[0].user, recs[0].item, recs[0].rank), (0, 2, 1));
         assert!((recs[0].score - 0.6).abs() < 1e-15);
-        let all = from_similar_items(&[vec![0, 1]], &similar, 3, 5, false);
+        let all = from_similar_items(&[vec![0, 1]], &similar, 3, 5, false, &go);
         assert_eq!(
             all.iter().map(|r| r.item).collect::<Vec<_>>(),
             vec![2, 0, 1]

@@ -63,17 +63,22 @@ pub fn mean(users: &[UserMetrics]) -> UserMetrics {
     }
 }
 
-/// Share of the catalogue that appears in at least one user's top k.
+/// Share of the catalogue that appears in at least one user's top k (recommended items
+/// outside the catalogue do not count; an empty catalogue is covered 0).
 pub fn coverage<'a, T: Eq + Hash + 'a>(
     recommendations: impl IntoIterator<Item = &'a [T]>,
     k: usize,
-    catalogue_size: usize,
+    catalogue: &HashSet<T>,
 ) -> f64 {
+    if catalogue.is_empty() {
+        return 0.0;
+    }
     let distinct: HashSet<&T> = recommendations
         .into_iter()
         .flat_map(|r| r.iter().take(k))
+        .filter(|item| catalogue.contains(item))
         .collect();
-    distinct.len() as f64 / catalogue_size.max(1) as f64
+    distinct.len() as f64 / catalogue.len() as f64
 }
 
 #[cfg(test)]
@@ -109,7 +114,18 @@ mod tests {
         assert!(close(m.hit, 0.6666666666666666));
         assert!(close(m.average_precision, 0.43333333333333335));
         assert!(close(m.ndcg, 0.4925412345010726));
-        // 12 distinct items recommended out of a catalogue of 24.
-        assert!(close(coverage(recs.iter().map(Vec::as_slice), 5, 24), 0.5));
+        // 12 distinct items recommended out of a catalogue of 24 (A to X).
+        let letters: Vec<String> = ('A'..='X').map(String::from).collect();
+        let catalogue: HashSet<&str> = letters.iter().map(String::as_str).collect();
+        assert!(close(
+            coverage(recs.iter().map(Vec::as_slice), 5, &catalogue),
+            0.5
+        ));
+        // Items outside the catalogue do not count.
+        let small: HashSet<&str> = ["A", "B", "Q", "R"].into_iter().collect();
+        assert!(close(
+            coverage(recs.iter().map(Vec::as_slice), 5, &small),
+            0.5
+        ));
     }
 }

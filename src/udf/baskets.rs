@@ -3,6 +3,7 @@
 //! `frequent_itemsets` and `association_rules`. The logic is in
 //! [`crate::marketing::cooccurrence`] and [`crate::marketing::itemsets`].
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, ListArray};
@@ -17,7 +18,7 @@ use datafusion::logical_expr::LogicalPlan;
 use super::computed_table::{Computation, ComputedTable};
 use super::doc::{optional, required, FunctionDoc, Kind};
 use super::keys::{complete_rows, renumber, KeyDict};
-use super::table_args::{column_type, key_type, select_columns, session_state, Args};
+use super::table_args::{column_index, column_type, key_type, select_columns, session_state, Args};
 use crate::error::invalid_argument;
 use crate::marketing::cooccurrence::{self, Metric, Options};
 use crate::marketing::itemsets::{self, MAX_ITEMSETS};
@@ -116,24 +117,13 @@ struct BasketInput {
 
 fn basket_input(state: &SessionState, args: &Args, function: &'static str) -> Result<BasketInput> {
     let source = args.source(state, 0)?;
-    let basket_column = args.required_text(1)?;
-    let item_column = args.required_text(2)?;
-    let basket_type = key_type(
-        &column_type(&source, &basket_column)?,
-        "basket_column",
-        function,
-    )?;
-    let item_type = key_type(
-        &column_type(&source, &item_column)?,
-        "item_column",
-        function,
-    )?;
+    let basket = column_index(&source, &args.required_text(1)?, function)?;
+    let item = column_index(&source, &args.required_text(2)?, function)?;
+    let basket_type = key_type(&column_type(&source, basket), "basket_column", function)?;
+    let item_type = key_type(&column_type(&source, item), "item_column", function)?;
     let plan = select_columns(
         source,
-        &[
-            (basket_column.as_str(), basket_type.clone()),
-            (item_column.as_str(), item_type.clone()),
-        ],
+        &[(basket, basket_type.clone()), (item, item_type.clone())],
     )?;
     Ok(BasketInput {
         plan,
@@ -195,7 +185,7 @@ impl TableFunctionImpl for ItemCooccurrenceFunction {
             min_support: a.integer(3, 2, 1..=i64::MAX)? as u64,
             metric,
             top_k: a.integer(5, 20, 1..=1_000_000)? as usize,
-            max_basket_size: a.integer(6, 100, 2..=1_000_000)? as usize,
+            max_basket_size: a.integer(6, 100, 2..=10_000)? as usize,
         };
         let plan = input.plan.clone();
         Ok(ComputedTable::new(
@@ -223,9 +213,9 @@ impl Computation for Cooccurrence {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
         let (baskets, items) = read_baskets(&inputs[0], &self.input);
-        let pairs = cooccurrence::cooccurrence(&baskets, items.len(), self.options);
+        let pairs = cooccurrence::cooccurrence(&baskets, items.len(), self.options, stop);
         let mut ranks = Vec::with_capacity(pairs.len());
         for (i, p) in pairs.iter().enumerate() {
             let same_item = i > 0 && pairs[i - 1].a == p.a;
@@ -276,6 +266,7 @@ fn mine(
     input: &BasketInput,
     options: ItemsetOptions,
     function: &'static str,
+    stop: &AtomicBool,
 ) -> Result<(Vec<itemsets::Itemset>, u64, KeyDict)> {
     let (baskets, items) = read_baskets(batch, input);
     let n = baskets.len() as u64;
@@ -287,6 +278,7 @@ fn mine(
         min_count,
         options.max_len,
         MAX_ITEMSETS,
+        stop,
     )
     .map_err(|m| invalid_argument(function, m))?;
     Ok((sets, n, items))
@@ -329,8 +321,8 @@ impl Computation for FrequentItemsets {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch> {
-        let (sets, n, items) = mine(&inputs[0], &self.input, self.options, self.name())?;
+    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let (sets, n, items) = mine(&inputs[0], &self.input, self.options, self.name(), stop)?;
         let lists: Vec<&[u32]> = sets.iter().map(|s| s.items.as_slice()).collect();
         let columns: Vec<ArrayRef> = vec![
             item_lists(&items, &lists)?,
@@ -398,9 +390,10 @@ impl Computation for AssociationRules {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch> {
-        let (sets, n, items) = mine(&inputs[0], &self.input, self.options, self.name())?;
-        let rules = itemsets::rules(&sets, n, self.min_confidence);
+    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let (sets, n, items) = mine(&inputs[0], &self.input, self.options, self.name(), stop)?;
+        let rules = itemsets::rules(&sets, n, self.min_confidence, MAX_ITEMSETS)
+            .map_err(|m| invalid_argument(self.name(), m))?;
         let antecedents: Vec<&[u32]> = rules.iter().map(|r| r.antecedent.as_slice()).collect();
         let consequents: Vec<&[u32]> = rules.iter().map(|r| r.consequent.as_slice()).collect();
         let measure = |f: fn(&itemsets::Rule) -> f64| {

@@ -2,9 +2,11 @@
 //! (co-occurrence, itemsets and rules, recommendations, ALS, evaluation): implement
 //! [`Computation`], wrap it with its planned inputs in [`ComputedTable`], and a scan
 //! runs every input to completion (memory accounted in the session's pool), then the
-//! computation on a blocking thread, and serves its one batch.
+//! computation on a blocking thread, and serves its one batch. A cancelled or dropped
+//! query sets the computation's stop flag, so its CPU is freed too.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,11 +33,24 @@ pub trait Computation: fmt::Debug + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The schema of the result.
     fn schema(&self) -> SchemaRef;
-    /// The result, from each input's rows in one batch (in the order the inputs were given).
+    /// The result, from each input's rows in one batch (in the order the inputs were
+    /// given). Long loops check `stop` and give up once it is set (nobody waits for the
+    /// result any more).
     ///
     /// # Errors
     /// Bad data or exhausted limits.
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch>;
+    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch>;
+}
+
+/// Sets the flag when dropped: when the query's stream is dropped (cancel, timeout,
+/// client gone), the computation is told to stop.
+#[derive(Debug)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A table whose rows are a [`Computation`] over planned inputs.
@@ -165,7 +180,10 @@ impl ExecutionPlan for ComputedExec {
         let inputs = self.inputs.clone();
         let computation = Arc::clone(&self.computation);
         let projection = self.projection.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let guard = StopOnDrop(Arc::clone(&stop));
         let batch = async move {
+            let _guard = guard;
             let reservation =
                 MemoryConsumer::new(computation.name()).register(context.memory_pool());
             let mut collected = Vec::with_capacity(inputs.len());
@@ -180,7 +198,7 @@ impl ExecutionPlan for ComputedExec {
                 collected.push(whole);
             }
             let name = computation.name();
-            let full = tokio::task::spawn_blocking(move || computation.compute(collected))
+            let full = tokio::task::spawn_blocking(move || computation.compute(collected, &stop))
                 .await
                 .map_err(|e| DataFusionError::Execution(format!("{name} failed: {e}")))??;
             drop(reservation);

@@ -6,6 +6,7 @@
 //! [`crate::marketing::als`] and [`crate::marketing::recommend_eval`].
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array};
@@ -18,7 +19,9 @@ use datafusion::logical_expr::LogicalPlan;
 use super::computed_table::{Computation, ComputedTable};
 use super::doc::{optional, required, FunctionDoc, Kind};
 use super::keys::{renumber, KeyDict};
-use super::table_args::{column_name, key_type, select_columns, session_state, Args};
+use super::table_args::{
+    column_index, column_type, key_type, require_columns, select_columns, session_state, Args,
+};
 use crate::marketing::als;
 use crate::marketing::recommend::{from_similar_items, Recommendation};
 use crate::marketing::recommend_eval::{coverage, mean, user_metrics};
@@ -119,20 +122,32 @@ fn common_key_type(types: &[DataType]) -> DataType {
     }
 }
 
-/// Key columns `positions` of `plan` (by position), each a customer or item key.
+/// The key types (customer or item) of columns `positions` of `plan`.
 fn key_types(
     plan: &LogicalPlan,
     positions: &[usize],
     function: &'static str,
-) -> Result<Vec<(String, DataType)>> {
+) -> Result<Vec<DataType>> {
     positions
         .iter()
         .map(|&i| {
-            let name = column_name(plan, i, function)?;
-            let t = plan.schema().field(i).data_type().clone();
-            Ok((name.clone(), key_type(&t, &name, function)?))
+            let name = plan.schema().field(i).name().clone();
+            key_type(&column_type(plan, i), &name, function)
         })
         .collect()
+}
+
+/// Checks that the `i`-th column of `plan` is numeric.
+fn numeric_column(plan: &LogicalPlan, i: usize, what: &str, function: &'static str) -> Result<()> {
+    let t = column_type(plan, i);
+    if t.is_numeric() {
+        return Ok(());
+    }
+    let name = plan.schema().field(i).name().clone();
+    Err(crate::error::invalid_argument(
+        function,
+        format!("the {what} column {name} must be numeric, not {t}"),
+    ))
 }
 
 /// The output schema of both recommenders.
@@ -207,47 +222,44 @@ impl TableFunctionImpl for RecommendItemsFunction {
         let a = Args::new(&RECOMMEND_ITEMS, args.exprs())?;
         let owned = a.source(state, 0)?;
         let similar = a.source(state, 1)?;
-        let owned_keys = key_types(&owned, &[0, 1], name)?;
-        let named = ["item_a", "item_b", "score"]
+        require_columns(
+            &owned,
+            2..=2,
+            "customer_items must have 2 columns: customer, item",
+            name,
+        )?;
+        let named: Option<Vec<usize>> = ["item_a", "item_b", "score"]
             .iter()
-            .all(|c| similar.schema().field_with_unqualified_name(c).is_ok());
-        let similar_columns: Vec<String> = if named {
-            vec!["item_a".into(), "item_b".into(), "score".into()]
-        } else {
-            (0..3)
-                .map(|i| column_name(&similar, i, name))
-                .collect::<Result<_>>()?
+            .map(|c| column_index(&similar, c, name).ok())
+            .collect();
+        let similar_columns = match named {
+            Some(columns) => columns,
+            None => {
+                require_columns(
+                    &similar,
+                    3..=3,
+                    "similarities must have columns item_a, item_b, score (or just 3 columns)",
+                    name,
+                )?;
+                vec![0, 1, 2]
+            }
         };
-        let similar_types: Vec<DataType> = similar_columns[..2]
-            .iter()
-            .map(|c| {
-                let t = similar
-                    .schema()
-                    .field_with_unqualified_name(c)?
-                    .data_type()
-                    .clone();
-                key_type(&t, c, name)
-            })
-            .collect::<Result<_>>()?;
+        numeric_column(&similar, similar_columns[2], "score", name)?;
+        let owned_types = key_types(&owned, &[0, 1], name)?;
+        let similar_types = key_types(&similar, &similar_columns[..2], name)?;
+        let customer_type = owned_types[0].clone();
         let item_type = common_key_type(&[
-            owned_keys[1].1.clone(),
+            owned_types[1].clone(),
             similar_types[0].clone(),
             similar_types[1].clone(),
         ]);
-        let customer_type = owned_keys[0].1.clone();
-        let owned = select_columns(
-            owned,
-            &[
-                (owned_keys[0].0.as_str(), customer_type.clone()),
-                (owned_keys[1].0.as_str(), item_type.clone()),
-            ],
-        )?;
+        let owned = select_columns(owned, &[(0, customer_type.clone()), (1, item_type.clone())])?;
         let similar = select_columns(
             similar,
             &[
-                (similar_columns[0].as_str(), item_type.clone()),
-                (similar_columns[1].as_str(), item_type.clone()),
-                (similar_columns[2].as_str(), DataType::Float64),
+                (similar_columns[0], item_type.clone()),
+                (similar_columns[1], item_type.clone()),
+                (similar_columns[2], DataType::Float64),
             ],
         )?;
         Ok(ComputedTable::new(
@@ -271,7 +283,7 @@ impl Computation for RecommendItems {
         recommendation_schema(&self.customer_type, &self.item_type)
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
         let (owned, similar) = (&inputs[0], &inputs[1]);
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
@@ -297,6 +309,7 @@ impl Computation for RecommendItems {
             items.len(),
             self.k,
             self.exclude_purchased,
+            stop,
         );
         recommendation_batch(self.schema(), &customers, &items, &recs)
     }
@@ -323,34 +336,33 @@ impl TableFunctionImpl for AlsRecommendFunction {
         let state = session_state(&args, name)?;
         let a = Args::new(&ALS_RECOMMEND, args.exprs())?;
         let source = a.source(state, 0)?;
+        require_columns(
+            &source,
+            2..=3,
+            "interactions must have 2 or 3 columns: customer, item [, weight]",
+            name,
+        )?;
         let keys = key_types(&source, &[0, 1], name)?;
-        let weighted = source.schema().fields().len() >= 3;
-        let mut columns: Vec<(&str, DataType)> =
-            keys.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-        let weight_name;
+        let weighted = source.schema().fields().len() == 3;
+        let mut columns = vec![(0, keys[0].clone()), (1, keys[1].clone())];
         if weighted {
-            weight_name = column_name(&source, 2, name)?;
-            let t = source.schema().field(2).data_type().clone();
-            if !t.is_numeric() {
-                return Err(a.bad(format!(
-                    "the weight column {weight_name} must be numeric, not {t}"
-                )));
-            }
-            columns.push((weight_name.as_str(), DataType::Float64));
+            numeric_column(&source, 2, "weight", name)?;
+            columns.push((2, DataType::Float64));
         }
         let plan = select_columns(source, &columns)?;
         let options = als::Options {
             rank: a.integer(2, 10, 1..=500)? as usize,
-            reg: a.number(3, 0.1, 1e-12..=1e12)?,
-            alpha: a.number(4, 1.0, 0.0..=1e12)?,
+            reg: a.number(3, 0.1, 1e-6..=1e6)?,
+            alpha: a.number(4, 1.0, 0.0..=1e6)?,
             iterations: a.integer(5, 15, 1..=1000)? as usize,
             seed: a.integer(6, 42, i64::MIN..=i64::MAX)? as u64,
+            threads: 0,
         };
         Ok(ComputedTable::new(
             vec![plan],
             AlsRecommend {
-                customer_type: keys[0].1.clone(),
-                item_type: keys[1].1.clone(),
+                customer_type: keys[0].clone(),
+                item_type: keys[1].clone(),
                 weighted,
                 k: a.integer(1, 10, 1..=100_000)? as usize,
                 options,
@@ -369,7 +381,7 @@ impl Computation for AlsRecommend {
         recommendation_schema(&self.customer_type, &self.item_type)
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
         let batch = &inputs[0];
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
@@ -394,8 +406,22 @@ impl Computation for AlsRecommend {
         let by_user = als::Rows::from_triples(&triples, customers.len(), false);
         let by_item = als::Rows::from_triples(&triples, items.len(), true);
         drop(triples);
-        let model = als::fit(&by_user, &by_item, self.options);
-        let recs = als::recommend(&model, &by_user, self.k, self.exclude_purchased);
+        let model = als::fit(&by_user, &by_item, self.options, stop);
+        if !model.is_finite() {
+            return Err(crate::error::invalid_argument(
+                ALS_RECOMMEND.name,
+                "the factors diverged (not finite): raise reg or lower alpha or the weights",
+            ));
+        }
+        let recs = als::recommend(
+            &model,
+            &by_user,
+            &by_item,
+            self.k,
+            self.exclude_purchased,
+            self.options.threads,
+            stop,
+        );
         recommendation_batch(self.schema(), &customers, &items, &recs)
     }
 }
@@ -424,45 +450,49 @@ impl TableFunctionImpl for RecEvalFunction {
             Some(_) => Some(a.source(state, 3)?),
             None => None,
         };
+        require_columns(
+            &recs,
+            3..=4,
+            "recommendations must have columns customer, item, rank [, score]",
+            name,
+        )?;
+        require_columns(
+            &holdout,
+            2..=2,
+            "holdout must have 2 columns: customer, item",
+            name,
+        )?;
+        if let Some(c) = &catalogue {
+            require_columns(c, 1..=1, "catalogue must have 1 column: item", name)?;
+        }
+        numeric_column(&recs, 2, "rank", name)?;
         let rec_keys = key_types(&recs, &[0, 1], name)?;
         let holdout_keys = key_types(&holdout, &[0, 1], name)?;
         let catalogue_keys = match &catalogue {
             Some(c) => key_types(c, &[0], name)?,
             None => Vec::new(),
         };
-        let customer_type = common_key_type(&[rec_keys[0].1.clone(), holdout_keys[0].1.clone()]);
-        let mut item_types = vec![rec_keys[1].1.clone(), holdout_keys[1].1.clone()];
-        item_types.extend(catalogue_keys.iter().map(|(_, t)| t.clone()));
+        let customer_type = common_key_type(&[rec_keys[0].clone(), holdout_keys[0].clone()]);
+        let mut item_types = vec![rec_keys[1].clone(), holdout_keys[1].clone()];
+        item_types.extend(catalogue_keys);
         let item_type = common_key_type(&item_types);
-        let rank_name = column_name(&recs, 2, name)?;
-        let rank_type = recs.schema().field(2).data_type().clone();
-        if !rank_type.is_numeric() {
-            return Err(a.bad(format!(
-                "the rank column {rank_name} must be numeric, not {rank_type}"
-            )));
-        }
         let mut inputs = vec![
             select_columns(
                 recs,
                 &[
-                    (rec_keys[0].0.as_str(), customer_type.clone()),
-                    (rec_keys[1].0.as_str(), item_type.clone()),
-                    (rank_name.as_str(), DataType::Float64),
+                    (0, customer_type.clone()),
+                    (1, item_type.clone()),
+                    (2, DataType::Float64),
                 ],
             )?,
             select_columns(
                 holdout,
-                &[
-                    (holdout_keys[0].0.as_str(), customer_type.clone()),
-                    (holdout_keys[1].0.as_str(), item_type.clone()),
-                ],
+                &[(0, customer_type.clone()), (1, item_type.clone())],
             )?,
         ];
+        let with_catalogue = catalogue.is_some();
         if let Some(c) = catalogue {
-            inputs.push(select_columns(
-                c,
-                &[(catalogue_keys[0].0.as_str(), item_type.clone())],
-            )?);
+            inputs.push(select_columns(c, &[(0, item_type.clone())])?);
         }
         Ok(ComputedTable::new(
             inputs,
@@ -470,7 +500,7 @@ impl TableFunctionImpl for RecEvalFunction {
                 customer_type,
                 item_type,
                 k: a.integer(2, 10, 1..=100_000)? as usize,
-                with_catalogue: a.text(3)?.is_some(),
+                with_catalogue,
             },
         ))
     }
@@ -495,7 +525,7 @@ impl Computation for RecEval {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<RecordBatch>, _stop: &AtomicBool) -> Result<RecordBatch> {
         let (recs, holdout) = (&inputs[0], &inputs[1]);
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
@@ -537,14 +567,20 @@ impl Computation for RecEval {
                 user_metrics(&lists[c], &set, self.k)
             })
             .collect();
-        let catalogue_size = if self.with_catalogue {
-            item_ids[2].iter().flatten().collect::<HashSet<_>>().len()
+        let catalogue: HashSet<u32> = if self.with_catalogue {
+            item_ids[2].iter().flatten().copied().collect()
         } else {
-            items.len()
+            (0..items.len() as u32).collect()
         };
+        if self.with_catalogue && catalogue.is_empty() {
+            return Err(crate::error::invalid_argument(
+                REC_EVAL.name,
+                "the catalogue is empty",
+            ));
+        }
         let covered: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
         let m = mean(&per_user);
-        let cov = coverage(covered, self.k, catalogue_size).min(1.0);
+        let cov = coverage(covered, self.k, &catalogue);
         let value = |v: f64| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
         let columns = vec![
             Arc::new(Int64Array::from(vec![per_user.len() as i64])) as ArrayRef,

@@ -107,8 +107,12 @@ impl<'a> Args<'a> {
         let Some(v) = self.value(i)? else {
             return Ok(default);
         };
+        let whole = !matches!(
+            v.cast_to(&DataType::Float64),
+            Ok(ScalarValue::Float64(Some(x))) if x.fract() != 0.0
+        );
         match v.cast_to(&DataType::Int64) {
-            Ok(ScalarValue::Int64(Some(n))) if range.contains(&n) => Ok(n),
+            Ok(ScalarValue::Int64(Some(n))) if whole && range.contains(&n) => Ok(n),
             _ => Err(self.bad(format!(
                 "{} must be an integer from {} to {}, got {v}",
                 self.param_name(i),
@@ -210,34 +214,57 @@ pub fn source_plan(state: &SessionState, input: &str) -> Result<LogicalPlan> {
     }
 }
 
-/// The type of column `name` of `plan`.
+/// The position of column `name` in `plan`.
 ///
 /// # Errors
-/// No such column.
-pub fn column_type(plan: &LogicalPlan, name: &str) -> Result<DataType> {
-    Ok(plan
-        .schema()
-        .field_with_unqualified_name(name)?
-        .data_type()
-        .clone())
+/// No such column (42703), or more than one.
+pub fn column_index(plan: &LogicalPlan, name: &str, function: &'static str) -> Result<usize> {
+    let schema = plan.schema();
+    let matches: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() == name)
+        .collect();
+    match matches.as_slice() {
+        [] => {
+            // DataFusion's own error, so the client sees 42703 and the valid names.
+            schema.field_with_unqualified_name(name)?;
+            Err(invalid_argument(function, format!("no column {name}")))
+        }
+        [i] => Ok(*i),
+        _ => Err(invalid_argument(
+            function,
+            format!("column {name} is ambiguous in the input: alias it"),
+        )),
+    }
 }
 
-/// The name of the `i`-th column of `plan`.
+/// Checks that `plan` has a column count in `counts`; `what` says what they are.
 ///
 /// # Errors
-/// `plan` has fewer columns.
-pub fn column_name(plan: &LogicalPlan, i: usize, function: &'static str) -> Result<String> {
+/// Too few or too many columns, naming the ones there are.
+pub fn require_columns(
+    plan: &LogicalPlan,
+    counts: std::ops::RangeInclusive<usize>,
+    what: &str,
+    function: &'static str,
+) -> Result<()> {
     let fields = plan.schema().fields();
-    fields.get(i).map(|f| f.name().clone()).ok_or_else(|| {
-        invalid_argument(
-            function,
-            format!(
-                "the input needs at least {} columns, it has {}",
-                i + 1,
-                fields.len()
-            ),
-        )
-    })
+    if counts.contains(&fields.len()) {
+        return Ok(());
+    }
+    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+    Err(invalid_argument(
+        function,
+        format!(
+            "{what}; the input has {} columns ({}): select just those",
+            names.len(),
+            names.join(", ")
+        ),
+    ))
+}
+
+/// The type of the `i`-th column of `plan`.
+pub fn column_type(plan: &LogicalPlan, i: usize) -> DataType {
+    plan.schema().field(i).data_type().clone()
 }
 
 /// The type a key column (customer, basket, item) is computed as: integers as `Int64`,
@@ -261,17 +288,18 @@ pub fn key_type(data_type: &DataType, what: &str, function: &'static str) -> Res
     }
 }
 
-/// `plan` reduced to `columns` (name in the input, type to cast to), named by position
-/// `c0`, `c1`, ...
+/// `plan` reduced to `columns` (position in the input, type to cast to), named by
+/// position `c0`, `c1`, ... Columns are taken by position, so inputs whose columns share
+/// a name (`SELECT a.id, b.id ...`) work.
 ///
 /// # Errors
-/// A column is missing.
-pub fn select_columns(plan: LogicalPlan, columns: &[(&str, DataType)]) -> Result<LogicalPlan> {
+/// The projection does not plan.
+pub fn select_columns(plan: LogicalPlan, columns: &[(usize, DataType)]) -> Result<LogicalPlan> {
     let projection: Vec<Expr> = columns
         .iter()
         .enumerate()
-        .map(|(i, (name, data_type))| {
-            let column = Expr::Column(Column::new_unqualified(*name));
+        .map(|(i, (position, data_type))| {
+            let column = Expr::Column(Column::from(plan.schema().qualified_field(*position)));
             cast(column, data_type.clone()).alias(format!("c{i}"))
         })
         .collect();

@@ -210,5 +210,15 @@ async fn psql_lists_marketing_functions_with_descriptions() {
         out.trim(),
         "kmeans_assign|SCALAR|t\nkmeans_distance|SCALAR|t\nkmeans_fit|AGGREGATE|t\nrfm|TABLE|t\nrfm_score|WINDOW|t\nrfm_segment|SCALAR|t\nrfm_segment_rf|SCALAR|t"
     );
+    // Plain \df: every documented function, each with its arguments and a description.
+    let out = tokio::task::block_in_place(|| ok(&server, &["-At", "-c", r"\df+"]));
+    for doc in datapunk::udf::docs() {
+        let row = out
+            .lines()
+            .find(|l| l.split('|').nth(1) == Some(doc.name))
+            .unwrap_or_else(|| panic!("{} not in \\df+: {out}", doc.name));
+        assert!(row.contains(&doc.arguments()), "{row}");
+        assert!(row.ends_with(doc.description), "{row}");
+    }
     server.stop().await;
 }

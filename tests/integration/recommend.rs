@@ -198,6 +198,8 @@ async fn rec_eval_gives_the_worked_example() {
             recs.push(format!("(''{user}'', ''{item}'', {})", rank + 1));
         }
     }
+    // A catalogue of 24 items, A to X: the 12 recommended ones cover half of it.
+    let catalogue: Vec<String> = ('A'..='X').map(|c| format!("(''{c}'')")).collect();
     let mut holdout = Vec::new();
     for (user, items) in example["holdout_truth"].as_object().expect("holdout") {
         for item in names(items) {
@@ -207,11 +209,13 @@ async fn rec_eval_gives_the_worked_example() {
     let got = rows(
         &c,
         &format!(
-            "SELECT users, k, precision, recall, hit_rate, map, ndcg FROM rec_eval(\
+            "SELECT users, k, precision, recall, hit_rate, map, ndcg, coverage FROM rec_eval(\
              'SELECT * FROM (VALUES {}) AS r(u, i, rank)', \
-             'SELECT * FROM (VALUES {}) AS h(u, i)', 5)",
+             'SELECT * FROM (VALUES {}) AS h(u, i)', 5, \
+             catalogue => 'SELECT * FROM (VALUES {}) AS c(i)')",
             recs.join(", "),
-            holdout.join(", ")
+            holdout.join(", "),
+            catalogue.join(", ")
         ),
     )
     .await;
@@ -231,6 +235,7 @@ async fn rec_eval_gives_the_worked_example() {
         let exact = example[name].as_f64().unwrap();
         assert!((value - exact).abs() < 1e-12, "{name}: {value}");
     }
+    assert!((number(&got[0][7]) - 0.5).abs() < 1e-12, "coverage {:?}", got[0][7]);
     server.stop().await;
 }
 
@@ -284,6 +289,36 @@ async fn cooccurrence_counts_equal_a_plain_sql_self_join() {
         let v = counts(r);
         let cosine = v[0] as f64 / ((v[1] * v[2]) as f64).sqrt();
         assert!((number(&r[5]) - cosine).abs() < 1e-12, "{r:?}");
+    }
+
+    // lift = co * N / (n_a * n_b), N = baskets kept; count = co.
+    let kept: f64 = scalar(
+        &c,
+        "SELECT count(*) FROM (SELECT order_id FROM (SELECT DISTINCT order_id, product_id FROM lake.order_lines) \
+         GROUP BY order_id HAVING count(*) <= 5)",
+    )
+    .await
+    .unwrap()
+    .parse()
+    .unwrap();
+    for metric in ["lift", "count"] {
+        let scored = rows(
+            &c,
+            &format!(
+                "SELECT item_a, item_b, co_count, n_a, n_b, score FROM item_cooccurrence('lake.order_lines', \
+                 'order_id', 'product_id', min_support => 1, metric => '{metric}', top_k => 1000000, max_basket_size => 5)"
+            ),
+        )
+        .await;
+        assert_eq!(scored.len(), got_rows.len());
+        for r in &scored {
+            let v = counts(r);
+            let want = match metric {
+                "lift" => v[0] as f64 * kept / (v[1] * v[2]) as f64,
+                _ => v[0] as f64,
+            };
+            assert!((number(&r[5]) - want).abs() < 1e-9, "{metric} {r:?}");
+        }
     }
 
     // top_k and min_support: each item keeps its best partners by score.
@@ -407,6 +442,7 @@ async fn als_is_deterministic_and_leaves_out_what_was_bought() {
     assert_eq!(bought[0][0].as_deref(), Some("0"));
     let other_seed = rows(&c, &query.replace("seed => 7", "seed => 8")).await;
     assert_eq!(other_seed.len(), first.len());
+    assert_ne!(other_seed, first, "the seed is used");
     server.stop().await;
 }
 
@@ -428,12 +464,24 @@ async fn bad_arguments_get_22023_and_the_connection_stays_usable() {
             "item_column must be an integer or text column",
         ),
         (
-            "SELECT * FROM als_recommend('lake.order_lines', rank => 0)",
+            "SELECT * FROM als_recommend('SELECT customer_id, product_id FROM lake.order_lines', rank => 0)",
             "rank must be an integer from 1 to 500",
         ),
         (
-            "SELECT * FROM rec_eval('lake.order_lines', 'lake.orders', k => 0)",
+            "SELECT * FROM als_recommend('SELECT customer_id, product_id FROM lake.order_lines', k => 2.5)",
             "k must be an integer",
+        ),
+        (
+            "SELECT * FROM als_recommend('lake.order_lines')",
+            "interactions must have 2 or 3 columns: customer, item [, weight]; the input has 9 columns (order_id, line_no,",
+        ),
+        (
+            "SELECT * FROM rec_eval('SELECT customer_id, product_id, line_no FROM lake.order_lines', 'SELECT customer_id, product_id FROM lake.order_lines', k => 0)",
+            "k must be an integer",
+        ),
+        (
+            "SELECT * FROM rec_eval('SELECT customer_id, product_id, country FROM lake.order_lines', 'SELECT customer_id, product_id FROM lake.order_lines')",
+            "the rank column country must be numeric",
         ),
         ("SELECT * FROM recommend_items('lake.orders')", "expects 2 to 4 arguments"),
     ] {
@@ -486,8 +534,8 @@ async fn a_recommender_beats_popularity_on_the_demo_data() {
         best > popularity,
         "best {best} vs popularity {popularity}: {table:?}"
     );
-    // Same evaluated customers for every method.
-    let users: BTreeSet<&str> = table.iter().map(|r| r[1].as_deref().unwrap()).collect();
-    assert_eq!(users.len(), 1, "{table:?}");
+    // Customers with a history and new purchases after the cutoff: most buying ones.
+    let users: u64 = table[0][1].as_deref().unwrap().parse().unwrap();
+    assert!(users > 1000, "{table:?}");
     server.stop().await;
 }
