@@ -6,8 +6,9 @@
 //! `min_support` are dropped; each item keeps its `top_k` best partners (score, then
 //! co_count, descending; then partner id). Ids are dense `u32`s.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::FastMap;
 
 /// The similarity score of a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +90,7 @@ pub fn cooccurrence(
     stop: &AtomicBool,
 ) -> Vec<Pair> {
     let mut n = vec![0u64; items];
-    let mut co: HashMap<(u32, u32), u64> = HashMap::new();
+    let mut co: FastMap<(u32, u32), u64> = FastMap::default();
     let mut kept = 0u64;
     for (i, basket) in baskets
         .iter()

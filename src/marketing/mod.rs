@@ -3,6 +3,13 @@
 //! itemsets and rules, item-based and ALS recommendations, and their evaluation). Plain
 //! values and slices in, no Arrow; the SQL wrappers live in [`crate::udf`].
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// The hash map of in-memory computations over ids and keys from the warehouse: aHash
+/// with fixed keys is several times faster than the default SipHash on integer keys.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<ahash::AHasher>>;
+
 pub mod als;
 pub mod cooccurrence;
 pub mod itemsets;

@@ -3,24 +3,25 @@
 //! every tie broken by id is broken by key, whatever the input's partitioning), and
 //! builds Arrow columns of keys back from ids.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 
+use crate::marketing::FastMap;
+
 /// Keys of one type with their ids.
 #[derive(Debug)]
 pub struct Interner<K> {
-    ids: HashMap<K, u32>,
+    ids: FastMap<K, u32>,
     keys: Vec<K>,
 }
 
 impl<K: Hash + Eq + Clone + Ord> Interner<K> {
     fn new() -> Self {
         Self {
-            ids: HashMap::new(),
+            ids: FastMap::default(),
             keys: Vec::new(),
         }
     }

@@ -235,7 +235,11 @@ async fn rec_eval_gives_the_worked_example() {
         let exact = example[name].as_f64().unwrap();
         assert!((value - exact).abs() < 1e-12, "{name}: {value}");
     }
-    assert!((number(&got[0][7]) - 0.5).abs() < 1e-12, "coverage {:?}", got[0][7]);
+    assert!(
+        (number(&got[0][7]) - 0.5).abs() < 1e-12,
+        "coverage {:?}",
+        got[0][7]
+    );
     server.stop().await;
 }
 
