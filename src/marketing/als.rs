@@ -122,14 +122,15 @@ pub fn fit(by_user: &Rows, by_item: &Rows, options: Options, stop: &AtomicBool) 
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        users = half_step(&items, by_user, options);
-        items = half_step(&users, by_item, options);
+        users = half_step(&items, by_user, options, stop);
+        items = half_step(&users, by_item, options, stop);
     }
     Model { rank, users, items }
 }
 
-/// Solves every row of `rows` against the fixed factors.
-fn half_step(fixed: &[f64], rows: &Rows, options: Options) -> Vec<f64> {
+/// Solves every row of `rows` against the fixed factors (rows left zero once `stop` is
+/// set: a row's solve can be long at a high rank, so the check is per row).
+fn half_step(fixed: &[f64], rows: &Rows, options: Options, stop: &AtomicBool) -> Vec<f64> {
     let rank = options.rank;
     let mut gram = vec![0.0; rank * rank];
     for y in fixed.chunks(rank) {
@@ -148,6 +149,9 @@ fn half_step(fixed: &[f64], rows: &Rows, options: Options) -> Vec<f64> {
                 let mut b = vec![0.0; rank];
                 for (offset, x) in chunk.chunks_mut(rank).enumerate() {
                     let row = rows.row(chunk_index * per_thread + offset);
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     if row.is_empty() {
                         continue;
                     }

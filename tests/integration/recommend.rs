@@ -507,6 +507,9 @@ async fn bad_arguments_get_22023_and_the_connection_stays_usable() {
 /// on hit rate@10 in `sql/examples/recommendation_evaluation.sql`.
 #[tokio::test]
 async fn a_recommender_beats_popularity_on_the_demo_data() {
+    // Generating and evaluating the demo data grows this process: keep it away from the
+    // tests that measure the server's memory.
+    let _exclusive = crate::harness::MEMORY_HEAVY.lock().await;
     let server = TestServer::start(|config, dir| {
         let demo = dir.join("demo");
         datapunk::generate::generate(&demo, datapunk::generate::Spec::demo(), false)
