@@ -6,6 +6,8 @@
 //! - `als_recommend` (implicit ALS, rank 10, 10 iterations, top 10) on the distinct
 //!   (customer, product) pairs with purchase counts: time and peak RSS (DuckDB has no
 //!   matrix factorisation to compare with).
+//!
+//! `cargo bench --bench recommend -- cooccurrence` (or `als`) runs one of the two.
 
 use std::time::Instant;
 
@@ -66,6 +68,12 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
+    // Names given after `--` choose the parts to run (cargo itself passes `--bench`).
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runs_part = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
     let lake = bench_lake(BENCHES, lines);
     let scratch = tempfile::tempdir().expect("tempdir");
     println!(
@@ -75,69 +83,74 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    let duck_pairs = scratch.path().join("duckdb_pairs.csv");
-    let duck = run_duckdb(
-        BENCHES,
-        "duckdb_query.py",
-        &lake,
-        "cooccurrence_top20.sql",
-        runs,
-        &duck_pairs,
-    );
-
     let server = BenchServer::start(&lake).await;
     let client = &server.client;
-    reset_peak_rss();
-    let mut times = Vec::new();
-    let mut ours = Vec::new();
-    for _ in 0..runs {
-        let t = Instant::now();
-        ours = csv_rows(client, COOCCURRENCE).await;
-        times.push(t.elapsed());
-    }
-    let our_secs = median(times).as_secs_f64();
-    let our_mib = peak_rss_mib();
-    let expected: Vec<String> = std::fs::read_to_string(&duck_pairs)
-        .expect("duckdb pairs")
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let mismatches = ours.iter().zip(&expected).filter(|(a, b)| a != b).count()
-        + ours.len().abs_diff(expected.len());
-    println!("item_cooccurrence over orders (cosine, top 20 per product):");
-    println!(
-        "  duckdb  (queries/cooccurrence_top20.sql) {:>8.3} s   peak RSS {:>6.0} MiB",
-        duck.secs, duck.peak_mib
-    );
-    println!("  datapunk (item_cooccurrence)             {our_secs:>8.3} s   peak RSS {our_mib:>6} MiB (server and client in one process)");
-    println!(
-        "  duckdb / datapunk                        {:>8.2}x",
-        duck.secs / our_secs
-    );
-    println!(
-        "  {} rows compared, {mismatches} mismatches",
-        expected.len()
-    );
+    let mut mismatches = 0;
+    if runs_part("cooccurrence") {
+        let duck_pairs = scratch.path().join("duckdb_pairs.csv");
+        let duck = run_duckdb(
+            BENCHES,
+            "duckdb_query.py",
+            &lake,
+            "cooccurrence_top20.sql",
+            runs,
+            &duck_pairs,
+        );
 
-    let pairs = csv_rows(client, ALS_PAIRS).await;
-    reset_peak_rss();
-    let mut times = Vec::new();
-    let mut answer = Vec::new();
-    for _ in 0..runs {
-        let t = Instant::now();
-        answer = csv_rows(client, ALS).await;
-        times.push(t.elapsed());
+        reset_peak_rss();
+        let mut times = Vec::new();
+        let mut ours = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            ours = csv_rows(client, COOCCURRENCE).await;
+            times.push(t.elapsed());
+        }
+        let our_secs = median(times).as_secs_f64();
+        let our_mib = peak_rss_mib();
+        let expected: Vec<String> = std::fs::read_to_string(&duck_pairs)
+            .expect("duckdb pairs")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        mismatches = ours.iter().zip(&expected).filter(|(a, b)| a != b).count()
+            + ours.len().abs_diff(expected.len());
+        println!("item_cooccurrence over orders (cosine, top 20 per product):");
+        println!(
+            "  duckdb  (queries/cooccurrence_top20.sql) {:>8.3} s   peak RSS {:>6.0} MiB",
+            duck.secs, duck.peak_mib
+        );
+        println!("  datapunk (item_cooccurrence)             {our_secs:>8.3} s   peak RSS {our_mib:>6} MiB (server and client in one process)");
+        println!(
+            "  duckdb / datapunk                        {:>8.2}x",
+            duck.secs / our_secs
+        );
+        println!(
+            "  {} rows compared, {mismatches} mismatches",
+            expected.len()
+        );
     }
-    println!(
-        "als_recommend (rank 10, 10 iterations, top 10) on {} (customer, product) pairs:",
-        pairs.first().map_or("?", String::as_str)
-    );
-    println!(
-        "  {:.3} s   peak RSS {} MiB   (recommendations, customers) = ({})",
-        median(times).as_secs_f64(),
-        peak_rss_mib(),
-        answer.first().map_or("?", String::as_str)
-    );
+
+    if runs_part("als") {
+        let pairs = csv_rows(client, ALS_PAIRS).await;
+        reset_peak_rss();
+        let mut times = Vec::new();
+        let mut answer = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            answer = csv_rows(client, ALS).await;
+            times.push(t.elapsed());
+        }
+        println!(
+            "als_recommend (rank 10, 10 iterations, top 10) on {} (customer, product) pairs:",
+            pairs.first().map_or("?", String::as_str)
+        );
+        println!(
+            "  {:.3} s   peak RSS {} MiB   (recommendations, customers) = ({})",
+            median(times).as_secs_f64(),
+            peak_rss_mib(),
+            answer.first().map_or("?", String::as_str)
+        );
+    }
     server.stop().await;
     assert_eq!(mismatches, 0, "co-occurrence differs from DuckDB's");
 }

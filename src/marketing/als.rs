@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::generate::rng::Rng;
 
 use super::recommend::{best_of, push_ranked, Recommendation};
+use super::thread_count;
 
 /// What to fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,15 +24,6 @@ pub struct Options {
     pub seed: u64,
     /// Threads to solve rows with (0: one per core). The result does not depend on it.
     pub threads: usize,
-}
-
-/// The threads to use for `requested` (0: one per core).
-fn thread_count(requested: usize) -> usize {
-    if requested > 0 {
-        requested
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
 }
 
 /// Fitted factors, row-major: `users[u * rank .. (u + 1) * rank]`.

@@ -2,10 +2,12 @@
 //! association rules A ⇒ C between them. support(X) = share of baskets holding every item
 //! of X; confidence = s(A∪C)/s(A); lift = confidence/s(C); leverage = s(A∪C) − s(A)s(C);
 //! conviction = (1 − s(C))/(1 − confidence), infinite when confidence is 1. Baskets are
-//! distinct sorted item ids ([`super::cooccurrence::baskets`]).
+//! [`Baskets`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::baskets::Baskets;
 
 /// A frequent itemset: items ascending, and the number of baskets holding them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +25,7 @@ pub const MAX_ITEMSETS: usize = 5_000_000;
 /// # Errors
 /// More than `limit` itemsets (see [`MAX_ITEMSETS`]), or `stop` set (cancelled).
 pub fn frequent_itemsets(
-    baskets: &[Vec<u32>],
+    baskets: &Baskets,
     items: usize,
     min_count: u64,
     max_len: usize,
@@ -209,14 +211,14 @@ mod tests {
         AtomicBool::new(false)
     }
 
-    fn mlxtend() -> Vec<Vec<u32>> {
-        vec![
+    fn mlxtend() -> Baskets {
+        Baskets::from_lists(&[
             vec![3, 5, 6, 7, 8, 10],
             vec![2, 3, 5, 7, 8, 10],
             vec![0, 3, 5, 6],
             vec![1, 5, 6, 9, 10],
             vec![1, 3, 4, 5, 8],
-        ]
+        ])
     }
 
     #[test]
@@ -249,7 +251,7 @@ mod tests {
     fn max_len_and_runaway_searches_are_bounded() {
         let sets = frequent_itemsets(&mlxtend(), 11, 3, 1, MAX_ITEMSETS, &go()).unwrap();
         assert_eq!(sets.len(), 5);
-        let everything = vec![(0..30).collect::<Vec<u32>>()];
+        let everything = Baskets::from_lists(&[(0..30).collect::<Vec<u32>>()]);
         assert!(frequent_itemsets(&everything, 30, 1, 30, 1000, &go()).is_err());
         let stopped = AtomicBool::new(true);
         assert!(frequent_itemsets(&mlxtend(), 11, 3, 3, MAX_ITEMSETS, &stopped).is_err());

@@ -10,7 +10,17 @@ use std::hash::BuildHasherDefault;
 /// with fixed keys is several times faster than the default SipHash on integer keys.
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<ahash::AHasher>>;
 
+/// The threads to use for `requested` (0: one per core).
+fn thread_count(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 pub mod als;
+pub mod baskets;
 pub mod cooccurrence;
 pub mod itemsets;
 pub mod kmeans;

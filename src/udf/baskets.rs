@@ -15,11 +15,12 @@ use datafusion::common::Result;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
-use super::computed_table::{Computation, ComputedTable};
+use super::computed_table::{Computation, ComputedTable, Input};
 use super::doc::{optional, required, FunctionDoc, Kind};
-use super::keys::{complete_rows, renumber, KeyDict};
+use super::keys::KeyDict;
 use super::table_args::{column_index, column_type, key_type, select_columns, session_state, Args};
 use crate::error::invalid_argument;
+use crate::marketing::baskets::Baskets;
 use crate::marketing::cooccurrence::{self, Metric, Options};
 use crate::marketing::itemsets::{self, MAX_ITEMSETS};
 
@@ -132,19 +133,33 @@ fn basket_input(state: &SessionState, args: &Args, function: &'static str) -> Re
     })
 }
 
-/// Distinct items per basket, and the item dictionary (ids in item order).
-fn read_baskets(batch: &RecordBatch, input: &BasketInput) -> (Vec<Vec<u32>>, KeyDict) {
-    let mut baskets = KeyDict::for_type(&input.basket_type);
-    let mut items = KeyDict::for_type(&input.item_type);
-    let mut basket_ids = baskets.intern(batch.column(0));
-    let mut item_ids = items.intern(batch.column(1));
-    renumber(&mut basket_ids, &baskets.sort());
-    renumber(&mut item_ids, &items.sort());
-    let pairs = complete_rows(&vec![basket_ids, item_ids])
-        .into_iter()
-        .map(|row| (row[0], row[1]))
-        .collect();
-    (cooccurrence::baskets(pairs), items)
+/// The baskets of an input, and the item dictionary (ids in item order). Batches are
+/// read one by one and freed as they go; basket keys only group rows (never output),
+/// so they are not sorted.
+fn read_baskets(input: Input, basket_input: &BasketInput) -> (Baskets, KeyDict) {
+    let mut baskets = KeyDict::for_type(&basket_input.basket_type);
+    let mut items = KeyDict::for_type(&basket_input.item_type);
+    let rows = input.batches.iter().map(RecordBatch::num_rows).sum();
+    let mut basket_of_row = Vec::with_capacity(rows);
+    let mut item_of_row = Vec::with_capacity(rows);
+    for batch in input.batches {
+        let basket_ids = baskets.intern(batch.column(0));
+        let item_ids = items.intern(batch.column(1));
+        for (basket, item) in basket_ids.into_iter().zip(item_ids) {
+            if let (Some(basket), Some(item)) = (basket, item) {
+                basket_of_row.push(basket);
+                item_of_row.push(item);
+            }
+        }
+    }
+    let basket_count = baskets.len();
+    drop(baskets);
+    let remap = items.sort();
+    for item in &mut item_of_row {
+        *item = remap[*item as usize];
+    }
+    let baskets = Baskets::from_rows(basket_count, &basket_of_row, &item_of_row);
+    (baskets, items)
 }
 
 /// A list column of item sets.
@@ -213,9 +228,10 @@ impl Computation for Cooccurrence {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
-        let (baskets, items) = read_baskets(&inputs[0], &self.input);
-        let pairs = cooccurrence::cooccurrence(&baskets, items.len(), self.options, stop);
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let input = inputs.into_iter().next().expect("one input");
+        let (baskets, items) = read_baskets(input, &self.input);
+        let pairs = cooccurrence::cooccurrence(&baskets, items.len(), self.options, 0, stop);
         let mut ranks = Vec::with_capacity(pairs.len());
         for (i, p) in pairs.iter().enumerate() {
             let same_item = i > 0 && pairs[i - 1].a == p.a;
@@ -262,13 +278,13 @@ fn itemset_options(a: &Args, max_len_at: usize) -> Result<ItemsetOptions> {
 
 /// The frequent itemsets of the input, with the number of baskets.
 fn mine(
-    batch: &RecordBatch,
-    input: &BasketInput,
+    input: Input,
+    basket_input: &BasketInput,
     options: ItemsetOptions,
     function: &'static str,
     stop: &AtomicBool,
 ) -> Result<(Vec<itemsets::Itemset>, u64, KeyDict)> {
-    let (baskets, items) = read_baskets(batch, input);
+    let (baskets, items) = read_baskets(input, basket_input);
     let n = baskets.len() as u64;
     // The smallest count whose share reaches min_support (shares compared as mlxtend does).
     let min_count = ((options.min_support * n as f64) - 1e-9).ceil().max(1.0) as u64;
@@ -321,8 +337,9 @@ impl Computation for FrequentItemsets {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
-        let (sets, n, items) = mine(&inputs[0], &self.input, self.options, self.name(), stop)?;
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let input = inputs.into_iter().next().expect("one input");
+        let (sets, n, items) = mine(input, &self.input, self.options, self.name(), stop)?;
         let lists: Vec<&[u32]> = sets.iter().map(|s| s.items.as_slice()).collect();
         let columns: Vec<ArrayRef> = vec![
             item_lists(&items, &lists)?,
@@ -390,8 +407,9 @@ impl Computation for AssociationRules {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
-        let (sets, n, items) = mine(&inputs[0], &self.input, self.options, self.name(), stop)?;
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let input = inputs.into_iter().next().expect("one input");
+        let (sets, n, items) = mine(input, &self.input, self.options, self.name(), stop)?;
         let rules = itemsets::rules(&sets, n, self.min_confidence, MAX_ITEMSETS)
             .map_err(|m| invalid_argument(self.name(), m))?;
         let antecedents: Vec<&[u32]> = rules.iter().map(|r| r.antecedent.as_slice()).collect();

@@ -24,8 +24,9 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    collect, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use futures::StreamExt;
 
 /// A table function's work once its inputs are known.
 pub trait Computation: fmt::Debug + Send + Sync + 'static {
@@ -33,13 +34,38 @@ pub trait Computation: fmt::Debug + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The schema of the result.
     fn schema(&self) -> SchemaRef;
-    /// The result, from each input's rows in one batch (in the order the inputs were
-    /// given). Long loops check `stop` and give up once it is set (nobody waits for the
-    /// result any more).
+    /// The result, from each input's rows as they were read (in the order the inputs
+    /// were given; [`Input::whole`] or [`whole_inputs`] for one batch each). Long loops
+    /// check `stop` and give up once it is set (nobody waits for the result any more).
     ///
     /// # Errors
     /// Bad data or exhausted limits.
-    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch>;
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch>;
+}
+
+/// One input's rows, in the batches they were read in.
+#[derive(Debug)]
+pub struct Input {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Input {
+    /// All rows in one batch.
+    ///
+    /// # Errors
+    /// Never for batches of the input's own schema.
+    pub fn whole(self) -> Result<RecordBatch> {
+        Ok(concat_batches(&self.schema, &self.batches)?)
+    }
+}
+
+/// Every input's rows in one batch each.
+///
+/// # Errors
+/// See [`Input::whole`].
+pub fn whole_inputs(inputs: Vec<Input>) -> Result<Vec<RecordBatch>> {
+    inputs.into_iter().map(Input::whole).collect()
 }
 
 /// Sets the flag when dropped: when the query's stream is dropped (cancel, timeout,
@@ -190,12 +216,15 @@ impl ExecutionPlan for ComputedExec {
             let mut bytes = 0;
             for input in inputs {
                 let schema = input.schema();
-                let batches = collect(input, Arc::clone(&context)).await?;
-                let whole = concat_batches(&schema, &batches)?;
-                drop(batches);
-                bytes += whole.get_array_memory_size();
-                reservation.try_resize(bytes)?;
-                collected.push(whole);
+                let mut stream = execute_stream(input, Arc::clone(&context))?;
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    bytes += batch.get_array_memory_size();
+                    reservation.try_resize(bytes)?;
+                    batches.push(batch);
+                }
+                collected.push(Input { schema, batches });
             }
             let name = computation.name();
             let full = tokio::task::spawn_blocking(move || computation.compute(collected, &stop))

@@ -89,23 +89,44 @@ impl KeyDict {
         }
     }
 
-    /// The id of each value of `array` (`None` for NULL), adding new keys.
+    /// The id of each value of `array` (`None` for NULL), adding new keys. A key equal
+    /// to the row before's is not looked up again (order lines come order by order).
     pub fn intern(&mut self, array: &ArrayRef) -> Vec<Option<u32>> {
         match self {
-            KeyDict::Integer(dict) => array
-                .as_primitive::<Int64Type>()
-                .iter()
-                .map(|v| v.map(|k| dict.intern(&k)))
-                .collect(),
+            KeyDict::Integer(dict) => {
+                let mut previous: Option<(i64, u32)> = None;
+                array
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| {
+                        v.map(|key| match previous {
+                            Some((last, id)) if last == key => id,
+                            _ => {
+                                let id = dict.intern(&key);
+                                previous = Some((key, id));
+                                id
+                            }
+                        })
+                    })
+                    .collect()
+            }
             KeyDict::Text(dict) => {
                 let strings = array.as_string::<i32>();
+                let mut previous: Option<(&str, u32)> = None;
                 (0..strings.len())
                     .map(|row| {
                         strings.is_valid(row).then(|| {
                             let key = strings.value(row);
-                            match dict.ids.get(key) {
-                                Some(&id) => id,
-                                None => dict.intern(&key.to_owned()),
+                            match previous {
+                                Some((last, id)) if last == key => id,
+                                _ => {
+                                    let id = match dict.ids.get(key) {
+                                        Some(&id) => id,
+                                        None => dict.intern(&key.to_owned()),
+                                    };
+                                    previous = Some((key, id));
+                                    id
+                                }
                             }
                         })
                     })
@@ -139,22 +160,11 @@ impl KeyDict {
     }
 }
 
-/// Rows of key ids: `columns[c][row]`, `None` where the input was NULL.
-pub type IdColumns = Vec<Vec<Option<u32>>>;
-
 /// Applies the renumbering `remap` (from [`KeyDict::sort`]) to `ids`.
 pub fn renumber(ids: &mut [Option<u32>], remap: &[u32]) {
     for id in ids.iter_mut().flatten() {
         *id = remap[*id as usize];
     }
-}
-
-/// The rows where every column has an id.
-pub fn complete_rows(columns: &IdColumns) -> Vec<Vec<u32>> {
-    let rows = columns.first().map_or(0, Vec::len);
-    (0..rows)
-        .filter_map(|row| columns.iter().map(|c| c[row]).collect::<Option<Vec<u32>>>())
-        .collect()
 }
 
 #[cfg(test)]

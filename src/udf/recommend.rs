@@ -16,7 +16,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 use datafusion::logical_expr::LogicalPlan;
 
-use super::computed_table::{Computation, ComputedTable};
+use super::computed_table::{whole_inputs, Computation, ComputedTable, Input};
 use super::doc::{optional, required, FunctionDoc, Kind};
 use super::keys::{renumber, KeyDict};
 use super::table_args::{
@@ -283,7 +283,8 @@ impl Computation for RecommendItems {
         recommendation_schema(&self.customer_type, &self.item_type)
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let inputs = whole_inputs(inputs)?;
         let (owned, similar) = (&inputs[0], &inputs[1]);
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
@@ -381,7 +382,8 @@ impl Computation for AlsRecommend {
         recommendation_schema(&self.customer_type, &self.item_type)
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>, stop: &AtomicBool) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let inputs = whole_inputs(inputs)?;
         let batch = &inputs[0];
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
@@ -525,7 +527,8 @@ impl Computation for RecEval {
         ]))
     }
 
-    fn compute(&self, inputs: Vec<RecordBatch>, _stop: &AtomicBool) -> Result<RecordBatch> {
+    fn compute(&self, inputs: Vec<Input>, _stop: &AtomicBool) -> Result<RecordBatch> {
+        let inputs = whole_inputs(inputs)?;
         let (recs, holdout) = (&inputs[0], &inputs[1]);
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
