@@ -117,6 +117,19 @@ struct SearchPathSchema {
     path: SearchPath,
 }
 
+impl SearchPathSchema {
+    /// The schemas to look `name` up in: the search path, with `pg_catalog` first when
+    /// the path does not name it, as PostgreSQL searches it implicitly (only for `pg_*`
+    /// names: no other name is in it, and lake tables need not pay for the lookup).
+    fn schemas_for(&self, name: &str) -> Vec<String> {
+        let mut path = self.path.get();
+        if name.starts_with("pg_") && !path.iter().any(|s| s == "pg_catalog") {
+            path.insert(0, "pg_catalog".to_owned());
+        }
+        path
+    }
+}
+
 #[async_trait]
 impl SchemaProvider for SearchPathSchema {
     fn table_names(&self) -> Vec<String> {
@@ -124,7 +137,7 @@ impl SchemaProvider for SearchPathSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        for schema in self.path.get() {
+        for schema in self.schemas_for(name) {
             if schema == SEARCH_PATH_SCHEMA {
                 continue;
             }
@@ -138,7 +151,7 @@ impl SchemaProvider for SearchPathSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.path.get().iter().any(|schema| {
+        self.schemas_for(name).iter().any(|schema| {
             schema != SEARCH_PATH_SCHEMA
                 && self
                     .catalog

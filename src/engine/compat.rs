@@ -152,6 +152,35 @@ pub fn txid_current_udf() -> ScalarUDF {
     )
 }
 
+/// `age(xid)` (DataGrip orders `pg_locks` by it): every transaction id in datapunk is the
+/// current one, so its age is 0. (`age(timestamp)` is not provided yet.)
+pub fn age_xid_udf() -> ScalarUDF {
+    use datafusion::logical_expr::TypeSignature;
+    ScalarUDF::new_from_impl(Constant {
+        name: "age".to_owned(),
+        signature: Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![DataType::Int64]),
+                TypeSignature::Exact(vec![DataType::Int32]),
+                TypeSignature::Exact(vec![DataType::UInt32]),
+            ],
+            Volatility::Stable,
+        ),
+        value: ScalarValue::Int32(Some(0)),
+    })
+}
+
+/// `pg_tablespace_location(oid)`: the empty string, PostgreSQL's answer for the default
+/// tablespaces (datapunk has no others).
+pub fn pg_tablespace_location_udf() -> ScalarUDF {
+    constant_udf(
+        "pg_tablespace_location",
+        [1],
+        text(String::new()),
+        Volatility::Stable,
+    )
+}
+
 /// `pg_postmaster_start_time()`: when this server process started.
 pub fn pg_postmaster_start_time_udf() -> ScalarUDF {
     static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
@@ -410,6 +439,17 @@ pub fn pg_is_in_recovery_udf() -> ScalarUDF {
 }
 
 /// `current_user`, `session_user` and `user` for one connection's logged-in user.
+/// `pg_backend_pid()` for one connection: the pid its client got in BackendKeyData (what
+/// `pg_cancel_backend` and `pg_stat_ssl.pid` go by).
+pub fn backend_pid_udf(pid: i32) -> ScalarUDF {
+    constant_udf(
+        "pg_backend_pid",
+        [0],
+        ScalarValue::Int32(Some(pid)),
+        Volatility::Stable,
+    )
+}
+
 pub fn user_udfs(user: &str) -> Vec<ScalarUDF> {
     ["current_user", "session_user", "user"]
         .into_iter()

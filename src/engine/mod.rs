@@ -5,10 +5,12 @@
 //! never calls them.
 
 pub mod catalog;
+pub mod coercion;
 pub mod columns_view;
 pub mod compat;
 pub mod computed_view;
 pub mod information_schema;
+pub mod pg_extra;
 pub mod pg_overlay;
 pub mod rewrite;
 pub mod system;
@@ -54,6 +56,19 @@ pub struct Engine {
 pub struct Session {
     pub ctx: Arc<SessionContext>,
     pub search_path: SearchPath,
+}
+
+impl Session {
+    /// Records what the server knows of this session's connection (read by
+    /// `pg_stat_ssl` and `pg_backend_pid()`).
+    pub fn set_connection(&self, connection: pg_extra::Connection) {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().set_extension(Arc::new(connection));
+        drop(state);
+        self.ctx
+            .register_udf(compat::backend_pid_udf(connection.pid));
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -134,6 +149,12 @@ impl Engine {
         base.config_mut().options_mut().catalog.information_schema = false;
         datafusion_postgres::datafusion_pg_functions::register_all(&mut base);
         crate::udf::register_all(&mut base)?;
+        let mut builder = SessionStateBuilder::new_from_existing(base);
+        if let Some(analyzer) = builder.analyzer() {
+            analyzer.rules =
+                coercion::QuotedBooleans::inserted_into(std::mem::take(&mut analyzer.rules));
+        }
+        let base = builder.build();
         Ok(Self {
             database: database.to_owned(),
             base,

@@ -5,7 +5,8 @@
 //! (`pg_index.indkey`, `pg_constraint.conkey`, `pg_proc.proargtypes`, ...) as lists, so
 //! the drivers' `= ANY(indkey)`, `conkey[n]` and `unnest(indkey)` plan.
 //!
-//! Everything else is delegated to datafusion-pg-catalog unchanged.
+//! The views it lacks altogether are in [`super::pg_extra`]; everything else is
+//! delegated to datafusion-pg-catalog unchanged.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -450,12 +451,14 @@ fn with_columns(
 #[async_trait]
 impl SchemaProvider for PgCatalogOverlay {
     fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
+        let mut names = self.inner.table_names();
+        names.extend(super::pg_extra::NAMES.iter().map(|n| (*n).to_owned()));
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let Some(table) = self.inner.table(name).await? else {
-            return Ok(None);
+            return Ok(super::pg_extra::table(name));
         };
         if name == "pg_attribute" {
             if let (Some(pg_class), Some(pg_namespace)) = (
@@ -496,7 +499,7 @@ impl SchemaProvider for PgCatalogOverlay {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name)
+        self.inner.table_exist(name) || super::pg_extra::NAMES.contains(&name)
     }
 }
 

@@ -7,11 +7,16 @@
 //!   function names, are compared by name (`p.oid = t.typreceive` → `p.proname = ...`,
 //!   `typinput = 'pg_catalog.array_in'::regproc` → `typinput = 'array_in'`), and scalar
 //!   subqueries that look a row up by key get an aggregate around their one output when
-//!   DataFusion refuses them unaggregated ([`aggregated_subqueries`], a retry); `(f(x)).field` (pgjdbc's
+//!   DataFusion refuses them unaggregated ([`catalog_retry`], a retry); `(f(x)).field` (pgjdbc's
 //!   `(_pg_expandarray(indkey)).n`) becomes `get_field(f(x), 'field')`.
 //!
 //! - calls of datapunk functions with named arguments get every skipped optional
 //!   parameter's default ([`fill_named_arguments`]), as PostgreSQL does;
+//! - PostgreSQL syntax DataFusion lacks ([`postgres_syntax`]): `a OPERATOR(pg_catalog.=)
+//!   b` (psqlODBC), casts to `"char"`, `generate_subscripts(a, 1)` (SQLAlchemy);
+//! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
+//!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
+//!   `col_description` (Metabase) is NULL ([`computed_regclass_in_descriptions`]);
 //!
 //! SQL that does not parse is passed through untouched, so the normal path reports the
 //! error. Catalog queries from tools are left to datafusion-pg-catalog's own rewrites.
@@ -40,9 +45,12 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         if arrays {
             changed |= rewrite_array_subqueries(statement);
         }
+        changed |= postgres_syntax(statement);
         if catalog {
             changed |= compare_regproc_by_name(statement);
             changed |= field_access_as_get_field(statement);
+            changed |= catalog_system_columns(statement);
+            changed |= computed_regclass_in_descriptions(statement);
         }
         if !catalog {
             match statement {
@@ -72,11 +80,12 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     }
 }
 
-/// The retry for a catalog query DataFusion could not plan because a correlated scalar
-/// subquery is not aggregated: the same query with [`aggregate_lookup_subqueries`]
-/// applied, or `None` when that changes nothing. Only a retry: psql's own catalog queries
-/// plan as they are and must stay as they are.
-pub fn aggregated_subqueries(sql: &str) -> Option<String> {
+/// The retry for a catalog query DataFusion could not plan: the same query with
+/// correlated scalar subqueries aggregated ([`aggregate_lookup_subqueries`]) and the
+/// branches of set operations given unique output names
+/// ([`dedupe_set_operation_branches`]), or `None` when that changes nothing. Only a
+/// retry: psql's own catalog queries plan as they are and must stay as they are.
+pub fn catalog_retry(sql: &str) -> Option<String> {
     if !mentions_catalog(sql) {
         return None;
     }
@@ -84,6 +93,9 @@ pub fn aggregated_subqueries(sql: &str) -> Option<String> {
     let mut changed = false;
     for statement in &mut statements {
         changed |= aggregate_lookup_subqueries(statement);
+        if let Statement::Query(q) = statement {
+            changed |= dedupe_set_operation_branches(&mut q.body);
+        }
     }
     changed.then(|| {
         statements
@@ -159,6 +171,215 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
         ControlFlow::<()>::Continue(())
     });
     changed
+}
+
+/// PostgreSQL syntax DataFusion does not plan, in any query:
+/// - `a OPERATOR(pg_catalog.=) b` → `a = b` (the built-in comparison and arithmetic
+///   operators);
+/// - `CAST(x AS "char")` → `CAST(x AS TEXT)` (the catalog's one-byte type);
+/// - `generate_subscripts(a, d)` → `unnest(generate_series(1, array_length(a, d)))`, a
+///   set-returning call beside `unnest(a)` as SQLAlchemy writes it.
+fn postgres_syntax(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType};
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        match expr {
+            Expr::BinaryOp { op, .. } => {
+                if let BinaryOperator::PGCustomBinaryOperator(parts) = op {
+                    let builtin = match parts.as_slice() {
+                        [schema, name] if schema.eq_ignore_ascii_case("pg_catalog") => {
+                            builtin_operator(name)
+                        }
+                        [name] => builtin_operator(name),
+                        _ => None,
+                    };
+                    if let Some(builtin) = builtin {
+                        *op = builtin;
+                        changed = true;
+                    }
+                }
+            }
+            Expr::Cast { data_type, .. } => {
+                if let DataType::Custom(name, modifiers) = data_type {
+                    let is_char = modifiers.is_empty()
+                        && name.0.len() <= 2
+                        && name
+                            .0
+                            .last()
+                            .and_then(|p| p.as_ident())
+                            .is_some_and(|i| i.value == "char" && i.quote_style == Some('"'));
+                    if is_char {
+                        *data_type = DataType::Text;
+                        changed = true;
+                    }
+                }
+            }
+            Expr::Function(f)
+                if f.name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_subscripts")) =>
+            {
+                if let FunctionArguments::List(list) = &f.args {
+                    if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array)), FunctionArg::Unnamed(FunctionArgExpr::Expr(dim))] =
+                        list.args.as_slice()
+                    {
+                        let text =
+                            format!("unnest(generate_series(1, array_length({array}, {dim})))");
+                        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+                            .try_with_sql(&text)
+                            .and_then(|mut p| p.parse_expr())
+                        {
+                            *expr = new;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// `col_description(CAST(format('%I.%I', s, t) AS regclass), n)` (Metabase) →
+/// `col_description(CAST(NULL AS INT), n)`: a regclass cast of a computed name cannot
+/// be planned (datafusion-pg-catalog resolves only quoted names, and DataFusion cannot
+/// decorrelate the lookup), and datapunk has no table or column comments, so the
+/// description is NULL either way. Only inside `col_description` / `obj_description`.
+fn computed_regclass_in_descriptions(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::DataType;
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        let Expr::Function(f) = expr else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let name = f.name.to_string().to_lowercase();
+        let name = name.rsplit('.').next().unwrap_or(&name);
+        if name != "col_description" && name != "obj_description" {
+            return ControlFlow::<()>::Continue(());
+        }
+        let FunctionArguments::List(list) = &mut f.args else {
+            return ControlFlow::<()>::Continue(());
+        };
+        if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first_mut() {
+            let _ = visit_expressions_mut(first, |inner| {
+                if let Expr::Cast {
+                    expr: operand,
+                    data_type,
+                    ..
+                } = inner
+                {
+                    let regclass = match data_type {
+                        DataType::Regclass => true,
+                        DataType::Custom(n, _) => {
+                            n.to_string()
+                                .to_lowercase()
+                                .trim_start_matches("pg_catalog.")
+                                == "regclass"
+                        }
+                        _ => false,
+                    };
+                    let quoted = matches!(&**operand, Expr::Value(_));
+                    if regclass && !quoted {
+                        **operand = Expr::value(Value::Null);
+                        *data_type = DataType::Int(None);
+                        changed = true;
+                    }
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// The DataFusion operator for a PostgreSQL built-in operator's name.
+fn builtin_operator(name: &str) -> Option<datafusion::sql::sqlparser::ast::BinaryOperator> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator as B;
+    Some(match name {
+        "=" => B::Eq,
+        "<>" | "!=" => B::NotEq,
+        "<" => B::Lt,
+        "<=" => B::LtEq,
+        ">" => B::Gt,
+        ">=" => B::GtEq,
+        "+" => B::Plus,
+        "-" => B::Minus,
+        "*" => B::Multiply,
+        "/" => B::Divide,
+        "%" => B::Modulo,
+        "||" => B::StringConcat,
+        // The regex operators are left to datafusion-pg-catalog, which maps them in
+        // psql's `\d` queries; rewriting those here would re-serialise them and keep
+        // its known-query handling from recognising them.
+        "~~" => B::PGLikeMatch,
+        "!~~" => B::PGNotLikeMatch,
+        _ => return None,
+    })
+}
+
+/// `T.xmin` → `1` where `T` is a `pg_catalog` table of the query: DataGrip reads the
+/// system column `xmin` as a state number to notice changes; datapunk's catalog has no
+/// system columns, and a constant says "unchanged" (DataGrip then re-reads on refresh).
+fn catalog_system_columns(statement: &mut Statement) -> bool {
+    let mut catalog_names = CatalogRelations::default();
+    let _ = statement.visit(&mut catalog_names);
+    if catalog_names.names.is_empty() {
+        return false;
+    }
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::CompoundIdentifier(parts) = expr {
+            if let [relation, column] = parts.as_slice() {
+                if column.value.eq_ignore_ascii_case("xmin")
+                    && catalog_names.names.contains(&relation.value.to_lowercase())
+                {
+                    *expr = Expr::value(Value::Number("1".into(), false));
+                    changed = true;
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// The names (aliases, or table names when unaliased) under which `pg_catalog` tables
+/// are read in a statement.
+#[derive(Default)]
+struct CatalogRelations {
+    names: HashSet<String>,
+}
+
+impl VisitorMut for CatalogRelations {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, alias, .. } = table {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .filter_map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
+                .collect();
+            let is_catalog = match parts.as_slice() {
+                [schema, table] => schema == "pg_catalog" || table.starts_with("pg_"),
+                [table] => table.starts_with("pg_"),
+                _ => false,
+            };
+            if is_catalog {
+                let name = match alias {
+                    Some(a) => a.name.value.to_lowercase(),
+                    None => parts.last().cloned().unwrap_or_default(),
+                };
+                self.names.insert(name);
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// `pg_type` columns of type `regproc`, held as function names by the catalog.
@@ -504,11 +725,24 @@ fn name_columns(query: &mut Query) -> bool {
 }
 
 /// A plain SELECT body with duplicate output names made unique by [`dedupe_select`].
-/// Set operations are left alone: their later branches may repeat names (psql's own
-/// `\d` queries do), and re-serialising catalog queries is best avoided.
+/// Set operations are left alone here: their later branches may repeat names (psql's own
+/// `\d` queries do, and datafusion-pg-catalog recognises those only as written); they
+/// are deduplicated in the retry ([`catalog_retry`]) of a query that failed.
 fn dedupe_set_expr(body: &mut SetExpr) -> bool {
     match body {
         SetExpr::Select(select) => dedupe_select(select),
+        _ => false,
+    }
+}
+
+/// Each branch of a set operation (DBeaver's `... UNION ALL SELECT oid, 'c', oid ...`)
+/// with duplicate output names made unique by [`dedupe_select`].
+fn dedupe_set_operation_branches(body: &mut SetExpr) -> bool {
+    match body {
+        SetExpr::SetOperation { left, right, .. } => {
+            let left = dedupe_set_operation_branches(left) | dedupe_set_expr(left);
+            dedupe_set_operation_branches(right) | dedupe_set_expr(right) | left
+        }
         _ => false,
     }
 }
@@ -637,14 +871,14 @@ mod catalog_tests {
 
     #[test]
     fn lookup_subqueries_are_aggregated() {
-        use super::aggregated_subqueries;
+        use super::catalog_retry;
         let sql = "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)";
-        let out = aggregated_subqueries(sql).unwrap();
+        let out = catalog_retry(sql).unwrap();
         assert!(out.contains("SELECT max(c.relkind = 'c')"), "{out}");
         // Not on the first try, and not when already aggregated.
         assert!(!rewrite(sql).contains("max("));
         let sql = "SELECT (SELECT count(*) FROM pg_class c WHERE c.oid = 1)";
-        assert!(aggregated_subqueries(sql).is_none());
+        assert!(catalog_retry(sql).is_none());
     }
 }
 

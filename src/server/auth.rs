@@ -184,7 +184,15 @@ impl Startup {
         for udf in crate::engine::compat::user_udfs(&user) {
             self.session.ctx.register_udf(udf);
         }
-        let (pid, secret) = RandomPidSecretKeyGenerator::default().generate(client);
+        // One generator for the process, so every connection gets its own pid.
+        static KEYS: std::sync::LazyLock<RandomPidSecretKeyGenerator> =
+            std::sync::LazyLock::new(RandomPidSecretKeyGenerator::default);
+        let (pid, secret) = KEYS.generate(client);
+        self.session
+            .set_connection(crate::engine::pg_extra::Connection {
+                pid,
+                ssl: client.is_secure(),
+            });
         self.cancels.register(pid, &secret, &self.slot);
         client.set_pid_and_secret_key(pid, secret);
         tracing::debug!(%user, peer = %client.socket_addr(), "login");

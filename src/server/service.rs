@@ -187,7 +187,7 @@ impl QueryParser for RewritingParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let first = self.inner.parse_sql(client, &rewrite(sql), types).await;
-        let Some(retry) = crate::engine::rewrite::aggregated_subqueries(sql) else {
+        let Some(retry) = crate::engine::rewrite::catalog_retry(sql) else {
             return first;
         };
         // DataFusion refuses an unaggregated correlated subquery when planning or, for
@@ -388,7 +388,7 @@ impl SimpleQueryHandler for QueryService {
             () = statement.cancelled() => return Err(statement.error()),
         };
         if outcome.is_err() {
-            if let Some(retry) = crate::engine::rewrite::aggregated_subqueries(&query) {
+            if let Some(retry) = crate::engine::rewrite::catalog_retry(&query) {
                 let retried = tokio::select! {
                     r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &retry) => r,
                     () = statement.cancelled() => return Err(statement.error()),

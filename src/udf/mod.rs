@@ -75,6 +75,8 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_postmaster_start_time_udf());
     all.push(crate::engine::compat::pg_expandarray_udf());
     all.push(crate::engine::compat::txid_current_udf());
+    all.push(crate::engine::compat::age_xid_udf());
+    all.push(crate::engine::compat::pg_tablespace_location_udf());
     all.push(crate::engine::compat::format_udf());
     all.extend(crate::engine::compat::function_description_udfs());
     all.push(crate::engine::compat::pg_size_pretty_udf());
@@ -189,6 +191,7 @@ mod tests {
             super::names(),
             vec![
                 "_pg_expandarray",
+                "age",
                 "als_recommend",
                 "association_rules",
                 "col_description",
@@ -208,6 +211,7 @@ mod tests {
                 "pg_is_in_recovery",
                 "pg_postmaster_start_time",
                 "pg_size_pretty",
+                "pg_tablespace_location",
                 "pg_type_is_visible",
                 "rec_eval",
                 "recommend_items",

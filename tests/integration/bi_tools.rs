@@ -6,43 +6,11 @@
 //! Every query must succeed, except those in [`KNOWN_GAPS`]; a gap that starts working
 //! fails the test too, so the list stays true.
 
-use crate::harness::TestServer;
+use crate::harness::{scalar, sqlstate, TestServer};
 
-/// (file, query index in the file, why it fails today).
-const KNOWN_GAPS: &[(&str, usize, &str)] = &[
-    ("datagrip.sql", 8, "pg_locks is missing"),
-    ("datagrip.sql", 11, "system column xmin is missing"),
-    ("datagrip.sql", 14, "pg_timezone_names is missing"),
-    ("datagrip.sql", 16, "system column xmin is missing"),
-    ("datagrip.sql", 17, "pg_stat_ssl is missing"),
-    ("datagrip.sql", 18, "system column xmin is missing"),
-    ("datagrip.sql", 19, "the \"char\" type in a cast"),
-    ("datagrip.sql", 20, "system column xmin is missing"),
-    (
-        "dbeaver.sql",
-        22,
-        "two outputs of the same name in a UNION branch (DataFusion needs unique names)",
-    ),
-    ("datagrip.sql", 21, "system column xmin is missing"),
-    ("datagrip.sql", 22, "system column xmin is missing"),
-    (
-        "metabase.sql",
-        12,
-        "CAST(<non-literal text> AS regclass) (describe-fields)",
-    ),
-    ("psqlodbc.sql", 10, "OPERATOR(pg_catalog.>) syntax"),
-    ("psqlodbc.sql", 11, "OPERATOR(pg_catalog.=) syntax"),
-    (
-        "superset_sqlalchemy.sql",
-        18,
-        "generate_subscripts() is missing",
-    ),
-    (
-        "superset_sqlalchemy.sql",
-        21,
-        "a bool = text comparison DataFusion cannot coerce",
-    ),
-];
+/// (file, query index in the file, why it fails today). Empty: every replayed query
+/// works; a query that stops working must be listed here with the reason.
+const KNOWN_GAPS: &[(&str, usize, &str)] = &[];
 
 fn statements(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -181,4 +149,98 @@ async fn bi_tool_catalog_queries_succeed() {
     );
     assert_eq!(find("order_ts").1, "timestamp without time zone");
     assert_eq!(find("country").1, "text");
+}
+
+/// What the catalog fixes mean for answers, each against what PostgreSQL answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_syntax_literals_and_connection_views_answer_as_postgres_does() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let one = |sql: &'static str| {
+        let c = &c;
+        async move { scalar(c, sql).await.unwrap_or_default() }
+    };
+    // A quoted literal compared with a boolean is a boolean ('t', 'true', 'yes', ...).
+    let opted_in = one("SELECT count(*) FROM lake.customers WHERE marketing_opt_in").await;
+    assert_ne!(opted_in, "0");
+    for literal in ["'t'", "'true'", "'YES'", "'on'", "'1'"] {
+        let sql = format!("SELECT count(*) FROM lake.customers WHERE marketing_opt_in = {literal}");
+        assert_eq!(scalar(&c, &sql).await.unwrap(), opted_in, "{sql}");
+    }
+    let not_opted = one("SELECT count(*) FROM lake.customers WHERE 'f' = marketing_opt_in").await;
+    let all = one("SELECT count(*) FROM lake.customers WHERE marketing_opt_in IS NOT NULL").await;
+    assert_eq!(
+        opted_in.parse::<i64>().unwrap() + not_opted.parse::<i64>().unwrap(),
+        all.parse::<i64>().unwrap()
+    );
+    let bad = c
+        .simple_query("SELECT count(*) FROM lake.customers WHERE marketing_opt_in = 'maybe'")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&bad), "22P02", "{bad:?}");
+    // Text compared with text stays text: relkind 'f' is a foreign table, not false.
+    assert_eq!(
+        one("SELECT count(*) FROM pg_catalog.pg_class WHERE relkind = 'f'").await,
+        "0"
+    );
+    // OPERATOR(pg_catalog.op), casts to "char", generate_subscripts beside unnest.
+    assert_eq!(one("SELECT 6 OPERATOR(pg_catalog.*) 7").await, "42");
+    assert_eq!(
+        one("SELECT count(*) FROM lake.orders WHERE order_id OPERATOR(pg_catalog.<=) 10").await,
+        "10"
+    );
+    assert_eq!(one("SELECT 'r'::\"char\" = 'r'").await, "t");
+    let rows = c
+        .simple_query(
+            "SELECT unnest(ARRAY[30, 10, 20]) AS v, generate_subscripts(ARRAY[30, 10, 20], 1) AS i",
+        )
+        .await
+        .unwrap();
+    let pairs: Vec<(String, String)> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((r.get(0).unwrap().to_owned(), r.get(1).unwrap().to_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [("30", "1"), ("10", "2"), ("20", "3")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .to_vec()
+    );
+    // A UNION branch may repeat an output name; the first branch names the columns.
+    let union = c
+        .query(
+            "SELECT oid, relname AS kind, oid AS again FROM pg_catalog.pg_class WHERE relname = 'orders' \
+             UNION ALL SELECT oid, 'c', oid FROM pg_catalog.pg_type WHERE typname = 'nope'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!union.is_empty());
+    assert_eq!(union[0].columns()[2].name(), "again");
+    // Catalog rows have a state number (xmin); this connection's pid and TLS state.
+    assert_eq!(
+        one("SELECT max(n.xmin) FROM pg_catalog.pg_namespace n").await,
+        "1"
+    );
+    assert_eq!(
+        one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").await,
+        "f"
+    );
+    let other = server.client().await;
+    assert_ne!(
+        scalar(&other, "SELECT pg_backend_pid()").await,
+        scalar(&c, "SELECT pg_backend_pid()").await,
+        "each connection has its own backend pid"
+    );
+    assert_eq!(one("SELECT count(*) FROM pg_catalog.pg_locks").await, "0");
+    assert_eq!(
+        one("SELECT utc_offset FROM pg_timezone_names WHERE name = 'Asia/Kolkata'").await,
+        "05:30:00"
+    );
+    server.stop().await;
 }

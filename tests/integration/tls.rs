@@ -77,7 +77,7 @@ async fn clients_connect_over_tls_and_plaintext_is_refused_when_required() {
 
     if python_has("psycopg") {
         let script = format!(
-            "import psycopg\nc = psycopg.connect('host=127.0.0.1 port={port} dbname=datapunk user=ann password=ann-pw sslmode=require')\nassert c.info.pgconn.ssl_in_use\nassert c.execute('SELECT 41 + 1').fetchone()[0] == 42\n"
+            "import psycopg\nc = psycopg.connect('host=127.0.0.1 port={port} dbname=datapunk user=ann password=ann-pw sslmode=require')\nassert c.info.pgconn.ssl_in_use\nassert c.execute('SELECT 41 + 1').fetchone()[0] == 42\nassert c.execute('SELECT ssl, pid FROM pg_stat_ssl WHERE pid = pg_backend_pid()').fetchone() == (True, c.info.backend_pid)\n"
         );
         let out = Command::new("python3")
             .args(["-c", &script])

@@ -1,0 +1,119 @@
+//! PostgreSQL's coercion of quoted literals that DataFusion lacks, as an analyzer rule
+//! run before DataFusion's own type coercion: a quoted literal compared with a boolean
+//! (`ix.indisprimary = 'f'` from SQLAlchemy, `opted_in = 'true'` from an analyst) is
+//! read as a boolean, as PostgreSQL reads an untyped literal as the other side's type.
+//! A literal that is no boolean (`flag = 'maybe'`) fails with 22P02, as in PostgreSQL.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, Result};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::merge_schema;
+use datafusion::logical_expr::{BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, Operator};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::scalar::ScalarValue;
+
+/// See the module header.
+#[derive(Debug, Default)]
+pub struct QuotedBooleans;
+
+impl QuotedBooleans {
+    /// The analyzer rules of `rules` with this one inserted before DataFusion's type
+    /// coercion (or last, when there is none).
+    pub fn inserted_into(
+        mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
+    ) -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+        let at = rules
+            .iter()
+            .position(|r| r.name() == "type_coercion")
+            .unwrap_or(rules.len());
+        rules.insert(at, Arc::new(QuotedBooleans));
+        rules
+    }
+}
+
+impl AnalyzerRule for QuotedBooleans {
+    fn name(&self) -> &str {
+        "datapunk_quoted_booleans"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        Ok(plan.transform_up_with_subqueries(coerce_node)?.data)
+    }
+}
+
+fn coerce_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let schema = merge_schema(&plan.inputs());
+    let preserver = NamePreserver::new(&plan);
+    let result = plan.map_expressions(|expr| {
+        let name = preserver.save(&expr);
+        let rewritten = expr.transform_up(|e| coerce_comparison(e, &schema))?;
+        Ok(rewritten.update_data(|e| name.restore(e)))
+    })?;
+    if result.transformed {
+        result.map_data(|p| p.recompute_schema())
+    } else {
+        Ok(result)
+    }
+}
+
+fn is_comparison(op: Operator) -> bool {
+    matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    )
+}
+
+fn is_boolean(expr: &Expr, schema: &DFSchema) -> bool {
+    !matches!(expr, Expr::Literal(..)) && matches!(expr.get_type(schema), Ok(DataType::Boolean))
+}
+
+fn quoted(expr: &Expr) -> bool {
+    matches!(
+        expr,
+        Expr::Literal(
+            ScalarValue::Utf8(Some(_)) | ScalarValue::Utf8View(Some(_)),
+            _
+        )
+    )
+}
+
+fn as_boolean(expr: Expr) -> Expr {
+    Expr::Cast(Cast::new(Box::new(expr), DataType::Boolean))
+}
+
+fn coerce_comparison(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+        return Ok(Transformed::no(expr));
+    };
+    if !is_comparison(op) {
+        return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
+            left,
+            op,
+            right,
+        })));
+    }
+    let (left, right, changed) = if is_boolean(&left, schema) && quoted(&right) {
+        (left, Box::new(as_boolean(*right)), true)
+    } else if quoted(&left) && is_boolean(&right, schema) {
+        (Box::new(as_boolean(*left)), right, true)
+    } else {
+        (left, right, false)
+    };
+    let expr = Expr::BinaryExpr(BinaryExpr { left, op, right });
+    Ok(if changed {
+        Transformed::yes(expr)
+    } else {
+        Transformed::no(expr)
+    })
+}
