@@ -253,16 +253,18 @@ async fn graceful_stop_lets_running_queries_finish() {
     let server = TestServer::start(|_, _| {}).await;
     let addr = server.addr;
     let client = server.client().await;
+    // The simple protocol: the query counts as running from the moment its message
+    // arrives (an extended-protocol query only from Execute, after its Parse round trip,
+    // which a loaded debug build may not reach within the sleep).
     let running = tokio::spawn(async move {
-        client
-            .query_one(
-                "SELECT count(*) FROM generate_series(1, 30000000) AS t(v) WHERE v % 7 = 3",
-                &[],
-            )
-            .await
-            .map(|r| r.get::<_, i64>(0))
+        crate::harness::scalar(
+            &client,
+            "SELECT count(*) FROM generate_series(1, 30000000) AS t(v) WHERE v % 7 = 3",
+        )
+        .await
+        .and_then(|v| v.parse::<i64>().ok())
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     server.stop().await;
     let n = running.await.unwrap().expect("the running query finished");
     assert_eq!(n, 4_285_714);
