@@ -89,6 +89,9 @@ impl Engine {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(database, SEARCH_PATH_SCHEMA);
+        // The session time zone clients are told (TimeZone=UTC): `::timestamptz` and
+        // `timestamp with time zone` carry it, so they print with `+00` as in PostgreSQL.
+        config.options_mut().execution.time_zone = Some("+00:00".to_owned());
         // Spans let errors (warehouse scripts, clients) point at a line.
         config.options_mut().sql_parser.collect_spans = true;
         let mut runtime = RuntimeEnvBuilder::new();

@@ -12,8 +12,9 @@
 //!
 //! - calls of datapunk functions with named arguments get every skipped optional
 //!   parameter's default ([`fill_named_arguments`]), as PostgreSQL does;
-//! - PostgreSQL syntax DataFusion lacks ([`postgres_syntax`]): `a OPERATOR(pg_catalog.=)
-//!   b` (psqlODBC), casts to `"char"`, `generate_subscripts(a, 1)` (SQLAlchemy);
+//! - PostgreSQL syntax DataFusion lacks or reads differently ([`postgres_syntax`]): `a ^
+//!   b`, `'\x01'::bytea`, `a OPERATOR(pg_catalog.=) b` (psqlODBC), casts to `"char"`,
+//!   `generate_subscripts(a, 1)` (SQLAlchemy);
 //! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
 //!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
 //!   `col_description` (Metabase) is NULL ([`computed_regclass_in_descriptions`]);
@@ -173,7 +174,9 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
     changed
 }
 
-/// PostgreSQL syntax DataFusion does not plan, in any query:
+/// PostgreSQL syntax DataFusion does not plan (or plans differently), in any query:
+/// - `a ^ b` → `power(a, b)`: exponentiation, not DataFusion's XOR;
+/// - `'\x01ff'::bytea` → the bytes 01 ff (DataFusion would take the text's bytes);
 /// - `a OPERATOR(pg_catalog.=) b` → `a = b` (the built-in comparison and arithmetic
 ///   operators);
 /// - `CAST(x AS "char")` → `CAST(x AS TEXT)` (the catalog's one-byte type);
@@ -184,6 +187,30 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
     let mut changed = false;
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::PGExp,
+                right,
+            } => {
+                let text = format!("power(({left}), ({right}))");
+                if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(&text)
+                    .and_then(|mut p| p.parse_expr())
+                {
+                    *expr = new;
+                    changed = true;
+                }
+            }
+            Expr::Cast {
+                expr: operand,
+                data_type: DataType::Bytea,
+                ..
+            } if bytea_hex(operand).is_some() => {
+                if let Some(hex) = bytea_hex(operand) {
+                    *expr = Expr::value(Value::HexStringLiteral(hex));
+                    changed = true;
+                }
+            }
             Expr::BinaryOp { op, .. } => {
                 if let BinaryOperator::PGCustomBinaryOperator(parts) = op {
                     let builtin = match parts.as_slice() {
@@ -295,6 +322,20 @@ fn computed_regclass_in_descriptions(statement: &mut Statement) -> bool {
         ControlFlow::<()>::Continue(())
     });
     changed
+}
+
+/// The hex digits of a quoted bytea literal in PostgreSQL's hex format (`'\x01ff'`).
+fn bytea_hex(expr: &Expr) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::ValueWithSpan;
+    let Expr::Value(ValueWithSpan {
+        value: Value::SingleQuotedString(text),
+        ..
+    }) = expr
+    else {
+        return None;
+    };
+    let hex = text.strip_prefix("\\x")?;
+    (hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_owned())
 }
 
 /// The DataFusion operator for a PostgreSQL built-in operator's name.

@@ -1,6 +1,6 @@
 //! Text output exactly as PostgreSQL prints it, where the stock encoder differs:
-//! - timestamps and times carry no trailing fractional zeros (`10:00:00`, `10:00:00.5`,
-//!   never `10:00:00.000000`);
+//! - timestamps, times and intervals carry no trailing fractional zeros (`10:00:00`,
+//!   `10:00:00.5`, `1 day 00:00:01.5`, never `10:00:00.000000`);
 //! - floats follow `extra_float_digits` the way `float8out`/`float4out` do: shortest
 //!   exact digits when it is above 0 (`1`, `1e+20`, `1.5e-05`, `Infinity`), otherwise
 //!   `%.{15|6 + extra}g`.
@@ -37,7 +37,9 @@ impl TextFix {
         }
         let extra = i32::from(field.format_options().extra_float_digits);
         match *field.datatype() {
-            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME | Type::TIMETZ => Self::TrimFraction,
+            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME | Type::TIMETZ | Type::INTERVAL => {
+                Self::TrimFraction
+            }
             Type::FLOAT8 => Self::Float8(extra),
             Type::FLOAT4 => Self::Float4(extra),
             _ => Self::None,
@@ -257,6 +259,10 @@ mod tests {
         );
         assert_eq!(t("10:00:00.250000+02"), "10:00:00.25+02");
         assert_eq!(t("2024-01-01 10:00:00"), "2024-01-01 10:00:00");
+        // Intervals: only the seconds' fraction, never the days or months.
+        assert_eq!(t("1 day 02:00:00.500000"), "1 day 02:00:00.5");
+        assert_eq!(t("00:00:01.000000"), "00:00:01");
+        assert_eq!(t("3 mons"), "3 mons");
     }
 
     #[test]

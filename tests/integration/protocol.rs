@@ -271,3 +271,54 @@ async fn graceful_stop_lets_running_queries_finish() {
     // Nothing listens any more.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// Expressions whose text PostgreSQL 15 prints differently from DataFusion's defaults;
+/// the expected texts are what PostgreSQL 15.18 printed for the same SELECTs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expressions_print_as_postgres_15_prints_them() {
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+    let cases = [
+        ("SELECT 2 ^ 10", "1024"),
+        ("SELECT 2.0 ^ 3", "8"),
+        ("SELECT '\\x0102ff'::bytea", "\\x0102ff"),
+        (
+            "SELECT '2024-01-02 03:04:05.5'::timestamptz",
+            "2024-01-02 03:04:05.5+00",
+        ),
+        (
+            "SELECT CAST('2024-01-02 03:04:05' AS timestamp with time zone)",
+            "2024-01-02 03:04:05+00",
+        ),
+        (
+            "SELECT '2024-01-02 03:04:05'::timestamp",
+            "2024-01-02 03:04:05",
+        ),
+        ("SELECT interval '1.5 seconds'", "00:00:01.5"),
+        ("SELECT interval '1 day 2 hours'", "1 day 02:00:00"),
+        ("SELECT interval '3 months'", "3 mons"),
+        ("SELECT interval '-1 day'", "-1 days"),
+        ("SELECT interval '90 minutes'", "01:30:00"),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(
+            crate::harness::scalar(&client, sql).await.as_deref(),
+            Some(expected),
+            "{sql}"
+        );
+        // The extended protocol (text results) prints the same.
+        let row = client.query_one(sql, &[]).await.expect(sql);
+        let value: String = match row.columns()[0].type_().name() {
+            "bytea" => format!(
+                "\\x{}",
+                row.get::<_, Vec<u8>>(0)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            ),
+            _ => continue,
+        };
+        assert_eq!(value, expected, "{sql} (extended, binary)");
+    }
+    server.stop().await;
+}
