@@ -54,6 +54,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             changed |= computed_regclass_in_descriptions(statement);
         }
         if !catalog {
+            changed |= keep_scalar_subqueries(statement);
             match statement {
                 Statement::Query(q) => changed |= name_columns(q),
                 Statement::Copy {
@@ -336,6 +337,38 @@ fn bytea_hex(expr: &Expr) -> Option<String> {
     };
     let hex = text.strip_prefix("\\x")?;
     (hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_owned())
+}
+
+/// `SELECT (SELECT count(*) FROM l WHERE l.id = o.id) FROM o` → the same with the
+/// subquery in parentheses once more: datafusion-pg-catalog replaces a correlated
+/// subquery that is a whole output column with NULL (a shortcut for tools' catalog
+/// queries), which silently answered NULL to users; DataFusion plans it when it is
+/// nested. Only outside catalog queries, which keep that shortcut.
+fn keep_scalar_subqueries(statement: &mut Statement) -> bool {
+    struct Nest(bool);
+    impl VisitorMut for Nest {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                for item in &mut select.projection {
+                    let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) =
+                        item
+                    else {
+                        continue;
+                    };
+                    if matches!(expr, Expr::Subquery(_)) {
+                        let inner = std::mem::replace(expr, Expr::value(Value::Null));
+                        *expr = Expr::Nested(Box::new(inner));
+                        self.0 = true;
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut nest = Nest(false);
+    let _ = statement.visit(&mut nest);
+    nest.0
 }
 
 /// The DataFusion operator for a PostgreSQL built-in operator's name.

@@ -300,6 +300,20 @@ async fn expressions_print_as_postgres_15_prints_them() {
         ("SELECT interval '-1 day'", "-1 days"),
         ("SELECT interval '90 minutes'", "01:30:00"),
     ];
+    // A correlated scalar subquery as an output column answers (it was NULL).
+    let direct = scalar(
+        &client,
+        "SELECT count(*) FROM lake.order_lines WHERE order_id = 1",
+    )
+    .await;
+    assert!(direct.as_deref().is_some_and(|n| n != "0"), "{direct:?}");
+    let correlated = scalar(
+        &client,
+        "SELECT (SELECT count(*) FROM lake.order_lines l WHERE l.order_id = o.order_id) AS n \
+         FROM lake.orders o WHERE o.order_id = 1",
+    )
+    .await;
+    assert_eq!(correlated, direct);
     for (sql, expected) in cases {
         assert_eq!(
             crate::harness::scalar(&client, sql).await.as_deref(),
