@@ -8,8 +8,8 @@
 //! as PostgreSQL does and clients such as psycopg's `rows()` rely on; rows are counted as
 //! they are encoded ([`CopyRows`]); a failure stops with the `ErrorResponse` alone.
 //!
-//! Values are written as PostgreSQL writes them: the common column types have direct
-//! paths, every other type goes through arrow-pg's encoder (the one `SELECT` uses) with
+//! Values are written as PostgreSQL writes them: the common column types (decimals
+//! through [`crate::server::numeric`]) have direct paths, every other type goes through arrow-pg's encoder (the one `SELECT` uses) with
 //! the same [`TextFix`]es as `SELECT` text output.
 
 use std::fmt::Debug;
@@ -22,8 +22,8 @@ use datafusion::arrow::array::{
     StringViewArray,
 };
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, TimeUnit, TimestampMicrosecondType,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
@@ -44,6 +44,7 @@ use futures::{Sink, SinkExt, StreamExt};
 use postgres_types::{IsNull, ToSql};
 
 use crate::server::errors::user_error;
+use crate::server::numeric::{write_numeric_binary, write_numeric_text, MAX_BINARY_SCALE};
 use crate::server::text_output::{float4_text, float8_text, TextFix};
 use crate::sqlstate::SqlState;
 
@@ -324,6 +325,8 @@ enum Kind<'a> {
     Utf8View(&'a StringViewArray),
     Date32(&'a PrimitiveArray<Date32Type>),
     Timestamp(&'a PrimitiveArray<TimestampMicrosecondType>),
+    /// A decimal and its scale (0..=[`MAX_BINARY_SCALE`]).
+    Decimal(&'a PrimitiveArray<Decimal128Type>, u8),
     /// arrow-pg's encoder, then the column's [`TextFix`].
     Other,
 }
@@ -352,6 +355,11 @@ impl<'a> Column<'a> {
             DataType::Date32 if *pg == Type::DATE => Kind::Date32(primitive(array)),
             DataType::Timestamp(TimeUnit::Microsecond, None) if *pg == Type::TIMESTAMP => {
                 Kind::Timestamp(primitive(array))
+            }
+            DataType::Decimal128(_, scale)
+                if *pg == Type::NUMERIC && (0..=MAX_BINARY_SCALE).contains(scale) =>
+            {
+                Kind::Decimal(primitive(array), scale.unsigned_abs())
             }
             _ => Kind::Other,
         };
@@ -514,6 +522,16 @@ impl RowEncoder {
             }
             Kind::Timestamp(a) if binary => {
                 self.write_binary(&(a.value(row) - PG_EPOCH_MICROS).to_be_bytes());
+            }
+            Kind::Decimal(a, scale) if binary => {
+                write_numeric_binary(&mut self.out, a.value(row), *scale);
+            }
+            Kind::Decimal(a, scale) => {
+                let mut text = std::mem::take(&mut self.scratch);
+                text.clear();
+                write_numeric_text(&mut text, a.value(row), *scale);
+                self.write_text(&text);
+                self.scratch = text;
             }
             Kind::Int16(a) => self.out.put_slice(itoa.format(a.value(row)).as_bytes()),
             Kind::Int32(a) => self.out.put_slice(itoa.format(a.value(row)).as_bytes()),

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod copy_out;
 pub mod errors;
 pub mod hooks;
+pub mod numeric;
 pub mod row_description;
 pub mod service;
 pub mod text_output;

@@ -57,6 +57,38 @@ async fn text_and_csv_are_written_as_postgres_writes_them() {
     assert_eq!(custom, "1|nil|p\\|q\n");
 }
 
+/// Decimals PostgreSQL prints with their whole scale, including a zero and a value
+/// beyond a 96-bit mantissa.
+const DECIMALS: &str = "SELECT CAST(0 AS DECIMAL(10,2)) AS a, CAST(-1.5 AS DECIMAL(10,3)) AS b, \
+     CAST('12345678901234567890123456789012345678' AS DECIMAL(38,0)) AS c, \
+     CAST('0.00001' AS DECIMAL(10,5)) AS d, CAST(10000 AS DECIMAL(12,2)) AS e";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decimals_are_written_byte_for_byte_as_postgres_writes_them() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let text = copy_text(&c, &format!("COPY ({DECIMALS}) TO STDOUT"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text,
+        "0.00\t-1.500\t12345678901234567890123456789012345678\t0.00001\t10000.00\n"
+    );
+    let stream = c
+        .copy_out(&format!("COPY ({DECIMALS}) TO STDOUT (FORMAT binary)"))
+        .await
+        .unwrap();
+    let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+    // `xxd -p` of PostgreSQL 15.18's `COPY (...) TO STDOUT (FORMAT binary)` of the same
+    // numeric values.
+    let postgres = "5047434f50590aff0d0a0000000000000000000005000000080000000000000002000000\
+                    0c0002000040000003000113880000001c000a000900000000000c0d801ed204d2162e23\
+                    340d801ed204d2162e0000000a0001fffe0000000503e80000000a000100010000000200\
+                    01ffff";
+    let ours: String = chunks.concat().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(ours, postgres);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_text_matches_select_for_a_whole_lake_table() {
     let server = TestServer::start(|_, _| {}).await;

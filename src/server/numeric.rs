@@ -1,0 +1,167 @@
+//! PostgreSQL's `numeric` forms of an Arrow decimal (an `i128` and its scale): the text
+//! (`numeric_out`: every digit of the scale kept, `1.50`, `0.00`) and the binary
+//! (`numeric_send`: base-10000 digits without leading or trailing zero digits, the scale
+//! as display scale). COPY writes decimals through these: the stock path goes through
+//! `rust_decimal`, which drops the scale of zero (binary `0.00` arrives as `0`) and
+//! cannot hold the whole `numeric(38, s)` range.
+
+use bytes::{BufMut, BytesMut};
+
+/// The largest scale [`write_numeric_binary`] takes (the fraction, aligned to whole
+/// base-10000 digits, must fit an `u128`).
+pub const MAX_BINARY_SCALE: i8 = 34;
+
+/// `numeric_send`'s sign words.
+const POSITIVE: u16 = 0x0000;
+const NEGATIVE: u16 = 0x4000;
+
+/// Writes `value / 10^scale` as PostgreSQL prints a `numeric` of that scale.
+pub fn write_numeric_text(out: &mut BytesMut, value: i128, scale: u8) {
+    if value < 0 {
+        out.put_u8(b'-');
+    }
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value.unsigned_abs()).as_bytes();
+    let scale = usize::from(scale);
+    if scale == 0 {
+        out.put_slice(digits);
+    } else if digits.len() <= scale {
+        out.put_slice(b"0.");
+        out.put_bytes(b'0', scale - digits.len());
+        out.put_slice(digits);
+    } else {
+        let point = digits.len() - scale;
+        out.put_slice(&digits[..point]);
+        out.put_u8(b'.');
+        out.put_slice(&digits[point..]);
+    }
+}
+
+/// Writes `value / 10^scale` as one binary COPY/DataRow field: its length, then
+/// `numeric_send`'s form. `scale` is at most [`MAX_BINARY_SCALE`].
+pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
+    debug_assert!(scale <= MAX_BINARY_SCALE.unsigned_abs());
+    let magnitude = value.unsigned_abs();
+    let ten_to_scale = 10u128.pow(u32::from(scale));
+    let (mut whole, fraction) = (magnitude / ten_to_scale, magnitude % ten_to_scale);
+    // The fraction, padded on the right to whole base-10000 digits.
+    let fraction_digits = usize::from(scale).div_ceil(4);
+    let padding = fraction_digits * 4 - usize::from(scale);
+    let mut fraction = fraction * 10u128.pow(padding as u32);
+
+    // Most significant first: at most 10 whole digits (u128 < 10^39) and 9 fraction digits.
+    let mut digits = [0i16; 20];
+    let mut whole_digits = [0i16; 10];
+    let mut whole_count = 0;
+    while whole > 0 {
+        whole_digits[whole_count] = (whole % 10_000) as i16;
+        whole /= 10_000;
+        whole_count += 1;
+    }
+    for (i, d) in whole_digits[..whole_count].iter().rev().enumerate() {
+        digits[i] = *d;
+    }
+    for i in (0..fraction_digits).rev() {
+        digits[whole_count + i] = (fraction % 10_000) as i16;
+        fraction /= 10_000;
+    }
+    let all = &digits[..whole_count + fraction_digits];
+    let leading = all.iter().take_while(|d| **d == 0).count();
+    let trailing = all[leading..].iter().rev().take_while(|d| **d == 0).count();
+    let kept = &all[leading..all.len() - trailing];
+    // Weight of the first kept digit, in base-10000 places before the point.
+    let weight = if kept.is_empty() {
+        0
+    } else {
+        whole_count as i16 - 1 - leading as i16
+    };
+    let sign = if value < 0 { NEGATIVE } else { POSITIVE };
+
+    out.put_i32(8 + 2 * kept.len() as i32);
+    out.put_i16(kept.len() as i16);
+    out.put_i16(weight);
+    out.put_u16(sign);
+    out.put_u16(u16::from(scale));
+    for d in kept {
+        out.put_i16(*d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: i128, scale: u8) -> String {
+        let mut out = BytesMut::new();
+        write_numeric_text(&mut out, value, scale);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    /// (ndigits, weight, sign, dscale, digits) of the binary form, its length checked.
+    fn binary(value: i128, scale: u8) -> (i16, i16, u16, u16, Vec<i16>) {
+        let mut out = BytesMut::new();
+        write_numeric_binary(&mut out, value, scale);
+        let word = |i: usize| i16::from_be_bytes([out[i], out[i + 1]]);
+        let length = i32::from_be_bytes([out[0], out[1], out[2], out[3]]);
+        assert_eq!(length as usize, out.len() - 4);
+        let n = word(4);
+        let digits = (0..n as usize).map(|i| word(12 + 2 * i)).collect();
+        (n, word(6), word(8) as u16, word(10) as u16, digits)
+    }
+
+    #[test]
+    fn text_keeps_every_digit_of_the_scale() {
+        assert_eq!(text(150, 2), "1.50");
+        assert_eq!(text(0, 2), "0.00");
+        assert_eq!(text(-5, 3), "-0.005");
+        assert_eq!(text(12345, 0), "12345");
+        assert_eq!(text(-12345, 2), "-123.45");
+        assert_eq!(
+            text(i128::MAX, 10),
+            "17014118346046923173168730371.5884105727"
+        );
+    }
+
+    #[test]
+    fn binary_is_numeric_send() {
+        // Zero keeps its display scale and has no digits.
+        assert_eq!(binary(0, 2), (0, 0, POSITIVE, 2, vec![]));
+        assert_eq!(binary(150, 2), (2, 0, POSITIVE, 2, vec![1, 5000]));
+        // Trailing zero digits are dropped, before and after the point.
+        assert_eq!(binary(10_000, 0), (1, 1, POSITIVE, 0, vec![1]));
+        assert_eq!(binary(1_000_000, 2), (1, 1, POSITIVE, 2, vec![1]));
+        // Leading zero digits of a fraction move the weight.
+        assert_eq!(binary(-1, 4), (1, -1, NEGATIVE, 4, vec![1]));
+        assert_eq!(binary(1, 5), (1, -2, POSITIVE, 5, vec![1000]));
+        // 123456789.012 is 1|2345|6789.0120 in base-10000 digits.
+        assert_eq!(
+            binary(123_456_789_012, 3),
+            (4, 2, POSITIVE, 3, vec![1, 2345, 6789, 120])
+        );
+    }
+
+    #[test]
+    fn binary_reads_back_as_the_same_value_and_scale() {
+        use postgres_types::{FromSql, Type};
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for scale in 0..=12u8 {
+            for _ in 0..200 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let value = i128::from(state as i64) >> (state % 40);
+                let mut out = BytesMut::new();
+                write_numeric_binary(&mut out, value, scale);
+                let decoded = rust_decimal::Decimal::from_sql(&Type::NUMERIC, &out[4..]).unwrap();
+                let want = rust_decimal::Decimal::from_i128_with_scale(value, u32::from(scale));
+                assert_eq!(decoded, want, "{value} scale {scale}");
+                assert_eq!(decoded.scale(), u32::from(scale), "{value} scale {scale}");
+                assert_eq!(
+                    text(value, scale),
+                    want.to_string(),
+                    "{value} scale {scale}"
+                );
+            }
+        }
+    }
+}
