@@ -3,7 +3,8 @@
 //! instead of a startup packet) is answered with FATAL 08P01 before the connection is
 //! closed; pgwire closes silently, or worse, reads a length below 4 as an empty message.
 //! [`FramingGuard`] checks message lengths before pgwire decodes them. A panic while
-//! decoding closes only this connection, with the same answer.
+//! decoding closes only this connection, with the same answer; a panic while answering
+//! a message (a bug in the engine) is answered with XX000 and the connection goes on.
 
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -105,7 +106,7 @@ pub async fn process_connection<H: PgWireServerHandlers>(
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
-        if let Err(mut e) = process_message(
+        let outcome = AssertUnwindSafe(process_message(
             message,
             &mut socket,
             std::sync::Arc::clone(&startup_handler),
@@ -113,14 +114,31 @@ pub async fn process_connection<H: PgWireServerHandlers>(
             std::sync::Arc::clone(&extended_query_handler),
             std::sync::Arc::clone(&copy_handler),
             std::sync::Arc::clone(&cancel_handler),
-        )
+        ))
+        .catch_unwind()
         .await
-        {
+        .unwrap_or_else(|panic| Err(panicked(panic.as_ref())));
+        if let Err(mut e) = outcome {
             error_handler.on_error(&socket, &mut e);
             process_error(&mut socket, e, is_extended_query).await?;
         }
     }
     Ok(())
+}
+
+/// The error a statement that panicked answers with (XX000, as PostgreSQL answers an
+/// internal failure); the connection stays usable, as do all others.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> PgWireError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_owned());
+    tracing::error!(panic = %what, "a statement panicked; answered with XX000");
+    crate::server::errors::user_error(
+        SqlState::INTERNAL_ERROR,
+        format!("internal error while running the statement: {what}"),
+    )
 }
 
 /// FATAL 08P01, best effort: the client may already be gone.

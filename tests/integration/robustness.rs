@@ -125,3 +125,29 @@ async fn broken_clients_never_hurt_the_server_or_other_connections() {
     let growth_mib = rss_kib().saturating_sub(before) / 1024;
     assert!(growth_mib < 64, "RSS grew by {growth_mib} MiB");
 }
+
+/// A statement that trips a bug in the engine (here DataFusion 55's duration average,
+/// whose partial sums overflow: a panic in a debug build, which `cargo test` is) gets
+/// XX000 and the connection goes on, in both protocols; other connections never notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_that_panics_gets_an_internal_error_and_the_connection_goes_on() {
+    // Printing a panic's backtrace loads debug symbols: not while memory is measured.
+    let _exclusive = MEMORY_HEAVY.lock().await;
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let bystander = server.client().await;
+    let overflowing = "SELECT avg(d) FROM (SELECT arrow_cast(9000000000000000000, \
+                       'Duration(Nanosecond)') AS d UNION ALL SELECT \
+                       arrow_cast(9000000000000000000, 'Duration(Nanosecond)'))";
+    let simple = c.simple_query(overflowing).await.unwrap_err();
+    assert_eq!(crate::harness::sqlstate(&simple), "XX000", "{simple}");
+    assert_eq!(scalar(&c, "SELECT 1").await.as_deref(), Some("1"));
+    let extended = c.query(overflowing, &[]).await.unwrap_err();
+    assert_eq!(crate::harness::sqlstate(&extended), "XX000", "{extended}");
+    let row = c
+        .query_one("SELECT $1::TEXT", &[&"still here"])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, &str>(0), "still here");
+    assert_eq!(scalar(&bystander, "SELECT 2").await.as_deref(), Some("2"));
+}
