@@ -3,6 +3,9 @@
 //! (`ix.indisprimary = 'f'` from SQLAlchemy, `opted_in = 'true'` from an analyst) is
 //! read as a boolean, as PostgreSQL reads an untyped literal as the other side's type.
 //! A literal that is no boolean (`flag = 'maybe'`) fails with 22P02, as in PostgreSQL.
+//!
+//! Also where our analyzer rules go ([`with_postgres_rules`]) and the one traversal they
+//! share ([`rewrite_expressions`]).
 
 use std::sync::Arc;
 
@@ -20,44 +23,59 @@ use datafusion::scalar::ScalarValue;
 #[derive(Debug, Default)]
 pub struct QuotedBooleans;
 
-impl QuotedBooleans {
-    /// The analyzer rules of `rules` with this one inserted before DataFusion's type
-    /// coercion (or last, when there is none).
-    pub fn inserted_into(
-        mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
-    ) -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
-        let at = rules
-            .iter()
-            .position(|r| r.name() == "type_coercion")
-            .unwrap_or(rules.len());
-        rules.insert(at, Arc::new(QuotedBooleans));
-        rules
-    }
-}
-
 impl AnalyzerRule for QuotedBooleans {
     fn name(&self) -> &str {
         "datapunk_quoted_booleans"
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        Ok(plan.transform_up_with_subqueries(coerce_node)?.data)
+        rewrite_expressions(plan, coerce_comparison)
     }
 }
 
-fn coerce_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-    let schema = merge_schema(&plan.inputs());
-    let preserver = NamePreserver::new(&plan);
-    let result = plan.map_expressions(|expr| {
-        let name = preserver.save(&expr);
-        let rewritten = expr.transform_up(|e| coerce_comparison(e, &schema))?;
-        Ok(rewritten.update_data(|e| name.restore(e)))
-    })?;
-    if result.transformed {
-        result.map_data(|p| p.recompute_schema())
-    } else {
-        Ok(result)
+/// DataFusion's analyzer rules with ours around its type coercion: the ones that must
+/// see the types as written before it, the ones that must see its casts after it.
+pub fn with_postgres_rules(
+    mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
+) -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "type_coercion")
+        .unwrap_or(rules.len());
+    let before: [Arc<dyn AnalyzerRule + Send + Sync>; 2] = [
+        Arc::new(QuotedBooleans),
+        Arc::new(crate::engine::temporal::TimestampDifferenceRule::default()),
+    ];
+    let after: Arc<dyn AnalyzerRule + Send + Sync> =
+        Arc::new(crate::engine::temporal::TemporalCastsRule::default());
+    rules.insert((at + 1).min(rules.len()), after);
+    for rule in before.into_iter().rev() {
+        rules.insert(at, rule);
     }
+    rules
+}
+
+/// Rewrites every expression of every node of `plan` (subqueries too) bottom-up with
+/// `rewrite(expr, schema of the node's inputs)`, keeping output names.
+pub fn rewrite_expressions(
+    plan: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
+    let node = |plan: LogicalPlan| -> Result<Transformed<LogicalPlan>> {
+        let schema = merge_schema(&plan.inputs());
+        let preserver = NamePreserver::new(&plan);
+        let result = plan.map_expressions(|expr| {
+            let name = preserver.save(&expr);
+            let rewritten = expr.transform_up(|e| rewrite(e, &schema))?;
+            Ok(rewritten.update_data(|e| name.restore(e)))
+        })?;
+        if result.transformed {
+            result.map_data(|p| p.recompute_schema())
+        } else {
+            Ok(result)
+        }
+    };
+    Ok(plan.transform_up_with_subqueries(node)?.data)
 }
 
 fn is_comparison(op: Operator) -> bool {

@@ -152,24 +152,6 @@ pub fn txid_current_udf() -> ScalarUDF {
     )
 }
 
-/// `age(xid)` (DataGrip orders `pg_locks` by it): every transaction id in datapunk is the
-/// current one, so its age is 0. (`age(timestamp)` is not provided yet.)
-pub fn age_xid_udf() -> ScalarUDF {
-    use datafusion::logical_expr::TypeSignature;
-    ScalarUDF::new_from_impl(Constant {
-        name: "age".to_owned(),
-        signature: Signature::one_of(
-            vec![
-                TypeSignature::Exact(vec![DataType::Int64]),
-                TypeSignature::Exact(vec![DataType::Int32]),
-                TypeSignature::Exact(vec![DataType::UInt32]),
-            ],
-            Volatility::Stable,
-        ),
-        value: ScalarValue::Int32(Some(0)),
-    })
-}
-
 /// `pg_tablespace_location(oid)`: the empty string, PostgreSQL's answer for the default
 /// tablespaces (datapunk has no others).
 pub fn pg_tablespace_location_udf() -> ScalarUDF {

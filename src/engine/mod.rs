@@ -14,6 +14,7 @@ pub mod pg_extra;
 pub mod pg_overlay;
 pub mod rewrite;
 pub mod system;
+pub mod temporal;
 
 use std::sync::Arc;
 
@@ -154,8 +155,7 @@ impl Engine {
         crate::udf::register_all(&mut base)?;
         let mut builder = SessionStateBuilder::new_from_existing(base);
         if let Some(analyzer) = builder.analyzer() {
-            analyzer.rules =
-                coercion::QuotedBooleans::inserted_into(std::mem::take(&mut analyzer.rules));
+            analyzer.rules = coercion::with_postgres_rules(std::mem::take(&mut analyzer.rules));
         }
         let base = builder.build();
         Ok(Self {

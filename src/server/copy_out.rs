@@ -43,6 +43,7 @@ use datafusion_postgres::pgwire::types::ToSqlText;
 use futures::{Sink, SinkExt, StreamExt};
 use postgres_types::{IsNull, ToSql};
 
+use crate::engine::temporal::write_timestamp;
 use crate::server::errors::user_error;
 use crate::server::numeric::{write_numeric_binary, write_numeric_text, MAX_BINARY_SCALE};
 use crate::server::text_output::{float4_text, float8_text, TextFix};
@@ -620,48 +621,6 @@ fn write_text_escaped(out: &mut BytesMut, text: &[u8], delimiter: u8) {
     }
 }
 
-/// A local timestamp as PostgreSQL prints it (`2024-01-02 03:04:05.5`); `false` (nothing
-/// written) outside years 1..=9999, which the general path handles.
-fn write_timestamp(out: &mut BytesMut, micros: i64) -> bool {
-    use chrono::{Datelike, Timelike};
-    let Some(t) = chrono::DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc()) else {
-        return false;
-    };
-    let (year, month, day) = (t.year(), t.month(), t.day());
-    if !(1..=9999).contains(&year) {
-        return false;
-    }
-    let two = |out: &mut BytesMut, v: u32| {
-        out.put_u8(b'0' + (v / 10) as u8);
-        out.put_u8(b'0' + (v % 10) as u8);
-    };
-    let year = year.unsigned_abs();
-    two(out, year / 100);
-    two(out, year % 100);
-    out.put_u8(b'-');
-    two(out, month);
-    out.put_u8(b'-');
-    two(out, day);
-    out.put_u8(b' ');
-    two(out, t.hour());
-    out.put_u8(b':');
-    two(out, t.minute());
-    out.put_u8(b':');
-    two(out, t.second());
-    let mut fraction = t.nanosecond() / 1000;
-    if fraction > 0 {
-        let mut digits = 6;
-        while fraction % 10 == 0 {
-            fraction /= 10;
-            digits -= 1;
-        }
-        out.put_u8(b'.');
-        let text = format!("{fraction:0digits$}");
-        out.put_slice(text.as_bytes());
-    }
-    true
-}
-
 /// arrow-pg's encoder writing one value into the COPY buffer (its text with the column's
 /// [`TextFix`]).
 struct OneValue<'e> {
@@ -764,18 +723,5 @@ mod tests {
         assert_eq!(csv("", 2), "\"\"");
         assert_eq!(csv("\\.", 1), "\"\\.\"");
         assert_eq!(csv("\\.", 2), "\\.");
-    }
-
-    #[test]
-    fn timestamps_print_without_trailing_zeros() {
-        let text = |micros| {
-            let mut out = BytesMut::new();
-            assert!(write_timestamp(&mut out, micros));
-            String::from_utf8(out.to_vec()).unwrap()
-        };
-        assert_eq!(text(0), "1970-01-01 00:00:00");
-        assert_eq!(text(1_500_000), "1970-01-01 00:00:01.5");
-        assert_eq!(text(1_704_164_645_123_456), "2024-01-02 03:04:05.123456");
-        assert_eq!(text(-1), "1969-12-31 23:59:59.999999");
     }
 }

@@ -75,7 +75,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_postmaster_start_time_udf());
     all.push(crate::engine::compat::pg_expandarray_udf());
     all.push(crate::engine::compat::txid_current_udf());
-    all.push(crate::engine::compat::age_xid_udf());
+    all.extend(crate::engine::temporal::udfs());
     all.push(crate::engine::compat::pg_tablespace_location_udf());
     all.push(crate::engine::compat::format_udf());
     all.extend(crate::engine::compat::function_description_udfs());
@@ -212,6 +212,8 @@ mod tests {
                 "pg_postmaster_start_time",
                 "pg_size_pretty",
                 "pg_tablespace_location",
+                "pg_timestamp_difference",
+                "pg_timestamp_text",
                 "pg_type_is_visible",
                 "rec_eval",
                 "recommend_items",

@@ -250,7 +250,9 @@ async fn peak_growth_mib(mut child: std::process::Child, before: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_stop_lets_running_queries_finish() {
-    let server = TestServer::start(|_, _| {}).await;
+    // A grace period the query fits in even on a loaded machine (debug build, the rest of
+    // the suite running): the test is about waiting, not about the deadline.
+    let server = TestServer::start(|c, _| c.server.shutdown_grace_secs = 120).await;
     let addr = server.addr;
     let client = server.client().await;
     // The simple protocol: the query counts as running from the moment its message
@@ -334,5 +336,50 @@ async fn expressions_print_as_postgres_15_prints_them() {
         };
         assert_eq!(value, expected, "{sql} (extended, binary)");
     }
+    server.stop().await;
+}
+
+/// Dates and times as PostgreSQL 15 reads, computes and prints them (each answer is
+/// PostgreSQL 15.18's, session zone UTC): timestamp differences are intervals, literals
+/// without seconds or with a zone, timestamps as text, `age`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+    let cases = [
+        ("SELECT timestamp '2024-03-01 12:00:00' - timestamp '2024-01-01 10:30:00'", "60 days 01:30:00"),
+        ("SELECT timestamp '2024-01-01 10:30:00' - timestamp '2024-03-01 12:00:00'", "-60 days -01:30:00"),
+        ("SELECT (timestamp '2024-03-01 12:00' - timestamp '2024-01-01 10:30') > interval '30 days'", "t"),
+        ("SELECT '2024-03-01 12:00'::timestamp", "2024-03-01 12:00:00"),
+        ("SELECT '2024-3-1'::date", "2024-03-01"),
+        ("SELECT '2024-03-01 12:00+02'::timestamp", "2024-03-01 12:00:00"),
+        ("SELECT '2024-03-01 12:00+02'::timestamptz", "2024-03-01 10:00:00+00"),
+        ("SELECT (timestamp '2024-03-01 12:00:00.5')::text", "2024-03-01 12:00:00.5"),
+        ("SELECT 'at ' || timestamp '2024-03-01 12:00:00'", "at 2024-03-01 12:00:00"),
+        ("SELECT (timestamptz '2024-03-01 12:00:00+00')::text", "2024-03-01 12:00:00+00"),
+        ("SELECT age(timestamp '2024-03-01', timestamp '2023-01-15')", "1 year 1 mon 17 days"),
+        ("SELECT age(timestamp '2024-03-31 10:00', timestamp '2024-02-29 12:00')", "1 mon 1 day 22:00:00"),
+        ("SELECT age(current_date::timestamp)", "00:00:00"),
+        ("SELECT '20240301'::date", "2024-03-01"),
+        ("SELECT timestamp '2024-03-01 12:00' + (timestamp '2024-03-01 12:00' - timestamp '2024-02-01 06:00')", "2024-03-30 18:00:00"),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(
+            scalar(&client, sql).await.as_deref(),
+            Some(expected),
+            "{sql}"
+        );
+    }
+    // A compared literal without seconds is read the same as one with them.
+    let count =
+        |cut: &str| format!("SELECT count(*) FROM lake.order_lines WHERE order_ts >= '{cut}'");
+    let short = scalar(&client, &count("2023-06-01 12:00")).await;
+    let long = scalar(&client, &count("2023-06-01 12:00:00")).await;
+    assert_eq!(short, long);
+    // A difference of lake timestamps compares with an interval as PostgreSQL does.
+    let sql = "SELECT count(*) FILTER (WHERE order_ts - TIMESTAMP '2022-01-01 00:00:00' \
+               > INTERVAL '30 days') = count(*) FILTER (WHERE order_ts > TIMESTAMP \
+               '2022-01-31 00:00:00') FROM lake.order_lines";
+    assert_eq!(scalar(&client, sql).await.as_deref(), Some("t"));
     server.stop().await;
 }
