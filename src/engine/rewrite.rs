@@ -14,7 +14,8 @@
 //!   parameter's default ([`fill_named_arguments`]), as PostgreSQL does;
 //! - PostgreSQL syntax DataFusion lacks or reads differently ([`postgres_syntax`]): `a ^
 //!   b`, `'\x01'::bytea`, `a OPERATOR(pg_catalog.=) b` (psqlODBC), casts to `"char"`,
-//!   `generate_subscripts(a, 1)` (SQLAlchemy);
+//!   `generate_subscripts(a, 1)` (SQLAlchemy), `INTERVAL '1 day 02:00:00'` (PostgreSQL's
+//!   own interval form, see `temporal::interval_text`);
 //! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
 //!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
 //!   `col_description` (Metabase) is NULL ([`computed_regclass_in_descriptions`]);
@@ -210,6 +211,19 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                 if let Some(hex) = bytea_hex(operand) {
                     *expr = Expr::value(Value::HexStringLiteral(hex));
                     changed = true;
+                }
+            }
+            Expr::Interval(interval) if interval.leading_field.is_none() => {
+                use datafusion::sql::sqlparser::ast::ValueWithSpan;
+                if let Expr::Value(ValueWithSpan {
+                    value: Value::SingleQuotedString(text),
+                    ..
+                }) = interval.value.as_mut()
+                {
+                    if let Some(units) = crate::engine::temporal::interval_text(text) {
+                        *text = units;
+                        changed = true;
+                    }
                 }
             }
             Expr::BinaryOp { op, .. } => {

@@ -9,7 +9,11 @@
 //! - a timestamp cast to text reads as PostgreSQL prints it (`2024-03-01 12:00:00`,
 //!   `+00` after a timestamptz), not ISO 8601 with a `T`;
 //! - `age(timestamp, timestamp)` and `age(timestamp)`: PostgreSQL's symbolic difference
-//!   in years, months and days (`age(xid)`, which catalog queries call, answers 0).
+//!   in years, months and days (`age(xid)`, which catalog queries call, answers 0);
+//! - interval literals in PostgreSQL's own output form (`1 day 02:00:00`, `-02:00:00`,
+//!   `@ 1 day ago`, `1000 years` as `1 millennium`) are rewritten ([`interval_text`]) into
+//!   the unit form DataFusion reads; `INTERVAL '...'` literals are rewritten in the SQL,
+//!   casts of quoted literals here.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -147,6 +151,12 @@ impl TemporalCastsRule {
             };
             if let Some(read) = text.and_then(|t| literal_as(t, &to)) {
                 return Ok(Transformed::yes(Expr::Literal(read, None)));
+            }
+            if let (Some(text), DataType::Interval(_)) = (text, &to) {
+                if let Some(units) = interval_text(text) {
+                    let literal = Expr::Literal(ScalarValue::Utf8(Some(units)), None);
+                    return Ok(Transformed::yes(rebuild(Box::new(literal), field)));
+                }
             }
         }
         if let (true, Ok(DataType::Timestamp(unit, zone))) = (is_text(&to), inner.get_type(schema))
@@ -355,6 +365,79 @@ fn literal_as(text: &str, to: &DataType) -> Option<ScalarValue> {
         }
         _ => None,
     }
+}
+
+/// An interval literal PostgreSQL reads but DataFusion does not, rewritten into units
+/// (`1 day 02:30:00` → `1 day 2 hours 30 minutes 0 seconds`); `None` when `text` needs no
+/// rewriting (or is nothing this reads: DataFusion then reads or rejects it).
+pub fn interval_text(text: &str) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut changed = false;
+    let mut ago = false;
+    for word in text.split([' ', '\t', ',']).filter(|w| !w.is_empty()) {
+        let lower = word.to_ascii_lowercase();
+        if lower == "@" {
+            changed = true;
+        } else if lower == "ago" {
+            changed = true;
+            ago = true;
+        } else if matches!(lower.as_str(), "millennium" | "millennia" | "millenniums") {
+            // DataFusion knows centuries, not millennia.
+            let count = words.pop()?;
+            let count: f64 = count.parse().ok()?;
+            words.push(format!("{}", count * 10.0));
+            words.push("centuries".into());
+            changed = true;
+        } else if word.contains(':') {
+            let (sign, clock) = match word.as_bytes()[0] {
+                b'-' => ("-", &word[1..]),
+                b'+' => ("", &word[1..]),
+                _ => ("", word),
+            };
+            let mut parts = clock.split(':');
+            let hours = digits(parts.next()?, 1, 9)?;
+            let minutes = digits(parts.next()?, 1, 2)?;
+            let seconds = match parts.next() {
+                Some(s) => {
+                    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+                    digits(whole, 1, 2)?;
+                    if !fraction.is_empty() {
+                        digits(fraction, 1, 9)?;
+                    }
+                    s.to_owned()
+                }
+                None => "0".to_owned(),
+            };
+            if parts.next().is_some() {
+                return None;
+            }
+            words.extend([
+                format!("{sign}{hours}"),
+                "hours".into(),
+                format!("{sign}{minutes}"),
+                "minutes".into(),
+                format!("{sign}{seconds}"),
+                "seconds".into(),
+            ]);
+            changed = true;
+        } else {
+            words.push(word.to_owned());
+        }
+    }
+    if !changed {
+        return None;
+    }
+    if ago {
+        for word in &mut words {
+            if word.parse::<f64>().is_ok() {
+                *word = match word.strip_prefix('-') {
+                    Some(positive) => positive.to_owned(),
+                    None => format!("-{}", word.trim_start_matches('+')),
+                };
+            }
+        }
+    }
+    Some(words.join(" "))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -806,6 +889,27 @@ mod tests {
         assert_eq!(literal_as("March 1", &naive), None);
         assert_eq!(literal_as("2024-02-30", &naive), None);
         assert_eq!(literal_as("2024-03-01", &DataType::Utf8), None);
+    }
+
+    #[test]
+    fn interval_literals_in_postgres_forms_become_units() {
+        let t = |s| interval_text(s);
+        assert_eq!(t("1 day"), None);
+        assert_eq!(
+            t("1 day 02:00:00").as_deref(),
+            Some("1 day 2 hours 0 minutes 00 seconds")
+        );
+        assert_eq!(
+            t("-1 days +02:30:00.5").as_deref(),
+            Some("-1 days 2 hours 30 minutes 00.5 seconds")
+        );
+        assert_eq!(
+            t("-02:00").as_deref(),
+            Some("-2 hours -0 minutes -0 seconds")
+        );
+        assert_eq!(t("@ 1 day 3 hours ago").as_deref(), Some("-1 day -3 hours"));
+        assert_eq!(t("2 millennium").as_deref(), Some("20 centuries"));
+        assert_eq!(t("1:2:3:4"), None);
     }
 
     #[test]

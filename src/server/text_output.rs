@@ -23,6 +23,9 @@ pub enum TextFix {
     None,
     /// Timestamps and times: no trailing fractional zeros.
     TrimFraction,
+    /// Intervals: no trailing fractional zeros, and `+` on a positive part after a
+    /// negative one (`-1 days +02:00:00`).
+    Interval,
     /// `float8` with the connection's `extra_float_digits`.
     Float8(i32),
     /// `float4` with the connection's `extra_float_digits`.
@@ -37,9 +40,8 @@ impl TextFix {
         }
         let extra = i32::from(field.format_options().extra_float_digits);
         match *field.datatype() {
-            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME | Type::TIMETZ | Type::INTERVAL => {
-                Self::TrimFraction
-            }
+            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME | Type::TIMETZ => Self::TrimFraction,
+            Type::INTERVAL => Self::Interval,
             Type::FLOAT8 => Self::Float8(extra),
             Type::FLOAT4 => Self::Float4(extra),
             _ => Self::None,
@@ -51,6 +53,11 @@ impl TextFix {
         match self {
             Self::None => None,
             Self::TrimFraction => trim_fraction(value),
+            Self::Interval => {
+                let trimmed = trim_fraction(value);
+                let text = trimmed.as_deref().unwrap_or(value);
+                interval_signs(text).or(trimmed)
+            }
             Self::Float8(extra) | Self::Float4(extra) => {
                 let text = std::str::from_utf8(value).ok()?;
                 let fixed = if let Self::Float4(_) = self {
@@ -191,6 +198,30 @@ pub fn trim_fraction(value: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// PostgreSQL's `+` before a positive part of an interval that follows a negative one
+/// (`EncodeInterval`'s `is_before`): `-1 days 02:00:00` → `-1 days +02:00:00`.
+fn interval_signs(value: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut out = String::with_capacity(text.len() + 2);
+    let mut before_negative = false;
+    let mut changed = false;
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let is_number = word.starts_with(|c: char| c.is_ascii_digit() || c == '-');
+        if is_number {
+            if before_negative && !word.starts_with('-') {
+                out.push('+');
+                changed = true;
+            }
+            before_negative = word.starts_with('-');
+        }
+        out.push_str(word);
+    }
+    changed.then(|| out.into_bytes())
+}
+
 fn fix_row(row: DataRow, fix: &[TextFix]) -> DataRow {
     let data = &row.data;
     let mut out = BytesMut::with_capacity(data.len());
@@ -263,6 +294,19 @@ mod tests {
         assert_eq!(t("1 day 02:00:00.500000"), "1 day 02:00:00.5");
         assert_eq!(t("00:00:01.000000"), "00:00:01");
         assert_eq!(t("3 mons"), "3 mons");
+    }
+
+    #[test]
+    fn interval_parts_after_a_negative_one_carry_their_sign() {
+        // PostgreSQL 15.18's texts for the same intervals.
+        let i = |s: &str| {
+            let fixed = TextFix::Interval.apply(s.as_bytes());
+            String::from_utf8(fixed.unwrap_or_else(|| s.as_bytes().to_vec())).unwrap()
+        };
+        assert_eq!(i("-1 mons 3 days"), "-1 mons +3 days");
+        assert_eq!(i("-1 days 02:00:00.500000"), "-1 days +02:00:00.5");
+        assert_eq!(i("1 day -02:00:00"), "1 day -02:00:00");
+        assert_eq!(i("-1 years -2 mons"), "-1 years -2 mons");
     }
 
     #[test]

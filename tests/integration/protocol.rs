@@ -362,6 +362,13 @@ async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
         ("SELECT age(current_date::timestamp)", "00:00:00"),
         ("SELECT '20240301'::date", "2024-03-01"),
         ("SELECT timestamp '2024-03-01 12:00' + (timestamp '2024-03-01 12:00' - timestamp '2024-02-01 06:00')", "2024-03-30 18:00:00"),
+        ("SELECT interval '1 day 02:00:00'", "1 day 02:00:00"),
+        ("SELECT '@ 1 day ago'::interval", "-1 days"),
+        ("SELECT interval '-1 day 2 hours'", "-1 days +02:00:00"),
+        (
+            "SELECT '1 year 2 mons 3 days 04:05:06.5'::interval",
+            "1 year 2 mons 3 days 04:05:06.5",
+        ),
     ];
     for (sql, expected) in cases {
         assert_eq!(
