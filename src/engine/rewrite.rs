@@ -161,10 +161,7 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
                     } else {
                         format!("(SELECT array_agg(_array.c) FROM ({q}) AS _array(c))")
                     };
-                    if let Ok(new) = Parser::new(&PostgreSqlDialect {})
-                        .try_with_sql(&text)
-                        .and_then(|mut p| p.parse_expr())
-                    {
+                    if let Some(new) = parse_expr(&text) {
                         *expr = new;
                         changed = true;
                     }
@@ -176,6 +173,26 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
     changed
 }
 
+/// One SQL expression, parsed as PostgreSQL writes it.
+fn parse_expr(text: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+}
+
+/// An `INTERVAL '...'` literal or a cast to interval (the side of `*` or `/` that
+/// DataFusion cannot plan).
+fn is_interval_literal(expr: &Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::DataType;
+    match expr {
+        Expr::Interval(_) => true,
+        Expr::Cast { data_type, .. } => matches!(data_type, DataType::Interval { .. }),
+        Expr::Nested(inner) => is_interval_literal(inner),
+        _ => false,
+    }
+}
+
 /// PostgreSQL syntax DataFusion does not plan (or plans differently), in any query:
 /// - `a ^ b` → `power(a, b)`: exponentiation, not DataFusion's XOR;
 /// - `'\x01ff'::bytea` → the bytes 01 ff (DataFusion would take the text's bytes);
@@ -183,7 +200,9 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
 ///   operators);
 /// - `CAST(x AS "char")` → `CAST(x AS TEXT)` (the catalog's one-byte type);
 /// - `generate_subscripts(a, d)` → `unnest(generate_series(1, array_length(a, d)))`, a
-///   set-returning call beside `unnest(a)` as SQLAlchemy writes it.
+///   set-returning call beside `unnest(a)` as SQLAlchemy writes it;
+/// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads; `n * INTERVAL '1 day'`,
+///   `INTERVAL '1 day' / n` → `pg_interval_multiply` / `pg_interval_divide`.
 fn postgres_syntax(statement: &mut Statement) -> bool {
     use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType};
     let mut changed = false;
@@ -191,14 +210,32 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
         match expr {
             Expr::BinaryOp {
                 left,
+                op: op @ (BinaryOperator::Multiply | BinaryOperator::Divide),
+                right,
+            } if is_interval_literal(left) || is_interval_literal(right) => {
+                let interval_first = is_interval_literal(left);
+                let function = match op {
+                    BinaryOperator::Divide if interval_first => "pg_interval_divide",
+                    BinaryOperator::Divide => return ControlFlow::<()>::Continue(()),
+                    _ => "pg_interval_multiply",
+                };
+                let (span, factor) = if interval_first {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                if let Some(new) = parse_expr(&format!("{function}(({span}), ({factor}))")) {
+                    *expr = new;
+                    changed = true;
+                }
+            }
+            Expr::BinaryOp {
+                left,
                 op: BinaryOperator::PGExp,
                 right,
             } => {
                 let text = format!("power(({left}), ({right}))");
-                if let Ok(new) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&text)
-                    .and_then(|mut p| p.parse_expr())
-                {
+                if let Some(new) = parse_expr(&text) {
                     *expr = new;
                     changed = true;
                 }
@@ -269,10 +306,7 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                     {
                         let text =
                             format!("unnest(generate_series(1, array_length({array}, {dim})))");
-                        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
-                            .try_with_sql(&text)
-                            .and_then(|mut p| p.parse_expr())
-                        {
+                        if let Some(new) = parse_expr(&text) {
                             *expr = new;
                             changed = true;
                         }
@@ -565,10 +599,7 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
             };
             text = format!("get_field({text}, '{}')", field.value.to_lowercase());
         }
-        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&text)
-            .and_then(|mut p| p.parse_expr())
-        {
+        if let Some(new) = parse_expr(&text) {
             *expr = new;
             changed = true;
         }
@@ -661,12 +692,7 @@ fn positional(name: &ObjectName, args: &[FunctionArg]) -> Option<Vec<FunctionArg
     for (slot, param) in slots.into_iter().zip(doc.params).take(given) {
         let value = match (slot, param.default) {
             (Some(value), _) => value,
-            (None, Some(default)) => FunctionArgExpr::Expr(
-                Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(default)
-                    .and_then(|mut p| p.parse_expr())
-                    .ok()?,
-            ),
+            (None, Some(default)) => FunctionArgExpr::Expr(parse_expr(default)?),
             // A required parameter is missing: DataFusion says so.
             (None, None) => return None,
         };
@@ -711,10 +737,7 @@ fn aggregate_lookup_subqueries(statement: &mut Statement) -> bool {
         if aggregated {
             return ControlFlow::<()>::Continue(());
         }
-        if let Ok(new) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&format!("max({text})"))
-            .and_then(|mut p| p.parse_expr())
-        {
+        if let Some(new) = parse_expr(&format!("max({text})")) {
             select.projection[0] = SelectItem::UnnamedExpr(new);
             changed = true;
         }

@@ -6,6 +6,10 @@
 //!   compared literal (`order_ts >= '2024-03-01 12:00'`) are covered too;
 //! - `timestamp - timestamp` is an interval of days and time (`60 days 01:30:00`), not a
 //!   duration (`1441:30:00`, which DataFusion also compared wrongly with intervals);
+//! - an interval times or divided by a number (`interval '1 day' * 3`, `/ 2`), which
+//!   DataFusion cannot even plan, scales as PostgreSQL's `interval_mul` does (the SQL
+//!   rewrite calls `pg_interval_multiply` / `pg_interval_divide` where one side is an
+//!   interval literal);
 //! - a timestamp cast to text reads as PostgreSQL prints it (`2024-03-01 12:00:00`,
 //!   `+00` after a timestamptz), not ISO 8601 with a `T`;
 //! - `age(timestamp, timestamp)` and `age(timestamp)`: PostgreSQL's symbolic difference
@@ -28,9 +32,10 @@ use datafusion::arrow::array::{AsArray, IntervalMonthDayNanoArray, PrimitiveArra
 use datafusion::arrow::datatypes::{
     DataType, FieldRef, IntervalMonthDayNano, IntervalUnit, TimeUnit, TimestampMicrosecondType,
 };
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{exec_err, plan_err, DFSchema, Result};
+use datafusion::common::{exec_err, plan_err, DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     BinaryExpr, Cast, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator,
@@ -49,6 +54,8 @@ pub fn udfs() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(TimestampDifference::new()),
         ScalarUDF::new_from_impl(TimestampText::new()),
         ScalarUDF::new_from_impl(Age::new()),
+        ScalarUDF::new_from_impl(IntervalScale::multiply()),
+        ScalarUDF::new_from_impl(IntervalScale::divide()),
     ]
 }
 
@@ -617,6 +624,123 @@ impl ScalarUDFImpl for TimestampDifference {
     }
 }
 
+/// `interval * number` and `interval / number`: PostgreSQL's `interval_mul` (months and
+/// days scaled, their fractions cascaded down at 30 days a month, the time rounded to
+/// microseconds).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct IntervalScale {
+    signature: Signature,
+    divide: bool,
+}
+
+impl IntervalScale {
+    fn multiply() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+            divide: false,
+        }
+    }
+
+    fn divide() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+            divide: true,
+        }
+    }
+}
+
+/// `span * factor` as `interval_mul` computes it; `None` when out of range.
+fn scale_interval(span: IntervalMonthDayNano, factor: f64) -> Option<IntervalMonthDayNano> {
+    const DAYS_PER_MONTH: f64 = 30.0;
+    const SECS_PER_DAY: f64 = 86_400.0;
+    let round_micros = |v: f64| (v * 1e6).round() / 1e6;
+    let in_i32 = |v: f64| (v.is_finite() && v.abs() < f64::from(i32::MAX)).then_some(v as i32);
+    let months_exact = f64::from(span.months) * factor;
+    let days_exact = f64::from(span.days) * factor;
+    let months = in_i32(months_exact)?;
+    let mut days = in_i32(days_exact)?;
+    let month_remainder_days = round_micros((months_exact - f64::from(months)) * DAYS_PER_MONTH);
+    let mut sec_remainder = round_micros(
+        (days_exact - f64::from(days) + month_remainder_days - month_remainder_days.trunc())
+            * SECS_PER_DAY,
+    );
+    if sec_remainder.abs() >= SECS_PER_DAY {
+        let whole = (sec_remainder / SECS_PER_DAY).trunc();
+        days = days.checked_add(whole as i32)?;
+        sec_remainder -= whole * SECS_PER_DAY;
+    }
+    days = days.checked_add(month_remainder_days.trunc() as i32)?;
+    let micros = ((span.nanoseconds as f64 / 1000.0) * factor + sec_remainder * 1e6).round();
+    if !micros.is_finite() || micros.abs() >= 9.2e18 / 1000.0 {
+        return None;
+    }
+    Some(IntervalMonthDayNano::new(
+        months,
+        days,
+        micros as i64 * 1000,
+    ))
+}
+
+impl ScalarUDFImpl for IntervalScale {
+    fn name(&self) -> &str {
+        if self.divide {
+            "pg_interval_divide"
+        } else {
+            "pg_interval_multiply"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, _arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(vec![
+            DataType::Interval(IntervalUnit::MonthDayNano),
+            DataType::Float64,
+        ])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Interval(IntervalUnit::MonthDayNano))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::{Float64Type, IntervalMonthDayNanoType};
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [spans, factors] = arrays.as_slice() else {
+            return exec_err!("{} takes an interval and a number", self.name());
+        };
+        let spans = spans.as_primitive::<IntervalMonthDayNanoType>();
+        let factors = factors.as_primitive::<Float64Type>();
+        let out: IntervalMonthDayNanoArray = spans
+            .iter()
+            .zip(factors.iter())
+            .map(|(span, factor)| {
+                let (Some(span), Some(factor)) = (span, factor) else {
+                    return Ok(None);
+                };
+                let factor = if self.divide {
+                    if factor == 0.0 {
+                        return Err(DataFusionError::ArrowError(
+                            Box::new(ArrowError::DivideByZero),
+                            None,
+                        ));
+                    }
+                    1.0 / factor
+                } else {
+                    factor
+                };
+                match scale_interval(span, factor) {
+                    Some(scaled) => Ok(Some(scaled)),
+                    None => exec_err!("interval out of range"),
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
 /// A timestamp as text, as PostgreSQL prints it.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct TimestampText {
@@ -943,6 +1067,30 @@ mod tests {
         assert_eq!(
             (d.months, d.days, d.nanoseconds),
             (0, -60, -5_400_000_000_000)
+        );
+    }
+
+    #[test]
+    fn intervals_scale_as_interval_mul() {
+        let scaled = |months, days, seconds: i64, factor| {
+            let v = scale_interval(
+                IntervalMonthDayNano::new(months, days, seconds * 1_000_000_000),
+                factor,
+            )
+            .unwrap();
+            (v.months, v.days, v.nanoseconds / 1_000_000)
+        };
+        // PostgreSQL 15.18: '1 day' * 3 = 3 days; '3 days' / 2 = 1 day 12:00:00;
+        // '1 mon' * 1.5 = 1 mon 15 days; '1 hour' * 2.5 = 02:30:00; '1 mon' / 7 = 4 days 06:51:25.6896
+        // (the days of a month's fraction rounded to microseconds first, as TSROUND does).
+        assert_eq!(scaled(0, 1, 0, 3.0), (0, 3, 0));
+        assert_eq!(scaled(0, 3, 0, 0.5), (0, 1, 43_200_000));
+        assert_eq!(scaled(1, 0, 0, 1.5), (1, 15, 0));
+        assert_eq!(scaled(0, 0, 3600, 2.5), (0, 0, 9_000_000));
+        let v = scale_interval(IntervalMonthDayNano::new(1, 0, 0), 1.0 / 7.0).unwrap();
+        assert_eq!(
+            (v.months, v.days, v.nanoseconds / 1000),
+            (0, 4, 24_685_689_600)
         );
     }
 

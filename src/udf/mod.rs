@@ -208,6 +208,8 @@ mod tests {
                 "pg_get_function_result",
                 "pg_get_function_sqlbody",
                 "pg_get_viewdef",
+                "pg_interval_divide",
+                "pg_interval_multiply",
                 "pg_is_in_recovery",
                 "pg_postmaster_start_time",
                 "pg_size_pretty",

@@ -364,6 +364,9 @@ async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
         ("SELECT timestamp '2024-03-01 12:00' + (timestamp '2024-03-01 12:00' - timestamp '2024-02-01 06:00')", "2024-03-30 18:00:00"),
         ("SELECT interval '1 day 02:00:00'", "1 day 02:00:00"),
         ("SELECT '@ 1 day ago'::interval", "-1 days"),
+        ("SELECT interval '1 day' * 3", "3 days"),
+        ("SELECT 2.5 * interval '1 hour'", "02:30:00"),
+        ("SELECT interval '1 mon' / 7", "4 days 06:51:25.6896"),
         ("SELECT interval '-1 day 2 hours'", "-1 days +02:00:00"),
         (
             "SELECT '1 year 2 mons 3 days 04:05:06.5'::interval",
@@ -377,6 +380,11 @@ async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
             "{sql}"
         );
     }
+    let e = client
+        .simple_query("SELECT interval '1 day' / 0")
+        .await
+        .unwrap_err();
+    assert_eq!(crate::harness::sqlstate(&e), "22012", "{e}");
     // A compared literal without seconds is read the same as one with them.
     let count =
         |cut: &str| format!("SELECT count(*) FROM lake.order_lines WHERE order_ts >= '{cut}'");
