@@ -34,7 +34,9 @@ impl AnalyzerRule for QuotedBooleans {
 }
 
 /// DataFusion's analyzer rules with ours around its type coercion: the ones that must
-/// see the types as written before it, the ones that must see its casts after it.
+/// see the types as written before it, the ones that must see its casts after it. None
+/// may change an output column's type: clients are told the types of the plan before
+/// analysis (type changes belong in `temporal::TemporalPlanner`).
 pub fn with_postgres_rules(
     mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
 ) -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
@@ -42,16 +44,10 @@ pub fn with_postgres_rules(
         .iter()
         .position(|r| r.name() == "type_coercion")
         .unwrap_or(rules.len());
-    let before: [Arc<dyn AnalyzerRule + Send + Sync>; 2] = [
-        Arc::new(QuotedBooleans),
-        Arc::new(crate::engine::temporal::TimestampDifferenceRule::default()),
-    ];
     let after: Arc<dyn AnalyzerRule + Send + Sync> =
         Arc::new(crate::engine::temporal::TemporalCastsRule::default());
     rules.insert((at + 1).min(rules.len()), after);
-    for rule in before.into_iter().rev() {
-        rules.insert(at, rule);
-    }
+    rules.insert(at, Arc::new(QuotedBooleans));
     rules
 }
 

@@ -181,18 +181,6 @@ fn parse_expr(text: &str) -> Option<Expr> {
         .ok()
 }
 
-/// An `INTERVAL '...'` literal or a cast to interval (the side of `*` or `/` that
-/// DataFusion cannot plan).
-fn is_interval_literal(expr: &Expr) -> bool {
-    use datafusion::sql::sqlparser::ast::DataType;
-    match expr {
-        Expr::Interval(_) => true,
-        Expr::Cast { data_type, .. } => matches!(data_type, DataType::Interval { .. }),
-        Expr::Nested(inner) => is_interval_literal(inner),
-        _ => false,
-    }
-}
-
 /// PostgreSQL syntax DataFusion does not plan (or plans differently), in any query:
 /// - `a ^ b` → `power(a, b)`: exponentiation, not DataFusion's XOR;
 /// - `'\x01ff'::bytea` → the bytes 01 ff (DataFusion would take the text's bytes);
@@ -201,34 +189,12 @@ fn is_interval_literal(expr: &Expr) -> bool {
 /// - `CAST(x AS "char")` → `CAST(x AS TEXT)` (the catalog's one-byte type);
 /// - `generate_subscripts(a, d)` → `unnest(generate_series(1, array_length(a, d)))`, a
 ///   set-returning call beside `unnest(a)` as SQLAlchemy writes it;
-/// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads; `n * INTERVAL '1 day'`,
-///   `INTERVAL '1 day' / n` → `pg_interval_multiply` / `pg_interval_divide`.
+/// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads.
 fn postgres_syntax(statement: &mut Statement) -> bool {
     use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType};
     let mut changed = false;
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
-            Expr::BinaryOp {
-                left,
-                op: op @ (BinaryOperator::Multiply | BinaryOperator::Divide),
-                right,
-            } if is_interval_literal(left) || is_interval_literal(right) => {
-                let interval_first = is_interval_literal(left);
-                let function = match op {
-                    BinaryOperator::Divide if interval_first => "pg_interval_divide",
-                    BinaryOperator::Divide => return ControlFlow::<()>::Continue(()),
-                    _ => "pg_interval_multiply",
-                };
-                let (span, factor) = if interval_first {
-                    (left, right)
-                } else {
-                    (right, left)
-                };
-                if let Some(new) = parse_expr(&format!("{function}(({span}), ({factor}))")) {
-                    *expr = new;
-                    changed = true;
-                }
-            }
             Expr::BinaryOp {
                 left,
                 op: BinaryOperator::PGExp,

@@ -6,10 +6,11 @@
 //!   compared literal (`order_ts >= '2024-03-01 12:00'`) are covered too;
 //! - `timestamp - timestamp` is an interval of days and time (`60 days 01:30:00`), not a
 //!   duration (`1441:30:00`, which DataFusion also compared wrongly with intervals);
-//! - an interval times or divided by a number (`interval '1 day' * 3`, `/ 2`), which
-//!   DataFusion cannot even plan, scales as PostgreSQL's `interval_mul` does (the SQL
-//!   rewrite calls `pg_interval_multiply` / `pg_interval_divide` where one side is an
-//!   interval literal);
+//! - `date ± interval` is a timestamp (DataFusion kept a date), and an interval times or
+//!   divided by a number (`interval '1 day' * 3`, `/ 2`), which DataFusion cannot plan,
+//!   scales as PostgreSQL's `interval_mul` does. These are planned by [`TemporalPlanner`]
+//!   while the SQL becomes a plan, so the types clients are told are PostgreSQL's; the
+//!   other fixes are analyzer rules, which must keep every output type as it is.
 //! - a timestamp cast to text reads as PostgreSQL prints it (`2024-03-01 12:00:00`,
 //!   `+00` after a timestamptz), not ISO 8601 with a `T`;
 //! - `age(timestamp, timestamp)` and `age(timestamp)`: PostgreSQL's symbolic difference
@@ -37,6 +38,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{exec_err, plan_err, DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
     BinaryExpr, Cast, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TryCast, Volatility,
@@ -62,46 +64,88 @@ pub fn udfs() -> Vec<ScalarUDF> {
 // ---------------------------------------------------------------------------------------
 // The analyzer rules.
 
-/// `timestamp - timestamp` → [`TimestampDifference`], before type coercion (so the
-/// result is an interval wherever it is compared or added).
+/// Arithmetic planned with PostgreSQL's result types, while the SQL is turned into a plan
+/// (so clients are told those types): `timestamp - timestamp` → [`TimestampDifference`],
+/// `date ± interval` → a timestamp ± the interval, `interval * number`, `number *
+/// interval`, `interval / number` → [`IntervalScale`].
 #[derive(Debug)]
-pub struct TimestampDifferenceRule {
-    udf: Arc<ScalarUDF>,
+pub struct TemporalPlanner {
+    difference: Arc<ScalarUDF>,
+    multiply: Arc<ScalarUDF>,
+    divide: Arc<ScalarUDF>,
 }
 
-impl Default for TimestampDifferenceRule {
+impl Default for TemporalPlanner {
     fn default() -> Self {
         Self {
-            udf: Arc::new(ScalarUDF::new_from_impl(TimestampDifference::new())),
+            difference: Arc::new(ScalarUDF::new_from_impl(TimestampDifference::new())),
+            multiply: Arc::new(ScalarUDF::new_from_impl(IntervalScale::multiply())),
+            divide: Arc::new(ScalarUDF::new_from_impl(IntervalScale::divide())),
         }
     }
 }
 
-impl AnalyzerRule for TimestampDifferenceRule {
-    fn name(&self) -> &str {
-        "datapunk_timestamp_difference"
-    }
-
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        rewrite_expressions(plan, |expr, schema| self.rewrite(expr, schema))
-    }
-}
-
-impl TimestampDifferenceRule {
-    fn rewrite(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-        let is_timestamp = |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Timestamp(_, _)));
-        match expr {
-            Expr::BinaryExpr(BinaryExpr {
-                left,
-                op: Operator::Minus,
-                right,
-            }) if is_timestamp(&left) && is_timestamp(&right) => {
-                Ok(Transformed::yes(Expr::ScalarFunction(
-                    ScalarFunction::new_udf(Arc::clone(&self.udf), vec![*left, *right]),
+impl ExprPlanner for TemporalPlanner {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        use datafusion::sql::sqlparser::ast::BinaryOperator;
+        let type_of = |e: &Expr| e.get_type(schema).ok();
+        let is_timestamp = |e: &Expr| matches!(type_of(e), Some(DataType::Timestamp(_, _)));
+        let is_date = |e: &Expr| matches!(type_of(e), Some(DataType::Date32 | DataType::Date64));
+        let is_interval = |e: &Expr| matches!(type_of(e), Some(DataType::Interval(_)));
+        let is_number = |e: &Expr| type_of(e).is_some_and(|t| t.is_numeric());
+        let call = |udf: &Arc<ScalarUDF>, args: Vec<Expr>| {
+            PlannerResult::Planned(Expr::ScalarFunction(ScalarFunction::new_udf(
+                Arc::clone(udf),
+                args,
+            )))
+        };
+        let as_timestamp = |e: Expr| {
+            Box::new(Expr::Cast(Cast::new(
+                Box::new(e),
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+            )))
+        };
+        let RawBinaryExpr { op, left, right } = expr;
+        Ok(match op {
+            BinaryOperator::Minus if is_timestamp(&left) && is_timestamp(&right) => {
+                call(&self.difference, vec![left, right])
+            }
+            BinaryOperator::Plus if is_date(&left) && is_interval(&right) => {
+                PlannerResult::Planned(Expr::BinaryExpr(BinaryExpr::new(
+                    as_timestamp(left),
+                    Operator::Plus,
+                    Box::new(right),
                 )))
             }
-            other => Ok(Transformed::no(other)),
-        }
+            BinaryOperator::Minus if is_date(&left) && is_interval(&right) => {
+                PlannerResult::Planned(Expr::BinaryExpr(BinaryExpr::new(
+                    as_timestamp(left),
+                    Operator::Minus,
+                    Box::new(right),
+                )))
+            }
+            BinaryOperator::Plus if is_interval(&left) && is_date(&right) => {
+                PlannerResult::Planned(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(left),
+                    Operator::Plus,
+                    as_timestamp(right),
+                )))
+            }
+            BinaryOperator::Multiply if is_interval(&left) && is_number(&right) => {
+                call(&self.multiply, vec![left, right])
+            }
+            BinaryOperator::Multiply if is_number(&left) && is_interval(&right) => {
+                call(&self.multiply, vec![right, left])
+            }
+            BinaryOperator::Divide if is_interval(&left) && is_number(&right) => {
+                call(&self.divide, vec![left, right])
+            }
+            op => PlannerResult::Original(RawBinaryExpr { op, left, right }),
+        })
     }
 }
 

@@ -145,6 +145,9 @@ const REPLACES_BUILTIN: &[&str] = &["version"];
 /// # Errors
 /// A name collision.
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    // PostgreSQL's date and interval arithmetic, planned with its result types.
+    registry
+        .register_expr_planner(Arc::new(crate::engine::temporal::TemporalPlanner::default()))?;
     for udf in scalar() {
         let name = udf.name().to_owned();
         let replaced = registry.register_udf(Arc::new(udf))?;

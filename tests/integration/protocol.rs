@@ -364,6 +364,8 @@ async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
         ("SELECT timestamp '2024-03-01 12:00' + (timestamp '2024-03-01 12:00' - timestamp '2024-02-01 06:00')", "2024-03-30 18:00:00"),
         ("SELECT interval '1 day 02:00:00'", "1 day 02:00:00"),
         ("SELECT '@ 1 day ago'::interval", "-1 days"),
+        ("SELECT DATE '2024-01-31' + interval '1 month'", "2024-02-29 00:00:00"),
+        ("SELECT DATE '2024-03-01' - interval '36 hours'", "2024-02-28 12:00:00"),
         ("SELECT interval '1 day' * 3", "3 days"),
         ("SELECT 2.5 * interval '1 hour'", "02:30:00"),
         ("SELECT interval '1 mon' / 7", "4 days 06:51:25.6896"),

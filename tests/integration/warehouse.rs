@@ -131,3 +131,55 @@ async fn a_failing_script_keeps_the_previous_version_and_later_scripts_run() {
     let e = r.batch_execute("REFRESH WAREHOUSE").await.unwrap_err();
     assert_eq!(sqlstate(&e), "42501");
 }
+
+/// Tables built with PostgreSQL's date arithmetic keep PostgreSQL's types: an interval
+/// for a timestamp difference and a timestamp for a date plus an interval (a fix that
+/// changed a type after planning would fail the build with a schema mismatch).
+#[tokio::test]
+async fn scripts_with_date_arithmetic_build_tables_of_postgres_types() {
+    let server = TestServer::start(|c, dir| {
+        let scripts = dir.join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        std::fs::write(
+            scripts.join("010_order_spans.sql"),
+            "CREATE TABLE warehouse.order_spans AS\n\
+             SELECT order_id, max(order_ts) - min(order_ts) AS span,\n\
+             CAST(min(order_ts) AS DATE) + INTERVAL '1 month' AS follow_up,\n\
+             2 * (max(order_ts) - min(order_ts)) AS twice\n\
+             FROM lake.order_lines GROUP BY order_id\n",
+        )
+        .unwrap();
+        c.warehouse.scripts_dir = scripts.display().to_string();
+    })
+    .await;
+    let c = server.client().await;
+    let types = c
+        .query(
+            "SELECT data_type FROM information_schema.columns \
+             WHERE table_name = 'order_spans' ORDER BY ordinal_position",
+            &[],
+        )
+        .await
+        .unwrap();
+    let types: Vec<String> = types.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        types,
+        [
+            "bigint",
+            "interval",
+            "timestamp without time zone",
+            "interval"
+        ]
+    );
+    assert_eq!(
+        scalar(
+            &c,
+            "SELECT count(*) FROM warehouse.order_spans WHERE twice >= span"
+        )
+        .await
+        .as_deref(),
+        scalar(&c, "SELECT count(DISTINCT order_id) FROM lake.order_lines")
+            .await
+            .as_deref()
+    );
+}
