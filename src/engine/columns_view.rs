@@ -9,11 +9,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::engine::computed_view::ComputedRows;
+use crate::engine::pg_types::pg_type;
 use datafusion::arrow::array::{ArrayRef, Int32Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{CatalogProviderList, Session};
 use datafusion::error::Result;
-use datafusion_postgres::arrow_pg::datatypes::into_pg_type;
 use datafusion_postgres::pgwire::api::Type;
 
 /// Text columns, in PostgreSQL's order, then the integer ones.
@@ -56,8 +56,9 @@ struct PgColumnType {
     datetime_precision: Option<i32>,
 }
 
-fn pg_column_type(arrow: &DataType) -> PgColumnType {
-    let pg = into_pg_type(arrow).unwrap_or(Type::TEXT);
+fn pg_column_type(field: &Arc<Field>) -> PgColumnType {
+    let arrow = field.data_type();
+    let pg = pg_type(field).unwrap_or(Type::TEXT);
     let data_type = match pg {
         Type::INT2 => "smallint",
         Type::INT4 => "integer",
@@ -86,6 +87,9 @@ fn pg_column_type(arrow: &DataType) -> PgColumnType {
         DataType::Int64 | DataType::UInt32 => (Some(64), Some(2), Some(0)),
         DataType::Float16 | DataType::Float32 => (Some(24), Some(2), None),
         DataType::Float64 => (Some(53), Some(2), None),
+        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => {
+            (Some(i32::from(*p)), Some(10), Some(i32::from(*s)))
+        }
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
             (Some(i32::from(*p)), Some(10), Some(i32::from(*s)))
         }
@@ -156,7 +160,7 @@ impl ColumnsView {
                         continue;
                     };
                     for (i, field) in table.schema().fields().iter().enumerate() {
-                        let t = pg_column_type(field.data_type());
+                        let t = pg_column_type(field);
                         let values: [Option<&str>; 16] = [
                             Some(&catalog_name),
                             Some(&schema_name),
@@ -218,6 +222,10 @@ impl ComputedRows for ColumnsView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pg_column_type(data_type: &DataType) -> PgColumnType {
+        super::pg_column_type(&Arc::new(Field::new("c", data_type.clone(), true)))
+    }
 
     #[test]
     fn arrow_types_get_postgres_names() {

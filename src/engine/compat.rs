@@ -573,3 +573,63 @@ mod format_tests {
         assert_eq!(format_row("100%%", &[]), "100%");
     }
 }
+
+/// `format_type(oid, typmod)` as PostgreSQL prints it: datafusion-pg-catalog's, except
+/// that a numeric of scale 0 keeps it (`numeric(38,0)`; it printed `numeric(38)`).
+pub fn format_type_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(FormatType(
+        datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf(
+        ),
+    ))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FormatType(ScalarUDF);
+
+const NUMERIC_OID: i64 = 1700;
+
+impl ScalarUDFImpl for FormatType {
+    fn name(&self) -> &str {
+        "format_type"
+    }
+
+    fn signature(&self) -> &Signature {
+        self.0.signature()
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let named = self.0.invoke_with_args(args)?.into_array(rows)?;
+        let named = datafusion::arrow::compute::cast(&named, &DataType::Utf8)?;
+        let (Some(oids), Some(typmods)) = (arrays.first(), arrays.get(1)) else {
+            return Ok(ColumnarValue::Array(named));
+        };
+        let int64 = |a| datafusion::arrow::compute::cast(a, &DataType::Int64);
+        let (oids, typmods) = (int64(oids)?, int64(typmods)?);
+        let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let typmods = typmods.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let names: datafusion::arrow::array::StringArray = named
+            .as_string::<i32>()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let typmod = typmods.is_valid(i).then(|| typmods.value(i));
+                match (oids.is_valid(i).then(|| oids.value(i)), typmod) {
+                    (Some(NUMERIC_OID), Some(m)) if m >= 4 && (m - 4) & 0xffff == 0 => {
+                        Some(format!("numeric({},0)", ((m - 4) >> 16) & 0xffff))
+                    }
+                    _ => name.map(str::to_owned),
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(names)))
+    }
+}

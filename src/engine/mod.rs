@@ -12,6 +12,7 @@ pub mod computed_view;
 pub mod information_schema;
 pub mod pg_extra;
 pub mod pg_overlay;
+pub mod pg_types;
 pub mod rewrite;
 pub mod system;
 pub mod temporal;

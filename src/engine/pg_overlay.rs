@@ -14,7 +14,8 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 
 use crate::engine::computed_view::{ComputedRows, ComputedView};
-use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array};
+use crate::engine::pg_types;
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -284,22 +285,8 @@ impl PgCatalogOverlay {
     }
 }
 
-/// PostgreSQL's atttypmod for a column type (`numeric(p,s)` → `((p << 16) | s) + 4`).
-pub fn typmod(data_type: &DataType) -> Option<i32> {
-    match data_type {
-        DataType::Decimal32(p, s)
-        | DataType::Decimal64(p, s)
-        | DataType::Decimal128(p, s)
-        | DataType::Decimal256(p, s) => {
-            Some(((i32::from(*p) << 16) | i32::from((*s).max(0) as u8)) + 4)
-        }
-        _ => None,
-    }
-}
-
-const NUMERIC_OID: i64 = 1700;
-
-/// `pg_attribute` with `atttypmod` computed from the real column types.
+/// `pg_attribute` with `atttypid` and `atttypmod` of lake and warehouse columns from
+/// [`pg_types`], the mapping result columns use (uuid, json, numeric(p,s), n-D arrays).
 #[derive(Debug)]
 struct TypmodAttributes {
     inner: Arc<dyn TableProvider>,
@@ -371,44 +358,52 @@ impl TypmodAttributes {
         let Some(catalog) = self.catalog.upgrade() else {
             return Ok(batch);
         };
-        let (Some(index), Ok(types)) = (
-            batch.schema().index_of("atttypmod").ok(),
-            column_i64(&batch, "atttypid"),
-        ) else {
+        let schema = batch.schema();
+        let (Ok(type_index), Ok(typmod_index)) =
+            (schema.index_of("atttypid"), schema.index_of("atttypmod"))
+        else {
             return Ok(batch);
         };
         let relids = column_i64(&batch, "attrelid")?;
         let names = column_text(&batch, "attname")?;
-        let current = column_i64(&batch, "atttypmod")?;
-        let mut typmods: Vec<i32> = Vec::with_capacity(batch.num_rows());
+        let mut types = column_i64(&batch, "atttypid")?;
+        let mut typmods = column_i64(&batch, "atttypmod")?;
+        let mut tables: HashMap<i64, Option<SchemaRef>> = HashMap::new();
         for row in 0..batch.num_rows() {
-            let mut value = current[row]
-                .and_then(|v| i32::try_from(v).ok())
-                .unwrap_or(-1);
-            if types[row] == Some(NUMERIC_OID) {
-                if let (Some((schema, table)), Some(column)) =
-                    (relids[row].and_then(|r| relations.get(&r)), &names[row])
-                {
-                    if let Some(t) = match catalog.schema(schema) {
-                        Some(s) => s.table(table).await?,
-                        None => None,
-                    } {
-                        if let Some(m) = t
-                            .schema()
-                            .field_with_name(column)
-                            .ok()
-                            .and_then(|f| typmod(f.data_type()))
-                        {
-                            value = m;
+            let (Some(relid), Some(column)) = (relids[row], &names[row]) else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(entry) = tables.entry(relid) {
+                let table = match relations.get(&relid) {
+                    Some((schema, table))
+                        if schema != "pg_catalog" && schema != "information_schema" =>
+                    {
+                        match catalog.schema(schema) {
+                            Some(s) => s.table(table).await?.map(|t| t.schema()),
+                            None => None,
                         }
                     }
-                }
+                    _ => None,
+                };
+                entry.insert(table);
             }
-            typmods.push(value);
+            let Some(field) = tables[&relid]
+                .as_ref()
+                .and_then(|t| t.field_with_name(column).ok())
+            else {
+                continue;
+            };
+            if let Ok(t) = pg_types::pg_type(&Arc::new(field.clone())) {
+                types[row] = Some(i64::from(t.oid()));
+            }
+            typmods[row] = Some(i64::from(pg_types::typmod(field.data_type()).unwrap_or(-1)));
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns[index] = Arc::new(Int32Array::from(typmods));
-        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+        for (index, values) in [(type_index, types), (typmod_index, typmods)] {
+            let array: ArrayRef = Arc::new(Int64Array::from(values));
+            columns[index] = cast(&array, schema.field(index).data_type())?;
+        }
+        Ok(RecordBatch::try_new(schema, columns)?)
     }
 }
 

@@ -521,18 +521,41 @@ pub fn write_timestamp(out: &mut BytesMut, micros: i64) -> bool {
     two(out, t.minute());
     out.put_u8(b':');
     two(out, t.second());
-    let mut fraction = t.nanosecond() / 1000;
-    if fraction > 0 {
-        let mut digits = 6;
-        while fraction % 10 == 0 {
-            fraction /= 10;
-            digits -= 1;
-        }
-        out.put_u8(b'.');
-        let text = format!("{fraction:0digits$}");
-        out.put_slice(text.as_bytes());
-    }
+    write_fraction(out, t.nanosecond() / 1000);
     true
+}
+
+/// `.` and the microseconds of a time without trailing zeros (nothing when 0).
+fn write_fraction(out: &mut BytesMut, micros: u32) {
+    if micros == 0 {
+        return;
+    }
+    let mut digits = [0u8; 6];
+    let mut rest = micros;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let kept = 6 - digits.iter().rev().take_while(|d| **d == b'0').count();
+    out.put_u8(b'.');
+    out.put_slice(&digits[..kept]);
+}
+
+/// A time of day (microseconds since midnight) as PostgreSQL prints it: `10:00:00`,
+/// `10:00:00.5`, `24:00:00`.
+pub fn write_time(out: &mut BytesMut, micros: i64) {
+    let micros = micros.clamp(0, 86_400_000_000);
+    let seconds = micros / 1_000_000;
+    let two = |out: &mut BytesMut, v: i64| {
+        out.put_u8(b'0' + (v / 10) as u8);
+        out.put_u8(b'0' + (v % 10) as u8);
+    };
+    two(out, seconds / 3600);
+    out.put_u8(b':');
+    two(out, seconds / 60 % 60);
+    out.put_u8(b':');
+    two(out, seconds % 60);
+    write_fraction(out, (micros % 1_000_000) as u32);
 }
 
 /// A UTC offset as PostgreSQL prints it after a timestamptz: `+00`, `+05:30`, `-03`.

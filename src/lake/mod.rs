@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::SchemaProvider;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -52,6 +52,51 @@ impl Format {
             Self::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
         }
     }
+}
+
+/// Puts back the Arrow extension types of the first file's columns (`arrow.uuid` and
+/// `arrow.json`, from Parquet's UUID and JSON logical types or the writer's Arrow schema)
+/// on the inferred columns of the same name and type: DataFusion's inference drops all
+/// field metadata so that files whose metadata differ still merge, and clients need the
+/// tags to see `uuid` and `json`.
+async fn with_extension_types(
+    schema: SchemaRef,
+    state: &dyn datafusion::catalog::Session,
+    store: &Arc<dyn datafusion::object_store::ObjectStore>,
+    metas: &[ObjectMeta],
+) -> SchemaRef {
+    let Some(first) = metas.first() else {
+        return schema;
+    };
+    let format = ParquetFormat::default().with_skip_metadata(false);
+    let Ok(tagged) = format
+        .infer_schema(state, store, std::slice::from_ref(first))
+        .await
+    else {
+        return schema;
+    };
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let extension: HashMap<String, String> = match tagged.field_with_name(field.name()) {
+                Ok(t) if t.data_type() == field.data_type() => t
+                    .metadata()
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("ARROW:extension:"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                _ => return Arc::clone(field),
+            };
+            if extension.is_empty() {
+                return Arc::clone(field);
+            }
+            let mut metadata = field.metadata().clone();
+            metadata.extend(extension);
+            Arc::new(field.as_ref().clone().with_metadata(metadata))
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// One data file found under a table.
@@ -372,6 +417,10 @@ impl Lake {
             .infer_schema(&state, &store, &metas)
             .await
             .map_err(|e| e.to_string())?;
+        let schema = match c.format {
+            Format::Parquet => with_extension_types(schema, &state, &store, &metas).await,
+            Format::Csv => schema,
+        };
         for (field, _) in &partitions {
             if schema.field_with_name(field.name()).is_ok() {
                 return Err(format!(

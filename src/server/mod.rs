@@ -13,10 +13,13 @@ pub mod copy_out;
 pub mod errors;
 pub mod hooks;
 pub mod numeric;
+pub mod results;
 pub mod row_description;
+pub mod row_encoder;
 pub mod service;
 pub mod text_output;
 pub mod tls;
+pub mod values;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -108,6 +111,7 @@ fn handlers(
     let session = shared.engine.session();
     let slot = Arc::new(QuerySlot::default());
     let copy_rows = Arc::new(CopyRows::default());
+    let result_format = Arc::new(results::ResultFormat::default());
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
         Arc::new(hooks::ReadOnlyHook),
         Arc::new(hooks::SessionHook {
@@ -116,9 +120,13 @@ fn handlers(
         Arc::new(hooks::CopyHook {
             rows: Arc::clone(&copy_rows),
         }),
-        Arc::new(CursorStatementHook),
         Arc::new(SetShowHook),
         Arc::new(TransactionStatementHook),
+        Arc::new(results::ResultHook {
+            format: Arc::clone(&result_format),
+        }),
+        // FETCH and CLOSE of the cursors ResultHook declares.
+        Arc::new(CursorStatementHook),
     ];
     let inner = Arc::new(DfSessionService::new_with_hooks(
         Arc::clone(&session.ctx),
@@ -132,6 +140,7 @@ fn handlers(
             Arc::clone(&shared.admin),
             Arc::clone(activity),
             copy_rows,
+            result_format,
             Arc::clone(&session.ctx),
         )),
         startup: Arc::new(Startup::new(

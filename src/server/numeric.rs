@@ -17,11 +17,16 @@ const NEGATIVE: u16 = 0x4000;
 
 /// Writes `value / 10^scale` as PostgreSQL prints a `numeric` of that scale.
 pub fn write_numeric_text(out: &mut BytesMut, value: i128, scale: u8) {
-    if value < 0 {
-        out.put_u8(b'-');
-    }
     let mut buffer = itoa::Buffer::new();
     let digits = buffer.format(value.unsigned_abs()).as_bytes();
+    write_numeric_digits_text(out, value < 0, digits, scale);
+}
+
+/// [`write_numeric_text`] of a magnitude given as decimal digits (any width: `Decimal256`).
+pub fn write_numeric_digits_text(out: &mut BytesMut, negative: bool, digits: &[u8], scale: u8) {
+    if negative {
+        out.put_u8(b'-');
+    }
     let scale = usize::from(scale);
     if scale == 0 {
         out.put_slice(digits);
@@ -37,8 +42,56 @@ pub fn write_numeric_text(out: &mut BytesMut, value: i128, scale: u8) {
     }
 }
 
-/// Writes `value / 10^scale` as one binary COPY/DataRow field: its length, then
-/// `numeric_send`'s form. `scale` is at most [`MAX_BINARY_SCALE`].
+/// `numeric_send`'s form (without a length) of a magnitude given as decimal digits and
+/// its scale: any width and scale, for what [`write_numeric_binary`] does not take.
+pub fn write_numeric_digits_binary(out: &mut BytesMut, negative: bool, digits: &[u8], scale: u8) {
+    let scale = usize::from(scale);
+    let (whole, fraction): (&[u8], Vec<u8>) = if digits.len() > scale {
+        let point = digits.len() - scale;
+        (&digits[..point], digits[point..].to_vec())
+    } else {
+        let mut f = vec![b'0'; scale - digits.len()];
+        f.extend_from_slice(digits);
+        (&[], f)
+    };
+    // The whole part padded on the left, the fraction on the right, to whole
+    // base-10000 digits (4 decimal digits each).
+    let mut padded = vec![b'0'; (4 - whole.len() % 4) % 4];
+    padded.extend_from_slice(whole);
+    let whole_groups = padded.len() / 4;
+    padded.extend_from_slice(&fraction);
+    padded.resize(whole_groups * 4 + fraction.len().div_ceil(4) * 4, b'0');
+    let groups: Vec<i16> = padded
+        .chunks(4)
+        .map(|c| c.iter().fold(0i16, |acc, d| acc * 10 + i16::from(d - b'0')))
+        .collect();
+    let leading = groups.iter().take_while(|d| **d == 0).count();
+    let trailing = groups[leading..]
+        .iter()
+        .rev()
+        .take_while(|d| **d == 0)
+        .count();
+    let kept = &groups[leading..groups.len() - trailing];
+    let weight = if kept.is_empty() {
+        0
+    } else {
+        whole_groups as i16 - 1 - leading as i16
+    };
+    out.put_i16(kept.len() as i16);
+    out.put_i16(weight);
+    out.put_u16(if negative && !kept.is_empty() {
+        NEGATIVE
+    } else {
+        POSITIVE
+    });
+    out.put_u16(scale as u16);
+    for d in kept {
+        out.put_i16(*d);
+    }
+}
+
+/// Writes `value / 10^scale` in `numeric_send`'s form (the field's length is the
+/// caller's). `scale` is at most [`MAX_BINARY_SCALE`].
 pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
     debug_assert!(scale <= MAX_BINARY_SCALE.unsigned_abs());
     let magnitude = value.unsigned_abs();
@@ -77,7 +130,6 @@ pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
     };
     let sign = if value < 0 { NEGATIVE } else { POSITIVE };
 
-    out.put_i32(8 + 2 * kept.len() as i32);
     out.put_i16(kept.len() as i16);
     out.put_i16(weight);
     out.put_u16(sign);
@@ -102,11 +154,10 @@ mod tests {
         let mut out = BytesMut::new();
         write_numeric_binary(&mut out, value, scale);
         let word = |i: usize| i16::from_be_bytes([out[i], out[i + 1]]);
-        let length = i32::from_be_bytes([out[0], out[1], out[2], out[3]]);
-        assert_eq!(length as usize, out.len() - 4);
-        let n = word(4);
-        let digits = (0..n as usize).map(|i| word(12 + 2 * i)).collect();
-        (n, word(6), word(8) as u16, word(10) as u16, digits)
+        let n = word(0);
+        assert_eq!(out.len(), 8 + 2 * n as usize);
+        let digits = (0..n as usize).map(|i| word(8 + 2 * i)).collect();
+        (n, word(2), word(4) as u16, word(6) as u16, digits)
     }
 
     #[test]
@@ -126,6 +177,12 @@ mod tests {
     fn binary_is_numeric_send() {
         // Zero keeps its display scale and has no digits.
         assert_eq!(binary(0, 2), (0, 0, POSITIVE, 2, vec![]));
+        // Past what an i128 fraction aligns: the digits path, 1.5 at scale 40.
+        let mut out = BytesMut::new();
+        let digits = format!("15{}", "0".repeat(39));
+        write_numeric_digits_binary(&mut out, false, digits.as_bytes(), 40);
+        assert_eq!(&out[..8], &[0, 2, 0, 0, 0, 0, 0, 40]);
+        assert_eq!(&out[8..], &[0, 1, 0x13, 0x88]);
         assert_eq!(binary(150, 2), (2, 0, POSITIVE, 2, vec![1, 5000]));
         // Trailing zero digits are dropped, before and after the point.
         assert_eq!(binary(10_000, 0), (1, 1, POSITIVE, 0, vec![1]));
@@ -152,7 +209,11 @@ mod tests {
                 let value = i128::from(state as i64) >> (state % 40);
                 let mut out = BytesMut::new();
                 write_numeric_binary(&mut out, value, scale);
-                let decoded = rust_decimal::Decimal::from_sql(&Type::NUMERIC, &out[4..]).unwrap();
+                let decoded = rust_decimal::Decimal::from_sql(&Type::NUMERIC, &out).unwrap();
+                let mut from_digits = BytesMut::new();
+                let digits = value.unsigned_abs().to_string();
+                write_numeric_digits_binary(&mut from_digits, value < 0, digits.as_bytes(), scale);
+                assert_eq!(from_digits, out, "{value} scale {scale}");
                 let want = rust_decimal::Decimal::from_i128_with_scale(value, u32::from(scale));
                 assert_eq!(decoded, want, "{value} scale {scale}");
                 assert_eq!(decoded.scale(), u32::from(scale), "{value} scale {scale}");

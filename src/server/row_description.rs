@@ -1,14 +1,49 @@
-//! RowDescription details PostgreSQL sends and pgwire leaves at their defaults: the
-//! names of duplicate outputs (without the suffix DataFusion needed), the `typlen` of
-//! every column, and the `typmod` of `numeric(p,s)` columns (from the Arrow
-//! decimal) that JDBC, Npgsql and asyncpg read as precision and scale.
+//! RowDescription: the columns of a result as clients are told them. [`result_fields`]
+//! builds them from the result's Arrow schema (types from [`crate::engine::pg_types`]);
+//! [`complete`] fills in, for responses built upstream, what PostgreSQL sends and
+//! pgwire leaves at its defaults: the names of duplicate outputs (without the suffix
+//! DataFusion needed), the `typlen` of every column, and the `typmod` of `numeric(p,s)`
+//! columns (from the Arrow decimal) that JDBC, Npgsql and asyncpg read as precision and
+//! scale.
+
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
+use datafusion_postgres::pgwire::api::portal::Format;
 use datafusion_postgres::pgwire::api::results::FieldInfo;
 use datafusion_postgres::pgwire::api::Type;
+use datafusion_postgres::pgwire::error::PgWireResult;
+use datafusion_postgres::pgwire::types::format::FormatOptions;
 
-use crate::engine::pg_overlay::typmod;
+use crate::engine::pg_types::{pg_type, typmod};
 use crate::engine::rewrite::client_name;
+
+/// The columns of a result of `schema`, each in the form `format` gives it.
+///
+/// # Errors
+/// A column type PostgreSQL has no counterpart for.
+pub fn result_fields(
+    schema: &Schema,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Vec<FieldInfo>> {
+    let fields = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Ok(FieldInfo::new(
+                f.name().clone(),
+                None,
+                None,
+                pg_type(f)?,
+                format.format_for(i),
+            )
+            .with_format_options(Arc::clone(&options)))
+        })
+        .collect::<PgWireResult<Vec<_>>>()?;
+    Ok(complete(fields, Some(schema)))
+}
 
 /// `pg_type.typlen`: the fixed width of a type, -1 for variable-width ones.
 pub fn type_size(t: &Type) -> i16 {
@@ -38,7 +73,7 @@ pub fn complete(fields: Vec<FieldInfo>, schema: Option<&Schema>) -> Vec<FieldInf
                     field.datatype().clone(),
                     field.format(),
                 )
-                .with_format_options(std::sync::Arc::clone(field.format_options())),
+                .with_format_options(Arc::clone(field.format_options())),
                 _ => field,
             };
             let size = type_size(field.datatype());

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion_postgres::pgwire::api::copy::{send_copy_both_response, send_copy_in_response};
 use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use datafusion_postgres::pgwire::api::query::{
@@ -38,6 +39,8 @@ use crate::server::auth::Users;
 use crate::server::cancel::{QuerySlot, Statement};
 use crate::server::copy_out::{send_copy_out, CopyRows};
 use crate::server::errors::user_error;
+use crate::server::results::ResultFormat;
+use crate::server::row_description::result_fields;
 use crate::sqlstate::SqlState;
 
 /// Server-wide actions an admin user can trigger from SQL.
@@ -95,8 +98,7 @@ impl Drop for Running {
 /// been streamed.
 fn prepare_response(response: Response, running: &Arc<Running>, statement: &Statement) -> Response {
     match response {
-        Response::Query(q) => {
-            let mut q = crate::server::text_output::postgres_text(q);
+        Response::Query(mut q) => {
             q.row_schema = Arc::new(crate::server::row_description::complete(
                 q.row_schema.as_ref().clone(),
                 None,
@@ -215,9 +217,16 @@ impl QueryParser for RewritingParser {
         stmt: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        let fields = self.inner.get_result_schema(stmt, column_format)?;
-        let schema = stmt.1.as_ref().map(|(_, plan)| plan.schema().as_arrow());
-        Ok(crate::server::row_description::complete(fields, schema))
+        match &stmt.1 {
+            Some((_, plan)) if !matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Dml(_)) => {
+                result_fields(
+                    plan.schema().as_arrow(),
+                    column_format.unwrap_or(&Format::UnifiedText),
+                    Arc::default(),
+                )
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 }
 
@@ -232,9 +241,16 @@ pub struct QueryService {
     pub activity: Arc<Activity>,
     /// Rows of the running COPY, counted by [`crate::server::hooks::CopyHook`].
     pub copy_rows: Arc<CopyRows>,
+    /// Where Execute leaves the portal's result formats for [`ResultHook`].
+    ///
+    /// [`ResultHook`]: crate::server::results::ResultHook
+    pub result_format: Arc<ResultFormat>,
 }
 
 impl QueryService {
+    /// Every argument is a per-connection or server-wide part the service shares with
+    /// the hooks or the startup handler.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         inner: Arc<DfSessionService>,
         slot: Arc<QuerySlot>,
@@ -242,6 +258,7 @@ impl QueryService {
         admin: Arc<dyn Admin>,
         activity: Arc<Activity>,
         copy_rows: Arc<CopyRows>,
+        result_format: Arc<ResultFormat>,
         ctx: Arc<datafusion::prelude::SessionContext>,
     ) -> Self {
         let parser = Arc::new(RewritingParser {
@@ -256,6 +273,7 @@ impl QueryService {
             admin,
             activity,
             copy_rows,
+            result_format,
         }
     }
 }
@@ -595,6 +613,7 @@ impl ExtendedQueryHandler for QueryService {
     {
         let running = self.activity.begin();
         let statement = self.slot.begin(statement_timeout(client));
+        self.result_format.set(portal.result_column_format.clone());
         let response = tokio::select! {
             r = ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows) => r?,
             () = statement.cancelled() => return Err(statement.error()),

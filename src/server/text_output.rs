@@ -5,17 +5,12 @@
 //!   exact digits when it is above 0 (`1`, `1e+20`, `1.5e-05`, `Infinity`), otherwise
 //!   `%.{15|6 + extra}g`.
 //!
-//! [`TextFix`] rewrites one encoded value; [`postgres_text`] applies it to the `DataRow`s of
-//! text-format columns, so it covers every path (simple, extended, cursors) without
-//! touching the encoder, and COPY's encoder applies the same fixes value by value.
+//! [`TextFix`] rewrites one value's text from arrow-pg's encoder, which
+//! [`crate::server::values`] uses for the types it has no direct path for; the direct
+//! paths print floats with [`float8_text`] and [`float4_text`].
 
-use std::sync::Arc;
-
-use bytes::{BufMut, BytesMut};
-use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse};
+use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
 use datafusion_postgres::pgwire::api::Type;
-use datafusion_postgres::pgwire::messages::data::DataRow;
-use futures::StreamExt;
 
 /// How the stock text of one column's values must be rewritten to read as PostgreSQL's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,54 +215,6 @@ fn interval_signs(value: &[u8]) -> Option<Vec<u8>> {
         out.push_str(word);
     }
     changed.then(|| out.into_bytes())
-}
-
-fn fix_row(row: DataRow, fix: &[TextFix]) -> DataRow {
-    let data = &row.data;
-    let mut out = BytesMut::with_capacity(data.len());
-    let mut pos = 0;
-    for &needs in fix {
-        if pos + 4 > data.len() {
-            return row;
-        }
-        let len = i32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
-        pos += 4;
-        if len < 0 {
-            out.put_i32(len);
-            continue;
-        }
-        let end = pos + len as usize;
-        if end > data.len() {
-            return row;
-        }
-        let value = &data[pos..end];
-        match needs.apply(value) {
-            Some(fixed) => {
-                out.put_i32(fixed.len() as i32);
-                out.extend_from_slice(&fixed);
-            }
-            None => {
-                out.put_i32(len);
-                out.extend_from_slice(value);
-            }
-        }
-        pos = end;
-    }
-    DataRow::new(out, row.field_count)
-}
-
-/// Wraps a query response so its rows are printed as PostgreSQL prints them.
-pub fn postgres_text(mut response: QueryResponse) -> QueryResponse {
-    let fix: Vec<TextFix> = response.row_schema.iter().map(TextFix::for_field).collect();
-    if fix.iter().all(|f| *f == TextFix::None) {
-        return response;
-    }
-    let fix = Arc::new(fix);
-    response.data_rows = response
-        .data_rows
-        .map(move |row| row.map(|r| fix_row(r, &fix)))
-        .boxed();
-    response
 }
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_size_pretty_udf());
     all.push(crate::engine::compat::current_setting_udf());
     all.push(crate::engine::compat::pg_is_in_recovery_udf());
+    all.push(crate::engine::compat::format_type_udf());
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
     all
@@ -137,7 +138,7 @@ pub fn register_table_functions(state: &mut SessionState) {
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
-const REPLACES_BUILTIN: &[&str] = &["version"];
+const REPLACES_BUILTIN: &[&str] = &["version", "format_type"];
 
 /// Registers every datapunk function; a name that collides with an existing function is
 /// an error unless it is a deliberate PostgreSQL-compatibility replacement.
@@ -200,6 +201,7 @@ mod tests {
                 "col_description",
                 "current_setting",
                 "format",
+                "format_type",
                 "frequent_itemsets",
                 "item_cooccurrence",
                 "kmeans_assign",

@@ -13,6 +13,7 @@ mod errors;
 mod examples;
 mod jdbc;
 mod lake;
+mod lake_types;
 mod marketing;
 mod node;
 mod pgbench;

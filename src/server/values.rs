@@ -1,0 +1,585 @@
+//! One value of a result column in PostgreSQL's text (`typoutput`) or binary (`typsend`)
+//! form, without framing: [`crate::server::row_encoder`] frames it for a `DataRow` or a
+//! COPY line. `SELECT` and `COPY` share these writers, so a value reads the same on
+//! every path.
+//!
+//! The types a lake holds have direct paths (integers, floats per `extra_float_digits`,
+//! bool, strings and JSON, dates, timestamps, times, decimals of every width with their
+//! scale, uuid, arrays of any dimension); the rest go through arrow-pg's encoder with
+//! the text fixes of [`TextFix`]. Columns are first made plain ([`plain_field`]):
+//! dictionaries become their values, narrow and unsigned integers the PostgreSQL integer
+//! they map to, narrow decimals `Decimal128`, second and millisecond timestamps
+//! microseconds.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, BooleanArray, FixedSizeBinaryArray,
+    LargeBinaryArray, LargeStringArray, PrimitiveArray, StringArray, StringViewArray,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Decimal256Type, Field, Float32Type,
+    Float64Type, Int16Type, Int32Type, Int64Type, Time64MicrosecondType, TimeUnit,
+    TimestampMicrosecondType,
+};
+use datafusion_postgres::arrow_pg::encoder::{encode_value, Encoder};
+use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
+use datafusion_postgres::pgwire::api::Type;
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::types::ToSqlText;
+use postgres_types::{IsNull, ToSql};
+
+use crate::engine::pg_types::{list_element, pg_type, semantic, Semantic};
+use crate::engine::temporal::{write_time, write_timestamp};
+use crate::server::errors::user_error;
+use crate::server::numeric::{
+    write_numeric_binary, write_numeric_digits_binary, write_numeric_digits_text,
+    write_numeric_text, MAX_BINARY_SCALE,
+};
+use crate::server::text_output::{float4_text, float8_text, TextFix};
+use crate::sqlstate::SqlState;
+
+/// Microseconds and days between the Unix epoch and PostgreSQL's (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+const PG_EPOCH_DAYS: i32 = 10_957;
+
+/// The plain type a column of `data_type` is encoded from, if it is not plain already.
+fn plain_type(data_type: &DataType) -> Option<DataType> {
+    let element = |f: &Arc<Field>| {
+        plain_type(f.data_type()).map(|t| Arc::new(f.as_ref().clone().with_data_type(t)))
+    };
+    match data_type {
+        DataType::Dictionary(_, values) => {
+            Some(plain_type(values).unwrap_or_else(|| values.as_ref().clone()))
+        }
+        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => Some(DataType::Decimal128(*p, *s)),
+        // The integer PostgreSQL type each maps to (arrow-pg wrote an int8 as one byte).
+        DataType::Int8 | DataType::UInt8 => Some(DataType::Int16),
+        DataType::UInt16 => Some(DataType::Int32),
+        DataType::UInt32 => Some(DataType::Int64),
+        DataType::UInt64 => Some(DataType::Decimal128(20, 0)),
+        DataType::Float16 => Some(DataType::Float32),
+        DataType::Timestamp(TimeUnit::Second | TimeUnit::Millisecond, tz) => {
+            Some(DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))
+        }
+        DataType::List(f) => element(f).map(DataType::List),
+        DataType::LargeList(f) => element(f).map(DataType::LargeList),
+        DataType::FixedSizeList(f, n) => element(f).map(|f| DataType::FixedSizeList(f, *n)),
+        _ => None,
+    }
+}
+
+/// The field a column is encoded as: `field` itself, or its plain form (see the module
+/// header), whose arrays come from [`plain_array`].
+pub fn plain_field(field: &Arc<Field>) -> Arc<Field> {
+    match plain_type(field.data_type()) {
+        Some(t) => Arc::new(field.as_ref().clone().with_data_type(t)),
+        None => Arc::clone(field),
+    }
+}
+
+/// `array` cast to `field`'s (plain) type where it differs.
+///
+/// # Errors
+/// The cast failed (it does not for the types [`plain_field`] produces).
+pub fn plain_array(array: &ArrayRef, field: &Field) -> PgWireResult<ArrayRef> {
+    if array.data_type() == field.data_type() {
+        return Ok(Arc::clone(array));
+    }
+    datafusion::arrow::compute::cast(array, field.data_type())
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))
+}
+
+/// The binary array types a `bytea` column comes from.
+enum Bytes<'a> {
+    Binary(&'a BinaryArray),
+    LargeBinary(&'a LargeBinaryArray),
+    View(&'a BinaryViewArray),
+    Fixed(&'a FixedSizeBinaryArray),
+}
+
+impl Bytes<'_> {
+    fn value(&self, row: usize) -> &[u8] {
+        match self {
+            Self::Binary(a) => a.value(row),
+            Self::LargeBinary(a) => a.value(row),
+            Self::View(a) => a.value(row),
+            Self::Fixed(a) => a.value(row),
+        }
+    }
+}
+
+/// Where the elements of each row of a list column are in its values.
+enum Offsets<'a> {
+    Small(&'a [i32]),
+    Large(&'a [i64]),
+    Fixed(usize),
+}
+
+impl Offsets<'_> {
+    fn range(&self, row: usize) -> Range<usize> {
+        let span = |a: usize, b: usize| a..b;
+        match self {
+            Self::Small(o) => span(o[row] as usize, o[row + 1] as usize),
+            Self::Large(o) => span(o[row] as usize, o[row + 1] as usize),
+            Self::Fixed(n) => span(row * n, (row + 1) * n),
+        }
+    }
+}
+
+enum Kind<'a> {
+    Int16(&'a PrimitiveArray<Int16Type>),
+    Int32(&'a PrimitiveArray<Int32Type>),
+    Int64(&'a PrimitiveArray<Int64Type>),
+    Float32(&'a PrimitiveArray<Float32Type>, i32),
+    Float64(&'a PrimitiveArray<Float64Type>, i32),
+    Bool(&'a BooleanArray),
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    Date32(&'a PrimitiveArray<Date32Type>),
+    Timestamp(&'a PrimitiveArray<TimestampMicrosecondType>),
+    Time(&'a PrimitiveArray<Time64MicrosecondType>),
+    /// A decimal and its scale (0 or more).
+    Decimal(&'a PrimitiveArray<Decimal128Type>, u8),
+    Decimal256(&'a PrimitiveArray<Decimal256Type>, u8),
+    Uuid(&'a FixedSizeBinaryArray),
+    /// `bytea` from any binary column.
+    Bytes(Bytes<'a>),
+    /// An array: where each row's elements are, and the elements as a column.
+    List(Offsets<'a>, Box<Value<'a>>),
+    /// arrow-pg's encoder, then the column's [`TextFix`].
+    Other,
+}
+
+fn primitive<T: ArrowPrimitiveType>(array: &ArrayRef) -> &PrimitiveArray<T> {
+    array.as_primitive::<T>()
+}
+
+/// The writer of one column's values: the array, its PostgreSQL type and form.
+pub struct Value<'a> {
+    array: &'a ArrayRef,
+    nulls: Option<NullBuffer>,
+    kind: Kind<'a>,
+    /// The field arrow-pg's encoder is given (type and form); for [`Kind::Other`].
+    pg_field: FieldInfo,
+    arrow_field: &'a Field,
+    fix: TextFix,
+    binary: bool,
+}
+
+impl std::fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Value")
+            .field("field", self.arrow_field)
+            .field("pg_type", self.pg_field.datatype())
+            .field("binary", &self.binary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Value<'a> {
+    /// The writer of `array` (already plain: [`plain_array`]) of type `arrow_field`, sent
+    /// as `pg_field` says (type, text or binary, float digits).
+    pub fn new(array: &'a ArrayRef, arrow_field: &'a Field, pg_field: &FieldInfo) -> Self {
+        let binary = pg_field.format() == FieldFormat::Binary;
+        let extra = i32::from(pg_field.format_options().extra_float_digits);
+        let pg = pg_field.datatype();
+        let kind = match array.data_type() {
+            DataType::Int16 if *pg == Type::INT2 => Kind::Int16(primitive(array)),
+            DataType::Int32 if *pg == Type::INT4 => Kind::Int32(primitive(array)),
+            DataType::Int64 if *pg == Type::INT8 => Kind::Int64(primitive(array)),
+            DataType::Float32 if *pg == Type::FLOAT4 => Kind::Float32(primitive(array), extra),
+            DataType::Float64 if *pg == Type::FLOAT8 => Kind::Float64(primitive(array), extra),
+            DataType::Boolean if *pg == Type::BOOL => Kind::Bool(array.as_boolean()),
+            DataType::Utf8 if textual(pg) => Kind::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 if textual(pg) => Kind::LargeUtf8(array.as_string::<i64>()),
+            DataType::Utf8View if textual(pg) => Kind::Utf8View(array.as_string_view()),
+            DataType::Date32 if *pg == Type::DATE => Kind::Date32(primitive(array)),
+            DataType::Timestamp(TimeUnit::Microsecond, None) if *pg == Type::TIMESTAMP => {
+                Kind::Timestamp(primitive(array))
+            }
+            DataType::Time64(TimeUnit::Microsecond) if *pg == Type::TIME => {
+                Kind::Time(primitive(array))
+            }
+            DataType::Decimal128(_, scale) if *pg == Type::NUMERIC && *scale >= 0 => {
+                Kind::Decimal(primitive(array), scale.unsigned_abs())
+            }
+            DataType::Decimal256(_, scale) if *pg == Type::NUMERIC && *scale >= 0 => {
+                Kind::Decimal256(primitive(array), scale.unsigned_abs())
+            }
+            DataType::FixedSizeBinary(16)
+                if *pg == Type::UUID && semantic(arrow_field) == Semantic::Uuid =>
+            {
+                Kind::Uuid(array.as_fixed_size_binary())
+            }
+            DataType::Binary if *pg == Type::BYTEA => Kind::Bytes(Bytes::Binary(array.as_binary())),
+            DataType::LargeBinary if *pg == Type::BYTEA => {
+                Kind::Bytes(Bytes::LargeBinary(array.as_binary()))
+            }
+            DataType::BinaryView if *pg == Type::BYTEA => {
+                Kind::Bytes(Bytes::View(array.as_binary_view()))
+            }
+            DataType::FixedSizeBinary(_) if *pg == Type::BYTEA => {
+                Kind::Bytes(Bytes::Fixed(array.as_fixed_size_binary()))
+            }
+            _ => Self::list_kind(array, pg_field).unwrap_or(Kind::Other),
+        };
+        Self {
+            array,
+            nulls: array.logical_nulls(),
+            kind,
+            pg_field: pg_field.clone(),
+            arrow_field,
+            fix: TextFix::for_field(pg_field),
+            binary,
+        }
+    }
+
+    /// A list column whose elements (at every depth) have direct paths.
+    fn list_kind(array: &'a ArrayRef, pg_field: &FieldInfo) -> Option<Kind<'a>> {
+        let element_field = list_element(array.data_type())?;
+        let (offsets, values) = match array.data_type() {
+            DataType::List(_) => {
+                let list = array.as_list::<i32>();
+                (Offsets::Small(list.offsets()), list.values())
+            }
+            DataType::LargeList(_) => {
+                let list = array.as_list::<i64>();
+                (Offsets::Large(list.offsets()), list.values())
+            }
+            DataType::FixedSizeList(_, n) => {
+                let list = array.as_fixed_size_list();
+                (Offsets::Fixed(usize::try_from(*n).ok()?), list.values())
+            }
+            _ => return None,
+        };
+        let element_type = pg_type(element_field).ok()?;
+        let element_pg = FieldInfo::new(
+            element_field.name().clone(),
+            None,
+            None,
+            element_type,
+            pg_field.format(),
+        )
+        .with_format_options(Arc::clone(pg_field.format_options()));
+        let element = Value::new(values, element_field.as_ref(), &element_pg);
+        if matches!(element.kind, Kind::Other) {
+            return None;
+        }
+        Some(Kind::List(offsets, Box::new(element)))
+    }
+
+    /// Whether values are sent in binary form.
+    pub fn is_binary(&self) -> bool {
+        self.binary
+    }
+
+    pub fn is_null(&self, row: usize) -> bool {
+        self.nulls.as_ref().is_some_and(|n| n.is_null(row))
+    }
+
+    /// Whether the text of a value may hold characters COPY must escape or quote.
+    pub fn may_need_escaping(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Utf8(_)
+                | Kind::LargeUtf8(_)
+                | Kind::Utf8View(_)
+                | Kind::Bytes(_)
+                | Kind::List(..)
+                | Kind::Other
+        )
+    }
+
+    /// Appends the value at `row` (not null) in the column's form to `out`.
+    ///
+    /// # Errors
+    /// A value PostgreSQL cannot represent (a ragged multidimensional array), or
+    /// arrow-pg's encoder failed.
+    pub fn write(&self, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+        if self.binary {
+            self.write_binary(row, out)
+        } else {
+            self.write_text(row, out)
+        }
+    }
+
+    fn write_text(&self, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+        let mut itoa = itoa::Buffer::new();
+        match &self.kind {
+            Kind::Int16(a) => out.put_slice(itoa.format(a.value(row)).as_bytes()),
+            Kind::Int32(a) => out.put_slice(itoa.format(a.value(row)).as_bytes()),
+            Kind::Int64(a) => out.put_slice(itoa.format(a.value(row)).as_bytes()),
+            Kind::Float32(a, extra) => out.put_slice(float4_text(a.value(row), *extra).as_bytes()),
+            Kind::Float64(a, extra) => out.put_slice(float8_text(a.value(row), *extra).as_bytes()),
+            Kind::Bool(a) => out.put_u8(if a.value(row) { b't' } else { b'f' }),
+            Kind::Utf8(a) => out.put_slice(a.value(row).as_bytes()),
+            Kind::LargeUtf8(a) => out.put_slice(a.value(row).as_bytes()),
+            Kind::Utf8View(a) => out.put_slice(a.value(row).as_bytes()),
+            Kind::Decimal(a, scale) => write_numeric_text(out, a.value(row), *scale),
+            Kind::Decimal256(a, scale) => {
+                let value = a.value(row);
+                let digits = value.wrapping_abs().to_string();
+                let digits = digits.trim_start_matches('-');
+                write_numeric_digits_text(out, value.is_negative(), digits.as_bytes(), *scale);
+            }
+            Kind::Uuid(a) => write_uuid(out, a.value(row)),
+            Kind::Bytes(a) => write_bytea(out, a.value(row)),
+            Kind::Time(a) => write_time(out, a.value(row)),
+            Kind::Timestamp(a) if write_timestamp(out, a.value(row)) => {}
+            Kind::List(offsets, element) => {
+                self.check_dimensions(row)?;
+                write_array_text(offsets, element, row, out)?;
+            }
+            Kind::Date32(_) | Kind::Timestamp(_) | Kind::Other => self.write_other(row, out)?,
+        }
+        Ok(())
+    }
+
+    fn write_binary(&self, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+        match &self.kind {
+            Kind::Int16(a) => out.put_i16(a.value(row)),
+            Kind::Int32(a) => out.put_i32(a.value(row)),
+            Kind::Int64(a) => out.put_i64(a.value(row)),
+            Kind::Float32(a, _) => out.put_f32(a.value(row)),
+            Kind::Float64(a, _) => out.put_f64(a.value(row)),
+            Kind::Bool(a) => out.put_u8(u8::from(a.value(row))),
+            Kind::Utf8(a) => out.put_slice(a.value(row).as_bytes()),
+            Kind::LargeUtf8(a) => out.put_slice(a.value(row).as_bytes()),
+            Kind::Utf8View(a) => out.put_slice(a.value(row).as_bytes()),
+            Kind::Date32(a) => out.put_i32(a.value(row) - PG_EPOCH_DAYS),
+            Kind::Timestamp(a) => out.put_i64(a.value(row) - PG_EPOCH_MICROS),
+            Kind::Time(a) => out.put_i64(a.value(row)),
+            Kind::Decimal(a, scale) if *scale <= MAX_BINARY_SCALE.unsigned_abs() => {
+                write_numeric_binary(out, a.value(row), *scale);
+            }
+            Kind::Decimal(a, scale) => {
+                let value = a.value(row);
+                let digits = itoa::Buffer::new().format(value.unsigned_abs()).to_owned();
+                write_numeric_digits_binary(out, value < 0, digits.as_bytes(), *scale);
+            }
+            Kind::Decimal256(a, scale) => {
+                let value = a.value(row);
+                let digits = value.wrapping_abs().to_string();
+                let digits = digits.trim_start_matches('-');
+                write_numeric_digits_binary(out, value.is_negative(), digits.as_bytes(), *scale);
+            }
+            Kind::Uuid(a) => out.put_slice(a.value(row)),
+            Kind::Bytes(a) => out.put_slice(a.value(row)),
+            Kind::List(offsets, element) => {
+                let dimensions = self.check_dimensions(row)?;
+                write_array_binary(offsets, element, row, &dimensions, out)?;
+            }
+            Kind::Other => self.write_other(row, out)?,
+        }
+        Ok(())
+    }
+
+    /// The dimensions of the array at `row`, outermost first (none for an empty array).
+    ///
+    /// # Errors
+    /// A sub-array is NULL or its length differs from its siblings': PostgreSQL's
+    /// arrays are rectangular.
+    fn check_dimensions(&self, row: usize) -> PgWireResult<Vec<usize>> {
+        let mut dimensions = Vec::new();
+        let mut level = self;
+        let mut rows = vec![row];
+        while let Kind::List(offsets, element) = &level.kind {
+            let lengths: Vec<Range<usize>> = rows.iter().map(|r| offsets.range(*r)).collect();
+            let length = lengths.first().map_or(0, ExactSizeIterator::len);
+            if lengths.iter().any(|r| r.len() != length) {
+                return Err(ragged());
+            }
+            if length == 0 {
+                return Ok(Vec::new());
+            }
+            dimensions.push(length);
+            rows = lengths.into_iter().flatten().collect();
+            if matches!(element.kind, Kind::List(..)) && rows.iter().any(|r| element.is_null(*r)) {
+                return Err(ragged());
+            }
+            level = element;
+        }
+        Ok(dimensions)
+    }
+
+    /// arrow-pg's encoder for the value, with the column's text fix.
+    fn write_other(&self, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+        let mut one = OneValue {
+            out,
+            fix: self.fix,
+            binary: self.binary,
+        };
+        encode_value(&mut one, self.array, row, self.arrow_field, &self.pg_field)
+    }
+}
+
+fn textual(pg: &Type) -> bool {
+    *pg == Type::TEXT || *pg == Type::VARCHAR || *pg == Type::JSON
+}
+
+fn ragged() -> PgWireError {
+    user_error(
+        SqlState::ARRAY_SUBSCRIPT_ERROR,
+        "multidimensional arrays must have sub-arrays with matching dimensions".to_owned(),
+    )
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `byteaout` with `bytea_output = hex`: `\x` and two lowercase hex digits a byte.
+fn write_bytea(out: &mut BytesMut, bytes: &[u8]) {
+    out.reserve(2 + 2 * bytes.len());
+    out.put_slice(b"\\x");
+    for b in bytes {
+        out.put_u8(HEX[usize::from(b >> 4)]);
+        out.put_u8(HEX[usize::from(b & 0x0f)]);
+    }
+}
+
+/// `uuid_out`: 8-4-4-4-12 lowercase hex digits.
+fn write_uuid(out: &mut BytesMut, bytes: &[u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.put_u8(b'-');
+        }
+        out.put_u8(HEX[usize::from(b >> 4)]);
+        out.put_u8(HEX[usize::from(b & 0x0f)]);
+    }
+}
+
+/// `array_out`: `{1,2,NULL}`, `{{1,2},{3,4}}`; elements quoted where PostgreSQL quotes them.
+fn write_array_text(
+    offsets: &Offsets<'_>,
+    element: &Value<'_>,
+    row: usize,
+    out: &mut BytesMut,
+) -> PgWireResult<()> {
+    out.put_u8(b'{');
+    let mut text = BytesMut::new();
+    for (n, i) in offsets.range(row).enumerate() {
+        if n > 0 {
+            out.put_u8(b',');
+        }
+        if element.is_null(i) {
+            out.put_slice(b"NULL");
+            continue;
+        }
+        if let Kind::List(inner, grand) = &element.kind {
+            write_array_text(inner, grand, i, out)?;
+            continue;
+        }
+        text.clear();
+        element.write_text(i, &mut text)?;
+        write_array_element(out, &text);
+    }
+    out.put_u8(b'}');
+    Ok(())
+}
+
+/// One element of an array's text, quoted as `array_out` quotes it.
+fn write_array_element(out: &mut BytesMut, text: &[u8]) {
+    let needs_quotes = text.is_empty()
+        || text.eq_ignore_ascii_case(b"NULL")
+        || text.iter().any(|b| {
+            matches!(
+                b,
+                b'"' | b'\\' | b'{' | b'}' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C
+            )
+        });
+    if !needs_quotes {
+        out.put_slice(text);
+        return;
+    }
+    out.put_u8(b'"');
+    for &b in text {
+        if b == b'"' || b == b'\\' {
+            out.put_u8(b'\\');
+        }
+        out.put_u8(b);
+    }
+    out.put_u8(b'"');
+}
+
+/// `array_send`: dimensions, NULL flag, element type, then each element (length first).
+fn write_array_binary(
+    offsets: &Offsets<'_>,
+    element: &Value<'_>,
+    row: usize,
+    dimensions: &[usize],
+    out: &mut BytesMut,
+) -> PgWireResult<()> {
+    let mut innermost = element;
+    let mut rows: Vec<usize> = offsets.range(row).collect();
+    while let Kind::List(inner, grand) = &innermost.kind {
+        rows = rows.iter().flat_map(|r| inner.range(*r)).collect();
+        innermost = grand;
+    }
+    if dimensions.is_empty() {
+        rows.clear();
+    }
+    let has_nulls = rows.iter().any(|r| innermost.is_null(*r));
+    out.put_i32(i32::try_from(dimensions.len()).unwrap_or(i32::MAX));
+    out.put_i32(i32::from(has_nulls));
+    out.put_u32(innermost.pg_field.datatype().oid());
+    for d in dimensions {
+        out.put_i32(i32::try_from(*d).unwrap_or(i32::MAX));
+        out.put_i32(1);
+    }
+    for r in rows {
+        if innermost.is_null(r) {
+            out.put_i32(-1);
+            continue;
+        }
+        let length_at = out.len();
+        out.put_i32(0);
+        innermost.write_binary(r, out)?;
+        patch_length(out, length_at);
+    }
+    Ok(())
+}
+
+/// Writes the length of what follows the 4-byte placeholder at `length_at`.
+pub fn patch_length(out: &mut BytesMut, length_at: usize) {
+    let length = out.len() - length_at - 4;
+    let length = i32::try_from(length).unwrap_or(i32::MAX).to_be_bytes();
+    out[length_at..length_at + 4].copy_from_slice(&length);
+}
+
+/// arrow-pg's encoder writing one value into `out` (its text with the column's [`TextFix`]).
+struct OneValue<'o> {
+    out: &'o mut BytesMut,
+    fix: TextFix,
+    binary: bool,
+}
+
+impl Encoder for OneValue<'_> {
+    type Item = ();
+
+    fn encode_field<T>(&mut self, value: &T, pg_field: &FieldInfo) -> PgWireResult<()>
+    where
+        T: ToSql + ToSqlText + Sized,
+    {
+        if self.binary {
+            value
+                .to_sql(pg_field.datatype(), self.out)
+                .map_err(PgWireError::ApiError)?;
+            return Ok(());
+        }
+        let start = self.out.len();
+        let is_null = value
+            .to_sql_text(pg_field.datatype(), self.out, pg_field.format_options())
+            .map_err(PgWireError::ApiError)?;
+        if let (IsNull::No, Some(fixed)) = (is_null, self.fix.apply(&self.out[start..])) {
+            self.out.truncate(start);
+            self.out.put_slice(&fixed);
+        }
+        Ok(())
+    }
+
+    fn take_row(&mut self) -> Self::Item {}
+}

@@ -1,0 +1,238 @@
+//! Every Arrow type a Parquet lake holds reaches clients as PostgreSQL 15 sends it: the
+//! type OID (and `numeric(p,s)`, `uuid`, `json` in the catalog), the text form and the
+//! binary form, byte for byte. The lake file (`tests/fixtures/lake_types/things.parquet`,
+//! written by pyarrow: `make.py`) holds the values of `postgres.sql` there, whose
+//! PostgreSQL 15.18 texts and `*_send` bytes are the expectations below.
+
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::SimpleQueryMessage;
+
+use crate::harness::{sqlstate, TestServer};
+
+/// A result value's bytes as sent, whatever its type.
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self(raw.to_vec()))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+async fn server() -> TestServer {
+    TestServer::start(|_, dir| {
+        let table = dir.join("lake/things");
+        std::fs::create_dir_all(&table).unwrap();
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/lake_types/things.parquet"
+        );
+        std::fs::copy(fixture, table.join("things.parquet")).unwrap();
+    })
+    .await
+}
+
+/// Column, PostgreSQL 15's type OID and its `format_type`.
+const TYPES: &[(&str, u32, &str)] = &[
+    ("id", 2950, "uuid"),
+    ("doc", 114, "json"),
+    ("raw", 17, "bytea"),
+    ("tags", 1009, "text[]"),
+    ("grid", 1016, "bigint[]"),
+    ("prices", 1231, "numeric[]"),
+    ("big_dec", 1700, "numeric(50,2)"),
+    ("wide", 1700, "numeric(38,0)"),
+    ("zero", 1700, "numeric(10,2)"),
+    ("f8", 701, "double precision"),
+    ("f4", 700, "real"),
+    ("t", 1083, "time without time zone"),
+    ("ts_ms", 1114, "timestamp without time zone"),
+    ("d", 1082, "date"),
+    ("small", 21, "smallint"),
+    ("u32", 20, "bigint"),
+    ("dict", 25, "text"),
+    ("ls", 25, "text"),
+];
+
+/// PostgreSQL 15.18's text of each row (`|` between columns, `\N` for NULL).
+const TEXT: [&str; 3] = [
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|{\"a\": 1}|\\x0001ff|{a,\"b c\",\"\",\"NULL\",\"q\\\"\\\\\"}|{{1,2},{3,4}}|{1.50,NULL}|123456789012345678901234567890123456789012345678.90|99999999999999999999999999999999999999|0.00|-0|1.5|13:45:00.5|2024-03-01 12:00:00.123|2024-02-29|-3|4000000000|x|tab\there",
+    "00000000-0000-0000-0000-000000000000|[]|\\x|{}|{}|{0.00}|-0.01|0|-12.30|NaN|Infinity|00:00:00|1999-12-31 23:59:59|1970-01-01|127|0|y|",
+    "\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N|\\N",
+];
+
+/// PostgreSQL 15.18's `*_send` bytes of the first two rows, in hex.
+const BINARY: [[&str; 18]; 2] = [
+    [
+        "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+        "7b2261223a20317d",
+        "0001ff",
+        "000000010000000000000019000000050000000100000001610000000362206300000000000000044e554c4c0000000371225c",
+        "00000002000000000000001400000002000000010000000200000001000000080000000000000001000000080000000000000002000000080000000000000003000000080000000000000004",
+        "0000000100000001000006a400000002000000010000000c000200000000000200011388ffffffff",
+        "000d000b0000000204d2162e23340d801ed204d2162e23340d801ed204d2162e2328",
+        "000a0009000000000063270f270f270f270f270f270f270f270f270f",
+        "0000000000000002",
+        "8000000000000000",
+        "3fc00000",
+        "0000000b8675b020",
+        "0002b596e2515078",
+        "00002279",
+        "fffd",
+        "00000000ee6b2800",
+        "78",
+        "7461620968657265",
+    ],
+    [
+        "00000000000000000000000000000000",
+        "5b5d",
+        "",
+        "000000000000000000000019",
+        "000000000000000000000014",
+        "0000000100000000000006a40000000100000001000000080000000000000002",
+        "0001ffff400000020064",
+        "0000000000000000",
+        "0002000040000002000c0bb8",
+        "7ff8000000000000",
+        "7f800000",
+        "0000000000000000",
+        "fffffffffff0bdc0",
+        "ffffd533",
+        "007f",
+        "0000000000000000",
+        "79",
+        "",
+    ],
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn columns() -> String {
+    TYPES
+        .iter()
+        .map(|(c, _, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lake_columns_have_postgres_types_in_results_and_catalog() {
+    let server = server().await;
+    let client = server.client().await;
+    let sql = format!("SELECT {} FROM lake.things", columns());
+    let statement = client.prepare(&sql).await.unwrap();
+    for (column, (name, oid, _)) in statement.columns().iter().zip(TYPES) {
+        assert_eq!(column.name(), *name);
+        assert_eq!(column.type_().oid(), *oid, "{name}");
+    }
+    let catalog = client
+        .query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE c.relname = 'things' \
+             ORDER BY a.attnum",
+            &[],
+        )
+        .await
+        .unwrap();
+    let catalog: Vec<(String, String)> = catalog.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let want: Vec<(String, String)> = TYPES
+        .iter()
+        .map(|(c, _, t)| ((*c).to_owned(), (*t).to_owned()))
+        .collect();
+    assert_eq!(catalog, want);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lake_values_read_as_postgres_15_text_and_binary() {
+    let server = server().await;
+    let client = server.client().await;
+    let sql = format!("SELECT {} FROM lake.things", columns());
+
+    // Text: the simple protocol.
+    let rows: Vec<String> = client
+        .simple_query(&sql)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("\\N"))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows, TEXT);
+
+    // Binary: the extended protocol (tokio-postgres asks for binary results).
+    let rows = client.query(&sql, &[]).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    for (row, want) in rows.iter().zip(BINARY) {
+        for (i, want) in want.iter().enumerate() {
+            let value: Raw = row.get(i);
+            assert_eq!(hex(&value.0), *want, "{}", TYPES[i].0);
+        }
+    }
+    for (i, (name, _, _)) in TYPES.iter().enumerate() {
+        assert!(rows[2].get::<_, Option<Raw>>(i).is_none(), "{name}");
+    }
+
+    // The same writers serve cursors (psycopg's named cursors) and COPY.
+    let fetched: Vec<String> = client
+        .simple_query(
+            "BEGIN; DECLARE c CURSOR FOR SELECT id, grid FROM lake.things; FETCH 2 FROM c",
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(format!("{}|{}", r.get(0)?, r.get(1)?)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fetched,
+        [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|{{1,2},{3,4}}",
+            "00000000-0000-0000-0000-000000000000|{}"
+        ]
+    );
+    client.simple_query("ROLLBACK").await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ragged_list_of_lists_is_refused_as_postgres_refuses_such_an_array() {
+    let server = server().await;
+    let client = server.client().await;
+    let sql = "SELECT make_array(make_array(1, 2), make_array(3))";
+    for simple in [true, false] {
+        let e = if simple {
+            client.simple_query(sql).await.map(|_| ()).unwrap_err()
+        } else {
+            client.query(sql, &[]).await.map(|_| ()).unwrap_err()
+        };
+        assert_eq!(sqlstate(&e), "2202E", "{e}");
+    }
+    // A rectangular one is an int8[] of two dimensions.
+    let row = client
+        .query_one("SELECT make_array(make_array(1, 2), make_array(3, 4))", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].type_().oid(), 1016);
+    let value: Vec<Option<i64>> = client
+        .query_one("SELECT make_array(5, NULL, 7)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(value, [Some(5), None, Some(7)]);
+    server.stop().await;
+}
