@@ -47,6 +47,7 @@ pub fn with_postgres_rules(
     let after: Arc<dyn AnalyzerRule + Send + Sync> =
         Arc::new(crate::engine::temporal::TemporalCastsRule::default());
     rules.insert((at + 1).min(rules.len()), after);
+    rules.insert(at, Arc::new(crate::engine::uuid::QuotedUuids));
     rules.insert(at, Arc::new(QuotedBooleans));
     rules
 }
@@ -74,7 +75,8 @@ pub fn rewrite_expressions(
     Ok(plan.transform_up_with_subqueries(node)?.data)
 }
 
-fn is_comparison(op: Operator) -> bool {
+/// The operators PostgreSQL resolves an untyped literal against the other side's type for.
+pub fn is_comparison(op: Operator) -> bool {
     matches!(
         op,
         Operator::Eq

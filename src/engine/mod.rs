@@ -16,6 +16,7 @@ pub mod pg_types;
 pub mod rewrite;
 pub mod system;
 pub mod temporal;
+pub mod uuid;
 
 use std::sync::Arc;
 

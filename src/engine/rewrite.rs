@@ -15,7 +15,8 @@
 //! - PostgreSQL syntax DataFusion lacks or reads differently ([`postgres_syntax`]): `a ^
 //!   b`, `'\x01'::bytea`, `a OPERATOR(pg_catalog.=) b` (psqlODBC), casts to `"char"`,
 //!   `generate_subscripts(a, 1)` (SQLAlchemy), `INTERVAL '1 day 02:00:00'` (PostgreSQL's
-//!   own interval form, see `temporal::interval_text`);
+//!   own interval form, see `temporal::interval_text`), `x::uuid` (the `pg_uuid` function of
+//!   `engine::uuid`, named `uuid` as PostgreSQL names the cast);
 //! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
 //!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
 //!   `col_description` (Metabase) is NULL ([`computed_regclass_in_descriptions`]);
@@ -213,6 +214,16 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
             } if bytea_hex(operand).is_some() => {
                 if let Some(hex) = bytea_hex(operand) {
                     *expr = Expr::value(Value::HexStringLiteral(hex));
+                    changed = true;
+                }
+            }
+            Expr::Cast {
+                expr: operand,
+                data_type: DataType::Uuid,
+                ..
+            } => {
+                if let Some(new) = parse_expr(&format!("pg_uuid({operand})")) {
+                    *expr = new;
                     changed = true;
                 }
             }
@@ -722,7 +733,11 @@ fn postgres_name(expr: &Expr) -> Option<String> {
             .name
             .0
             .last()
-            .map(|p| p.to_string().trim_matches('"').to_lowercase()),
+            .map(|p| p.to_string().trim_matches('"').to_lowercase())
+            .map(|name| match name.as_str() {
+                "pg_uuid" => "uuid".to_owned(),
+                _ => name,
+            }),
         Expr::Cast {
             expr, data_type, ..
         } => match expr.as_ref() {

@@ -83,6 +83,8 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::current_setting_udf());
     all.push(crate::engine::compat::pg_is_in_recovery_udf());
     all.push(crate::engine::compat::format_type_udf());
+    all.push(crate::engine::uuid::uuid_udf());
+    all.push(crate::engine::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
     all
@@ -222,6 +224,8 @@ mod tests {
                 "pg_timestamp_difference",
                 "pg_timestamp_text",
                 "pg_type_is_visible",
+                "pg_uuid",
+                "pg_uuid_text",
                 "rec_eval",
                 "recommend_items",
                 "rfm",

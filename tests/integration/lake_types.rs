@@ -236,3 +236,83 @@ async fn a_ragged_list_of_lists_is_refused_as_postgres_refuses_such_an_array() {
     assert_eq!(value, [Some(5), None, Some(7)]);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuids_are_compared_and_cast_as_in_postgres() {
+    let server = server().await;
+    let client = server.client().await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    // A quoted literal compared with a uuid column is read as a uuid, in any of
+    // uuid_in's forms.
+    assert_eq!(
+        count("SELECT count(*) FROM lake.things WHERE id = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'")
+            .await,
+        1
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM lake.things WHERE id IN \
+             ('{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}', '00000000000000000000000000000000')"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM lake.things WHERE id <> 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid")
+            .await,
+        1
+    );
+    // A cast is a uuid column of its own, named as PostgreSQL names it.
+    let messages = client
+        .simple_query("SELECT 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid")
+        .await
+        .unwrap();
+    let Some(row) = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    }) else {
+        panic!("no row")
+    };
+    assert_eq!(row.columns()[0].name(), "uuid");
+    assert_eq!(row.get(0), Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    let statement = client.prepare("SELECT CAST(NULL AS uuid)").await.unwrap();
+    assert_eq!(statement.columns()[0].type_().oid(), 2950);
+    // A uuid cast to text is uuid_out's text.
+    let texts: Vec<String> = client
+        .query(
+            "SELECT id::text FROM lake.things WHERE id IS NOT NULL ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "00000000-0000-0000-0000-000000000000",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        ]
+    );
+    // Text that is no uuid: 22P02, as in PostgreSQL.
+    for sql in [
+        "SELECT 'a0eebc99'::uuid",
+        "SELECT count(*) FROM lake.things WHERE id = 'not a uuid'",
+    ] {
+        let e = client.simple_query(sql).await.unwrap_err();
+        let message = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_default();
+        assert_eq!(sqlstate(&e), "22P02", "{sql}: {message}");
+        assert!(
+            message.contains("invalid input syntax for type uuid"),
+            "{message}"
+        );
+    }
+    server.stop().await;
+}
