@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::{BufMut, BytesMut};
+
 use datafusion::arrow::array::{ArrayRef, AsArray, FixedSizeBinaryBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::arrow::error::ArrowError;
@@ -140,16 +142,24 @@ pub fn uuid_text_udf() -> ScalarUDF {
     )
 }
 
+/// Lowercase hexadecimal digits, for `uuid_out` and `byteaout`.
+pub const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// `uuid_out`: 8-4-4-4-12 lowercase hex digits.
-pub fn uuid_out(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(36);
+pub fn write_uuid(out: &mut BytesMut, bytes: &[u8]) {
     for (i, b) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
+            out.put_u8(b'-');
         }
-        out.push_str(&format!("{b:02x}"));
+        out.put_u8(HEX_DIGITS[usize::from(b >> 4)]);
+        out.put_u8(HEX_DIGITS[usize::from(b & 0x0f)]);
     }
-    out
+}
+
+fn uuid_out(bytes: &[u8]) -> String {
+    let mut out = BytesMut::with_capacity(36);
+    write_uuid(&mut out, bytes);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// See the module header; also casts of a uuid to text go through [`uuid_text_udf`].

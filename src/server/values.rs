@@ -34,6 +34,7 @@ use postgres_types::{IsNull, ToSql};
 
 use crate::engine::pg_types::{list_element, pg_type, semantic, Semantic};
 use crate::engine::temporal::{write_time, write_timestamp};
+use crate::engine::uuid::{write_uuid, HEX_DIGITS};
 use crate::server::errors::user_error;
 use crate::server::numeric::{
     write_numeric_binary, write_numeric_digits_binary, write_numeric_digits_text,
@@ -429,26 +430,13 @@ fn ragged() -> PgWireError {
     )
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// `byteaout` with `bytea_output = hex`: `\x` and two lowercase hex digits a byte.
 fn write_bytea(out: &mut BytesMut, bytes: &[u8]) {
     out.reserve(2 + 2 * bytes.len());
     out.put_slice(b"\\x");
     for b in bytes {
-        out.put_u8(HEX[usize::from(b >> 4)]);
-        out.put_u8(HEX[usize::from(b & 0x0f)]);
-    }
-}
-
-/// `uuid_out`: 8-4-4-4-12 lowercase hex digits.
-fn write_uuid(out: &mut BytesMut, bytes: &[u8]) {
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.put_u8(b'-');
-        }
-        out.put_u8(HEX[usize::from(b >> 4)]);
-        out.put_u8(HEX[usize::from(b & 0x0f)]);
+        out.put_u8(HEX_DIGITS[usize::from(b >> 4)]);
+        out.put_u8(HEX_DIGITS[usize::from(b & 0x0f)]);
     }
 }
 
