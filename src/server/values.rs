@@ -20,6 +20,7 @@ use datafusion::arrow::array::{
     LargeBinaryArray, LargeStringArray, PrimitiveArray, StringArray, StringViewArray,
 };
 use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::i256;
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Decimal256Type, Field, Float32Type,
     Float64Type, Int16Type, Int32Type, Int64Type, Time64MicrosecondType, TimeUnit,
@@ -323,10 +324,8 @@ impl<'a> Value<'a> {
             Kind::Utf8View(a) => out.put_slice(a.value(row).as_bytes()),
             Kind::Decimal(a, scale) => write_numeric_text(out, a.value(row), *scale),
             Kind::Decimal256(a, scale) => {
-                let value = a.value(row);
-                let digits = value.wrapping_abs().to_string();
-                let digits = digits.trim_start_matches('-');
-                write_numeric_digits_text(out, value.is_negative(), digits.as_bytes(), *scale);
+                let (negative, digits) = magnitude_digits(a.value(row));
+                write_numeric_digits_text(out, negative, digits.as_bytes(), *scale);
             }
             Kind::Uuid(a) => write_uuid(out, a.value(row)),
             Kind::Bytes(a) => write_bytea(out, a.value(row)),
@@ -364,10 +363,8 @@ impl<'a> Value<'a> {
                 write_numeric_digits_binary(out, value < 0, digits.as_bytes(), *scale);
             }
             Kind::Decimal256(a, scale) => {
-                let value = a.value(row);
-                let digits = value.wrapping_abs().to_string();
-                let digits = digits.trim_start_matches('-');
-                write_numeric_digits_binary(out, value.is_negative(), digits.as_bytes(), *scale);
+                let (negative, digits) = magnitude_digits(a.value(row));
+                write_numeric_digits_binary(out, negative, digits.as_bytes(), *scale);
             }
             Kind::Uuid(a) => out.put_slice(a.value(row)),
             Kind::Bytes(a) => out.put_slice(a.value(row)),
@@ -416,6 +413,15 @@ impl<'a> Value<'a> {
             binary: self.binary,
         };
         encode_value(&mut one, self.array, row, self.arrow_field, &self.pg_field)
+    }
+}
+
+/// The sign and the decimal digits of the magnitude of a `Decimal256` value.
+fn magnitude_digits(value: i256) -> (bool, String) {
+    let text = value.to_string();
+    match text.strip_prefix('-') {
+        Some(digits) => (true, digits.to_owned()),
+        None => (false, text),
     }
 }
 
