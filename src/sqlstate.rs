@@ -20,6 +20,9 @@ impl SqlState {
     pub const DIVISION_BY_ZERO: Self = Self("22012");
     pub const INVALID_TEXT_REPRESENTATION: Self = Self("22P02");
     pub const NUMERIC_VALUE_OUT_OF_RANGE: Self = Self("22003");
+    pub const INVALID_DATETIME_FORMAT: Self = Self("22007");
+    pub const INVALID_BINARY_REPRESENTATION: Self = Self("22P03");
+    pub const CHARACTER_NOT_IN_REPERTOIRE: Self = Self("22021");
     pub const ARRAY_SUBSCRIPT_ERROR: Self = Self("2202E");
     pub const OUT_OF_MEMORY: Self = Self("53200");
     pub const TOO_MANY_CONNECTIONS: Self = Self("53300");

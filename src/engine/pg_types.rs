@@ -41,6 +41,18 @@ pub fn semantic(field: &Field) -> Semantic {
     }
 }
 
+/// `field` tagged with the extension type of `semantic` (untouched for `Plain`).
+pub fn with_semantic(field: Field, semantic: Semantic) -> Field {
+    let name = match semantic {
+        Semantic::Plain => return field,
+        Semantic::Uuid => UUID_EXTENSION,
+        Semantic::Json => JSON_EXTENSION,
+    };
+    let mut metadata = field.metadata().clone();
+    metadata.insert(EXTENSION_NAME.to_owned(), name.to_owned());
+    field.with_metadata(metadata)
+}
+
 /// The element field of a list type, if `data_type` is one.
 pub fn list_element(data_type: &DataType) -> Option<&Arc<Field>> {
     match data_type {

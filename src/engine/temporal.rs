@@ -376,7 +376,7 @@ fn offset_at(zone: Zone, local: &NaiveDateTime) -> Option<FixedOffset> {
 
 /// The literal `text` as a value of `to` (a date or a timestamp), read as PostgreSQL
 /// reads it; `None` when `to` is no such type or the text is left to DataFusion.
-fn literal_as(text: &str, to: &DataType) -> Option<ScalarValue> {
+pub fn literal_as(text: &str, to: &DataType) -> Option<ScalarValue> {
     let today = chrono::Utc::now().date_naive();
     let written = read_datetime(text, today)?;
     let local = written.date.and_time(written.time);

@@ -5,7 +5,6 @@
 //! (`WHERE id = 'a0eebc99-…'`), as PostgreSQL reads an untyped literal as the other
 //! side's type. Text that is no uuid fails with 22P02, as in PostgreSQL.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
@@ -24,7 +23,7 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
 use crate::engine::coercion::is_comparison;
-use crate::engine::pg_types::{semantic, Semantic};
+use crate::engine::pg_types::{semantic, with_semantic, Semantic};
 
 /// `pg_uuid(text)`: see the module header (DataFusion's own `uuid()` makes random ones).
 pub fn uuid_udf() -> ScalarUDF {
@@ -40,10 +39,10 @@ struct UuidCast {
 
 /// The field of a uuid value: 16 bytes tagged `arrow.uuid`.
 fn uuid_field(name: &str, nullable: bool) -> Field {
-    Field::new(name, DataType::FixedSizeBinary(16), nullable).with_metadata(HashMap::from([(
-        "ARROW:extension:name".to_owned(),
-        "arrow.uuid".to_owned(),
-    )]))
+    with_semantic(
+        Field::new(name, DataType::FixedSizeBinary(16), nullable),
+        Semantic::Uuid,
+    )
 }
 
 /// `uuid_in`: 32 hex digits, optionally in braces, with a hyphen after any group of four.

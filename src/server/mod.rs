@@ -13,6 +13,7 @@ pub mod copy_out;
 pub mod errors;
 pub mod hooks;
 pub mod numeric;
+pub mod parameters;
 pub mod results;
 pub mod row_description;
 pub mod row_encoder;
@@ -33,7 +34,6 @@ use datafusion_postgres::pgwire::api::auth::StartupHandler;
 use datafusion_postgres::pgwire::api::cancel::CancelHandler;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::{ErrorHandler, PgWireServerHandlers};
-use datafusion_postgres::DfSessionService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,7 +45,7 @@ use crate::sqlstate::SqlState;
 use auth::{Refusal, Startup, Users};
 use cancel::{CancelRegistry, CancelRequests, QuerySlot};
 use errors::ErrorMapper;
-use service::{Activity, Admin, QueryService};
+use service::{Activity, Admin, QueryService, ServiceParts};
 
 /// Everything connections share.
 #[derive(Clone)]
@@ -128,20 +128,18 @@ fn handlers(
         // FETCH and CLOSE of the cursors ResultHook declares.
         Arc::new(CursorStatementHook),
     ];
-    let inner = Arc::new(DfSessionService::new_with_hooks(
-        Arc::clone(&session.ctx),
-        hooks,
-    ));
     ConnectionHandlers {
         query: Arc::new(QueryService::new(
-            inner,
-            Arc::clone(&slot),
-            Arc::clone(&shared.users),
-            Arc::clone(&shared.admin),
-            Arc::clone(activity),
-            copy_rows,
-            result_format,
             Arc::clone(&session.ctx),
+            hooks,
+            ServiceParts {
+                slot: Arc::clone(&slot),
+                users: Arc::clone(&shared.users),
+                admin: Arc::clone(&shared.admin),
+                activity: Arc::clone(activity),
+                copy_rows,
+                result_format,
+            },
         )),
         startup: Arc::new(Startup::new(
             Arc::clone(&shared.users),

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion_postgres::hooks::QueryHook;
 use datafusion_postgres::pgwire::api::copy::{send_copy_both_response, send_copy_in_response};
 use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use datafusion_postgres::pgwire::api::query::{
@@ -39,6 +41,7 @@ use crate::server::auth::Users;
 use crate::server::cancel::{QuerySlot, Statement};
 use crate::server::copy_out::{send_copy_out, CopyRows};
 use crate::server::errors::user_error;
+use crate::server::parameters;
 use crate::server::results::ResultFormat;
 use crate::server::row_description::result_fields;
 use crate::sqlstate::SqlState;
@@ -166,7 +169,7 @@ fn admin_command(query: &str) -> Option<AdminCommand> {
 pub struct RewritingParser {
     inner: Arc<Parser>,
     /// The connection's session, to check that a catalog query's plan optimizes.
-    ctx: Arc<datafusion::prelude::SessionContext>,
+    ctx: Arc<SessionContext>,
 }
 
 impl Debug for RewritingParser {
@@ -188,7 +191,11 @@ impl QueryParser for RewritingParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let first = self.inner.parse_sql(client, &rewrite(sql), types).await;
+        let first = self
+            .inner
+            .parse_sql(client, &rewrite(sql), types)
+            .await
+            .and_then(|s| declare_types(s, types));
         let Some(retry) = crate::engine::rewrite::catalog_retry(sql) else {
             return first;
         };
@@ -202,14 +209,18 @@ impl QueryParser for RewritingParser {
         if !fails {
             return first;
         }
-        match self.inner.parse_sql(client, &rewrite(&retry), types).await {
+        let retried = self.inner.parse_sql(client, &rewrite(&retry), types).await;
+        match retried.and_then(|s| declare_types(s, types)) {
             Ok(statement) => Ok(statement),
             Err(_) => first,
         }
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
-        self.inner.get_parameter_types(stmt)
+        match &stmt.1 {
+            Some((_, plan)) => parameters::described_types(plan),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn get_result_schema(
@@ -230,10 +241,36 @@ impl QueryParser for RewritingParser {
     }
 }
 
+/// A parsed statement with the parameter types the client declared put in its plan.
+fn declare_types(
+    statement: Option<<Parser as QueryParser>::Statement>,
+    types: &[Option<Type>],
+) -> PgWireResult<Option<<Parser as QueryParser>::Statement>> {
+    Ok(match statement {
+        Some((sql, Some((parsed, plan)))) => {
+            let plan = parameters::with_declared_types(plan, types)
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+            Some((sql, Some((parsed, plan))))
+        }
+        other => other,
+    })
+}
+
 /// One connection's query handler.
 pub struct QueryService {
     pub inner: Arc<DfSessionService>,
     pub parser: Arc<RewritingParser>,
+    /// The hooks `inner` runs; the extended protocol runs them itself, with parameters
+    /// bound by [`parameters::bind`].
+    hooks: Vec<Arc<dyn QueryHook>>,
+    ctx: Arc<SessionContext>,
+    parts: ServiceParts,
+}
+
+/// What a connection's [`QueryService`] shares with its hooks, its startup handler or
+/// the whole server.
+#[derive(Debug)]
+pub struct ServiceParts {
     /// The statement this connection runs, for cancel requests and timeouts.
     pub slot: Arc<QuerySlot>,
     pub users: Arc<Users>,
@@ -248,40 +285,61 @@ pub struct QueryService {
 }
 
 impl QueryService {
-    /// Every argument is a per-connection or server-wide part the service shares with
-    /// the hooks or the startup handler.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        inner: Arc<DfSessionService>,
-        slot: Arc<QuerySlot>,
-        users: Arc<Users>,
-        admin: Arc<dyn Admin>,
-        activity: Arc<Activity>,
-        copy_rows: Arc<CopyRows>,
-        result_format: Arc<ResultFormat>,
-        ctx: Arc<datafusion::prelude::SessionContext>,
+        ctx: Arc<SessionContext>,
+        hooks: Vec<Arc<dyn QueryHook>>,
+        parts: ServiceParts,
     ) -> Self {
+        let inner = Arc::new(DfSessionService::new_with_hooks(
+            Arc::clone(&ctx),
+            hooks.clone(),
+        ));
         let parser = Arc::new(RewritingParser {
             inner: ExtendedQueryHandler::query_parser(inner.as_ref()),
-            ctx,
+            ctx: Arc::clone(&ctx),
         });
         Self {
             inner,
             parser,
-            slot,
-            users,
-            admin,
-            activity,
-            copy_rows,
-            result_format,
+            hooks,
+            ctx,
+            parts,
         }
+    }
+
+    /// Runs a portal: the hooks with parameters bound as PostgreSQL binds them, else
+    /// datafusion-postgres (statements no hook answers: EXPLAIN, DDL).
+    async fn execute_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<<Self as ExtendedQueryHandler>::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = <Self as ExtendedQueryHandler>::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let (_, Some((statement, plan))) = &portal.statement.statement {
+            let params = parameters::bind(portal, plan)?;
+            for hook in &self.hooks {
+                if let Some(result) = hook
+                    .handle_extended_query(statement, plan, &params, &self.ctx, client)
+                    .await
+                {
+                    return result;
+                }
+            }
+        }
+        ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await
     }
 }
 
 impl Debug for QueryService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueryService")
-            .field("admin", &self.admin)
+            .field("admin", &self.parts.admin)
             .finish()
     }
 }
@@ -301,7 +359,7 @@ impl QueryService {
             AdminCommand::RefreshWarehouse => "REFRESH WAREHOUSE",
             AdminCommand::RefreshLake => "REFRESH LAKE",
         };
-        if !self.users.is_admin(&user) {
+        if !self.parts.users.is_admin(&user) {
             return Err(user_error(
                 SqlState::INSUFFICIENT_PRIVILEGE,
                 format!("permission denied: {name} requires an admin user"),
@@ -309,8 +367,8 @@ impl QueryService {
         }
         tracing::info!(%user, "{name}");
         let outcome = match command {
-            AdminCommand::RefreshWarehouse => self.admin.refresh_warehouse().await,
-            AdminCommand::RefreshLake => self.admin.refresh_lake().await,
+            AdminCommand::RefreshWarehouse => self.parts.admin.refresh_warehouse().await,
+            AdminCommand::RefreshLake => self.parts.admin.refresh_lake().await,
         };
         match outcome {
             Ok(_) => Ok(Response::Execution(Tag::new("REFRESH"))),
@@ -372,7 +430,7 @@ impl SimpleQueryHandler for QueryService {
                         send_copy_in_response(client, r).await?;
                         client.set_state(PgWireConnectionState::CopyInProgress(false));
                     }
-                    Response::CopyOut(r) => send_copy_out(client, r, &self.copy_rows).await?,
+                    Response::CopyOut(r) => send_copy_out(client, r, &self.parts.copy_rows).await?,
                     Response::CopyBoth(r) => {
                         send_copy_both_response(client, r).await?;
                         client.set_state(PgWireConnectionState::CopyInProgress(false));
@@ -398,8 +456,8 @@ impl SimpleQueryHandler for QueryService {
         if let Some(command) = admin_command(query) {
             return Ok(vec![self.run_admin(client, command).await?]);
         }
-        let running = self.activity.begin();
-        let statement = self.slot.begin(statement_timeout(client));
+        let running = self.parts.activity.begin();
+        let statement = self.parts.slot.begin(statement_timeout(client));
         let query = rewrite(query);
         let mut outcome = tokio::select! {
             r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query) => r,
@@ -533,7 +591,7 @@ impl ExtendedQueryHandler for QueryService {
                     fetch = false;
                 }
                 Response::CopyOut(r) => {
-                    send_copy_out(client, r, &self.copy_rows).await?;
+                    send_copy_out(client, r, &self.parts.copy_rows).await?;
                     fetch = false;
                 }
                 Response::CopyBoth(r) => {
@@ -611,11 +669,13 @@ impl ExtendedQueryHandler for QueryService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let running = self.activity.begin();
-        let statement = self.slot.begin(statement_timeout(client));
-        self.result_format.set(portal.result_column_format.clone());
+        let running = self.parts.activity.begin();
+        let statement = self.parts.slot.begin(statement_timeout(client));
+        self.parts
+            .result_format
+            .set(portal.result_column_format.clone());
         let response = tokio::select! {
-            r = ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows) => r?,
+            r = self.execute_portal(client, portal, max_rows) => r?,
             () = statement.cancelled() => return Err(statement.error()),
         };
         Ok(prepare_response(response, &running, &statement))

@@ -42,6 +42,21 @@ async fn psycopg_reads_every_lake_table_with_a_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_binds_every_lake_type_in_text_and_binary() {
+    if !python_has("psycopg") {
+        return;
+    }
+    let server = crate::lake_types::server().await;
+    let stdout = run_client(
+        "psycopg_parameters.py",
+        vec![server.conn_string("analyst", None)],
+    )
+    .await;
+    assert!(stdout.contains("ok errors"), "{stdout}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_named_cursors_fetch_in_batches_and_parameters_round_trip() {
     if !python_has("psycopg") {
         return;
