@@ -4,6 +4,7 @@
 //! Never sees pgwire types. The lake and the warehouse register tables into it; the engine
 //! never calls them.
 
+pub mod avg;
 pub mod catalog;
 pub mod coercion;
 pub mod columns_view;

@@ -717,7 +717,7 @@ impl IntervalScale {
 }
 
 /// `span * factor` as `interval_mul` computes it; `None` when out of range.
-fn scale_interval(span: IntervalMonthDayNano, factor: f64) -> Option<IntervalMonthDayNano> {
+pub fn scale_interval(span: IntervalMonthDayNano, factor: f64) -> Option<IntervalMonthDayNano> {
     const DAYS_PER_MONTH: f64 = 30.0;
     const SECS_PER_DAY: f64 = 86_400.0;
     let round_micros = |v: f64| (v * 1e6).round() / 1e6;

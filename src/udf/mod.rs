@@ -92,7 +92,9 @@ fn scalar() -> Vec<ScalarUDF> {
 
 /// Aggregate functions.
 fn aggregate() -> Vec<AggregateUDF> {
-    kmeans::aggregate_udfs()
+    let mut all = vec![crate::engine::avg::avg_udaf()];
+    all.extend(kmeans::aggregate_udfs());
+    all
 }
 
 /// Window functions.
@@ -140,7 +142,7 @@ pub fn register_table_functions(state: &mut SessionState) {
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
-const REPLACES_BUILTIN: &[&str] = &["version", "format_type"];
+const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg"];
 
 /// Registers every datapunk function; a name that collides with an existing function is
 /// an error unless it is a deliberate PostgreSQL-compatibility replacement.
@@ -162,7 +164,8 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     }
     for udaf in aggregate() {
         let name = udaf.name().to_owned();
-        if registry.register_udaf(Arc::new(udaf))?.is_some() {
+        let replaced = registry.register_udaf(Arc::new(udaf))?;
+        if replaced.is_some() && !REPLACES_BUILTIN.contains(&name.as_str()) {
             return Err(DataFusionError::Plan(format!(
                 "function {name} is registered twice"
             )));
@@ -200,6 +203,7 @@ mod tests {
                 "age",
                 "als_recommend",
                 "association_rules",
+                "avg",
                 "col_description",
                 "current_setting",
                 "format",

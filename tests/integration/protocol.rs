@@ -374,6 +374,21 @@ async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
             "SELECT '1 year 2 mons 3 days 04:05:06.5'::interval",
             "1 year 2 mons 3 days 04:05:06.5",
         ),
+        (
+            "SELECT avg(x) FROM (VALUES (interval '1 day'), (interval '2 days 03:00'), \
+             (interval '1 mon'), (NULL::interval)) t(x)",
+            "11 days 01:00:00",
+        ),
+        (
+            "SELECT avg(b - a) FROM (VALUES (timestamp '2024-01-01 10:00', timestamp \
+             '2024-01-03 12:30'), (timestamp '2024-02-01', timestamp '2024-02-01 00:00:01')) t(a, b)",
+            "1 day 01:15:00.5",
+        ),
+        (
+            "SELECT avg(x) FROM (VALUES (1, interval '1 hour'), (1, interval '2 hours'), \
+             (2, interval '7 days')) t(k, x) GROUP BY k ORDER BY k DESC",
+            "7 days",
+        ),
     ];
     for (sql, expected) in cases {
         assert_eq!(
