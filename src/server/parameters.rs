@@ -23,8 +23,9 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ParamValues, ScalarValue};
 use datafusion::logical_expr::expr::Placeholder;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
-use datafusion_postgres::pgwire::api::portal::Portal;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::data::FORMAT_CODE_BINARY;
 use postgres_types::{Kind, Type};
 
 use crate::engine::pg_types::{pg_type, semantic, with_semantic, Semantic};
@@ -106,11 +107,14 @@ fn any_array_placeholder(expr: &Expr, schema: &DFSchema) -> Option<(String, Fiel
     Some((p.id.clone(), field))
 }
 
+/// The most parameters a Bind message can carry (its count is an int16).
+const MAX_PARAMETERS: usize = u16::MAX as usize;
+
 fn by_position(fields: HashMap<String, Option<FieldRef>>) -> Vec<Option<FieldRef>> {
     let numbered: Vec<(usize, Option<FieldRef>)> = fields
         .into_iter()
         .filter_map(|(id, f)| Some((id.strip_prefix('$')?.parse::<usize>().ok()?, f)))
-        .filter(|(n, _)| *n > 0)
+        .filter(|(n, _)| (1..=MAX_PARAMETERS).contains(n))
         .collect();
     let count = numbered.iter().map(|(n, _)| *n).max().unwrap_or(0);
     let mut ordered = vec![None; count];
@@ -207,7 +211,11 @@ pub fn bind<S>(portal: &Portal<S>, plan: &LogicalPlan) -> PgWireResult<ParamValu
             None => null_of(field.as_deref(), sent.as_ref()),
             Some(bytes) => {
                 let described = described_type(field.as_ref());
-                let value = if portal.parameter_format.is_binary(i) {
+                let binary = match &portal.parameter_format {
+                    Format::Individual(codes) => codes.get(i) == Some(&FORMAT_CODE_BINARY),
+                    unified => unified.is_binary(i),
+                };
+                let value = if binary {
                     read_binary(sent.as_ref().unwrap_or(&described), bytes)
                         .map_err(|_| bad_binary(i))?
                 } else {
@@ -412,7 +420,7 @@ fn array_recv(element: &Type, bytes: &[u8]) -> Result<ScalarValue, Malformed> {
         )?))
     };
     let dimensions = usize::try_from(word(0)?).map_err(|_| Malformed)?;
-    if dimensions > 6 {
+    if dimensions > MAX_ARRAY_DIMENSIONS {
         return Err(Malformed);
     }
     let mut sizes = Vec::with_capacity(dimensions);
@@ -423,14 +431,23 @@ fn array_recv(element: &Type, bytes: &[u8]) -> Result<ScalarValue, Malformed> {
     let total: usize = if dimensions == 0 {
         0
     } else {
-        sizes.iter().product()
+        sizes
+            .iter()
+            .try_fold(1usize, |n, &size| n.checked_mul(size))
+            .ok_or(Malformed)?
     };
-    let mut values = Vec::with_capacity(total.min(bytes.len()));
+    // Every element takes at least its 4-byte length.
+    if total > bytes.len() / 4 {
+        return Err(Malformed);
+    }
+    let mut values = Vec::with_capacity(total);
     for _ in 0..total {
         let length = word(at)?;
         at += 4;
-        if length < 0 {
+        if length == -1 {
             values.push(None);
+        } else if length < 0 {
+            return Err(Malformed);
         } else {
             let end = at + length as usize;
             values.push(Some(read_binary(
@@ -443,25 +460,92 @@ fn array_recv(element: &Type, bytes: &[u8]) -> Result<ScalarValue, Malformed> {
     if at != bytes.len() {
         return Err(Malformed);
     }
-    Ok(nest(values, &sizes, element))
+    nest(values, &sizes, element)
 }
 
 /// Row-major element values as nested lists of the given dimension sizes.
-fn nest(values: Vec<Option<ScalarValue>>, sizes: &[usize], element: &Type) -> ScalarValue {
-    let leaf = natural_type(element).unwrap_or(DataType::Utf8);
-    let mut level: Vec<ScalarValue> = values
+fn nest(
+    values: Vec<Option<ScalarValue>>,
+    sizes: &[usize],
+    element: &Type,
+) -> Result<ScalarValue, Malformed> {
+    let fallback = natural_type(element).unwrap_or(DataType::Utf8);
+    let leaf = element_type(values.iter().flatten(), &fallback);
+    let mut level = values
         .into_iter()
-        .map(|v| v.unwrap_or_else(|| ScalarValue::try_from(&leaf).unwrap_or(ScalarValue::Null)))
-        .collect();
+        .map(|v| as_element(v, &leaf))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut item_type = leaf;
     for &size in sizes.iter().skip(1).rev() {
         level = level
             .chunks(size.max(1))
-            .map(|chunk| ScalarValue::List(ScalarValue::new_list_nullable(chunk, &item_type)))
-            .collect();
+            .map(|chunk| list_of(chunk.to_vec(), &item_type))
+            .collect::<Result<_, _>>()?;
         item_type = DataType::new_list(item_type, true);
     }
-    ScalarValue::List(ScalarValue::new_list_nullable(&level, &item_type))
+    list_of(level, &item_type)
+}
+
+/// The one Arrow type every element of an array parameter is read as: the widest of the
+/// decimals the elements were read as (`{1.5,10.25}` is numeric(4,2) throughout), else
+/// the first element's type, else `fallback` (all NULL).
+fn element_type<'a>(
+    values: impl Iterator<Item = &'a ScalarValue>,
+    fallback: &DataType,
+) -> DataType {
+    let decimal = |t: &DataType| match *t {
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => Some((p, s)),
+        _ => None,
+    };
+    let mut common: Option<DataType> = None;
+    for value in values.filter(|v| !v.is_null()) {
+        let t = value.data_type();
+        common = Some(match common {
+            None => t,
+            Some(c) => match (decimal(&c), decimal(&t)) {
+                (Some((p1, s1)), Some((p2, s2))) => {
+                    let scale = s1.max(s2);
+                    let digits = (p1 as i16 - s1 as i16).max(p2 as i16 - s2 as i16);
+                    let precision = u8::try_from(digits + scale as i16).unwrap_or(u8::MAX);
+                    if precision <= 38 {
+                        DataType::Decimal128(precision, scale)
+                    } else {
+                        DataType::Decimal256(precision.min(76), scale)
+                    }
+                }
+                _ => c,
+            },
+        });
+    }
+    common.unwrap_or_else(|| fallback.clone())
+}
+
+/// An element as `leaf` (a NULL of it when absent); an element of another kind (a
+/// sub-array among scalars, NaN among decimals) is malformed.
+fn as_element(value: Option<ScalarValue>, leaf: &DataType) -> Result<ScalarValue, Malformed> {
+    match value {
+        None => ScalarValue::try_from(leaf).map_err(|_| Malformed),
+        Some(v) if v.data_type() == *leaf => Ok(v),
+        Some(v) => v.cast_to(leaf).map_err(|_| Malformed),
+    }
+}
+
+/// One list of `items`, each of `item_type` (Arrow's own list builder panics on mixed
+/// types, which client input must never reach).
+fn list_of(items: Vec<ScalarValue>, item_type: &DataType) -> Result<ScalarValue, Malformed> {
+    if items.iter().any(|v| v.data_type() != *item_type) {
+        return Err(Malformed);
+    }
+    let values = if items.is_empty() {
+        datafusion::arrow::array::new_empty_array(item_type)
+    } else {
+        ScalarValue::iter_to_array(items).map_err(|_| Malformed)?
+    };
+    Ok(ScalarValue::List(Arc::new(
+        datafusion::common::utils::SingleRowListArrayBuilder::new(values)
+            .with_nullable(true)
+            .build_list_array(),
+    )))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -517,7 +601,7 @@ fn read_text(t: &Type, text: &str) -> PgWireResult<ScalarValue> {
         _ => match t.kind() {
             Kind::Array(element) => {
                 let tree = ArrayText::parse(text).ok_or_else(invalid)?;
-                tree.into_scalar(element)?
+                tree.into_scalar(element)?.ok_or_else(invalid)?
             }
             _ => ScalarValue::Utf8(Some(text.to_owned())),
         },
@@ -635,12 +719,14 @@ impl ArrayText {
     fn parse(text: &str) -> Option<ArrayText> {
         let chars: Vec<char> = text.trim().chars().collect();
         let mut at = 0;
-        let tree = Self::nested(&chars, &mut at)?;
+        let tree = Self::nested(&chars, &mut at, 1)?;
         (at == chars.len()).then_some(tree)
     }
 
-    fn nested(chars: &[char], at: &mut usize) -> Option<ArrayText> {
-        if chars.get(*at) != Some(&'{') {
+    /// One `{...}` at nesting `depth`: PostgreSQL's arrays have at most 6 dimensions, and
+    /// the limit also keeps client text from recursing without end.
+    fn nested(chars: &[char], at: &mut usize, depth: usize) -> Option<ArrayText> {
+        if chars.get(*at) != Some(&'{') || depth > MAX_ARRAY_DIMENSIONS {
             return None;
         }
         *at += 1;
@@ -653,7 +739,7 @@ impl ArrayText {
         loop {
             skip_spaces(chars, at);
             let item = match chars.get(*at)? {
-                '{' => Self::nested(chars, at)?,
+                '{' => Self::nested(chars, at, depth + 1)?,
                 '"' => {
                     *at += 1;
                     let mut s = String::new();
@@ -706,34 +792,70 @@ impl ArrayText {
         }
     }
 
-    fn into_scalar(self, element: &Type) -> PgWireResult<ScalarValue> {
-        let leaf = natural_type(element).unwrap_or(DataType::Utf8);
-        self.scalar(element, &leaf).map(|(value, _)| value)
+    /// The array as nested lists of one element type, or `None` when it is not an array
+    /// of `element` PostgreSQL would build (scalars beside sub-arrays, sub-arrays of
+    /// different lengths).
+    fn into_scalar(self, element: &Type) -> PgWireResult<Option<ScalarValue>> {
+        let mut leaves = Vec::new();
+        self.read_leaves(element, &mut leaves)?;
+        let fallback = natural_type(element).unwrap_or(DataType::Utf8);
+        let leaf = element_type(leaves.iter().flatten(), &fallback);
+        let mut leaves = leaves.into_iter();
+        Ok(self.build(&mut leaves, &leaf).ok().map(|(value, _)| value))
     }
 
-    /// The value and its Arrow type.
-    fn scalar(self, element: &Type, leaf: &DataType) -> PgWireResult<(ScalarValue, DataType)> {
+    /// Every element's value, in order.
+    fn read_leaves(&self, element: &Type, out: &mut Vec<Option<ScalarValue>>) -> PgWireResult<()> {
         match self {
-            ArrayText::Item(None) => Ok((
-                ScalarValue::try_from(leaf).unwrap_or(ScalarValue::Null),
-                leaf.clone(),
-            )),
-            ArrayText::Item(Some(text)) => Ok((read_text(element, &text)?, leaf.clone())),
+            ArrayText::Item(None) => out.push(None),
+            ArrayText::Item(Some(text)) => out.push(Some(read_text(element, text)?)),
             ArrayText::Nested(items) => {
+                for item in items {
+                    item.read_leaves(element, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The value (its elements taken from `leaves`, as `leaf`) and its Arrow type.
+    fn build(
+        &self,
+        leaves: &mut std::vec::IntoIter<Option<ScalarValue>>,
+        leaf: &DataType,
+    ) -> Result<(ScalarValue, DataType), Malformed> {
+        match self {
+            ArrayText::Item(_) => {
+                let value = as_element(leaves.next().ok_or(Malformed)?, leaf)?;
+                Ok((value, leaf.clone()))
+            }
+            ArrayText::Nested(items) => {
+                let lengths = items.iter().map(|item| match item {
+                    ArrayText::Nested(inner) => Some(inner.len()),
+                    ArrayText::Item(_) => None,
+                });
+                let mut lengths = lengths.collect::<Vec<_>>();
+                lengths.dedup();
+                if lengths.len() > 1 {
+                    return Err(Malformed);
+                }
                 let mut values = Vec::with_capacity(items.len());
                 let mut item_type = leaf.clone();
                 for item in items {
-                    let (value, t) = item.scalar(element, leaf)?;
+                    let (value, t) = item.build(leaves, leaf)?;
                     item_type = t;
                     values.push(value);
                 }
-                let list = ScalarValue::List(ScalarValue::new_list_nullable(&values, &item_type));
+                let list = list_of(values, &item_type)?;
                 let list_type = list.data_type();
                 Ok((list, list_type))
             }
         }
     }
 }
+
+/// PostgreSQL's `MAXDIM`.
+const MAX_ARRAY_DIMENSIONS: usize = 6;
 
 fn skip_spaces(chars: &[char], at: &mut usize) {
     while chars.get(*at).is_some_and(|c| c.is_whitespace()) {
@@ -899,6 +1021,7 @@ mod tests {
         let value = ArrayText::parse(r#"{a,"b c",NULL,"NULL","q\"\\"}"#)
             .unwrap()
             .into_scalar(&Type::TEXT)
+            .unwrap()
             .unwrap();
         assert_eq!(
             value.to_string(),
@@ -917,6 +1040,7 @@ mod tests {
         let grid = ArrayText::parse("{{1,2},{3,4}}")
             .unwrap()
             .into_scalar(&Type::INT4)
+            .unwrap()
             .unwrap();
         assert_eq!(
             grid.data_type(),
@@ -924,6 +1048,24 @@ mod tests {
         );
         assert!(ArrayText::parse("{1,2").is_none());
         assert!(ArrayText::parse("1,2}").is_none());
+    }
+
+    #[test]
+    fn array_text_that_postgres_refuses_is_refused_without_a_panic() {
+        let read = |text: &str, element: &Type| {
+            ArrayText::parse(text).and_then(|tree| tree.into_scalar(element).ok().flatten())
+        };
+        // Decimals of different scales are read as one type, each value kept.
+        let numbers = read("{1.5,10.25,NULL}", &Type::NUMERIC).unwrap();
+        // Arrow prints a NULL element as nothing.
+        assert_eq!(numbers.to_string(), "[1.50, 10.25, ]");
+        assert!(read("{1,{2}}", &Type::INT4).is_none());
+        assert!(read("{{1},NULL}", &Type::INT4).is_none());
+        assert!(read("{{1,2},{3}}", &Type::INT4).is_none());
+        assert!(read("{{{{{{1}}}}}}", &Type::INT4).is_some());
+        assert!(read("{{{{{{{1}}}}}}}", &Type::INT4).is_none());
+        let deep = format!("{}1{}", "{".repeat(100_000), "}".repeat(100_000));
+        assert!(read(&deep, &Type::INT4).is_none());
     }
 
     #[test]
@@ -946,9 +1088,16 @@ mod tests {
         let text = ArrayText::parse("{{1,2},{3,NULL}}")
             .unwrap()
             .into_scalar(&Type::INT4)
+            .unwrap()
             .unwrap();
         assert_eq!(value, text);
         assert!(array_recv(&Type::INT4, &bytes[..bytes.len() - 1]).is_err());
+        // Dimensions whose product overflows, or more elements than bytes, are malformed.
+        let mut huge = Vec::new();
+        for word in [3i32, 0, 23, i32::MAX, 1, i32::MAX, 1, i32::MAX, 1] {
+            huge.extend_from_slice(&word.to_be_bytes());
+        }
+        assert!(array_recv(&Type::INT4, &huge).is_err());
     }
 
     #[test]

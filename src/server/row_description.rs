@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
 use datafusion_postgres::pgwire::api::portal::Format;
-use datafusion_postgres::pgwire::api::results::FieldInfo;
+use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
 use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::error::PgWireResult;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
@@ -37,12 +37,24 @@ pub fn result_fields(
                 None,
                 None,
                 pg_type(f)?,
-                format.format_for(i),
+                format_of(format, i),
             )
             .with_format_options(Arc::clone(&options)))
         })
         .collect::<PgWireResult<Vec<_>>>()?;
     Ok(complete(fields, Some(schema)))
+}
+
+/// Column `i`'s format; text where a list of codes has none for it (Bind checks the
+/// count, this never panics on a short list).
+fn format_of(format: &Format, i: usize) -> FieldFormat {
+    match format {
+        Format::Individual(codes) => codes
+            .get(i)
+            .copied()
+            .map_or(FieldFormat::Text, FieldFormat::from),
+        _ => format.format_for(i),
+    }
 }
 
 /// `pg_type.typlen`: the fixed width of a type, -1 for variable-width ones.

@@ -28,7 +28,9 @@ use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER};
 use datafusion_postgres::pgwire::api::{PgWireConnectionState, DEFAULT_NAME};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
-use datafusion_postgres::pgwire::messages::extendedquery::{Execute, PortalSuspended};
+use datafusion_postgres::pgwire::messages::extendedquery::{
+    Bind, BindComplete, Execute, PortalSuspended,
+};
 use datafusion_postgres::pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use datafusion_postgres::pgwire::messages::simplequery::Query;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
@@ -520,6 +522,70 @@ impl ExtendedQueryHandler for QueryService {
 
     /// pgwire's Execute, except that rows stream to the client instead of being collected
     /// first; `max_rows` (portal suspension) is honoured the same way.
+    /// pgwire's Bind after PostgreSQL's checks of the format code counts (pgwire reads
+    /// the codes by index unchecked, so a short list took the connection down).
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let bad_counts = |what: &str, codes: usize, count: usize, of: &str| {
+            (codes > 1 && codes != count).then(|| {
+                user_error(
+                    SqlState::PROTOCOL_VIOLATION,
+                    format!("bind message has {codes} {what} formats but {of}"),
+                )
+            })
+        };
+        let values = message.parameters.len();
+        if let Some(e) = bad_counts(
+            "parameter",
+            message.parameter_format_codes.len(),
+            values,
+            &format!("{values} parameters"),
+        ) {
+            return Err(e);
+        }
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                if let Some((_, plan)) = &statement.statement.1 {
+                    let columns = plan.schema().fields().len();
+                    if let Some(e) = bad_counts(
+                        "result",
+                        message.result_column_format_codes.len(),
+                        columns,
+                        &format!("query has {columns} columns"),
+                    ) {
+                        return Err(e);
+                    }
+                }
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) => {
+                if values > 0 {
+                    return Err(user_error(
+                        SqlState::PROTOCOL_VIOLATION,
+                        format!(
+                            "bind message supplies {values} parameters, but prepared \
+                             statement \"{statement_name}\" requires 0"
+                        ),
+                    ));
+                }
+                client.portal_store().put_empty_portal(portal_name);
+            }
+            None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+        }
+        client
+            .send(PgWireBackendMessage::BindComplete(BindComplete::new()))
+            .await?;
+        Ok(())
+    }
+
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,

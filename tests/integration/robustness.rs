@@ -151,3 +151,131 @@ async fn a_statement_that_panics_gets_an_internal_error_and_the_connection_goes_
     assert_eq!(row.get::<_, &str>(0), "still here");
     assert_eq!(scalar(&bystander, "SELECT 2").await.as_deref(), Some("2"));
 }
+
+/// One frontend message: type byte, length, body.
+fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
+    out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Parse (unnamed, untyped) + Bind (`formats` for the parameters, `results` for the
+/// columns) + Execute + Sync.
+fn extended_query(sql: &str, formats: &[i16], params: &[&[u8]], results: &[i16]) -> Vec<u8> {
+    let mut parse = b"\0".to_vec();
+    parse.extend_from_slice(sql.as_bytes());
+    parse.extend_from_slice(&[0, 0, 0]);
+    let mut bind = b"\0\0".to_vec();
+    bind.extend_from_slice(&(formats.len() as i16).to_be_bytes());
+    for f in formats {
+        bind.extend_from_slice(&f.to_be_bytes());
+    }
+    bind.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    for p in params {
+        bind.extend_from_slice(&(p.len() as i32).to_be_bytes());
+        bind.extend_from_slice(p);
+    }
+    bind.extend_from_slice(&(results.len() as i16).to_be_bytes());
+    for f in results {
+        bind.extend_from_slice(&f.to_be_bytes());
+    }
+    let mut out = message(b'P', &parse);
+    out.extend(message(b'B', &bind));
+    out.extend(message(b'E', b"\0\0\0\0\0"));
+    out.extend(message(b'S', b""));
+    out
+}
+
+/// Sends `bytes` and reads to ReadyForQuery: the SQLSTATEs of the errors and the first
+/// column's text of each DataRow.
+async fn round_trip(s: &mut TcpStream, bytes: &[u8]) -> (Vec<String>, Vec<String>) {
+    s.write_all(bytes).await.unwrap();
+    let (mut errors, mut rows) = (Vec::new(), Vec::new());
+    loop {
+        let mut head = [0u8; 5];
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut head))
+            .await
+            .expect("the server answers")
+            .expect("the connection stays open");
+        let len = u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize - 4;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.unwrap();
+        match head[0] {
+            b'E' => errors.extend(
+                body.split(|b| *b == 0)
+                    .filter_map(|f| f.strip_prefix(b"C"))
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
+            ),
+            b'D' => {
+                let n = i32::from_be_bytes(body[2..6].try_into().unwrap());
+                rows.push(String::from_utf8_lossy(&body[6..6 + n.max(0) as usize]).into_owned());
+            }
+            b'Z' => return (errors, rows),
+            _ => {}
+        }
+    }
+}
+
+/// Bind messages PostgreSQL refuses (format counts that do not match, array text nested
+/// past 6 dimensions or 100k deep, sub-arrays beside scalars) get an error and the
+/// connection goes on; decimals of different scales in one array keep their values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bind_messages_get_errors_and_the_connection_goes_on() {
+    let server = TestServer::start(|_, _| {}).await;
+    let mut s = logged_in(server.addr).await;
+    let three = "SELECT $1::int, $2::int, $3::int";
+    let cases: [(Vec<u8>, &str); 5] = [
+        (
+            extended_query(three, &[0, 0], &[b"1", b"2", b"3"], &[]),
+            "08P01",
+        ),
+        (
+            extended_query(three, &[], &[b"1", b"2", b"3"], &[0, 0]),
+            "08P01",
+        ),
+        (
+            extended_query("SELECT $1::int[]", &[], &[b"{1,{2}}"], &[]),
+            "22P02",
+        ),
+        (
+            extended_query("SELECT $1::int[]", &[], &[b"{{{{{{{1}}}}}}}"], &[]),
+            "22P02",
+        ),
+        (
+            extended_query(
+                "SELECT $1::int[]",
+                &[],
+                &[format!("{}1{}", "{".repeat(100_000), "}".repeat(100_000)).as_bytes()],
+                &[],
+            ),
+            "22P02",
+        ),
+    ];
+    for (bytes, code) in cases {
+        let (errors, rows) = round_trip(&mut s, &bytes).await;
+        assert_eq!(errors, vec![code.to_owned()], "rows {rows:?}");
+    }
+    let (errors, rows) = round_trip(
+        &mut s,
+        &extended_query("SELECT $1::numeric[]", &[], &[b"{1.5,10.25,NULL}"], &[]),
+    )
+    .await;
+    assert!(errors.is_empty(), "{errors:?}");
+    // Each value kept (10.25 was read as 102.5 at 1.5's scale); `numeric[]` without a
+    // precision is DataFusion's numeric(38,10), hence the digits.
+    assert_eq!(rows, vec!["{1.5000000000,10.2500000000,NULL}".to_owned()]);
+    let (errors, rows) = round_trip(
+        &mut s,
+        &extended_query(
+            three,
+            &[1],
+            &[&[0, 0, 0, 7], &[0, 0, 0, 8], &[0, 0, 0, 9]],
+            &[],
+        ),
+    )
+    .await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(rows, vec!["7".to_owned()]);
+    server.stop().await;
+}
