@@ -1,5 +1,6 @@
 //! PostgreSQL functions whose answers depend on datapunk or on the connection:
-//! `version()` and `current_user` / `session_user` / `user`.
+//! `version()` and `current_user` / `session_user` / `user`; and the catalog functions
+//! tools and analysts call that DataFusion lacks (`format_type`, `pg_typeof`, ...).
 //!
 //! `version()` and the startup `server_version` come from the same constants so drivers
 //! (SQLAlchemy, JDBC) parse one consistent version.
@@ -408,6 +409,76 @@ pub fn current_setting_udf() -> ScalarUDF {
             Ok(ColumnarValue::Array(Arc::new(out.finish())))
         }),
     )
+}
+
+/// `pg_typeof(x)`: the name of the PostgreSQL type clients are told `x` has (the one
+/// mapping of `pg_types`), as PostgreSQL's `regtype` prints it (`integer`,
+/// `timestamp without time zone`, `text[]`).
+pub fn pg_typeof_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(PgTypeof {
+        signature: Signature::any(1, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgTypeof {
+    signature: Signature,
+}
+
+/// `regtypeout` of a type: SQL's spelling where PostgreSQL has one.
+fn regtype_name(pg_type: &postgres_types::Type) -> String {
+    use postgres_types::Type;
+    if let postgres_types::Kind::Array(element) = pg_type.kind() {
+        return format!("{}[]", regtype_name(element));
+    }
+    let name = match *pg_type {
+        Type::BOOL => "boolean",
+        Type::INT2 => "smallint",
+        Type::INT4 => "integer",
+        Type::INT8 => "bigint",
+        Type::FLOAT4 => "real",
+        Type::FLOAT8 => "double precision",
+        Type::VARCHAR => "character varying",
+        Type::BPCHAR => "character",
+        Type::CHAR => "\"char\"",
+        Type::TIME => "time without time zone",
+        Type::TIMETZ => "time with time zone",
+        Type::TIMESTAMP => "timestamp without time zone",
+        Type::TIMESTAMPTZ => "timestamp with time zone",
+        _ => pg_type.name(),
+    };
+    name.to_owned()
+}
+
+impl ScalarUDFImpl for PgTypeof {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let name = match args
+            .arg_fields
+            .first()
+            .map(crate::engine::pg_types::pg_type)
+        {
+            Some(Ok(pg_type)) if args.arg_fields[0].data_type() != &DataType::Null => {
+                regtype_name(&pg_type)
+            }
+            _ => "unknown".to_owned(),
+        };
+        Ok(ColumnarValue::Scalar(text(name)))
+    }
 }
 
 /// `pg_is_in_recovery()`: datapunk is never a standby.

@@ -11,6 +11,7 @@ pub mod columns_view;
 pub mod compat;
 pub mod computed_view;
 pub mod information_schema;
+pub mod numeric;
 pub mod pg_extra;
 pub mod pg_overlay;
 pub mod pg_types;

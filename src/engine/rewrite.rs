@@ -16,7 +16,8 @@
 //!   b`, `'\x01'::bytea`, `a OPERATOR(pg_catalog.=) b` (psqlODBC), casts to `"char"`,
 //!   `generate_subscripts(a, 1)` (SQLAlchemy), `INTERVAL '1 day 02:00:00'` (PostgreSQL's
 //!   own interval form, see `temporal::interval_text`), `x::uuid` (the `pg_uuid` function of
-//!   `engine::uuid`, named `uuid` as PostgreSQL names the cast);
+//!   `engine::uuid`), an unconstrained `x::numeric` (`engine::numeric`: the operand's own
+//!   scale); casts are named as PostgreSQL names them (`x::int` is `x`);
 //! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
 //!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
 //!   `col_description` (Metabase) is NULL ([`computed_regclass_in_descriptions`]);
@@ -34,6 +35,8 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::engine::numeric;
 
 /// Rewrites `sql` when a rule applies; returns it unchanged otherwise.
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
@@ -141,9 +144,17 @@ fn still_has_array_subqueries(sql: &str) -> bool {
     found
 }
 
+/// Functions analysts call whose `pg_` prefix does not make a query a catalog query.
+const ANALYST_PG_FUNCTIONS: &[&str] = &["pg_typeof", "pg_size_pretty", "pg_backend_pid"];
+
 fn mentions_catalog(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
-    lower.contains("pg_") || lower.contains("information_schema")
+    lower.contains("information_schema")
+        || lower.match_indices("pg_").any(|(at, _)| {
+            !ANALYST_PG_FUNCTIONS
+                .iter()
+                .any(|f| lower[at..].starts_with(f))
+        })
 }
 
 /// `ARRAY(SELECT x FROM ...)` → `(SELECT array_agg(c) FROM (SELECT x FROM ...) AS _array(c))`.
@@ -214,6 +225,19 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
             } if bytea_hex(operand).is_some() => {
                 if let Some(hex) = bytea_hex(operand) {
                     *expr = Expr::value(Value::HexStringLiteral(hex));
+                    changed = true;
+                }
+            }
+            Expr::Cast {
+                expr: operand,
+                data_type,
+                ..
+            } if numeric::is_unconstrained_numeric(data_type) => {
+                if let Some(typed) = numeric::literal_numeric_type(operand) {
+                    *data_type = typed;
+                    changed = true;
+                } else if let Some(new) = parse_expr(&format!("pg_numeric({operand})")) {
+                    *expr = new;
                     changed = true;
                 }
             }
@@ -729,22 +753,31 @@ fn postgres_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
         Expr::Nested(inner) => postgres_name(inner),
-        Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .map(|p| p.to_string().trim_matches('"').to_lowercase())
-            .map(|name| match name.as_str() {
-                "pg_uuid" => "uuid".to_owned(),
-                _ => name,
-            }),
+        Expr::Function(f) => {
+            let name = f
+                .name
+                .0
+                .last()
+                .map(|p| p.to_string().trim_matches('"').to_lowercase())?;
+            // Our cast functions are named as the casts they stand for.
+            let cast_to = match name.as_str() {
+                "pg_uuid" => "uuid",
+                "pg_numeric" => "numeric",
+                _ => return Some(name),
+            };
+            match &f.args {
+                FunctionArguments::List(list) => match list.args.as_slice() {
+                    [FunctionArg::Unnamed(FunctionArgExpr::Expr(operand))] => {
+                        cast_name(operand, Some(cast_to.to_owned()))
+                    }
+                    _ => Some(cast_to.to_owned()),
+                },
+                _ => Some(cast_to.to_owned()),
+            }
+        }
         Expr::Cast {
             expr, data_type, ..
-        } => match expr.as_ref() {
-            Expr::Identifier(i) => Some(i.value.clone()),
-            Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
-            _ => postgres_type_name(&data_type.to_string()),
-        },
+        } => cast_name(expr, postgres_type_name(&data_type.to_string())),
         Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => Some("bool".to_owned()),
         Expr::Case { .. } => Some("case".to_owned()),
         Expr::Exists { .. } => Some("exists".to_owned()),
@@ -761,6 +794,17 @@ fn postgres_name(expr: &Expr) -> Option<String> {
         | Expr::Like { .. }
         | Expr::ILike { .. } => Some("?column?".to_owned()),
         _ => None,
+    }
+}
+
+/// The name PostgreSQL gives a cast (`FigureColname`): the operand's when it is a column
+/// or a function call (`x::int` is `x`, `count(*)::numeric` is `count`), else the type's.
+fn cast_name(operand: &Expr, type_name: Option<String>) -> Option<String> {
+    match operand {
+        Expr::Identifier(i) => Some(i.value.clone()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+        Expr::Function(_) => postgres_name(operand).or(type_name),
+        _ => type_name,
     }
 }
 
@@ -1026,6 +1070,13 @@ mod tests {
         assert_eq!(
             rewrite("SELECT 1.5::float8, CAST(x AS INT), true"),
             "SELECT 1.5::FLOAT8 AS \"float8\", CAST(x AS INT) AS \"x\", true AS \"bool\""
+        );
+        // A cast is named after its column or function; an unconstrained numeric keeps a
+        // literal's scale and an operand's type.
+        assert_eq!(
+            rewrite("SELECT count(*)::int, 12.50::numeric, x::numeric, (x + 1)::numeric FROM t"),
+            "SELECT count(*)::INT AS \"count\", 12.50::NUMERIC(4,2) AS \"numeric\", \
+             pg_numeric(x) AS \"x\", pg_numeric((x + 1)) AS \"numeric\u{1f}2\" FROM t"
         );
         // Duplicates get PostgreSQL's name too (a marked suffix for DataFusion); explicit
         // aliases win.

@@ -83,6 +83,8 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::current_setting_udf());
     all.push(crate::engine::compat::pg_is_in_recovery_udf());
     all.push(crate::engine::compat::format_type_udf());
+    all.push(crate::engine::compat::pg_typeof_udf());
+    all.push(crate::engine::numeric::numeric_udf());
     all.push(crate::engine::uuid::uuid_udf());
     all.push(crate::engine::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
@@ -222,12 +224,14 @@ mod tests {
                 "pg_interval_divide",
                 "pg_interval_multiply",
                 "pg_is_in_recovery",
+                "pg_numeric",
                 "pg_postmaster_start_time",
                 "pg_size_pretty",
                 "pg_tablespace_location",
                 "pg_timestamp_difference",
                 "pg_timestamp_text",
                 "pg_type_is_visible",
+                "pg_typeof",
                 "pg_uuid",
                 "pg_uuid_text",
                 "rec_eval",

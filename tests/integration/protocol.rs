@@ -415,3 +415,82 @@ async fn dates_and_times_mean_what_they_mean_in_postgres_15() {
     assert_eq!(scalar(&client, sql).await.as_deref(), Some("t"));
     server.stop().await;
 }
+
+/// Unconstrained `numeric` casts keep the operand's scale, casts are named as PostgreSQL
+/// names them, and `pg_typeof` answers PostgreSQL's type names (each header and value is
+/// PostgreSQL 15.18's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_casts_and_type_names_as_in_postgres_15() {
+    use tokio_postgres::SimpleQueryMessage;
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+    let cases: [(&str, &[(&str, &str)]); 4] = [
+        (
+            "SELECT 5::numeric, '1.25'::numeric, 12.50::numeric, -0.5::numeric, \
+             CAST(3 AS DECIMAL), 0.1::numeric + 0.2::numeric AS s",
+            &[
+                ("numeric", "5"),
+                ("numeric", "1.25"),
+                ("numeric", "12.50"),
+                ("?column?", "-0.5"),
+                ("numeric", "3"),
+                ("s", "0.3"),
+            ],
+        ),
+        (
+            "SELECT count(*)::numeric, sum(x)::numeric, x::numeric, (x + 1)::numeric, \
+             avg(x::numeric)::numeric(10,1) AS a FROM (VALUES (7)) t(x) GROUP BY x",
+            &[
+                ("count", "1"),
+                ("sum", "7"),
+                ("x", "7"),
+                ("numeric", "8"),
+                ("a", "7.0"),
+            ],
+        ),
+        (
+            "SELECT pg_typeof(x::int), pg_typeof(x::float8), pg_typeof('a'::text), \
+             pg_typeof(now()), pg_typeof(NULL), pg_typeof(x::numeric), \
+             pg_typeof(ARRAY['a'::text]), pg_typeof(DATE '2024-01-01'), \
+             pg_typeof(TIMESTAMP '2024-01-01') FROM (VALUES (7)) t(x)",
+            &[
+                ("pg_typeof", "integer"),
+                ("pg_typeof", "double precision"),
+                ("pg_typeof", "text"),
+                ("pg_typeof", "timestamp with time zone"),
+                ("pg_typeof", "unknown"),
+                ("pg_typeof", "numeric"),
+                ("pg_typeof", "text[]"),
+                ("pg_typeof", "date"),
+                ("pg_typeof", "timestamp without time zone"),
+            ],
+        ),
+        (
+            "SELECT '007'::numeric, ' 2.50 '::numeric, x::numeric * 1.5 AS m \
+             FROM (VALUES (7)) t(x)",
+            &[("numeric", "7"), ("numeric", "2.50"), ("m", "10.5")],
+        ),
+    ];
+    for (sql, expected) in cases {
+        let messages = client.simple_query(sql).await.expect(sql);
+        let row = messages
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .expect("a row");
+        let got: Vec<(String, String)> = (0..row.len())
+            .map(|i| {
+                let name = row.columns()[i].name().to_owned();
+                (name, row.get(i).unwrap_or("NULL").to_owned())
+            })
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(got, expected, "{sql}");
+    }
+    server.stop().await;
+}
