@@ -96,7 +96,10 @@ pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
     debug_assert!(scale <= MAX_BINARY_SCALE.unsigned_abs());
     let magnitude = value.unsigned_abs();
     let ten_to_scale = 10u128.pow(u32::from(scale));
-    let (mut whole, fraction) = (magnitude / ten_to_scale, magnitude % ten_to_scale);
+    let (mut whole, fraction) = match (u64::try_from(magnitude), u64::try_from(ten_to_scale)) {
+        (Ok(m), Ok(t)) => (u128::from(m / t), u128::from(m % t)),
+        _ => (magnitude / ten_to_scale, magnitude % ten_to_scale),
+    };
     // The fraction, padded on the right to whole base-10000 digits.
     let fraction_digits = usize::from(scale).div_ceil(4);
     let padding = fraction_digits * 4 - usize::from(scale);
@@ -107,16 +110,14 @@ pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
     let mut whole_digits = [0i16; 10];
     let mut whole_count = 0;
     while whole > 0 {
-        whole_digits[whole_count] = (whole % 10_000) as i16;
-        whole /= 10_000;
+        (whole, whole_digits[whole_count]) = split_digit(whole);
         whole_count += 1;
     }
     for (i, d) in whole_digits[..whole_count].iter().rev().enumerate() {
         digits[i] = *d;
     }
     for i in (0..fraction_digits).rev() {
-        digits[whole_count + i] = (fraction % 10_000) as i16;
-        fraction /= 10_000;
+        (fraction, digits[whole_count + i]) = split_digit(fraction);
     }
     let all = &digits[..whole_count + fraction_digits];
     let leading = all.iter().take_while(|d| **d == 0).count();
@@ -136,6 +137,15 @@ pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
     out.put_u16(u16::from(scale));
     for d in kept {
         out.put_i16(*d);
+    }
+}
+
+/// `n / 10_000` and the base-10000 digit `n % 10_000`, in u64 arithmetic once `n` fits
+/// (u128 division is a library call, and the hot part of binary COPY's decimals).
+fn split_digit(n: u128) -> (u128, i16) {
+    match u64::try_from(n) {
+        Ok(small) => (u128::from(small / 10_000), (small % 10_000) as i16),
+        Err(_) => (n / 10_000, (n % 10_000) as i16),
     }
 }
 
