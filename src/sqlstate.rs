@@ -25,6 +25,7 @@ impl SqlState {
     pub const CHARACTER_NOT_IN_REPERTOIRE: Self = Self("22021");
     pub const ARRAY_SUBSCRIPT_ERROR: Self = Self("2202E");
     pub const OUT_OF_MEMORY: Self = Self("53200");
+    pub const PROGRAM_LIMIT_EXCEEDED: Self = Self("54000");
     pub const TOO_MANY_CONNECTIONS: Self = Self("53300");
     pub const IO_ERROR: Self = Self("58030");
     pub const QUERY_CANCELED: Self = Self("57014");

@@ -4,8 +4,11 @@
 //! gives a literal its own precision and scale ([`literal_numeric_type`]) and sends any
 //! other operand through `pg_numeric` ([`numeric_udf`]), which keeps an integer's scale
 //! 0 and a decimal's type. Floats and text keep DataFusion's numeric(38,10): their scale
-//! in PostgreSQL depends on each value, which one Arrow column type cannot hold.
+//! in PostgreSQL depends on each value, which one Arrow column type cannot hold. A
+//! parameter (`$1::numeric`) keeps the plain cast, so the client's value is typed numeric
+//! and parsed as PostgreSQL's `numeric_in` would.
 
+use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{
@@ -56,8 +59,13 @@ impl ScalarUDFImpl for NumericCast {
         let target = args.return_type().clone();
         let rows = args.number_rows;
         let input = args.args[0].clone().into_array(rows)?;
-        Ok(ColumnarValue::Array(datafusion::arrow::compute::cast(
-            &input, &target,
+        // Strict: text that is no number is an error (22P02), never a NULL.
+        let strict = CastOptions {
+            safe: false,
+            ..CastOptions::default()
+        };
+        Ok(ColumnarValue::Array(cast_with_options(
+            &input, &target, &strict,
         )?))
     }
 }

@@ -232,7 +232,9 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                 expr: operand,
                 data_type,
                 ..
-            } if numeric::is_unconstrained_numeric(data_type) => {
+            } if numeric::is_unconstrained_numeric(data_type)
+                && !matches!(**operand, Expr::Value(ref v) if matches!(v.value, Value::Placeholder(_))) =>
+            {
                 if let Some(typed) = numeric::literal_numeric_type(operand) {
                     *data_type = typed;
                     changed = true;

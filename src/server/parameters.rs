@@ -558,37 +558,25 @@ fn read_text(t: &Type, text: &str) -> PgWireResult<ScalarValue> {
         Type::INT2 => ScalarValue::Int16(Some(integer_in(t, text)?)),
         Type::INT4 => ScalarValue::Int32(Some(integer_in(t, text)?)),
         Type::INT8 | Type::OID => ScalarValue::Int64(Some(integer_in(t, text)?)),
-        Type::FLOAT4 => ScalarValue::Float32(Some(text.trim().parse().map_err(|_| invalid())?)),
-        Type::FLOAT8 => ScalarValue::Float64(Some(text.trim().parse().map_err(|_| invalid())?)),
-        Type::NUMERIC => numeric_in(text.trim()).ok_or_else(|| {
-            if text.trim().eq_ignore_ascii_case("nan") {
-                invalid()
-            } else if text
-                .trim()
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b".-+eE".contains(&b))
-            {
-                out_of_range(t, text)
-            } else {
-                invalid()
-            }
+        Type::FLOAT4 => ScalarValue::Float32(Some(float_in(t, text)?)),
+        Type::FLOAT8 => ScalarValue::Float64(Some(float_in(t, text)?)),
+        Type::NUMERIC => numeric_in(text.trim()).map_err(|e| match e {
+            NumericText::Invalid => invalid(),
+            NumericText::Overflow => out_of_range(t, text),
         })?,
         Type::BYTEA => ScalarValue::Binary(Some(bytea_in(text).ok_or_else(invalid)?)),
         Type::DATE | Type::TIMESTAMP | Type::TIMESTAMPTZ => {
             let to = natural_type(t).unwrap_or(DataType::Utf8);
-            crate::engine::temporal::literal_as(text.trim(), &to).ok_or_else(|| {
-                user_error(
-                    SqlState::INVALID_DATETIME_FORMAT,
-                    format!("invalid input syntax for type {}: \"{text}\"", t.name()),
-                )
-            })?
+            crate::engine::temporal::literal_as(text.trim(), &to)
+                .ok_or_else(|| invalid_datetime(t, text))?
         }
-        Type::TIME => cast_text(text, &DataType::Time64(TimeUnit::Microsecond), t)?,
+        Type::TIME => cast_text(text, &DataType::Time64(TimeUnit::Microsecond))
+            .ok_or_else(|| invalid_datetime(t, text))?,
         Type::INTERVAL => {
             let units = crate::engine::temporal::interval_text(text);
             let units = units.as_deref().unwrap_or(text);
-            cast_text(units, &DataType::Interval(IntervalUnit::MonthDayNano), t)
-                .map_err(|_| invalid())?
+            cast_text(units, &DataType::Interval(IntervalUnit::MonthDayNano))
+                .ok_or_else(|| invalid_datetime(t, text))?
         }
         Type::UUID => ScalarValue::FixedSizeBinary(
             16,
@@ -600,7 +588,17 @@ fn read_text(t: &Type, text: &str) -> PgWireResult<ScalarValue> {
         ),
         _ => match t.kind() {
             Kind::Array(element) => {
-                let tree = ArrayText::parse(text).ok_or_else(invalid)?;
+                let tree = ArrayText::parse(text).map_err(|e| match e {
+                    ArrayTextError::Invalid => invalid(),
+                    ArrayTextError::TooManyDimensions => user_error(
+                        SqlState::PROGRAM_LIMIT_EXCEEDED,
+                        format!(
+                            "number of array dimensions ({}) exceeds the maximum allowed ({})",
+                            MAX_ARRAY_DIMENSIONS + 1,
+                            MAX_ARRAY_DIMENSIONS
+                        ),
+                    ),
+                })?;
                 tree.into_scalar(element)?.ok_or_else(invalid)?
             }
             _ => ScalarValue::Utf8(Some(text.to_owned())),
@@ -609,10 +607,10 @@ fn read_text(t: &Type, text: &str) -> PgWireResult<ScalarValue> {
 }
 
 /// Arrow's own reading of text as `to` (times, intervals).
-fn cast_text(text: &str, to: &DataType, t: &Type) -> PgWireResult<ScalarValue> {
+fn cast_text(text: &str, to: &DataType) -> Option<ScalarValue> {
     ScalarValue::Utf8(Some(text.trim().to_owned()))
         .cast_to(to)
-        .map_err(|_| invalid_text(t, text))
+        .ok()
 }
 
 /// `boolin`: `t`/`true`/`yes`/`on`/`1` and their opposites, any case, any unique prefix.
@@ -640,15 +638,50 @@ fn integer_in<T: std::str::FromStr>(t: &Type, text: &str) -> PgWireResult<T> {
     })
 }
 
-/// `numeric_in`: digits with an optional point and exponent.
-fn numeric_in(text: &str) -> Option<ScalarValue> {
-    let (negative, unsigned) = match text.as_bytes().first()? {
+/// `float4in` / `float8in`: Rust reads the same numbers and spellings of infinity and
+/// NaN, but makes a number past the type's range infinity or zero where PostgreSQL
+/// refuses it (22003).
+fn float_in<T: std::str::FromStr + Into<f64> + Copy>(t: &Type, text: &str) -> PgWireResult<T> {
+    let trimmed = text.trim();
+    let value: T = trimmed.parse().map_err(|_| invalid_text(t, text))?;
+    let wide: f64 = value.into();
+    let mantissa = trimmed.split(['e', 'E']).next().unwrap_or_default();
+    let overflowed = wide.is_infinite() && mantissa.bytes().any(|b| b.is_ascii_digit());
+    let underflowed = wide == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
+    if overflowed || underflowed {
+        Err(out_of_range(t, text))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Why text is no `numeric` value.
+#[derive(Debug)]
+enum NumericText {
+    /// Not a number's text (22P02).
+    Invalid,
+    /// A number, but too large or too precise for a decimal (22003).
+    Overflow,
+}
+
+/// `numeric_in`: digits with an optional point and exponent, or `NaN` / `Infinity`
+/// (read as a float, as their binary form is).
+fn numeric_in(text: &str) -> Result<ScalarValue, NumericText> {
+    use NumericText::{Invalid, Overflow};
+    let (negative, unsigned) = match text.as_bytes().first().ok_or(Invalid)? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
+    if let Some(special) = special_float(unsigned) {
+        if special.is_nan() && unsigned.len() != text.len() {
+            return Err(Invalid);
+        }
+        let value = if negative { -special } else { special };
+        return Ok(ScalarValue::Float64(Some(value)));
+    }
     let (body, exponent) = match unsigned.find(['e', 'E']) {
-        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i32>().ok()?),
+        Some(at) => (&unsigned[..at], exponent_in(&unsigned[at + 1..])?),
         None => (unsigned, 0),
     };
     let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
@@ -658,24 +691,57 @@ fn numeric_in(text: &str) -> Option<ScalarValue> {
             .chain(fraction.bytes())
             .all(|b| b.is_ascii_digit())
     {
-        return None;
+        return Err(Invalid);
     }
-    let mut scale = i32::try_from(fraction.len()).ok()? - exponent;
+    let fraction_digits = i64::try_from(fraction.len()).map_err(|_| Overflow)?;
+    let mut scale = fraction_digits - exponent;
     let mut mantissa = i256::ZERO;
     let ten = i256::from_i128(10);
     for b in whole.bytes().chain(fraction.bytes()) {
         mantissa = mantissa
-            .checked_mul(ten)?
-            .checked_add(i256::from_i128(i128::from(b - b'0')))?;
+            .checked_mul(ten)
+            .and_then(|m| m.checked_add(i256::from_i128(i128::from(b - b'0'))))
+            .ok_or(Overflow)?;
     }
     if scale < 0 {
-        mantissa = mantissa.checked_mul(ten.checked_pow(u32::try_from(-scale).ok()?)?)?;
+        let shift = u32::try_from(-scale).map_err(|_| Overflow)?;
+        if mantissa != i256::ZERO {
+            mantissa = ten
+                .checked_pow(shift)
+                .and_then(|p| mantissa.checked_mul(p))
+                .ok_or(Overflow)?;
+        }
         scale = 0;
     }
     if negative {
         mantissa = mantissa.wrapping_neg();
     }
-    decimal(mantissa, scale)
+    let scale = i32::try_from(scale).map_err(|_| Overflow)?;
+    decimal(mantissa, scale).ok_or(Overflow)
+}
+
+/// A numeric's exponent: an optionally signed integer; one of more than a few thousand
+/// digits' reach is out of range, as PostgreSQL's `NUMERIC_MAX_PRECISION` makes it.
+fn exponent_in(text: &str) -> Result<i64, NumericText> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NumericText::Invalid);
+    }
+    match text.parse::<i64>() {
+        Ok(exponent) if exponent.unsigned_abs() <= 1000 => Ok(exponent),
+        _ => Err(NumericText::Overflow),
+    }
+}
+
+/// `NaN` or `Infinity` in any case (the sign already taken off).
+fn special_float(text: &str) -> Option<f64> {
+    if text.eq_ignore_ascii_case("nan") {
+        Some(f64::NAN)
+    } else if text.eq_ignore_ascii_case("infinity") {
+        Some(f64::INFINITY)
+    } else {
+        None
+    }
 }
 
 /// `byteain`: `\x` and hex digit pairs, or the escape form (`\\`, `\ooo`, other bytes).
@@ -683,6 +749,9 @@ fn bytea_in(text: &str) -> Option<Vec<u8>> {
     if let Some(hex) = text.strip_prefix("\\x") {
         let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
         if !digits.len().is_multiple_of(2) {
+            return None;
+        }
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
             return None;
         }
         return digits
@@ -701,7 +770,11 @@ fn bytea_in(text: &str) -> Option<Vec<u8>> {
             out.push(b'\\');
             i += 2;
         } else {
-            let octal = std::str::from_utf8(bytes.get(i + 1..i + 4)?).ok()?;
+            let octal = bytes.get(i + 1..i + 4)?;
+            if !octal.iter().all(|b| (b'0'..=b'7').contains(b)) {
+                return None;
+            }
+            let octal = std::str::from_utf8(octal).ok()?;
             out.push(u8::from_str_radix(octal, 8).ok()?);
             i += 4;
         }
@@ -716,39 +789,46 @@ enum ArrayText {
 }
 
 impl ArrayText {
-    fn parse(text: &str) -> Option<ArrayText> {
+    fn parse(text: &str) -> Result<ArrayText, ArrayTextError> {
         let chars: Vec<char> = text.trim().chars().collect();
         let mut at = 0;
         let tree = Self::nested(&chars, &mut at, 1)?;
-        (at == chars.len()).then_some(tree)
+        if at == chars.len() {
+            Ok(tree)
+        } else {
+            Err(ArrayTextError::Invalid)
+        }
     }
 
     /// One `{...}` at nesting `depth`: PostgreSQL's arrays have at most 6 dimensions, and
     /// the limit also keeps client text from recursing without end.
-    fn nested(chars: &[char], at: &mut usize, depth: usize) -> Option<ArrayText> {
-        if chars.get(*at) != Some(&'{') || depth > MAX_ARRAY_DIMENSIONS {
-            return None;
+    fn nested(chars: &[char], at: &mut usize, depth: usize) -> Result<ArrayText, ArrayTextError> {
+        if chars.get(*at) != Some(&'{') {
+            return Err(ArrayTextError::Invalid);
+        }
+        if depth > MAX_ARRAY_DIMENSIONS {
+            return Err(ArrayTextError::TooManyDimensions);
         }
         *at += 1;
         let mut items = Vec::new();
         skip_spaces(chars, at);
         if chars.get(*at) == Some(&'}') {
             *at += 1;
-            return Some(ArrayText::Nested(items));
+            return Ok(ArrayText::Nested(items));
         }
         loop {
             skip_spaces(chars, at);
-            let item = match chars.get(*at)? {
+            let item = match chars.get(*at).ok_or(ArrayTextError::Invalid)? {
                 '{' => Self::nested(chars, at, depth + 1)?,
                 '"' => {
                     *at += 1;
                     let mut s = String::new();
                     loop {
-                        match chars.get(*at)? {
+                        match chars.get(*at).ok_or(ArrayTextError::Invalid)? {
                             '"' => break,
                             '\\' => {
                                 *at += 1;
-                                s.push(*chars.get(*at)?);
+                                s.push(*chars.get(*at).ok_or(ArrayTextError::Invalid)?);
                             }
                             c => s.push(*c),
                         }
@@ -765,7 +845,7 @@ impl ArrayText {
                         }
                         if c == '\\' {
                             *at += 1;
-                            s.push(*chars.get(*at)?);
+                            s.push(*chars.get(*at).ok_or(ArrayTextError::Invalid)?);
                         } else {
                             s.push(c);
                         }
@@ -781,13 +861,13 @@ impl ArrayText {
             };
             items.push(item);
             skip_spaces(chars, at);
-            match chars.get(*at)? {
+            match chars.get(*at).ok_or(ArrayTextError::Invalid)? {
                 ',' => *at += 1,
                 '}' => {
                     *at += 1;
-                    return Some(ArrayText::Nested(items));
+                    return Ok(ArrayText::Nested(items));
                 }
-                _ => return None,
+                _ => return Err(ArrayTextError::Invalid),
             }
         }
     }
@@ -854,6 +934,14 @@ impl ArrayText {
     }
 }
 
+/// Why text is no array's text.
+#[derive(Debug)]
+enum ArrayTextError {
+    Invalid,
+    /// Nested past [`MAX_ARRAY_DIMENSIONS`] (54000 in PostgreSQL).
+    TooManyDimensions,
+}
+
 /// PostgreSQL's `MAXDIM`.
 const MAX_ARRAY_DIMENSIONS: usize = 6;
 
@@ -890,14 +978,40 @@ fn fit(value: ScalarValue, field: Option<&Field>) -> PgWireResult<ScalarValue> {
         }
         _ => {}
     }
-    value.cast_to(to).map_err(|_| {
-        let expected = described_type(Some(&Arc::new(field.clone())));
+    let expected = || described_type(Some(&Arc::new(field.clone())));
+    let fitted = value.cast_to(to).map_err(|_| {
         if value.data_type().is_numeric() && to.is_numeric() {
-            out_of_range(&expected, &value.to_string())
+            out_of_range(&expected(), &value.to_string())
         } else {
-            invalid_text(&expected, &value.to_string())
+            invalid_text(&expected(), &value.to_string())
         }
-    })
+    })?;
+    if drops_digits(&value, &fitted) {
+        let expected = match to {
+            DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("numeric({p},{s})"),
+            _ => type_name(&expected()).to_owned(),
+        };
+        return Err(user_error(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("value {value} has more fractional digits than type {expected} keeps"),
+        ));
+    }
+    Ok(fitted)
+}
+
+/// Whether making an exact number (a decimal, or a float into an integer) the expected
+/// type changed it: Arrow rounds `1.5` bound for a `bigint` column to 2 and `1.555` for
+/// a `numeric(10,2)` one to 1.56, which would compare equal to rows PostgreSQL does not
+/// match. Such a value is refused rather than answered wrongly.
+fn drops_digits(sent: &ScalarValue, fitted: &ScalarValue) -> bool {
+    let exact_target = fitted.data_type().is_integer() || fitted.data_type().is_decimal();
+    let exact_source = sent.data_type().is_decimal()
+        || (sent.data_type().is_floating() && fitted.data_type().is_integer());
+    exact_target
+        && exact_source
+        && fitted
+            .cast_to(&sent.data_type())
+            .map_or(true, |back| back != *sent)
 }
 
 fn internal(e: impl std::fmt::Display) -> PgWireError {
@@ -907,6 +1021,13 @@ fn internal(e: impl std::fmt::Display) -> PgWireError {
 fn invalid_text(t: &Type, text: &str) -> PgWireError {
     user_error(
         SqlState::INVALID_TEXT_REPRESENTATION,
+        format!("invalid input syntax for type {}: \"{text}\"", type_name(t)),
+    )
+}
+
+fn invalid_datetime(t: &Type, text: &str) -> PgWireError {
+    user_error(
+        SqlState::INVALID_DATETIME_FORMAT,
         format!("invalid input syntax for type {}: \"{text}\"", type_name(t)),
     )
 }
@@ -980,20 +1101,71 @@ mod tests {
             assert_eq!(from_text, from_binary, "{text}");
         }
         assert_eq!(
-            numeric_in("-12.30"),
+            numeric_in("-12.30").ok(),
             Some(ScalarValue::Decimal128(Some(-1230), 4, 2))
         );
         assert_eq!(
-            numeric_in("1e3"),
+            numeric_in("1e3").ok(),
             Some(ScalarValue::Decimal128(Some(1000), 4, 0))
         );
         let wide = "123456789012345678901234567890123456789012345678.90";
         assert!(matches!(
             numeric_in(wide),
-            Some(ScalarValue::Decimal256(_, 50, 2))
+            Ok(ScalarValue::Decimal256(_, 50, 2))
         ));
-        assert_eq!(numeric_in("1.2.3"), None);
-        assert_eq!(numeric_in(""), None);
+    }
+
+    fn code(e: PgWireError) -> String {
+        match e {
+            PgWireError::UserError(info) => info.code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_that_is_no_value_is_told_from_a_value_out_of_range() {
+        let error = |t: &Type, text: &str| code(read_text(t, text).unwrap_err());
+        for bad in ["", "1e", "1.2.3", "abc", "-NaN", "1e+", "--1", "inf"] {
+            assert_eq!(error(&Type::NUMERIC, bad), "22P02", "{bad:?}");
+        }
+        let huge = "9".repeat(80);
+        for far in ["1e99999999999999999999", "1e-5000", huge.as_str()] {
+            assert_eq!(error(&Type::NUMERIC, far), "22003", "{far:?}");
+        }
+        for (t, text) in [
+            (&Type::FLOAT8, "1e400"),
+            (&Type::FLOAT8, "-1e400"),
+            (&Type::FLOAT8, "1e-400"),
+            (&Type::FLOAT4, "1e39"),
+            (&Type::FLOAT4, "1e-50"),
+        ] {
+            assert_eq!(error(t, text), "22003", "{text}");
+        }
+        assert_eq!(error(&Type::FLOAT8, "1.5x"), "22P02");
+        for (text, value) in [
+            ("-Infinity", f64::NEG_INFINITY),
+            ("inf", f64::INFINITY),
+            ("0e-400", 0.0),
+        ] {
+            assert_eq!(
+                read_text(&Type::FLOAT8, text).ok(),
+                Some(ScalarValue::Float64(Some(value))),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            read_text(&Type::NUMERIC, "NaN"),
+            Ok(ScalarValue::Float64(Some(v))) if v.is_nan()
+        ));
+        for (t, text) in [
+            (&Type::TIME, "25:99:99x"),
+            (&Type::INTERVAL, "soon"),
+            (&Type::DATE, "yesterdayish"),
+        ] {
+            assert_eq!(error(t, text), "22007", "{text}");
+        }
+        let deep = format!("{}1{}", "{".repeat(7), "}".repeat(7));
+        assert_eq!(error(&Type::INT4_ARRAY, &deep), "54000");
     }
 
     #[test]
@@ -1014,6 +1186,8 @@ mod tests {
         assert_eq!(bytea_in("\\x00ff10"), Some(vec![0, 255, 16]));
         assert_eq!(bytea_in("a\\\\b\\001"), Some(vec![b'a', b'\\', b'b', 1]));
         assert_eq!(bytea_in("\\x0"), None);
+        assert_eq!(bytea_in("\\x+1"), None);
+        assert_eq!(bytea_in("\\8xx"), None);
     }
 
     #[test]
@@ -1046,14 +1220,16 @@ mod tests {
             grid.data_type(),
             DataType::new_list(DataType::new_list(DataType::Int32, true), true)
         );
-        assert!(ArrayText::parse("{1,2").is_none());
-        assert!(ArrayText::parse("1,2}").is_none());
+        assert!(ArrayText::parse("{1,2").is_err());
+        assert!(ArrayText::parse("1,2}").is_err());
     }
 
     #[test]
     fn array_text_that_postgres_refuses_is_refused_without_a_panic() {
         let read = |text: &str, element: &Type| {
-            ArrayText::parse(text).and_then(|tree| tree.into_scalar(element).ok().flatten())
+            ArrayText::parse(text)
+                .ok()
+                .and_then(|tree| tree.into_scalar(element).ok().flatten())
         };
         // Decimals of different scales are read as one type, each value kept.
         let numbers = read("{1.5,10.25,NULL}", &Type::NUMERIC).unwrap();
@@ -1065,7 +1241,14 @@ mod tests {
         assert!(read("{{{{{{1}}}}}}", &Type::INT4).is_some());
         assert!(read("{{{{{{{1}}}}}}}", &Type::INT4).is_none());
         let deep = format!("{}1{}", "{".repeat(100_000), "}".repeat(100_000));
-        assert!(read(&deep, &Type::INT4).is_none());
+        assert!(matches!(
+            ArrayText::parse(&deep),
+            Err(ArrayTextError::TooManyDimensions)
+        ));
+        assert!(matches!(
+            ArrayText::parse("{{1},2"),
+            Err(ArrayTextError::Invalid)
+        ));
     }
 
     #[test]
@@ -1102,10 +1285,6 @@ mod tests {
 
     #[test]
     fn integers_tell_bad_text_from_out_of_range() {
-        let code = |e: PgWireError| match e {
-            PgWireError::UserError(info) => info.code,
-            other => panic!("{other:?}"),
-        };
         assert_eq!(integer_in::<i16>(&Type::INT2, " 42 ").ok(), Some(42));
         assert_eq!(
             code(integer_in::<i16>(&Type::INT2, "70000").unwrap_err()),

@@ -43,6 +43,8 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         ("SELECT 'abc' + 1", "42804"),
         ("SELECT 1 / 0", "22012"),
         ("SELECT CAST('abc' AS INTEGER)", "22P02"),
+        ("SELECT 'abc'::numeric", "22P02"),
+        ("SELECT status::numeric FROM lake.orders", "22P02"),
         ("INSERT INTO lake.orders (order_id) VALUES (1)", "25006"),
         ("DELETE FROM lake.orders", "25006"),
         ("UPDATE lake.orders SET status = 'x'", "25006"),

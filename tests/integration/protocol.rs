@@ -494,3 +494,44 @@ async fn numeric_casts_and_type_names_as_in_postgres_15() {
     }
     server.stop().await;
 }
+
+/// A parameter sent with more digits than the column it is compared with keeps is
+/// refused, never rounded into a match: `x = $1` on a bigint column bound as the float8
+/// 1.5 (Arrow's cast made it 2 and matched the row 2), on a numeric(10,2) column bound
+/// as the numeric 1.555. Values that fit still match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_are_not_rounded_into_a_match() {
+    use tokio_postgres::types::Type;
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+    let ints = client
+        .prepare_typed(
+            "SELECT count(*) FROM (VALUES (1), (2)) t(x) WHERE x = $1",
+            &[Type::FLOAT8],
+        )
+        .await
+        .unwrap();
+    let e = client.query_one(&ints, &[&1.5f64]).await.unwrap_err();
+    assert_eq!(crate::harness::sqlstate(&e), "22003", "{e:?}");
+    let one = client.query_one(&ints, &[&2.0f64]).await.unwrap();
+    assert_eq!(one.get::<_, i64>(0), 1);
+    let prices = client
+        .prepare_typed(
+            "SELECT count(*) FROM (VALUES (CAST(1.56 AS DECIMAL(10,2)))) t(x) WHERE x = $1",
+            &[Type::NUMERIC],
+        )
+        .await
+        .unwrap();
+    let e = client
+        .query_one(&prices, &[&Decimal::new(1555, 3)])
+        .await
+        .unwrap_err();
+    assert_eq!(crate::harness::sqlstate(&e), "22003", "{e:?}");
+    let one = client
+        .query_one(&prices, &[&Decimal::new(15600, 4)])
+        .await
+        .unwrap();
+    assert_eq!(one.get::<_, i64>(0), 1);
+    assert!(!client.is_closed());
+    server.stop().await;
+}

@@ -220,6 +220,8 @@ async fn round_trip(s: &mut TcpStream, bytes: &[u8]) -> (Vec<String>, Vec<String
 /// Bind messages PostgreSQL refuses (format counts that do not match, array text nested
 /// past 6 dimensions or 100k deep, sub-arrays beside scalars) get an error and the
 /// connection goes on; decimals of different scales in one array keep their values.
+/// Then text that is no value of its type is told, as PostgreSQL tells it, from a value
+/// out of its type's range.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_bind_messages_get_errors_and_the_connection_goes_on() {
     let server = TestServer::start(|_, _| {}).await;
@@ -240,7 +242,7 @@ async fn hostile_bind_messages_get_errors_and_the_connection_goes_on() {
         ),
         (
             extended_query("SELECT $1::int[]", &[], &[b"{{{{{{{1}}}}}}}"], &[]),
-            "22P02",
+            "54000",
         ),
         (
             extended_query(
@@ -249,7 +251,7 @@ async fn hostile_bind_messages_get_errors_and_the_connection_goes_on() {
                 &[format!("{}1{}", "{".repeat(100_000), "}".repeat(100_000)).as_bytes()],
                 &[],
             ),
-            "22P02",
+            "54000",
         ),
     ];
     for (bytes, code) in cases {
@@ -277,5 +279,37 @@ async fn hostile_bind_messages_get_errors_and_the_connection_goes_on() {
     .await;
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(rows, vec!["7".to_owned()]);
+    let values: [(&str, &[u8], &str); 11] = [
+        ("numeric", b"1e", "22P02"),
+        ("numeric", b"1.2.3", "22P02"),
+        ("numeric", b"", "22P02"),
+        ("numeric", b"1e999999999999", "22003"),
+        ("float8", b"1e400", "22003"),
+        ("float8", b"1e-400", "22003"),
+        ("float4", b"1e39", "22003"),
+        ("float8", b"one", "22P02"),
+        ("time", b"half past", "22007"),
+        ("interval", b"a while", "22007"),
+        ("bytea", b"\\x+1", "22P02"),
+    ];
+    let mut wrong = Vec::new();
+    for (type_name, text, code) in values {
+        let sql = format!("SELECT $1::{type_name}");
+        let (errors, rows) = round_trip(&mut s, &extended_query(&sql, &[], &[text], &[])).await;
+        if errors != [code] {
+            let shown = String::from_utf8_lossy(text);
+            wrong.push(format!(
+                "{type_name} {shown:?}: {errors:?} {rows:?}, not {code}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let (errors, rows) = round_trip(
+        &mut s,
+        &extended_query("SELECT $1::float8", &[], &[b"-Infinity"], &[]),
+    )
+    .await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(rows, vec!["-Infinity".to_owned()]);
     server.stop().await;
 }
