@@ -26,6 +26,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
+use futures::future::Either;
 use futures::{Sink, SinkExt, StreamExt};
 
 use crate::server::errors::user_error;
@@ -283,11 +284,9 @@ pub async fn copy_out(
             }
         }
     })
-    .flat_map(|messages| {
-        futures::stream::iter(match messages {
-            Ok(messages) => messages.into_iter().map(Ok).collect::<Vec<_>>(),
-            Err(e) => vec![Err(e)],
-        })
+    .flat_map(|messages| match messages {
+        Ok(messages) => Either::Left(futures::stream::iter(messages.into_iter().map(Ok))),
+        Err(e) => Either::Right(futures::stream::once(std::future::ready(Err(e)))),
     });
     let stream = futures::stream::iter(header.map(Ok))
         .chain(messages)

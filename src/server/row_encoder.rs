@@ -152,6 +152,9 @@ impl RowEncoder {
             return Ok(());
         }
         if self.framing == Framing::Length {
+            if value.write_fixed_binary(row, &mut self.out) {
+                return Ok(());
+            }
             let length_at = self.out.len();
             self.out.put_i32(0);
             value.write(row, &mut self.out)?;

@@ -70,6 +70,17 @@ fn plain_type(data_type: &DataType) -> Option<DataType> {
         DataType::List(f) => element(f).map(DataType::List),
         DataType::LargeList(f) => element(f).map(DataType::LargeList),
         DataType::FixedSizeList(f, n) => element(f).map(|f| DataType::FixedSizeList(f, *n)),
+        DataType::Struct(fields) => {
+            let plain: Vec<Option<Arc<Field>>> = fields.iter().map(element).collect();
+            plain.iter().any(Option::is_some).then(|| {
+                let fields = fields.iter().zip(plain);
+                DataType::Struct(
+                    fields
+                        .map(|(f, p)| p.unwrap_or_else(|| Arc::clone(f)))
+                        .collect(),
+                )
+            })
+        }
         _ => None,
     }
 }
@@ -153,6 +164,8 @@ enum Kind<'a> {
     Bytes(Bytes<'a>),
     /// An array: where each row's elements are, and the elements as a column.
     List(Offsets<'a>, Box<Value<'a>>),
+    /// A row value (`record`) from a struct: its fields as columns.
+    Record(Vec<Value<'a>>),
     /// arrow-pg's encoder, then the column's [`TextFix`].
     Other,
 }
@@ -228,6 +241,9 @@ impl<'a> Value<'a> {
             DataType::FixedSizeBinary(_) if *pg == Type::BYTEA => {
                 Kind::Bytes(Bytes::Fixed(array.as_fixed_size_binary()))
             }
+            DataType::Struct(_) if pg.oid() == Type::RECORD.oid() => {
+                Self::record_kind(array, pg_field).unwrap_or(Kind::Other)
+            }
             _ => Self::list_kind(array, pg_field).unwrap_or(Kind::Other),
         };
         Self {
@@ -259,20 +275,68 @@ impl<'a> Value<'a> {
             }
             _ => return None,
         };
-        let element_type = pg_type(element_field).ok()?;
-        let element_pg = FieldInfo::new(
-            element_field.name().clone(),
-            None,
-            None,
-            element_type,
-            pg_field.format(),
-        )
-        .with_format_options(Arc::clone(pg_field.format_options()));
-        let element = Value::new(values, element_field.as_ref(), &element_pg);
+        let element = Self::inner(values, element_field, pg_field)?;
         if matches!(element.kind, Kind::Other) {
             return None;
         }
         Some(Kind::List(offsets, Box::new(element)))
+    }
+
+    /// A struct column: each field a column of its own (arrow-pg's encoder for those
+    /// without a direct path).
+    fn record_kind(array: &'a ArrayRef, pg_field: &FieldInfo) -> Option<Kind<'a>> {
+        let record = array.as_struct();
+        let fields = record.fields().iter().zip(record.columns());
+        let fields = fields.map(|(field, column)| Self::inner(column, field, pg_field));
+        Some(Kind::Record(fields.collect::<Option<Vec<_>>>()?))
+    }
+
+    /// The writer of a column inside an array or record, in the outer column's form;
+    /// `None` for a type PostgreSQL has no counterpart for.
+    fn inner(array: &'a ArrayRef, field: &'a Arc<Field>, outer: &FieldInfo) -> Option<Self> {
+        let pg = FieldInfo::new(
+            field.name().clone(),
+            None,
+            None,
+            pg_type(field).ok()?,
+            outer.format(),
+        )
+        .with_format_options(Arc::clone(outer.format_options()));
+        Some(Value::new(array, field.as_ref(), &pg))
+    }
+
+    /// Writes the value at `row` (not null) with its length first, when it is sent in
+    /// binary and of a fixed width of at most 8 bytes (integers, floats, bool, dates,
+    /// times); `false`, writing nothing, otherwise. Inlined into the row loop: most of a
+    /// binary row's values take this path.
+    #[inline(always)]
+    pub fn write_fixed_binary(&self, row: usize, out: &mut BytesMut) -> bool {
+        if !self.binary {
+            return false;
+        }
+        let Some((width, bits)) = self.fixed_binary(row) else {
+            return false;
+        };
+        out.put_i32(i32::from(width));
+        put_fixed(out, width, bits);
+        true
+    }
+
+    /// The width and big-endian bits of a fixed-width binary value.
+    #[inline(always)]
+    fn fixed_binary(&self, row: usize) -> Option<(u8, u64)> {
+        Some(match &self.kind {
+            Kind::Bool(a) => (1, u64::from(a.value(row))),
+            Kind::Int16(a) => (2, u64::from(a.value(row) as u16)),
+            Kind::Int32(a) => (4, u64::from(a.value(row) as u32)),
+            Kind::Int64(a) => (8, a.value(row) as u64),
+            Kind::Float32(a, _) => (4, u64::from(a.value(row).to_bits())),
+            Kind::Float64(a, _) => (8, a.value(row).to_bits()),
+            Kind::Date32(a) => (4, u64::from((a.value(row) - PG_EPOCH_DAYS) as u32)),
+            Kind::Timestamp(a) => (8, (a.value(row) - PG_EPOCH_MICROS) as u64),
+            Kind::Time(a) => (8, a.value(row) as u64),
+            _ => return None,
+        })
     }
 
     /// Whether values are sent in binary form.
@@ -293,6 +357,7 @@ impl<'a> Value<'a> {
                 | Kind::Utf8View(_)
                 | Kind::Bytes(_)
                 | Kind::List(..)
+                | Kind::Record(_)
                 | Kind::Other
         )
     }
@@ -335,25 +400,21 @@ impl<'a> Value<'a> {
                 self.check_dimensions(row)?;
                 write_array_text(offsets, element, row, out)?;
             }
+            Kind::Record(fields) => write_record_text(fields, row, out)?,
             Kind::Date32(_) | Kind::Timestamp(_) | Kind::Other => self.write_other(row, out)?,
         }
         Ok(())
     }
 
     fn write_binary(&self, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+        if let Some((width, bits)) = self.fixed_binary(row) {
+            put_fixed(out, width, bits);
+            return Ok(());
+        }
         match &self.kind {
-            Kind::Int16(a) => out.put_i16(a.value(row)),
-            Kind::Int32(a) => out.put_i32(a.value(row)),
-            Kind::Int64(a) => out.put_i64(a.value(row)),
-            Kind::Float32(a, _) => out.put_f32(a.value(row)),
-            Kind::Float64(a, _) => out.put_f64(a.value(row)),
-            Kind::Bool(a) => out.put_u8(u8::from(a.value(row))),
             Kind::Utf8(a) => out.put_slice(a.value(row).as_bytes()),
             Kind::LargeUtf8(a) => out.put_slice(a.value(row).as_bytes()),
             Kind::Utf8View(a) => out.put_slice(a.value(row).as_bytes()),
-            Kind::Date32(a) => out.put_i32(a.value(row) - PG_EPOCH_DAYS),
-            Kind::Timestamp(a) => out.put_i64(a.value(row) - PG_EPOCH_MICROS),
-            Kind::Time(a) => out.put_i64(a.value(row)),
             Kind::Decimal(a, scale) if *scale <= MAX_BINARY_SCALE.unsigned_abs() => {
                 write_numeric_binary(out, a.value(row), *scale);
             }
@@ -372,7 +433,17 @@ impl<'a> Value<'a> {
                 let dimensions = self.check_dimensions(row)?;
                 write_array_binary(offsets, element, row, &dimensions, out)?;
             }
+            Kind::Record(fields) => write_record_binary(fields, row, out)?,
             Kind::Other => self.write_other(row, out)?,
+            Kind::Int16(_)
+            | Kind::Int32(_)
+            | Kind::Int64(_)
+            | Kind::Float32(..)
+            | Kind::Float64(..)
+            | Kind::Bool(_)
+            | Kind::Date32(_)
+            | Kind::Timestamp(_)
+            | Kind::Time(_) => unreachable!("fixed-width values are written above"),
         }
         Ok(())
     }
@@ -413,6 +484,17 @@ impl<'a> Value<'a> {
             binary: self.binary,
         };
         encode_value(&mut one, self.array, row, self.arrow_field, &self.pg_field)
+    }
+}
+
+/// The low `width` bytes of `bits`, most significant first.
+#[inline(always)]
+fn put_fixed(out: &mut BytesMut, width: u8, bits: u64) {
+    match width {
+        1 => out.put_u8(bits as u8),
+        2 => out.put_u16(bits as u16),
+        4 => out.put_u32(bits as u32),
+        _ => out.put_u64(bits),
     }
 }
 
@@ -497,6 +579,61 @@ fn write_array_element(out: &mut BytesMut, text: &[u8]) {
         out.put_u8(b);
     }
     out.put_u8(b'"');
+}
+
+/// `record_out`: `(1,"a b",,"say ""hi""")`: a NULL field is nothing, a field quoted
+/// (quotes and backslashes doubled) when it is empty or holds `"\\(),` or a space.
+fn write_record_text(fields: &[Value<'_>], row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+    out.put_u8(b'(');
+    let mut text = BytesMut::new();
+    for (n, field) in fields.iter().enumerate() {
+        if n > 0 {
+            out.put_u8(b',');
+        }
+        if field.is_null(row) {
+            continue;
+        }
+        text.clear();
+        field.write_text(row, &mut text)?;
+        let needs_quotes = text.is_empty()
+            || text.iter().any(|b| {
+                matches!(b, b'"' | b'\\' | b'(' | b')' | b',')
+                    || b.is_ascii_whitespace()
+                    || *b == 0x0B
+            });
+        if !needs_quotes {
+            out.put_slice(&text);
+            continue;
+        }
+        out.put_u8(b'"');
+        for &b in text.iter() {
+            if b == b'"' || b == b'\\' {
+                out.put_u8(b);
+            }
+            out.put_u8(b);
+        }
+        out.put_u8(b'"');
+    }
+    out.put_u8(b')');
+    Ok(())
+}
+
+/// `record_send`: the field count, then each field's type OID and value (length first,
+/// -1 for NULL).
+fn write_record_binary(fields: &[Value<'_>], row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+    out.put_i32(i32::try_from(fields.len()).unwrap_or(i32::MAX));
+    for field in fields {
+        out.put_u32(field.pg_field.datatype().oid());
+        if field.is_null(row) {
+            out.put_i32(-1);
+            continue;
+        }
+        let length_at = out.len();
+        out.put_i32(0);
+        field.write_binary(row, out)?;
+        patch_length(out, length_at);
+    }
+    Ok(())
 }
 
 /// `array_send`: dimensions, NULL flag, element type, then each element (length first).
