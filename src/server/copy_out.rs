@@ -4,7 +4,7 @@
 //! Owned here rather than taken from pgwire 0.41, whose sender answers a failure half-way
 //! with a `CopyFail` message (a frontend message: psql says "unexpected response"), and
 //! whose encoder allocates and copies several times per value. Rows are encoded a batch
-//! at a time and sent as one `CopyData` per row,
+//! at a time, travel as one buffer per batch, and are sent as one `CopyData` per row,
 //! as PostgreSQL does and clients such as psycopg's `rows()` rely on; rows are counted as
 //! they are encoded ([`CopyRows`]); a failure stops with the `ErrorResponse` alone.
 //!
@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource,
@@ -26,7 +26,6 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
-use futures::future::Either;
 use futures::{Sink, SinkExt, StreamExt};
 
 use crate::server::errors::user_error;
@@ -68,11 +67,12 @@ fn copy_header<'n>(
 ) -> Option<Bytes> {
     match format {
         CopyFormat::Binary => {
-            encoder.put(b"PGCOPY\n\xFF\r\n\x00");
-            encoder.put(&[0; 8]); // flags, header extension length
+            // The signature, flags and header extension length.
+            encoder.set_lead(b"PGCOPY\n\xFF\r\n\x00\0\0\0\0\0\0\0\0");
             None
         }
         CopyFormat::Csv { header: true, .. } => {
+            let message = encoder.start_message();
             for (i, name) in names.enumerate() {
                 if i > 0 {
                     encoder.put_delimiter();
@@ -80,6 +80,7 @@ fn copy_header<'n>(
                 encoder.write_text(name.as_bytes());
             }
             encoder.put(b"\n");
+            encoder.end_message(message);
             Some(encoder.take())
         }
         _ => None,
@@ -87,12 +88,32 @@ fn copy_header<'n>(
 }
 
 /// What follows the last row: the binary trailer (with the signature if no row carried it).
-fn copy_trailer(binary: bool, encoder: &mut RowEncoder) -> Vec<Bytes> {
+fn copy_trailer(binary: bool, encoder: &mut RowEncoder) -> Option<Bytes> {
     if !binary {
-        return Vec::new();
+        return None;
     }
+    let message = encoder.start_message();
     encoder.put(&(-1i16).to_be_bytes());
-    vec![encoder.take()]
+    encoder.end_message(message);
+    Some(encoder.take())
+}
+
+/// Sends each message of `messages` (a [`RowEncoder::copy_batch`] buffer: messages, each
+/// after its length) as a `CopyData` of its own.
+async fn feed_messages<C>(client: &mut C, mut messages: Bytes) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    while messages.len() >= 4 {
+        let length = u32::from_be_bytes([messages[0], messages[1], messages[2], messages[3]]);
+        messages.advance(4);
+        let message = messages.split_to((length as usize).min(messages.len()));
+        client
+            .feed(PgWireBackendMessage::CopyData(CopyData::new(message)))
+            .await?;
+    }
+    Ok(())
 }
 
 impl CopyRows {
@@ -266,16 +287,19 @@ pub async fn copy_out(
     let binary = format == CopyFormat::Binary;
     rows.reset();
     let batches = df.execute_stream().await.map_err(api)?;
-    // One item per batch (its rows), then the end; the first failure ends the stream.
-    let messages = futures::stream::unfold(Some((batches, encoder)), move |state| {
+    // One item per batch (its rows, each after its length: `feed_messages` makes a
+    // `CopyData` of each), then the trailer; the first failure ends the stream. Rows
+    // travel in batches so the streams between here and the socket do their work once
+    // per batch, not once per row.
+    let batches = futures::stream::unfold(Some((batches, encoder)), move |state| {
         let rows = Arc::clone(&rows);
         async move {
             let (mut batches, mut encoder) = state?;
             match batches.next().await {
-                Some(Ok(batch)) => match encoder.copy_rows(&batch) {
+                Some(Ok(batch)) => match encoder.copy_batch(&batch) {
                     Ok(messages) => {
                         rows.add(batch.num_rows());
-                        Some((Ok(messages), Some((batches, encoder))))
+                        Some((Ok(Some(messages)), Some((batches, encoder))))
                     }
                     Err(e) => Some((Err(e), None)),
                 },
@@ -284,20 +308,18 @@ pub async fn copy_out(
             }
         }
     })
-    .flat_map(|messages| match messages {
-        Ok(messages) => Either::Left(futures::stream::iter(messages.into_iter().map(Ok))),
-        Err(e) => Either::Right(futures::stream::once(std::future::ready(Err(e)))),
-    });
+    .filter_map(|messages| std::future::ready(messages.transpose()));
     let stream = futures::stream::iter(header.map(Ok))
-        .chain(messages)
-        .map(|message| message.map(CopyData::new));
+        .chain(batches)
+        .map(|messages| messages.map(CopyData::new));
     // `CopyResponse::new` would append a second binary trailer; ours is in the stream.
     let mut response = CopyResponse::new(0, columns, stream);
     response.format = i8::from(binary);
     Ok(Response::CopyOut(response))
 }
 
-/// Sends a COPY OUT response: `CopyOutResponse`, the data, `CopyDone` and `COPY n`. On a
+/// Sends a COPY OUT response made by this module: `CopyOutResponse`, the data (each item
+/// a batch of messages, see [`feed_messages`]), `CopyDone` and `COPY n`. On a
 /// failure half-way the error is returned for the caller to send as an `ErrorResponse`,
 /// which is all PostgreSQL sends then.
 ///
@@ -329,10 +351,8 @@ where
         )))
         .await?;
     // `feed` buffers; the socket is written as its buffer fills, and at the end.
-    while let Some(message) = data_stream.next().await {
-        client
-            .feed(PgWireBackendMessage::CopyData(message?))
-            .await?;
+    while let Some(messages) = data_stream.next().await {
+        feed_messages(client, messages?.data).await?;
     }
     client
         .feed(PgWireBackendMessage::CopyDone(CopyDone::new()))

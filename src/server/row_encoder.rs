@@ -3,9 +3,9 @@
 //! [`crate::server::values`] and framed here: a length first (`DataRow`, binary COPY),
 //! or escaped (text COPY) or quoted (csv) between delimiters.
 //!
-//! Rows of a batch are encoded into one buffer and handed out as slices of it (one
-//! `DataRow` or `CopyData` per row, as PostgreSQL sends them), so a row costs no
-//! allocation of its own.
+//! Rows of a batch are encoded into one buffer, so a row costs no allocation of its own:
+//! `DataRow`s are handed out as slices of it; COPY rows stay in it, each after its
+//! length, and the sender makes one `CopyData` of each (as PostgreSQL sends them).
 
 use std::sync::Arc;
 
@@ -45,6 +45,10 @@ pub struct RowEncoder {
     out: BytesMut,
     /// One value's text before escaping (COPY text and csv).
     scratch: BytesMut,
+    /// What the first COPY message starts with ([`RowEncoder::set_lead`]).
+    lead: Option<&'static [u8]>,
+    /// Bytes per row of the last batch, to size the buffer of the next.
+    row_bytes: usize,
 }
 
 impl RowEncoder {
@@ -56,6 +60,8 @@ impl RowEncoder {
             arrow: schema.fields().iter().map(plain_field).collect(),
             out: BytesMut::with_capacity(64 * 1024),
             scratch: BytesMut::with_capacity(64),
+            lead: None,
+            row_bytes: 64,
         }
     }
 
@@ -75,28 +81,44 @@ impl RowEncoder {
         Ok(rows)
     }
 
-    /// The rows of `batch` as COPY payloads (a binary tuple starts with its field count).
+    /// The rows of `batch` as COPY messages in one buffer, each after its length
+    /// ([`start_message`](Self::start_message)); a binary tuple starts with its field
+    /// count.
     ///
     /// # Errors
     /// A value could not be encoded.
-    pub fn copy_rows(&mut self, batch: &RecordBatch) -> PgWireResult<Vec<Bytes>> {
-        let ends = self.encode(batch, true)?;
-        let buffer = self.out.split().freeze();
-        let mut start = 0;
-        Ok(ends
-            .into_iter()
-            .map(|end| {
-                let message = buffer.slice(start..end);
-                start = end;
-                message
-            })
-            .collect())
+    pub fn copy_batch(&mut self, batch: &RecordBatch) -> PgWireResult<Bytes> {
+        self.encode(batch, true)?;
+        Ok(self.take())
     }
 
-    /// Writes every row of `batch` into `out`; the end offset of each row in `out` (the
-    /// first row's bytes start after what was there, e.g. COPY's binary signature, which
-    /// rides with it). COPY rows end
-    /// with a newline (text) or start with the field count (binary).
+    /// Starts a COPY message in the buffer: a length to be filled in by
+    /// [`end_message`](Self::end_message), then the lead bytes if no message carried
+    /// them yet. Returns where the length is.
+    pub fn start_message(&mut self) -> usize {
+        let length_at = self.out.len();
+        self.out.put_i32(0);
+        if let Some(lead) = self.lead.take() {
+            self.out.put_slice(lead);
+        }
+        length_at
+    }
+
+    /// Ends the COPY message [`start_message`](Self::start_message) began at `length_at`.
+    pub fn end_message(&mut self, length_at: usize) {
+        patch_length(&mut self.out, length_at);
+    }
+
+    /// Bytes the first COPY message starts with (binary COPY's signature, which rides
+    /// with the first row or the trailer, as PostgreSQL sends it).
+    pub fn set_lead(&mut self, lead: &'static [u8]) {
+        self.lead = Some(lead);
+    }
+
+    /// Writes every row of `batch` into `out`. A `DataRow`'s end offset in `out` is
+    /// returned for each; COPY rows are messages of their own
+    /// ([`start_message`](Self::start_message)) and end with a newline (text) or start
+    /// with the field count (binary).
     fn encode(&mut self, batch: &RecordBatch, copy: bool) -> PgWireResult<Vec<usize>> {
         let arrays: Vec<ArrayRef> = batch
             .columns()
@@ -113,8 +135,14 @@ impl RowEncoder {
             .map(|((array, arrow), pg)| Value::new(array, arrow, pg))
             .collect();
         let count = i16::try_from(values.len()).unwrap_or(i16::MAX);
-        let mut ends = Vec::with_capacity(batch.num_rows());
+        // Room for the batch at once: the last buffer went out with its rows, and growing
+        // a new one by doubling copied each batch's bytes once more.
+        self.out
+            .reserve(batch.num_rows().saturating_mul(self.row_bytes) + self.row_bytes);
+        let start = self.out.len();
+        let mut ends = Vec::with_capacity(if copy { 0 } else { batch.num_rows() });
         for row in 0..batch.num_rows() {
+            let message_at = if copy { self.start_message() } else { 0 };
             if copy && self.framing == Framing::Length {
                 self.out.put_i16(count);
             }
@@ -124,10 +152,17 @@ impl RowEncoder {
                 }
                 self.write_value(value, row)?;
             }
-            if copy && self.framing != Framing::Length {
-                self.out.put_u8(b'\n');
+            if copy {
+                if self.framing != Framing::Length {
+                    self.out.put_u8(b'\n');
+                }
+                self.end_message(message_at);
+            } else {
+                ends.push(self.out.len());
             }
-            ends.push(self.out.len());
+        }
+        if batch.num_rows() > 0 {
+            self.row_bytes = (self.out.len() - start).div_ceil(batch.num_rows());
         }
         Ok(ends)
     }
@@ -211,8 +246,7 @@ impl RowEncoder {
         }
     }
 
-    /// Writes raw bytes (COPY's binary signature and trailer, the csv header's
-    /// delimiters and end).
+    /// Writes raw bytes (COPY's binary trailer, the csv header's delimiters and end).
     pub fn put(&mut self, bytes: &[u8]) {
         self.out.put_slice(bytes);
     }

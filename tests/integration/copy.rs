@@ -87,6 +87,20 @@ async fn decimals_are_written_byte_for_byte_as_postgres_writes_them() {
                     01ffff";
     let ours: String = chunks.concat().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(ours, postgres);
+    // As PostgreSQL: the signature with the row in one CopyData, the trailer in another.
+    assert_eq!(chunks.len(), 2, "{chunks:?}");
+    assert_eq!(chunks[1].as_ref(), b"\xff\xff");
+    // No rows: the signature rides with the trailer (PostgreSQL 15.18's bytes).
+    let stream = c
+        .copy_out("COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+    let ours: Vec<String> = chunks
+        .iter()
+        .map(|chunk| chunk.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    assert_eq!(ours, ["5047434f50590aff0d0a000000000000000000ffff"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
