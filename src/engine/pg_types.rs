@@ -6,7 +6,8 @@
 //! Arrow's canonical `arrow.uuid` and `arrow.json` extension types (Parquet's UUID and
 //! JSON logical types) are `uuid` and `json`, every decimal width is `numeric`, a list of
 //! lists is an array of its innermost element (PostgreSQL arrays have any number of
-//! dimensions and one type), and a dictionary column has the type of its values.
+//! dimensions and one type), a map is `json` (PostgreSQL has no map type), and a
+//! dictionary column has the type of its values.
 
 use std::sync::Arc;
 
@@ -89,6 +90,8 @@ fn scalar_type(field: &Field) -> Option<Type> {
         | DataType::Decimal64(..)
         | DataType::Decimal128(..)
         | DataType::Decimal256(..) => Some(Type::NUMERIC),
+        // PostgreSQL has no map type: a map is sent as a JSON object (`server::values`).
+        DataType::Map(..) => Some(Type::JSON),
         DataType::Dictionary(_, values) => {
             scalar_type(&Field::new(field.name(), values.as_ref().clone(), true))
         }

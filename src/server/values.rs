@@ -9,7 +9,7 @@
 //! the text fixes of [`TextFix`]. Columns are first made plain ([`plain_field`]):
 //! dictionaries become their values, narrow and unsigned integers the PostgreSQL integer
 //! they map to, narrow decimals `Decimal128`, second and millisecond timestamps
-//! microseconds.
+//! microseconds, maps their `json` text.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -17,15 +17,18 @@ use std::sync::Arc;
 use bytes::{BufMut, BytesMut};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, BooleanArray, FixedSizeBinaryArray,
-    LargeBinaryArray, LargeStringArray, PrimitiveArray, StringArray, StringViewArray,
+    LargeBinaryArray, LargeListArray, LargeStringArray, ListArray, MapArray, PrimitiveArray,
+    StringArray, StringBuilder, StringViewArray, StructArray,
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::i256;
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Decimal256Type, Field, Float32Type,
-    Float64Type, Int16Type, Int32Type, Int64Type, Time64MicrosecondType, TimeUnit,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Decimal256Type, Field, Fields,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Time64MicrosecondType, TimeUnit,
     TimestampMicrosecondType,
 };
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json::writer::{make_encoder, EncoderOptions};
 use datafusion_postgres::arrow_pg::encoder::{encode_value, Encoder};
 use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
 use datafusion_postgres::pgwire::api::Type;
@@ -33,7 +36,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::ToSqlText;
 use postgres_types::{IsNull, ToSql};
 
-use crate::engine::pg_types::{list_element, pg_type, semantic, Semantic};
+use crate::engine::pg_types::{list_element, pg_type, semantic, with_semantic, Semantic};
 use crate::engine::temporal::{write_time, write_timestamp};
 use crate::engine::uuid::{write_uuid, HEX_DIGITS};
 use crate::server::errors::user_error;
@@ -48,12 +51,21 @@ use crate::sqlstate::SqlState;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 const PG_EPOCH_DAYS: i32 = 10_957;
 
+/// The plain field a (nested) field of an array or struct is encoded as, if it is not
+/// plain already: a map becomes its JSON text, tagged JSON so it keeps its type.
+fn plain_child(field: &Arc<Field>) -> Option<Arc<Field>> {
+    if matches!(field.data_type(), DataType::Map(..)) {
+        let text = field.as_ref().clone().with_data_type(DataType::Utf8);
+        return Some(Arc::new(with_semantic(text, Semantic::Json)));
+    }
+    plain_type(field.data_type()).map(|t| Arc::new(field.as_ref().clone().with_data_type(t)))
+}
+
 /// The plain type a column of `data_type` is encoded from, if it is not plain already.
 fn plain_type(data_type: &DataType) -> Option<DataType> {
-    let element = |f: &Arc<Field>| {
-        plain_type(f.data_type()).map(|t| Arc::new(f.as_ref().clone().with_data_type(t)))
-    };
+    let element = plain_child;
     match data_type {
+        DataType::Map(..) => Some(DataType::Utf8),
         DataType::Dictionary(_, values) => {
             Some(plain_type(values).unwrap_or_else(|| values.as_ref().clone()))
         }
@@ -88,22 +100,119 @@ fn plain_type(data_type: &DataType) -> Option<DataType> {
 /// The field a column is encoded as: `field` itself, or its plain form (see the module
 /// header), whose arrays come from [`plain_array`].
 pub fn plain_field(field: &Arc<Field>) -> Arc<Field> {
-    match plain_type(field.data_type()) {
-        Some(t) => Arc::new(field.as_ref().clone().with_data_type(t)),
-        None => Arc::clone(field),
-    }
+    plain_child(field).unwrap_or_else(|| Arc::clone(field))
 }
 
-/// `array` cast to `field`'s (plain) type where it differs.
+/// `array` cast to `field`'s (plain) type where it differs; maps (also inside lists and
+/// structs) become their JSON text ([`map_json`]).
 ///
 /// # Errors
-/// The cast failed (it does not for the types [`plain_field`] produces).
+/// The cast failed (it does not for the types [`plain_field`] produces), or a map's
+/// values have no JSON form.
 pub fn plain_array(array: &ArrayRef, field: &Field) -> PgWireResult<ArrayRef> {
+    let failed = |e: ArrowError| PgWireError::ApiError(Box::new(e));
     if array.data_type() == field.data_type() {
         return Ok(Arc::clone(array));
     }
-    datafusion::arrow::compute::cast(array, field.data_type())
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))
+    if !holds_map(array.data_type()) {
+        return datafusion::arrow::compute::cast(array, field.data_type()).map_err(failed);
+    }
+    Ok(match (array.data_type(), field.data_type()) {
+        (DataType::Map(..), _) => map_json(array).map_err(failed)?,
+        (DataType::List(_), DataType::List(element)) => {
+            let list = array.as_list::<i32>();
+            let values = plain_array(list.values(), element)?;
+            let (offsets, nulls) = (list.offsets().clone(), list.nulls().cloned());
+            Arc::new(
+                ListArray::try_new(Arc::clone(element), offsets, values, nulls).map_err(failed)?,
+            )
+        }
+        (DataType::LargeList(_), DataType::LargeList(element)) => {
+            let list = array.as_list::<i64>();
+            let values = plain_array(list.values(), element)?;
+            let (offsets, nulls) = (list.offsets().clone(), list.nulls().cloned());
+            Arc::new(
+                LargeListArray::try_new(Arc::clone(element), offsets, values, nulls)
+                    .map_err(failed)?,
+            )
+        }
+        (DataType::Struct(_), DataType::Struct(fields)) => {
+            let record = array.as_struct();
+            let columns = record
+                .columns()
+                .iter()
+                .zip(fields.iter())
+                .map(|(column, field)| plain_array(column, field))
+                .collect::<PgWireResult<Vec<_>>>()?;
+            let nulls = record.nulls().cloned();
+            Arc::new(StructArray::try_new(fields.clone(), columns, nulls).map_err(failed)?)
+        }
+        (_, target) => {
+            let message = format!("no PostgreSQL form for {} as {target}", array.data_type());
+            return Err(failed(ArrowError::NotYetImplemented(message)));
+        }
+    })
+}
+
+/// Whether a map is in `data_type` (it, or inside its lists and structs).
+fn holds_map(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Map(..) => true,
+        DataType::Struct(fields) => fields.iter().any(|f| holds_map(f.data_type())),
+        other => list_element(other).is_some_and(|f| holds_map(f.data_type())),
+    }
+}
+
+/// A map column as `json` text, one object per row (`{"a":1,"b":null}`, keys as text,
+/// NULL entries kept, a NULL map NULL): PostgreSQL has no map type, and JSON is what
+/// every client and BI tool reads. Values are arrow-json's (numbers, strings, nested
+/// objects and arrays, timestamps as `"2024-03-01T12:00:00"` as PostgreSQL's `to_json`).
+fn map_json(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let map = text_keyed(array.as_map())?;
+    let field = Arc::new(Field::new("map", map.data_type().clone(), true));
+    let options = EncoderOptions::default().with_explicit_nulls(true);
+    let mut encoder = make_encoder(&field, &map, &options)?;
+    let mut texts = StringBuilder::with_capacity(map.len(), map.len() * 32);
+    let mut text = Vec::new();
+    for row in 0..map.len() {
+        if map.is_null(row) {
+            texts.append_null();
+            continue;
+        }
+        text.clear();
+        encoder.encode(row, &mut text);
+        let json = std::str::from_utf8(&text).map_err(|e| ArrowError::JsonError(e.to_string()))?;
+        texts.append_value(json);
+    }
+    Ok(Arc::new(texts.finish()))
+}
+
+/// `map` with its keys as text (arrow-json writes only text keys; JSON's are text).
+fn text_keyed(map: &MapArray) -> Result<MapArray, ArrowError> {
+    if matches!(map.key_type(), DataType::Utf8 | DataType::LargeUtf8) {
+        return Ok(map.clone());
+    }
+    let DataType::Map(entries_field, ordered) = map.data_type() else {
+        unreachable!("a MapArray is of a map type");
+    };
+    let DataType::Struct(fields) = entries_field.data_type() else {
+        unreachable!("a map's entries are a struct");
+    };
+    let keys = datafusion::arrow::compute::cast(map.keys(), &DataType::Utf8)?;
+    let key_field = fields[0].as_ref().clone().with_data_type(DataType::Utf8);
+    let fields = Fields::from(vec![Arc::new(key_field), Arc::clone(&fields[1])]);
+    let entries = StructArray::try_new(fields.clone(), vec![keys, Arc::clone(map.values())], None)?;
+    let entries_field = entries_field
+        .as_ref()
+        .clone()
+        .with_data_type(DataType::Struct(fields));
+    MapArray::try_new(
+        Arc::new(entries_field),
+        map.offsets().clone(),
+        entries,
+        map.nulls().cloned(),
+        *ordered,
+    )
 }
 
 /// The binary array types a `bytea` column comes from.
