@@ -123,16 +123,7 @@ pub fn write_numeric_binary(out: &mut BytesMut, value: i128, scale: u8) {
     for i in (0..fraction_digits).rev() {
         (fraction, digits[whole_count + i]) = split_digit(fraction);
     }
-    let all = &digits[..whole_count + fraction_digits];
-    let leading = all.iter().take_while(|d| **d == 0).count();
-    let trailing = all[leading..].iter().rev().take_while(|d| **d == 0).count();
-    let kept = &all[leading..all.len() - trailing];
-    // Weight of the first kept digit, in base-10000 places before the point.
-    let weight = if kept.is_empty() {
-        0
-    } else {
-        whole_count as i16 - 1 - leading as i16
-    };
+    let (kept, weight) = significant_digits(&digits[..whole_count + fraction_digits], whole_count);
     let sign = if value < 0 { NEGATIVE } else { POSITIVE };
 
     out.put_i16(kept.len() as i16);
@@ -182,15 +173,7 @@ fn write_small_numeric_binary(out: &mut BytesMut, magnitude: u64, negative: bool
         digits[whole_count + i] = (fraction % 10_000) as u16;
         fraction /= 10_000;
     }
-    let all = &digits[..whole_count + fraction_digits];
-    let leading = all.iter().take_while(|d| **d == 0).count();
-    let trailing = all[leading..].iter().rev().take_while(|d| **d == 0).count();
-    let kept = &all[leading..all.len() - trailing];
-    let weight = if kept.is_empty() {
-        0
-    } else {
-        whole_count as i16 - 1 - leading as i16
-    };
+    let (kept, weight) = significant_digits(&digits[..whole_count + fraction_digits], whole_count);
     let sign = if negative { NEGATIVE } else { POSITIVE };
     let mut bytes = [0u8; 8 + 2 * 9];
     bytes[0..2].copy_from_slice(&(kept.len() as i16).to_be_bytes());
@@ -201,6 +184,29 @@ fn write_small_numeric_binary(out: &mut BytesMut, magnitude: u64, negative: bool
         bytes[8 + 2 * i..10 + 2 * i].copy_from_slice(&d.to_be_bytes());
     }
     out.put_slice(&bytes[..8 + 2 * kept.len()]);
+}
+
+/// The base-10000 `digits` (the first `whole_count` before the point) without their
+/// leading and trailing zeros, and the weight of the first one kept (its place before the
+/// point; 0 when none is kept), as `numeric_send` writes them.
+fn significant_digits<D: Copy + Default + PartialEq>(
+    digits: &[D],
+    whole_count: usize,
+) -> (&[D], i16) {
+    let zero = D::default();
+    let leading = digits.iter().take_while(|d| **d == zero).count();
+    let trailing = digits[leading..]
+        .iter()
+        .rev()
+        .take_while(|d| **d == zero)
+        .count();
+    let kept = &digits[leading..digits.len() - trailing];
+    let weight = if kept.is_empty() {
+        0
+    } else {
+        whole_count as i16 - 1 - leading as i16
+    };
+    (kept, weight)
 }
 
 /// `n / 10_000` and the base-10000 digit `n % 10_000`, in u64 arithmetic once `n` fits

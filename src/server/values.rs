@@ -733,15 +733,21 @@ fn write_record_binary(fields: &[Value<'_>], row: usize, out: &mut BytesMut) -> 
     out.put_i32(i32::try_from(fields.len()).unwrap_or(i32::MAX));
     for field in fields {
         out.put_u32(field.pg_field.datatype().oid());
-        if field.is_null(row) {
-            out.put_i32(-1);
-            continue;
-        }
-        let length_at = out.len();
-        out.put_i32(0);
-        field.write_binary(row, out)?;
-        patch_length(out, length_at);
+        write_binary_element(field, row, out)?;
     }
+    Ok(())
+}
+
+/// An element of an array or record in binary: its length and bytes, or -1 for NULL.
+fn write_binary_element(value: &Value<'_>, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+    if value.is_null(row) {
+        out.put_i32(-1);
+        return Ok(());
+    }
+    let length_at = out.len();
+    out.put_i32(0);
+    value.write_binary(row, out)?;
+    patch_length(out, length_at);
     Ok(())
 }
 
@@ -771,14 +777,7 @@ fn write_array_binary(
         out.put_i32(1);
     }
     for r in rows {
-        if innermost.is_null(r) {
-            out.put_i32(-1);
-            continue;
-        }
-        let length_at = out.len();
-        out.put_i32(0);
-        innermost.write_binary(r, out)?;
-        patch_length(out, length_at);
+        write_binary_element(innermost, r, out)?;
     }
     Ok(())
 }

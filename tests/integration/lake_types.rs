@@ -409,7 +409,6 @@ fn write_people(table: &std::path::Path) {
     use datafusion::arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray, StructArray};
     use datafusion::arrow::buffer::NullBuffer;
     use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
-    use datafusion::parquet::arrow::ArrowWriter;
     use std::sync::Arc;
 
     let fields = Fields::from(vec![
@@ -429,10 +428,16 @@ fn write_people(table: &std::path::Path) {
         true,
     )]));
     let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(address)]).unwrap();
+    write_table(table, &batch);
+}
+
+/// Writes `batch` as the one Parquet file of the lake table at `table`.
+fn write_table(table: &std::path::Path, batch: &datafusion::arrow::array::RecordBatch) {
+    use datafusion::parquet::arrow::ArrowWriter;
     std::fs::create_dir_all(table).unwrap();
-    let file = std::fs::File::create(table.join("people.parquet")).unwrap();
-    let mut writer = ArrowWriter::try_new(file, schema, None).unwrap();
-    writer.write(&batch).unwrap();
+    let file = std::fs::File::create(table.join("part-0.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
     writer.close().unwrap();
 }
 
@@ -518,7 +523,6 @@ fn write_tags(table: &std::path::Path) {
     use datafusion::arrow::array::{
         ArrayRef, Int32Array, Int32Builder, Int64Builder, MapBuilder, RecordBatch, StringBuilder,
     };
-    use datafusion::parquet::arrow::ArrowWriter;
     use std::sync::Arc;
 
     let mut attrs = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
@@ -544,11 +548,7 @@ fn write_tags(table: &std::path::Path) {
         ("codes", Arc::new(codes.finish()) as ArrayRef),
     ])
     .unwrap();
-    std::fs::create_dir_all(table).unwrap();
-    let file = std::fs::File::create(table.join("tags.parquet")).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_table(table, &batch);
 }
 
 /// PostgreSQL has no map type: a lake's map columns are `json` (OID 114) objects, keys as
