@@ -99,13 +99,44 @@ fn classify_arrow(e: &ArrowError) -> (SqlState, String) {
     match e {
         ArrowError::DivideByZero => (SqlState::DIVISION_BY_ZERO, "division by zero".to_owned()),
         ArrowError::CastError(m) | ArrowError::ParseError(m) => {
-            (SqlState::INVALID_TEXT_REPRESENTATION, m.clone())
+            text_cast_error(m).unwrap_or_else(|| (SqlState::INVALID_TEXT_REPRESENTATION, m.clone()))
         }
         ArrowError::ArithmeticOverflow(m) => (SqlState::NUMERIC_VALUE_OUT_OF_RANGE, m.clone()),
         ArrowError::MemoryError(m) => (SqlState::OUT_OF_MEMORY, m.clone()),
         ArrowError::ExternalError(inner) => classify(inner.as_ref()),
         other => (SqlState::INTERNAL_ERROR, other.to_string()),
     }
+}
+
+/// Arrow's "Cannot cast string 'abc' to value of Int32 type" as PostgreSQL words it:
+/// `invalid input syntax for type integer: "abc"` (22P02; 22007 for dates and times).
+fn text_cast_error(message: &str) -> Option<(SqlState, String)> {
+    let rest = message.strip_prefix("Cannot cast string '")?;
+    let (text, arrow_type) = rest.rsplit_once("' to value of ")?;
+    let arrow_type = arrow_type.strip_suffix(" type")?;
+    let (code, pg_type) = match arrow_type.split('(').next()? {
+        "Int8" | "Int16" | "UInt8" => (SqlState::INVALID_TEXT_REPRESENTATION, "smallint"),
+        "Int32" | "UInt16" => (SqlState::INVALID_TEXT_REPRESENTATION, "integer"),
+        "Int64" | "UInt32" => (SqlState::INVALID_TEXT_REPRESENTATION, "bigint"),
+        "Float16" | "Float32" => (SqlState::INVALID_TEXT_REPRESENTATION, "real"),
+        "Float64" => (SqlState::INVALID_TEXT_REPRESENTATION, "double precision"),
+        "UInt64" | "Decimal32" | "Decimal64" | "Decimal128" | "Decimal256" => {
+            (SqlState::INVALID_TEXT_REPRESENTATION, "numeric")
+        }
+        "Boolean" => (SqlState::INVALID_TEXT_REPRESENTATION, "boolean"),
+        "Date32" | "Date64" => (SqlState::INVALID_DATETIME_FORMAT, "date"),
+        "Timestamp" if arrow_type.contains("Some(") => (
+            SqlState::INVALID_DATETIME_FORMAT,
+            "timestamp with time zone",
+        ),
+        "Timestamp" => (SqlState::INVALID_DATETIME_FORMAT, "timestamp"),
+        "Time32" | "Time64" => (SqlState::INVALID_DATETIME_FORMAT, "time"),
+        _ => return None,
+    };
+    Some((
+        code,
+        format!("invalid input syntax for type {pg_type}: \"{text}\""),
+    ))
 }
 
 /// The DataFusion arm of [`classify`]. Some failures only arrive as plan strings; the
@@ -218,6 +249,31 @@ fn classify_execution_message(m: &str) -> (SqlState, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrow_text_casts_are_worded_as_postgres_words_them() {
+        let cast = |m: &str| classify_arrow(&ArrowError::CastError(m.to_owned()));
+        assert_eq!(
+            cast("Cannot cast string 'abc' to value of Int32 type"),
+            (
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                "invalid input syntax for type integer: \"abc\"".to_owned()
+            )
+        );
+        assert_eq!(
+            cast("Cannot cast string 'it's' to value of Decimal128(38, 10) type").1,
+            "invalid input syntax for type numeric: \"it's\""
+        );
+        assert_eq!(
+            cast("Cannot cast string 'x' to value of Date32 type").0,
+            SqlState::INVALID_DATETIME_FORMAT
+        );
+        let other = "Cannot cast to Int32 from a list";
+        assert_eq!(
+            cast(other),
+            (SqlState::INVALID_TEXT_REPRESENTATION, other.to_owned())
+        );
+    }
 
     #[test]
     fn unknown_table_gets_postgres_wording() {

@@ -44,6 +44,7 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         ("SELECT 1 / 0", "22012"),
         ("SELECT CAST('abc' AS INTEGER)", "22P02"),
         ("SELECT 'abc'::numeric", "22P02"),
+        ("SELECT 'x'::date", "22007"),
         ("SELECT status::numeric FROM lake.orders", "22P02"),
         ("INSERT INTO lake.orders (order_id) VALUES (1)", "25006"),
         ("DELETE FROM lake.orders", "25006"),
