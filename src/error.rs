@@ -3,10 +3,15 @@
 //!
 //! `server::errors` turns the result into wire errors; nothing else decides a SQLSTATE.
 
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
+use postgres_types::Type;
 
+use crate::engine::pg_types::{input_type_name, pg_type};
 use crate::sqlstate::SqlState;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -113,29 +118,18 @@ fn classify_arrow(e: &ArrowError) -> (SqlState, String) {
 fn text_cast_error(message: &str) -> Option<(SqlState, String)> {
     let rest = message.strip_prefix("Cannot cast string '")?;
     let (text, arrow_type) = rest.rsplit_once("' to value of ")?;
-    let arrow_type = arrow_type.strip_suffix(" type")?;
-    let (code, pg_type) = match arrow_type.split('(').next()? {
-        "Int8" | "Int16" | "UInt8" => (SqlState::INVALID_TEXT_REPRESENTATION, "smallint"),
-        "Int32" | "UInt16" => (SqlState::INVALID_TEXT_REPRESENTATION, "integer"),
-        "Int64" | "UInt32" => (SqlState::INVALID_TEXT_REPRESENTATION, "bigint"),
-        "Float16" | "Float32" => (SqlState::INVALID_TEXT_REPRESENTATION, "real"),
-        "Float64" => (SqlState::INVALID_TEXT_REPRESENTATION, "double precision"),
-        "UInt64" | "Decimal32" | "Decimal64" | "Decimal128" | "Decimal256" => {
-            (SqlState::INVALID_TEXT_REPRESENTATION, "numeric")
+    let arrow_type: DataType = arrow_type.strip_suffix(" type")?.parse().ok()?;
+    let pg = pg_type(&Arc::new(Field::new("", arrow_type, true))).ok()?;
+    let code = match pg {
+        Type::DATE | Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::INTERVAL => {
+            SqlState::INVALID_DATETIME_FORMAT
         }
-        "Boolean" => (SqlState::INVALID_TEXT_REPRESENTATION, "boolean"),
-        "Date32" | "Date64" => (SqlState::INVALID_DATETIME_FORMAT, "date"),
-        "Timestamp" if arrow_type.contains("Some(") => (
-            SqlState::INVALID_DATETIME_FORMAT,
-            "timestamp with time zone",
-        ),
-        "Timestamp" => (SqlState::INVALID_DATETIME_FORMAT, "timestamp"),
-        "Time32" | "Time64" => (SqlState::INVALID_DATETIME_FORMAT, "time"),
-        _ => return None,
+        _ => SqlState::INVALID_TEXT_REPRESENTATION,
     };
+    let name = input_type_name(&pg);
     Some((
         code,
-        format!("invalid input syntax for type {pg_type}: \"{text}\""),
+        format!("invalid input syntax for type {name}: \"{text}\""),
     ))
 }
 
@@ -267,6 +261,14 @@ mod tests {
         assert_eq!(
             cast("Cannot cast string 'x' to value of Date32 type").0,
             SqlState::INVALID_DATETIME_FORMAT
+        );
+        assert_eq!(
+            cast("Cannot cast string 'x' to value of Time64(µs) type").1,
+            "invalid input syntax for type time: \"x\""
+        );
+        assert_eq!(
+            cast("Cannot cast string 'x' to value of Timestamp(µs, \"+00:00\") type").1,
+            "invalid input syntax for type timestamp with time zone: \"x\""
         );
         let other = "Cannot cast to Int32 from a list";
         assert_eq!(

@@ -148,6 +148,22 @@ pub fn typmod(data_type: &DataType) -> Option<i32> {
     }
 }
 
+/// The name PostgreSQL's input and range errors give a type (`invalid input syntax for
+/// type integer`, not `int4`).
+pub fn input_type_name(t: &Type) -> &str {
+    match *t {
+        Type::INT2 => "smallint",
+        Type::INT4 => "integer",
+        Type::INT8 => "bigint",
+        Type::FLOAT4 => "real",
+        Type::FLOAT8 => "double precision",
+        Type::BOOL => "boolean",
+        Type::TIMESTAMP => "timestamp",
+        Type::TIMESTAMPTZ => "timestamp with time zone",
+        _ => t.name(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

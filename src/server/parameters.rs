@@ -28,7 +28,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::data::FORMAT_CODE_BINARY;
 use postgres_types::{Kind, Type};
 
-use crate::engine::pg_types::{pg_type, semantic, with_semantic, Semantic};
+use crate::engine::pg_types::{input_type_name, pg_type, semantic, with_semantic, Semantic};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
 
@@ -989,7 +989,7 @@ fn fit(value: ScalarValue, field: Option<&Field>) -> PgWireResult<ScalarValue> {
     if drops_digits(&value, &fitted) {
         let expected = match to {
             DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("numeric({p},{s})"),
-            _ => type_name(&expected()).to_owned(),
+            _ => input_type_name(&expected()).to_owned(),
         };
         return Err(user_error(
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
@@ -1021,21 +1021,30 @@ fn internal(e: impl std::fmt::Display) -> PgWireError {
 fn invalid_text(t: &Type, text: &str) -> PgWireError {
     user_error(
         SqlState::INVALID_TEXT_REPRESENTATION,
-        format!("invalid input syntax for type {}: \"{text}\"", type_name(t)),
+        format!(
+            "invalid input syntax for type {}: \"{text}\"",
+            input_type_name(t)
+        ),
     )
 }
 
 fn invalid_datetime(t: &Type, text: &str) -> PgWireError {
     user_error(
         SqlState::INVALID_DATETIME_FORMAT,
-        format!("invalid input syntax for type {}: \"{text}\"", type_name(t)),
+        format!(
+            "invalid input syntax for type {}: \"{text}\"",
+            input_type_name(t)
+        ),
     )
 }
 
 fn out_of_range(t: &Type, text: &str) -> PgWireError {
     user_error(
         SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-        format!("value \"{text}\" is out of range for type {}", type_name(t)),
+        format!(
+            "value \"{text}\" is out of range for type {}",
+            input_type_name(t)
+        ),
     )
 }
 
@@ -1054,22 +1063,6 @@ fn not_utf8() -> PgWireError {
         SqlState::CHARACTER_NOT_IN_REPERTOIRE,
         "invalid byte sequence for encoding \"UTF8\"",
     )
-}
-
-/// The name PostgreSQL's messages use (`integer`, not `int4`).
-fn type_name(t: &Type) -> &str {
-    match *t {
-        Type::INT2 => "smallint",
-        Type::INT4 => "integer",
-        Type::INT8 => "bigint",
-        Type::FLOAT4 => "real",
-        Type::FLOAT8 => "double precision",
-        Type::BOOL => "boolean",
-        Type::TIMESTAMP => "timestamp",
-        Type::TIMESTAMPTZ => "timestamp with time zone",
-        Type::TIME => "time without time zone",
-        _ => t.name(),
-    }
 }
 
 #[cfg(test)]
