@@ -299,16 +299,15 @@ pub async fn copy_out(
                 Some(Ok(batch)) => match encoder.copy_batch(&batch) {
                     Ok(messages) => {
                         rows.add(batch.num_rows());
-                        Some((Ok(Some(messages)), Some((batches, encoder))))
+                        Some((Ok(messages), Some((batches, encoder))))
                     }
                     Err(e) => Some((Err(e), None)),
                 },
                 Some(Err(e)) => Some((Err(api(e)), None)),
-                None => Some((Ok(copy_trailer(binary, &mut encoder)), None)),
+                None => copy_trailer(binary, &mut encoder).map(|trailer| (Ok(trailer), None)),
             }
         }
-    })
-    .filter_map(|messages| std::future::ready(messages.transpose()));
+    });
     let stream = futures::stream::iter(header.map(Ok))
         .chain(batches)
         .map(|messages| messages.map(CopyData::new));

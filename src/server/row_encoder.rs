@@ -177,23 +177,12 @@ impl RowEncoder {
     }
 
     fn write_value(&mut self, value: &Value<'_>, row: usize) -> PgWireResult<()> {
+        let null = match &self.framing {
+            Framing::Length => return value.write_with_length(row, &mut self.out),
+            Framing::Text { null, .. } | Framing::Csv { null, .. } => null,
+        };
         if value.is_null(row) {
-            match &self.framing {
-                Framing::Length => self.out.put_i32(-1),
-                Framing::Text { null, .. } | Framing::Csv { null, .. } => {
-                    self.out.put_slice(null.as_bytes());
-                }
-            }
-            return Ok(());
-        }
-        if self.framing == Framing::Length {
-            if value.write_fixed_binary(row, &mut self.out) {
-                return Ok(());
-            }
-            let length_at = self.out.len();
-            self.out.put_i32(0);
-            value.write(row, &mut self.out)?;
-            patch_length(&mut self.out, length_at);
+            self.out.put_slice(null.as_bytes());
             return Ok(());
         }
         if !value.may_need_escaping() && !matches!(self.framing, Framing::Csv { .. }) {

@@ -63,9 +63,7 @@ fn plain_child(field: &Arc<Field>) -> Option<Arc<Field>> {
 
 /// The plain type a column of `data_type` is encoded from, if it is not plain already.
 fn plain_type(data_type: &DataType) -> Option<DataType> {
-    let element = plain_child;
     match data_type {
-        DataType::Map(..) => Some(DataType::Utf8),
         DataType::Dictionary(_, values) => {
             Some(plain_type(values).unwrap_or_else(|| values.as_ref().clone()))
         }
@@ -79,11 +77,11 @@ fn plain_type(data_type: &DataType) -> Option<DataType> {
         DataType::Timestamp(TimeUnit::Second | TimeUnit::Millisecond, tz) => {
             Some(DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))
         }
-        DataType::List(f) => element(f).map(DataType::List),
-        DataType::LargeList(f) => element(f).map(DataType::LargeList),
-        DataType::FixedSizeList(f, n) => element(f).map(|f| DataType::FixedSizeList(f, *n)),
+        DataType::List(f) => plain_child(f).map(DataType::List),
+        DataType::LargeList(f) => plain_child(f).map(DataType::LargeList),
+        DataType::FixedSizeList(f, n) => plain_child(f).map(|f| DataType::FixedSizeList(f, *n)),
         DataType::Struct(fields) => {
-            let plain: Vec<Option<Arc<Field>>> = fields.iter().map(element).collect();
+            let plain: Vec<Option<Arc<Field>>> = fields.iter().map(plain_child).collect();
             plain.iter().any(Option::is_some).then(|| {
                 let fields = fields.iter().zip(plain);
                 DataType::Struct(
@@ -414,21 +412,25 @@ impl<'a> Value<'a> {
         Some(Value::new(array, field.as_ref(), &pg))
     }
 
-    /// Writes the value at `row` (not null) with its length first, when it is sent in
-    /// binary and of a fixed width of at most 8 bytes (integers, floats, bool, dates,
-    /// times); `false`, writing nothing, otherwise. Inlined into the row loop: most of a
-    /// binary row's values take this path.
+    /// Writes the value at `row` after its length, or -1 for NULL: a `DataRow` or binary
+    /// COPY field, an array or record element. Inlined into the row loop: a binary value
+    /// of a fixed width (integers, floats, bool, dates, times) is written in place.
     #[inline(always)]
-    pub fn write_fixed_binary(&self, row: usize, out: &mut BytesMut) -> bool {
-        if !self.binary {
-            return false;
+    pub fn write_with_length(&self, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
+        if self.is_null(row) {
+            out.put_i32(-1);
+            return Ok(());
         }
-        let Some((width, bits)) = self.fixed_binary(row) else {
-            return false;
-        };
-        out.put_i32(i32::from(width));
-        put_fixed(out, width, bits);
-        true
+        if let Some((width, bits)) = self.binary.then(|| self.fixed_binary(row)).flatten() {
+            out.put_i32(i32::from(width));
+            put_fixed(out, width, bits);
+            return Ok(());
+        }
+        let length_at = out.len();
+        out.put_i32(0);
+        self.write(row, out)?;
+        patch_length(out, length_at);
+        Ok(())
     }
 
     /// The width and big-endian bits of a fixed-width binary value.
@@ -733,21 +735,8 @@ fn write_record_binary(fields: &[Value<'_>], row: usize, out: &mut BytesMut) -> 
     out.put_i32(i32::try_from(fields.len()).unwrap_or(i32::MAX));
     for field in fields {
         out.put_u32(field.pg_field.datatype().oid());
-        write_binary_element(field, row, out)?;
+        field.write_with_length(row, out)?;
     }
-    Ok(())
-}
-
-/// An element of an array or record in binary: its length and bytes, or -1 for NULL.
-fn write_binary_element(value: &Value<'_>, row: usize, out: &mut BytesMut) -> PgWireResult<()> {
-    if value.is_null(row) {
-        out.put_i32(-1);
-        return Ok(());
-    }
-    let length_at = out.len();
-    out.put_i32(0);
-    value.write_binary(row, out)?;
-    patch_length(out, length_at);
     Ok(())
 }
 
@@ -777,7 +766,7 @@ fn write_array_binary(
         out.put_i32(1);
     }
     for r in rows {
-        write_binary_element(innermost, r, out)?;
+        innermost.write_with_length(r, out)?;
     }
     Ok(())
 }
