@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 mod measure;
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/psql.rs"]
+mod psql;
 #[path = "support/server.rs"]
 mod server;
 
@@ -100,6 +102,22 @@ async fn main() {
     let peak = peak_rss_mib();
     ours.print("datapunk");
     println!("datapunk peak RSS while streaming: {peak} MiB (server and client in one process)");
+    let with_psql = psql::available();
+    if !with_psql {
+        println!("psql: not on PATH; the COPY figures through psql are skipped");
+    }
+    let ours_psql = if with_psql {
+        reset_peak_rss();
+        let figures = psql::copy_rates(&server.conninfo, "lake.order_lines", total, runs).await;
+        print_psql("datapunk", figures);
+        println!(
+            "datapunk peak RSS under psql COPY: {} MiB (psql in its own process)",
+            peak_rss_mib()
+        );
+        Some(figures)
+    } else {
+        None
+    };
     if let Some(pg) = postgres::LocalPostgres::start() {
         let theirs = against_postgres(&pg, client, total, runs).await;
         theirs.print("postgres");
@@ -113,8 +131,24 @@ async fn main() {
             "datapunk binary COPY / postgres text COPY: {:.2}x",
             ours.copy_binary / theirs.copy_text
         );
+        if let Some(ours_psql) = ours_psql {
+            let theirs_psql = psql::copy_rates(&pg.conn_string(), "order_lines", total, runs).await;
+            print_psql("postgres", theirs_psql);
+            println!(
+                "datapunk / postgres (psql)            {:>12.2}x {:>12.2}x",
+                ours_psql.text / theirs_psql.text,
+                ours_psql.binary / theirs_psql.binary
+            );
+        }
     }
     server.stop().await;
+}
+
+fn print_psql(server: &str, figures: psql::PsqlCopy) {
+    println!(
+        "{server:<22} {:>12} {:>12.0} {:>12.0}   (COPY text, COPY binary through psql to /dev/null)",
+        "", figures.text, figures.binary
+    );
 }
 
 /// Rows per second of the three ways a client reads a whole table.
@@ -209,8 +243,9 @@ async fn against_postgres(
         .await
         .expect("copy out");
     futures::pin_mut!(source);
+    // `feed`, not `send`: a flush per row made the load take minutes.
     while let Some(chunk) = source.next().await {
-        sink.send(chunk.expect("copy data")).await.expect("load");
+        sink.feed(chunk.expect("copy data")).await.expect("load");
     }
     let loaded = sink.finish().await.expect("load finishes");
     assert_eq!(loaded, total as u64);

@@ -9,6 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 pub struct BenchServer {
     pub client: tokio_postgres::Client,
+    /// libpq connection string of the server, for clients in other processes.
+    #[allow(dead_code)] // only the wire bench starts such clients
+    pub conninfo: String,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -24,14 +27,17 @@ impl BenchServer {
         let port = app.local_addr().expect("address").port();
         let stop = CancellationToken::new();
         let task = tokio::spawn(app.run(stop.clone()));
-        let (client, conn) = tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=bench dbname=datapunk"),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .expect("connect");
+        let conninfo = format!("host=127.0.0.1 port={port} user=bench dbname=datapunk");
+        let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
         tokio::spawn(conn);
-        Self { client, stop, task }
+        Self {
+            client,
+            conninfo,
+            stop,
+            task,
+        }
     }
 
     /// Stops the server and waits for it.
