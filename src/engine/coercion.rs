@@ -47,6 +47,10 @@ pub fn with_postgres_rules(
     let after: Arc<dyn AnalyzerRule + Send + Sync> =
         Arc::new(crate::engine::temporal::TemporalCastsRule::default());
     rules.insert((at + 1).min(rules.len()), after);
+    rules.insert(
+        (at + 1).min(rules.len()),
+        Arc::new(crate::engine::float::TextToFloatCasts::default()),
+    );
     rules.insert(at, Arc::new(crate::engine::uuid::QuotedUuids));
     rules.insert(at, Arc::new(QuotedBooleans));
     rules

@@ -10,6 +10,7 @@ pub mod coercion;
 pub mod columns_view;
 pub mod compat;
 pub mod computed_view;
+pub mod float;
 pub mod information_schema;
 pub mod numeric;
 pub mod pg_extra;

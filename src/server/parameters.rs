@@ -28,6 +28,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::data::FORMAT_CODE_BINARY;
 use postgres_types::{Kind, Type};
 
+use crate::engine::float::{self, FloatText};
 use crate::engine::pg_types::{input_type_name, pg_type, semantic, with_semantic, Semantic};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
@@ -638,21 +639,15 @@ fn integer_in<T: std::str::FromStr>(t: &Type, text: &str) -> PgWireResult<T> {
     })
 }
 
-/// `float4in` / `float8in`: Rust reads the same numbers and spellings of infinity and
-/// NaN, but makes a number past the type's range infinity or zero where PostgreSQL
-/// refuses it (22003).
+/// `float4in` / `float8in` ([`float::float_in`]) with PostgreSQL's errors.
 fn float_in<T: std::str::FromStr + Into<f64> + Copy>(t: &Type, text: &str) -> PgWireResult<T> {
-    let trimmed = text.trim();
-    let value: T = trimmed.parse().map_err(|_| invalid_text(t, text))?;
-    let wide: f64 = value.into();
-    let mantissa = trimmed.split(['e', 'E']).next().unwrap_or_default();
-    let overflowed = wide.is_infinite() && mantissa.bytes().any(|b| b.is_ascii_digit());
-    let underflowed = wide == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
-    if overflowed || underflowed {
-        Err(out_of_range(t, text))
-    } else {
-        Ok(value)
-    }
+    float::float_in(text).map_err(|e| match e {
+        FloatText::Invalid => invalid_text(t, text),
+        FloatText::OutOfRange => user_error(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            float::out_of_range_message(input_type_name(t), text),
+        ),
+    })
 }
 
 /// Why text is no `numeric` value.

@@ -85,6 +85,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::format_type_udf());
     all.push(crate::engine::compat::pg_typeof_udf());
     all.push(crate::engine::numeric::numeric_udf());
+    all.extend(crate::engine::float::udfs());
     all.push(crate::engine::uuid::uuid_udf());
     all.push(crate::engine::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
@@ -216,6 +217,8 @@ mod tests {
                 "kmeans_distance",
                 "kmeans_fit",
                 "obj_description",
+                "pg_float4",
+                "pg_float8",
                 "pg_function_is_visible",
                 "pg_get_function_arguments",
                 "pg_get_function_result",

@@ -46,6 +46,12 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         ("SELECT 'abc'::numeric", "22P02"),
         ("SELECT 'x'::date", "22007"),
         ("SELECT status::numeric FROM lake.orders", "22P02"),
+        ("SELECT 'abc'::float8", "22P02"),
+        ("SELECT status::real FROM lake.orders", "22P02"),
+        ("SELECT '1e400'::float8", "22003"),
+        ("SELECT '1e-400'::double precision", "22003"),
+        ("SELECT CAST('1e39' AS real)", "22003"),
+        ("SELECT 1.5::float8 > '1e400'", "22003"),
         ("INSERT INTO lake.orders (order_id) VALUES (1)", "25006"),
         ("DELETE FROM lake.orders", "25006"),
         ("UPDATE lake.orders SET status = 'x'", "25006"),
@@ -57,6 +63,35 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         expect_code_extended(&c, sql, code).await;
     }
     assert_lake_intact(&c).await;
+}
+
+#[tokio::test]
+async fn text_is_read_as_a_float_as_postgres_reads_it() {
+    let server = TestServer::start(|_, _| {}).await;
+    let c = server.client().await;
+    let e = c
+        .simple_query("SELECT '1e400'::float8")
+        .await
+        .expect_err("out of range");
+    let message = e.as_db_error().map(|d| d.message().to_owned());
+    assert_eq!(
+        message.as_deref(),
+        Some("\"1e400\" is out of range for type double precision")
+    );
+    let row = c
+        .query_one(
+            "SELECT ' 1.5 '::float8, '-Infinity'::float8, 'nan'::real, '5e-324'::float8, \
+             CAST(NULL AS text)::float8",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, f64>(0), 1.5);
+    assert_eq!(row.get::<_, f64>(1), f64::NEG_INFINITY);
+    assert!(row.get::<_, f32>(2).is_nan());
+    assert_eq!(row.get::<_, f64>(3), 5e-324);
+    assert_eq!(row.get::<_, Option<f64>>(4), None);
+    server.stop().await;
 }
 
 #[tokio::test]
