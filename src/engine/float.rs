@@ -171,16 +171,21 @@ impl TextToFloatCasts {
             DataType::Float64 => &self.float8,
             _ => return Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field }))),
         };
-        let from_text = matches!(
-            inner.get_type(schema),
-            Ok(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
-        );
-        if !from_text {
+        if !inner.get_type(schema).is_ok_and(|t| is_text(&t)) {
             return Ok(Transformed::no(Expr::Cast(Cast { expr: inner, field })));
         }
         Ok(Transformed::yes(Expr::ScalarFunction(
             ScalarFunction::new_udf(Arc::clone(udf), vec![*inner]),
         )))
+    }
+}
+
+/// Text, or dictionary-encoded text (as a Parquet file may hold a column of few values).
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => true,
+        DataType::Dictionary(_, values) => is_text(values),
+        _ => false,
     }
 }
 

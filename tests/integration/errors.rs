@@ -52,6 +52,11 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         ("SELECT '1e-400'::double precision", "22003"),
         ("SELECT CAST('1e39' AS real)", "22003"),
         ("SELECT 1.5::float8 > '1e400'", "22003"),
+        (
+            "SELECT arrow_cast('1e400', 'Dictionary(Int32, Utf8)')::float8",
+            "22003",
+        ),
+        ("SELECT arrow_cast('1e400', 'LargeUtf8')::float8", "22003"),
         ("INSERT INTO lake.orders (order_id) VALUES (1)", "25006"),
         ("DELETE FROM lake.orders", "25006"),
         ("UPDATE lake.orders SET status = 'x'", "25006"),
