@@ -7,9 +7,10 @@
 //!   function names, are compared by name (`p.oid = t.typreceive` → `p.proname = ...`,
 //!   `typinput = 'pg_catalog.array_in'::regproc` → `typinput = 'array_in'`), and scalar
 //!   subqueries that look a row up by key get an aggregate around their one output when
-//!   DataFusion refuses them unaggregated ([`catalog_retry`], a retry); `(f(x)).field` (pgjdbc's
-//!   `(_pg_expandarray(indkey)).n`) becomes `get_field(f(x), 'field')`.
-//!
+//!   DataFusion refuses them unaggregated ([`catalog_retry`], a retry);
+//! - field access on a row value, `(address).city` or pgjdbc's
+//!   `(_pg_expandarray(indkey)).n`, becomes `get_field(address, 'city')` (DataFusion
+//!   refuses the dot after parentheses), named after the field;
 //! - calls of datapunk functions with named arguments get every skipped optional
 //!   parameter's default ([`fill_named_arguments`]), as PostgreSQL does;
 //! - PostgreSQL syntax DataFusion lacks or reads differently ([`postgres_syntax`]): `a ^
@@ -30,8 +31,9 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
+    visit_expressions_mut, AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    Ident, ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut,
+    VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -68,6 +70,8 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
                 } => changed |= name_columns(q),
                 _ => {}
             }
+            // After naming, which names `(address).city` after its field.
+            changed |= field_access_as_get_field(statement);
         }
         // Last, so the rules above see the statement as the client wrote it.
         if let Statement::Query(q) = statement {
@@ -589,7 +593,6 @@ fn regproc_side_by_name(side: &mut Expr, other: &Expr) -> bool {
 
 /// `(expr).field` → `get_field(expr, 'field')`, which DataFusion plans for structs.
 fn field_access_as_get_field(statement: &mut Statement) -> bool {
-    use datafusion::sql::sqlparser::ast::AccessExpr;
     let mut changed = false;
     let _ = visit_expressions_mut(statement, |expr| {
         let Expr::CompoundFieldAccess { root, access_chain } = expr else {
@@ -600,7 +603,10 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
             let AccessExpr::Dot(Expr::Identifier(field)) = access else {
                 return ControlFlow::<()>::Continue(());
             };
-            text = format!("get_field({text}, '{}')", field.value.to_lowercase());
+            text = format!(
+                "get_field({text}, '{}')",
+                ident_name(field).replace('\'', "''")
+            );
         }
         if let Some(new) = parse_expr(&text) {
             *expr = new;
@@ -780,6 +786,12 @@ fn postgres_name(expr: &Expr) -> Option<String> {
         Expr::Cast {
             expr, data_type, ..
         } => cast_name(expr, postgres_type_name(&data_type.to_string())),
+        // `tags[1]` and `attrs['a']` are named after their column, `(address).city` after
+        // its field (DataFusion: `t.tags[1]`, `t.attrs[a]`).
+        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
+            Some(AccessExpr::Dot(Expr::Identifier(field))) => Some(ident_name(field)),
+            _ => cast_name(unnested(root), Some("?column?".to_owned())),
+        },
         Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => Some("bool".to_owned()),
         Expr::Case { .. } => Some("case".to_owned()),
         Expr::Exists { .. } => Some("exists".to_owned()),
@@ -803,10 +815,26 @@ fn postgres_name(expr: &Expr) -> Option<String> {
 /// or a function call (`x::int` is `x`, `count(*)::numeric` is `count`), else the type's.
 fn cast_name(operand: &Expr, type_name: Option<String>) -> Option<String> {
     match operand {
-        Expr::Identifier(i) => Some(i.value.clone()),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+        Expr::Identifier(i) => Some(ident_name(i)),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name),
         Expr::Function(_) => postgres_name(operand).or(type_name),
         _ => type_name,
+    }
+}
+
+/// A column name as PostgreSQL folds it: unquoted names in lower case.
+fn ident_name(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// `expr` without the parentheses around it.
+fn unnested(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Nested(inner) => unnested(inner),
+        other => other,
     }
 }
 
@@ -1079,6 +1107,14 @@ mod tests {
             rewrite("SELECT count(*)::int, 12.50::numeric, x::numeric, (x + 1)::numeric FROM t"),
             "SELECT count(*)::INT AS \"count\", 12.50::NUMERIC(4,2) AS \"numeric\", \
              pg_numeric(x) AS \"x\", pg_numeric((x + 1)) AS \"numeric\u{1f}2\" FROM t"
+        );
+        // Subscripts are named after their column, field access after its field, and
+        // unquoted names fold to lower case.
+        assert_eq!(
+            rewrite("SELECT tags[1], (attrs)['a'], (address).City, X::int, \"Y\"::int FROM t"),
+            "SELECT tags[1] AS \"tags\", (attrs)['a'] AS \"attrs\", \
+             get_field((address), 'city') AS \"city\", \
+             X::INT AS \"x\", \"Y\"::INT AS \"Y\" FROM t"
         );
         // Duplicates get PostgreSQL's name too (a marked suffix for DataFusion); explicit
         // aliases win.

@@ -514,6 +514,16 @@ async fn struct_values_are_records_as_in_postgres_15() {
         copied.concat(),
         b"(\"New York\",10001)\n(,2)\n\\N\n".to_vec()
     );
+    // A field of it, named after the field as in PostgreSQL.
+    let messages = client
+        .simple_query("SELECT (address).city FROM lake.people")
+        .await
+        .unwrap();
+    let Some(SimpleQueryMessage::Row(row)) = messages.get(1) else {
+        panic!("no row: {messages:?}");
+    };
+    assert_eq!(row.columns()[0].name(), "city");
+    assert_eq!(row.get(0), Some("New York"));
     server.stop().await;
 }
 
@@ -590,6 +600,8 @@ async fn map_columns_are_json_objects() {
     };
     assert_eq!(row.get(0), Some(r#"{"{\"a\":1,\"b\":null}"}"#));
     assert_eq!(row.get(1), Some("1"));
+    // Named after the column, as PostgreSQL names a subscript (DataFusion: `t.attrs[a]`).
+    assert_eq!(row.columns()[1].name(), "attrs");
     // Binary: json_send is the text.
     let row = client
         .query_one("SELECT attrs FROM lake.tags WHERE id = 1", &[])
