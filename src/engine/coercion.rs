@@ -51,6 +51,10 @@ pub fn with_postgres_rules(
         (at + 1).min(rules.len()),
         Arc::new(crate::engine::float::TextToFloatCasts::default()),
     );
+    rules.insert(
+        (at + 1).min(rules.len()),
+        Arc::new(crate::engine::integer_cast::IntegerCasts::default()),
+    );
     rules.insert(at, Arc::new(crate::engine::uuid::QuotedUuids));
     rules.insert(at, Arc::new(QuotedBooleans));
     rules

@@ -12,6 +12,7 @@ pub mod compat;
 pub mod computed_view;
 pub mod float;
 pub mod information_schema;
+pub mod integer_cast;
 pub mod numeric;
 pub mod pg_extra;
 pub mod pg_overlay;

@@ -72,6 +72,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             }
             // After naming, which names `(address).city` after its field.
             changed |= field_access_as_get_field(statement);
+            changed |= set_returning_series(statement);
         }
         // Last, so the rules above see the statement as the client wrote it.
         if let Statement::Query(q) = statement {
@@ -617,6 +618,124 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
     changed
 }
 
+/// PostgreSQL's set-returning `generate_series`, where DataFusion's differs:
+/// - in a select list (`SELECT generate_series(1, 3)`) it makes rows; DataFusion's scalar
+///   function made one array, so the call is unnested (after naming: the column is
+///   still `generate_series`);
+/// - in FROM its one column is named after the alias (`FROM generate_series(1, 3) g`
+///   has column `g`, the idiom analysts write) or else the function; DataFusion's is
+///   `value`.
+fn set_returning_series(statement: &mut Statement) -> bool {
+    let mut series = Series { changed: false };
+    let _ = statement.visit(&mut series);
+    series.changed
+}
+
+/// The visitor behind [`set_returning_series`].
+struct Series {
+    changed: bool,
+}
+
+/// Whether `expr` calls the function `name` (unqualified or in `pg_catalog`).
+fn calls(expr: &Expr, name: &str) -> bool {
+    let Expr::Function(f) = expr else {
+        return false;
+    };
+    match f.name.0.as_slice() {
+        [function] => function
+            .as_ident()
+            .is_some_and(|i| i.value.eq_ignore_ascii_case(name)),
+        [schema, function] => {
+            schema
+                .as_ident()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
+                && function
+                    .as_ident()
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case(name))
+        }
+        _ => false,
+    }
+}
+
+/// The one argument of a call, if it has exactly one.
+fn only_argument(expr: &Expr) -> Option<&Expr> {
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    match &f.args {
+        FunctionArguments::List(list) => match list.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] => Some(arg),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl VisitorMut for Series {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if calls(expr, "generate_series") {
+            if let Some(unnested) = parse_expr(&format!("unnest({expr})")) {
+                *expr = unnested;
+                self.changed = true;
+            }
+        } else if calls(expr, "unnest") {
+            // `unnest(generate_series(..))` as written (or by `generate_subscripts`): its
+            // inner call was unnested above; once is enough.
+            let inner = only_argument(expr)
+                .filter(|arg| {
+                    calls(arg, "unnest")
+                        && only_argument(arg).is_some_and(|a| calls(a, "generate_series"))
+                })
+                .cloned();
+            if let Some(inner) = inner {
+                *expr = inner;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, table: &mut TableFactor) -> ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::{TableAlias, TableAliasColumnDef};
+        let TableFactor::Table {
+            name,
+            alias,
+            args: Some(_),
+            with_ordinality: false,
+            ..
+        } = table
+        else {
+            return ControlFlow::Continue(());
+        };
+        let is_series = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"));
+        if !is_series {
+            return ControlFlow::Continue(());
+        }
+        match alias {
+            Some(alias) if alias.columns.is_empty() => {
+                alias.columns = vec![TableAliasColumnDef::from_name(ident_name(&alias.name))];
+                self.changed = true;
+            }
+            Some(_) => {}
+            None => {
+                *alias = Some(TableAlias {
+                    explicit: true,
+                    name: Ident::new("generate_series"),
+                    columns: vec![TableAliasColumnDef::from_name("generate_series")],
+                    at: None,
+                });
+                self.changed = true;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// `rfm_score(x, ties => 'same')` → `rfm_score(x, 5, true, 'same')`: calls of datapunk
 /// functions with named arguments become positional calls, every skipped optional
 /// parameter taking its documented default ([`crate::udf::doc`]). DataFusion resolves
@@ -786,6 +905,29 @@ fn postgres_name(expr: &Expr) -> Option<String> {
         Expr::Cast {
             expr, data_type, ..
         } => cast_name(expr, postgres_type_name(&data_type.to_string())),
+        Expr::Extract { .. } => Some("extract".to_owned()),
+        Expr::Substring { shorthand, .. } => {
+            Some(if *shorthand { "substr" } else { "substring" }.to_owned())
+        }
+        Expr::Trim { trim_where, .. } => {
+            use datafusion::sql::sqlparser::ast::TrimWhereField;
+            Some(
+                match trim_where {
+                    Some(TrimWhereField::Leading) => "ltrim",
+                    Some(TrimWhereField::Trailing) => "rtrim",
+                    _ => "btrim",
+                }
+                .to_owned(),
+            )
+        }
+        Expr::Ceil { .. } => Some("ceil".to_owned()),
+        Expr::Floor { .. } => Some("floor".to_owned()),
+        Expr::Position { .. } => Some("position".to_owned()),
+        Expr::Overlay { .. } => Some("overlay".to_owned()),
+        Expr::AtTimeZone { .. } => Some("timezone".to_owned()),
+        Expr::Interval(_) => Some("interval".to_owned()),
+        Expr::TypedString(typed) => postgres_type_name(&typed.data_type.to_string()),
+        Expr::Array(_) => Some("array".to_owned()),
         // `tags[1]` and `attrs['a']` are named after their column, `(address).city` after
         // its field (DataFusion: `t.tags[1]`, `t.attrs[a]`).
         Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
@@ -806,7 +948,10 @@ fn postgres_name(expr: &Expr) -> Option<String> {
         | Expr::Between { .. }
         | Expr::InList { .. }
         | Expr::Like { .. }
-        | Expr::ILike { .. } => Some("?column?".to_owned()),
+        | Expr::ILike { .. }
+        | Expr::SimilarTo { .. }
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..) => Some("?column?".to_owned()),
         _ => None,
     }
 }
@@ -1116,12 +1261,45 @@ mod tests {
              get_field((address), 'city') AS \"city\", \
              X::INT AS \"x\", \"Y\"::INT AS \"Y\" FROM t"
         );
+        // SQL's special forms are named as PostgreSQL names them.
+        assert_eq!(
+            rewrite(
+                "SELECT extract(dow FROM d), substr(c, 1, 1), substring(c FROM 2), trim(c), \
+                 ceil(x), floor(x), position('b' IN c), interval '1 day', date '2024-01-01' FROM t"
+            ),
+            "SELECT EXTRACT(DOW FROM d) AS \"extract\", SUBSTR(c, 1, 1) AS \"substr\", \
+             SUBSTRING(c FROM 2) AS \"substring\", TRIM(c) AS \"btrim\", CEIL(x) AS \"ceil\", \
+             FLOOR(x) AS \"floor\", POSITION('b' IN c) AS \"position\", \
+             INTERVAL '1 day' AS \"interval\", DATE '2024-01-01' AS \"date\" FROM t"
+        );
         // Duplicates get PostgreSQL's name too (a marked suffix for DataFusion); explicit
         // aliases win.
         assert_eq!(
             rewrite("SELECT count(*) AS n, count(x), count(y) FROM t"),
             "SELECT count(*) AS n, count(x) AS \"count\", count(y) AS \"count\u{1f}2\" FROM t"
         );
+    }
+
+    #[test]
+    fn generate_series_makes_rows_and_names_its_column() {
+        assert_eq!(
+            rewrite("SELECT generate_series(1, 3)"),
+            "SELECT unnest(generate_series(1, 3)) AS \"generate_series\""
+        );
+        assert_eq!(
+            rewrite("SELECT unnest(generate_series(1, 3)) AS n"),
+            "SELECT unnest(generate_series(1, 3)) AS n"
+        );
+        assert_eq!(
+            rewrite("SELECT g FROM generate_series(1, 3) g"),
+            "SELECT g FROM generate_series(1, 3) g (g)"
+        );
+        assert_eq!(
+            rewrite("SELECT * FROM generate_series(1, 3)"),
+            "SELECT * FROM generate_series(1, 3) AS generate_series (generate_series)"
+        );
+        let named = "SELECT * FROM generate_series(1, 3) AS s (n)";
+        assert_eq!(rewrite(named), named);
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_typeof_udf());
     all.push(crate::engine::numeric::numeric_udf());
     all.extend(crate::engine::float::udfs());
+    all.extend(crate::engine::integer_cast::udfs());
     all.push(crate::engine::uuid::uuid_udf());
     all.push(crate::engine::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
@@ -95,7 +96,12 @@ fn scalar() -> Vec<ScalarUDF> {
 
 /// Aggregate functions.
 fn aggregate() -> Vec<AggregateUDF> {
-    let mut all = vec![crate::engine::avg::avg_udaf()];
+    // PostgreSQL's name for the sample variance, beside DataFusion's `var` and `var_samp`.
+    let variance = datafusion::functions_aggregate::variance::var_samp_udaf()
+        .as_ref()
+        .clone()
+        .with_aliases(["variance"]);
+    let mut all = vec![crate::engine::avg::avg_udaf(), variance];
     all.extend(kmeans::aggregate_udfs());
     all
 }
@@ -145,7 +151,7 @@ pub fn register_table_functions(state: &mut SessionState) {
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
-const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg"];
+const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg", "var"];
 
 /// Registers every datapunk function; a name that collides with an existing function is
 /// an error unless it is a deliberate PostgreSQL-compatibility replacement.
@@ -229,6 +235,8 @@ mod tests {
                 "pg_is_in_recovery",
                 "pg_numeric",
                 "pg_postmaster_start_time",
+                "pg_rint",
+                "pg_round_away",
                 "pg_size_pretty",
                 "pg_tablespace_location",
                 "pg_timestamp_difference",
@@ -245,6 +253,7 @@ mod tests {
                 "rfm_segment_rf",
                 "shobj_description",
                 "txid_current",
+                "var",
                 "version"
             ]
         );

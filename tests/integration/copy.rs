@@ -183,7 +183,7 @@ async fn a_failure_half_way_ends_with_an_error_and_the_connection_stays_usable()
     // The division fails in a later batch, after rows have been sent.
     let e = copy_text(
         &c,
-        "COPY (SELECT 10 / (value - 50000) AS x FROM generate_series(1, 100000)) TO STDOUT",
+        "COPY (SELECT 10 / (v - 50000) AS x FROM generate_series(1, 100000) AS t(v)) TO STDOUT",
     )
     .await
     .unwrap_err();
@@ -214,7 +214,9 @@ async fn a_failure_half_way_ends_with_an_error_and_the_connection_stays_usable()
             .expect("psql runs")
     };
     let out = tokio::task::block_in_place(|| {
-        psql("COPY (SELECT 10 / (value - 50000) AS x FROM generate_series(1, 100000)) TO STDOUT")
+        psql(
+            "COPY (SELECT 10 / (v - 50000) AS x FROM generate_series(1, 100000) AS t(v)) TO STDOUT",
+        )
     });
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ERROR:") && err.contains("zero"), "{err}");

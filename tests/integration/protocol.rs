@@ -495,6 +495,69 @@ async fn numeric_casts_and_type_names_as_in_postgres_15() {
     server.stop().await;
 }
 
+/// SQL forms analysts write, answered as PostgreSQL 15.18 answers them (names and
+/// values, every row): casts to integers round (Arrow's truncated), `generate_series`
+/// in a select list makes rows and in FROM names its column after the alias, the special
+/// forms (`extract`, `substr`, `trim`, ...) get PostgreSQL's names, `variance` exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_forms_answer_as_in_postgres_15() {
+    use tokio_postgres::SimpleQueryMessage;
+    let server = TestServer::start(|_, _| {}).await;
+    let client = server.client().await;
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "SELECT 2.5::int, (-2.5)::int, 2.7::numeric::int, 2.5::numeric::int, \
+             1.5::float8::int, 2.5::float8::int, x::int AS f, avg(x)::int AS a \
+             FROM (VALUES (1.5::float8), (1.5::float8)) t(x) GROUP BY x",
+            &["int4=3|int4=-3|int4=3|int4=3|int4=2|int4=2|f=2|a=2"],
+        ),
+        (
+            "SELECT generate_series(1, 3)",
+            &["generate_series=1", "generate_series=2", "generate_series=3"],
+        ),
+        (
+            "SELECT g, g * 2 AS twice FROM generate_series(1, 2) g",
+            &["g=1|twice=2", "g=2|twice=4"],
+        ),
+        ("SELECT * FROM generate_series(5, 5)", &["generate_series=5"]),
+        (
+            "SELECT extract(year FROM DATE '2024-03-01'), substr('abc', 2, 1), \
+             trim('  x '), ceil(1.2), floor(1.8), position('b' IN 'abc'), \
+             interval '90 minutes', DATE '2024-01-01'",
+            &["extract=2024|substr=b|btrim=x|ceil=2|floor=1|position=2|interval=01:30:00|date=2024-01-01"],
+        ),
+        (
+            "SELECT variance(x), var_samp(x) FROM (VALUES (1.0), (2.0), (3.0)) t(x)",
+            &["variance=1|var_samp=1"],
+        ),
+    ];
+    for (sql, expected) in cases {
+        let rows: Vec<String> = client
+            .simple_query(sql)
+            .await
+            .expect(sql)
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| {
+                            format!(
+                                "{}={}",
+                                row.columns()[i].name(),
+                                row.get(i).unwrap_or("NULL")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                ),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rows, *expected, "{sql}");
+    }
+    server.stop().await;
+}
+
 /// A parameter sent with more digits than the column it is compared with keeps is
 /// refused, never rounded into a match: `x = $1` on a bigint column bound as the float8
 /// 1.5 (Arrow's cast made it 2 and matched the row 2), on a numeric(10,2) column bound
