@@ -20,6 +20,7 @@ pub mod pg_types;
 pub mod rewrite;
 pub mod system;
 pub mod temporal;
+pub mod to_char;
 pub mod uuid;
 
 use std::sync::Arc;

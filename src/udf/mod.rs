@@ -87,6 +87,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::numeric::numeric_udf());
     all.extend(crate::engine::float::udfs());
     all.extend(crate::engine::integer_cast::udfs());
+    all.push(crate::engine::to_char::to_char_udf());
     all.push(crate::engine::uuid::uuid_udf());
     all.push(crate::engine::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
@@ -151,7 +152,7 @@ pub fn register_table_functions(state: &mut SessionState) {
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
-const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg", "var"];
+const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg", "var", "to_char"];
 
 /// Registers every datapunk function; a name that collides with an existing function is
 /// an error unless it is a deliberate PostgreSQL-compatibility replacement.
@@ -162,22 +163,37 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     // PostgreSQL's date and interval arithmetic, planned with its result types.
     registry
         .register_expr_planner(Arc::new(crate::engine::temporal::TemporalPlanner::default()))?;
+    // A replaced built-in's other names are dropped with it: left in the registry, the
+    // old function would come back under its own name whenever a session state is
+    // rebuilt from this one (each registered function is registered again, in no order).
     for udf in scalar() {
         let name = udf.name().to_owned();
+        let ours: Vec<String> = udf.aliases().to_vec();
         let replaced = registry.register_udf(Arc::new(udf))?;
-        if replaced.is_some() && !REPLACES_BUILTIN.contains(&name.as_str()) {
-            return Err(DataFusionError::Plan(format!(
-                "function {name} is registered twice"
-            )));
+        if let Some(old) = replaced {
+            if !REPLACES_BUILTIN.contains(&name.as_str()) {
+                return Err(DataFusionError::Plan(format!(
+                    "function {name} is registered twice"
+                )));
+            }
+            for alias in old.aliases().iter().filter(|a| !ours.contains(a)) {
+                registry.deregister_udf(alias)?;
+            }
         }
     }
     for udaf in aggregate() {
         let name = udaf.name().to_owned();
+        let ours: Vec<String> = udaf.aliases().to_vec();
         let replaced = registry.register_udaf(Arc::new(udaf))?;
-        if replaced.is_some() && !REPLACES_BUILTIN.contains(&name.as_str()) {
-            return Err(DataFusionError::Plan(format!(
-                "function {name} is registered twice"
-            )));
+        if let Some(old) = replaced {
+            if !REPLACES_BUILTIN.contains(&name.as_str()) {
+                return Err(DataFusionError::Plan(format!(
+                    "function {name} is registered twice"
+                )));
+            }
+            for alias in old.aliases().iter().filter(|a| !ours.contains(a)) {
+                registry.deregister_udaf(alias)?;
+            }
         }
     }
     for udwf in window() {
@@ -252,6 +268,7 @@ mod tests {
                 "rfm_segment",
                 "rfm_segment_rf",
                 "shobj_description",
+                "to_char",
                 "txid_current",
                 "var",
                 "version"

@@ -530,6 +530,22 @@ async fn sql_forms_answer_as_in_postgres_15() {
             "SELECT variance(x), var_samp(x) FROM (VALUES (1.0), (2.0), (3.0)) t(x)",
             &["variance=1|var_samp=1"],
         ),
+        // to_char reads PostgreSQL's patterns (DataFusion's answered the pattern itself).
+        (
+            "SELECT to_char(t, 'YYYY-MM-DD HH24:MI:SS') AS a, to_char(t, 'FMMonth FMDDth, YYYY') AS b, \
+             to_char(t, 'Day Dy \"Q\"Q IW IYYY DDD J CC') AS c, to_char(t, 'HH12:MI AM') AS d, \
+             to_char(t::date, 'Mon YYYY') AS e, to_char(t::timestamptz, 'HH24:MI TZ OF') AS f \
+             FROM (VALUES (TIMESTAMP '2023-02-07 07:18:07')) v(t)",
+            &["a=2023-02-07 07:18:07|b=February 7th, 2023|c=Tuesday   Tue Q1 06 2023 038 2459983 21\
+               |d=07:18 AM|e=Feb 2023|f=07:18 UTC +00"],
+        ),
+        (
+            "SELECT to_char(41.99::numeric(10,2), '999.99') AS a, \
+             to_char(118721.54::numeric(31,2), 'FM999,999,999.00') AS b, to_char(1, '000') AS c, \
+             to_char(-41.99, 'S999.99') AS d, to_char(-3, '999PR') AS e, to_char(0.5, 'FM0.00') AS f, \
+             to_char(NULL::timestamp, 'YYYY') AS g",
+            &["a=  41.99|b=118,721.54|c= 001|d= -41.99|e=  <3>|f=0.50|g=NULL"],
+        ),
     ];
     for (sql, expected) in cases {
         let rows: Vec<String> = client
