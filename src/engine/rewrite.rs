@@ -204,6 +204,7 @@ fn parse_expr(text: &str) -> Option<Expr> {
 /// - `a OPERATOR(pg_catalog.=) b` → `a = b` (the built-in comparison and arithmetic
 ///   operators);
 /// - `CAST(x AS "char")` → `CAST(x AS TEXT)` (the catalog's one-byte type);
+/// - `x::float` → `x::double precision` (DataFusion read `float` as a 4-byte real);
 /// - `generate_subscripts(a, d)` → `unnest(generate_series(1, array_length(a, d)))`, a
 ///   set-returning call beside `unnest(a)` as SQLAlchemy writes it;
 /// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads.
@@ -287,6 +288,21 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                 }
             }
             Expr::Cast { data_type, .. } => {
+                // `float` is PostgreSQL's double precision (DataFusion: a 4-byte real);
+                // `float(p)` is a real up to 24 bits of precision.
+                if let DataType::Float(info) = data_type {
+                    use datafusion::sql::sqlparser::ast::ExactNumberInfo;
+                    *data_type = match info {
+                        ExactNumberInfo::Precision(p)
+                        | ExactNumberInfo::PrecisionAndScale(p, _)
+                            if *p <= 24 =>
+                        {
+                            DataType::Real
+                        }
+                        _ => DataType::DoublePrecision,
+                    };
+                    changed = true;
+                }
                 if let DataType::Custom(name, modifiers) = data_type {
                     let is_char = modifiers.is_empty()
                         && name.0.len() <= 2

@@ -114,6 +114,13 @@ impl ExprPlanner for TemporalPlanner {
             BinaryOperator::Minus if is_timestamp(&left) && is_timestamp(&right) => {
                 call(&self.difference, vec![left, right])
             }
+            // A date against a timestamp is the timestamp of its midnight, as in PostgreSQL.
+            BinaryOperator::Minus if is_timestamp(&left) && is_date(&right) => {
+                call(&self.difference, vec![left, *as_timestamp(right)])
+            }
+            BinaryOperator::Minus if is_date(&left) && is_timestamp(&right) => {
+                call(&self.difference, vec![*as_timestamp(left), right])
+            }
             BinaryOperator::Plus if is_date(&left) && is_interval(&right) => {
                 PlannerResult::Planned(Expr::BinaryExpr(BinaryExpr::new(
                     as_timestamp(left),

@@ -86,7 +86,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::engine::compat::pg_typeof_udf());
     all.push(crate::engine::numeric::numeric_udf());
     all.extend(crate::engine::float::udfs());
-    all.extend(crate::engine::integer_cast::udfs());
+    all.push(crate::engine::integer_cast::round_away_udf());
     all.push(crate::engine::to_char::to_char_udf());
     all.push(crate::engine::uuid::uuid_udf());
     all.push(crate::engine::uuid::uuid_text_udf());
@@ -251,7 +251,6 @@ mod tests {
                 "pg_is_in_recovery",
                 "pg_numeric",
                 "pg_postmaster_start_time",
-                "pg_rint",
                 "pg_round_away",
                 "pg_size_pretty",
                 "pg_tablespace_location",
