@@ -6,6 +6,7 @@
 
 pub mod avg;
 pub mod catalog;
+pub mod checked_arithmetic;
 pub mod coercion;
 pub mod columns_view;
 pub mod compat;

@@ -953,7 +953,19 @@ fn postgres_name(expr: &Expr) -> Option<String> {
         Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => Some("bool".to_owned()),
         Expr::Case { .. } => Some("case".to_owned()),
         Expr::Exists { .. } => Some("exists".to_owned()),
-        Expr::Subquery(_) | Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => None,
+        // A scalar subquery is named after its one output (`(SELECT max(x) FROM t)` is
+        // `max`).
+        Expr::Subquery(query) => match query.body.as_ref() {
+            SetExpr::Select(select) => match select.projection.first() {
+                Some(SelectItem::ExprWithAlias { alias, .. }) => Some(ident_name(alias)),
+                Some(SelectItem::UnnamedExpr(expr)) => {
+                    cast_name(unnested(expr), None).or_else(|| postgres_name(expr))
+                }
+                _ => None,
+            },
+            _ => None,
+        },
+        Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => None,
         Expr::Value(_)
         | Expr::BinaryOp { .. }
         | Expr::UnaryOp { .. }
@@ -1268,6 +1280,12 @@ mod tests {
             rewrite("SELECT count(*)::int, 12.50::numeric, x::numeric, (x + 1)::numeric FROM t"),
             "SELECT count(*)::INT AS \"count\", 12.50::NUMERIC(4,2) AS \"numeric\", \
              pg_numeric(x) AS \"x\", pg_numeric((x + 1)) AS \"numeric\u{1f}2\" FROM t"
+        );
+        // A scalar subquery after its output.
+        assert_eq!(
+            rewrite("SELECT (SELECT max(x) FROM t), (SELECT y AS z FROM t), (SELECT u.w FROM u)"),
+            "SELECT ((SELECT max(x) FROM t)) AS \"max\", ((SELECT y AS z FROM t)) AS \"z\", \
+             ((SELECT u.w FROM u)) AS \"w\""
         );
         // Subscripts are named after their column, field access after its field, and
         // unquoted names fold to lower case.

@@ -88,6 +88,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.extend(crate::engine::float::udfs());
     all.push(crate::engine::integer_cast::round_away_udf());
     all.push(crate::engine::to_char::to_char_udf());
+    all.extend(crate::engine::checked_arithmetic::udfs());
     all.push(crate::engine::uuid::uuid_udf());
     all.push(crate::engine::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
@@ -163,6 +164,10 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     // PostgreSQL's date and interval arithmetic, planned with its result types.
     registry
         .register_expr_planner(Arc::new(crate::engine::temporal::TemporalPlanner::default()))?;
+    // Integer `+ - *` that fail on overflow (22003) instead of wrapping around.
+    registry.register_expr_planner(Arc::new(
+        crate::engine::checked_arithmetic::CheckedArithmetic::default(),
+    ))?;
     // A replaced built-in's other names are dropped with it: left in the registry, the
     // old function would come back under its own name whenever a session state is
     // rebuilt from this one (each registered function is registered again, in no order).
@@ -246,6 +251,9 @@ mod tests {
                 "pg_get_function_result",
                 "pg_get_function_sqlbody",
                 "pg_get_viewdef",
+                "pg_int_add",
+                "pg_int_mul",
+                "pg_int_sub",
                 "pg_interval_divide",
                 "pg_interval_multiply",
                 "pg_is_in_recovery",

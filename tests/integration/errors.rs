@@ -57,6 +57,13 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
             "22003",
         ),
         ("SELECT arrow_cast('1e400', 'LargeUtf8')::float8", "22003"),
+        ("SELECT 9223372036854775807 + 1", "22003"),
+        ("SELECT -9223372036854775807 - 2", "22003"),
+        ("SELECT 2147483647::int * 2::int", "22003"),
+        (
+            "SELECT product_id::int * 2147483647::int FROM lake.order_lines",
+            "22003",
+        ),
         ("INSERT INTO lake.orders (order_id) VALUES (1)", "25006"),
         ("DELETE FROM lake.orders", "25006"),
         ("UPDATE lake.orders SET status = 'x'", "25006"),

@@ -528,8 +528,9 @@ async fn sql_forms_answer_as_in_postgres_15() {
         ),
         // `::float` is a double, and a timestamp minus a date an interval.
         (
-            "SELECT 1::float / 3 AS f, TIMESTAMP '2024-03-01' - DATE '2024-02-01' AS d",
-            &["f=0.3333333333333333|d=29 days"],
+            "SELECT 1::float / 3 AS f, TIMESTAMP '2024-03-01' - DATE '2024-02-01' AS d, \
+             (SELECT max(x) FROM (VALUES (1), (9)) t(x))",
+            &["f=0.3333333333333333|d=29 days|max=9"],
         ),
         (
             "SELECT variance(x), var_samp(x) FROM (VALUES (1.0), (2.0), (3.0)) t(x)",
