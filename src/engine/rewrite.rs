@@ -73,6 +73,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             // After naming, which names `(address).city` after its field.
             changed |= field_access_as_get_field(statement);
             changed |= set_returning_series(statement);
+            changed |= regex_substring(statement);
         }
         // Last, so the rules above see the statement as the client wrote it.
         if let Statement::Query(q) = statement {
@@ -628,6 +629,33 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
         if let Some(new) = parse_expr(&text) {
             *expr = new;
             changed = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// `substring(x FROM 'pattern')` → `(regexp_match(x, 'pattern'))[1]`: with a text
+/// `FROM`, PostgreSQL's substring is the first match of a regular expression (its first
+/// parenthesized group, when it has one); DataFusion failed with an internal error. After
+/// naming, so the column is still `substring`.
+fn regex_substring(statement: &mut Statement) -> bool {
+    let mut changed = false;
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Substring {
+            expr: text,
+            substring_from: Some(from),
+            substring_for: None,
+            ..
+        } = expr
+        {
+            let is_pattern = matches!(from.as_ref(), Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+            if is_pattern {
+                if let Some(new) = parse_expr(&format!("(regexp_match({text}, {from}))[1]")) {
+                    *expr = new;
+                    changed = true;
+                }
+            }
         }
         ControlFlow::<()>::Continue(())
     });

@@ -532,6 +532,18 @@ async fn sql_forms_answer_as_in_postgres_15() {
              (SELECT max(x) FROM (VALUES (1), (9)) t(x))",
             &["f=0.3333333333333333|d=29 days|max=9"],
         ),
+        // substring with a text FROM is a regular expression's first match (or group).
+        (
+            "SELECT substring('abc123' FROM '[0-9]+'), substring('k=v1' FROM 'k=(.*)') AS g, \
+             substring('abcdef' FROM 3) AS p",
+            &["substring=123|g=v1|p=cdef"],
+        ),
+        // Checked integer arithmetic keeps the operator's type, answer and name.
+        (
+            "SELECT 2147483647::int + 0::int AS i, pg_typeof(1::int * 2::int) AS t, \
+             -9223372036854775807 - 1 AS b, 7 * 6 - 2",
+            &["i=2147483647|t=integer|b=-9223372036854775808|?column?=40"],
+        ),
         (
             "SELECT variance(x), var_samp(x) FROM (VALUES (1.0), (2.0), (3.0)) t(x)",
             &["variance=1|var_samp=1"],
