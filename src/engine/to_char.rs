@@ -12,14 +12,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, StringArray, StringBuilder,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{not_impl_err, plan_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::scalar::ScalarValue;
 
 /// `to_char(value, pattern)`: see the module header.
 pub fn to_char_udf() -> ScalarUDF {
@@ -89,8 +90,10 @@ fn is_datetime(t: &DataType) -> bool {
 enum Values {
     /// Timestamps as microseconds, with the column's zone (`None`: without time zone).
     Micros(Vec<Option<i64>>, Option<chrono_tz::Tz>),
-    /// Numbers as their decimal text at full precision, or a double.
-    Numbers(ArrayRef),
+    /// Floats, as doubles.
+    Doubles(Float64Array),
+    /// Integers and decimals as their exact text, cast once per batch.
+    Exact(StringArray),
     Null,
 }
 
@@ -110,14 +113,18 @@ impl Values {
                     micros.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
                 Values::Micros(micros.iter().collect(), zone)
             }
-            _ => Values::Numbers(Arc::clone(array)),
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+                Values::Doubles(cast(array, &DataType::Float64)?.as_primitive().clone())
+            }
+            _ => Values::Exact(cast(array, &DataType::Utf8)?.as_string::<i32>().clone()),
         })
     }
 
     fn is_null(&self, row: usize) -> bool {
         match self {
             Values::Micros(v, _) => v[row].is_none(),
-            Values::Numbers(a) => a.is_null(row),
+            Values::Doubles(a) => a.is_null(row),
+            Values::Exact(a) => a.is_null(row),
             Values::Null => true,
         }
     }
@@ -158,10 +165,10 @@ impl Formatter {
                     None => p.format(&utc, None),
                 })
             }
-            (Formatter::Number(p), Values::Numbers(a)) => {
-                let value = ScalarValue::try_from_array(a, row)?;
-                p.format(&value)
+            (Formatter::Number(p), Values::Doubles(a)) => {
+                Ok(p.format(Number::Double(a.value(row))))
             }
+            (Formatter::Number(p), Values::Exact(a)) => Ok(p.format(Number::Exact(a.value(row)))),
             _ => Ok(String::new()),
         }
     }
@@ -773,10 +780,10 @@ impl NumberPattern {
         }
     }
 
-    fn format(&self, value: &ScalarValue) -> Result<String> {
+    fn format(&self, value: Number<'_>) -> String {
         let (whole_positions, fraction_positions) = self.positions();
         let has_point = self.parts.contains(&NumberPart::Point);
-        let (negative, whole, fraction) = decimal_digits(value, fraction_positions)?;
+        let (negative, whole, fraction) = decimal_digits(value, fraction_positions);
         // A zero whole part is no digit when a fraction follows (`9.99` prints ` .50`).
         let whole: Vec<char> = if whole == "0" && has_point {
             Vec::new()
@@ -887,26 +894,29 @@ impl NumberPattern {
                 out.push(' ');
             }
         }
-        Ok(out)
+        out
     }
+}
+
+/// A number to format: a double, or the exact text of an integer or decimal.
+#[derive(Debug, Clone, Copy)]
+enum Number<'a> {
+    Double(f64),
+    Exact(&'a str),
 }
 
 /// `value` rounded half away from zero to `scale` digits: its sign, whole digits and
 /// fraction digits (exactly `scale` of them).
-fn decimal_digits(value: &ScalarValue, scale: usize) -> Result<(bool, String, String)> {
+fn decimal_digits(value: Number<'_>, scale: usize) -> (bool, String, String) {
     let text = match value {
-        ScalarValue::Float64(Some(v)) => format!("{:.*}", scale, v),
-        ScalarValue::Float32(Some(v)) => format!("{:.*}", scale, f64::from(*v)),
-        other => {
-            let exact = other.cast_to(&DataType::Utf8)?.to_string();
-            round_decimal_text(&exact, scale)
-        }
+        Number::Double(v) => format!("{v:.scale$}"),
+        Number::Exact(exact) => round_decimal_text(exact, scale),
     };
     let negative = text.starts_with('-');
     let digits = text.trim_start_matches('-');
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let negative = negative && (whole.bytes().chain(fraction.bytes()).any(|b| b != b'0'));
-    Ok((negative, whole.to_owned(), fraction.to_owned()))
+    (negative, whole.to_owned(), fraction.to_owned())
 }
 
 /// Decimal text (`-12.345`) rounded half away from zero to `scale` fraction digits.
@@ -985,16 +995,13 @@ mod tests {
         assert_eq!(date("dy mon"), "tue feb");
     }
 
-    fn number(value: ScalarValue, pattern: &str) -> String {
-        NumberPattern::parse(pattern)
-            .unwrap()
-            .format(&value)
-            .unwrap()
+    fn number(value: Number<'_>, pattern: &str) -> String {
+        NumberPattern::parse(pattern).unwrap().format(value)
     }
 
     #[test]
     fn number_patterns_print_as_postgres_15_prints_them() {
-        let f = |v: f64| ScalarValue::Float64(Some(v));
+        let f = Number::Double;
         assert_eq!(number(f(12.5), "99.99"), " 12.50");
         assert_eq!(number(f(-12.5), "9999.99"), "  -12.50");
         assert_eq!(number(f(1234.5), "999,999.00"), "   1,234.50");
