@@ -127,7 +127,7 @@ impl App {
                 shown_as: config.warehouse.scripts_dir.clone(),
             })
         };
-        let roles = crate::engine::pg_overlay::Roles::new(
+        let roles = crate::pg::catalog::overlay::Roles::new(
             config.auth.users.iter().map(|u| (u.name.clone(), u.admin)),
         );
         let engine = Arc::new(Engine::new(

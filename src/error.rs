@@ -11,7 +11,7 @@ use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
 use postgres_types::Type;
 
-use crate::engine::pg_types::{input_type_name, pg_type};
+use crate::pg::types::{input_type_name, pg_type};
 use crate::sqlstate::SqlState;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -8,7 +8,9 @@
 //! Layout:
 //! - `cli`, `config`, `telemetry`: process setup
 //! - `error`, `sqlstate`: one error type, one SQLSTATE mapping
-//! - `engine`: catalog, per-connection sessions, system tables
+//! - `pg`: PostgreSQL's behaviour over DataFusion (dialect, types, functions, catalogs)
+//! - `engine`: catalog, per-connection sessions, system tables, and the one door for SQL
+//!   text (`engine::prepare`)
 //! - `lake`, `warehouse`: what is served
 //! - `server`: the PostgreSQL protocol
 //! - `scram`: SCRAM-SHA-256 verifiers and exchange
@@ -26,6 +28,7 @@ pub mod error;
 pub mod generate;
 pub mod lake;
 pub mod marketing;
+pub mod pg;
 pub mod scram;
 pub mod server;
 pub mod sqlstate;

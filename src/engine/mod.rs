@@ -4,25 +4,9 @@
 //! Never sees pgwire types. The lake and the warehouse register tables into it; the engine
 //! never calls them.
 
-pub mod avg;
 pub mod catalog;
-pub mod checked_arithmetic;
-pub mod coercion;
-pub mod columns_view;
-pub mod compat;
-pub mod computed_view;
-pub mod float;
-pub mod information_schema;
-pub mod integer_cast;
-pub mod numeric;
-pub mod pg_extra;
-pub mod pg_overlay;
-pub mod pg_types;
-pub mod rewrite;
+pub mod prepare;
 pub mod system;
-pub mod temporal;
-pub mod to_char;
-pub mod uuid;
 
 use std::sync::Arc;
 
@@ -32,8 +16,8 @@ use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
-use crate::engine::computed_view::ComputedView;
 use crate::error::{Error, Result};
+use crate::pg::catalog::computed_view::ComputedView;
 pub use catalog::SearchPath;
 pub use catalog::SwapSchema;
 use catalog::{ConnectionCatalogList, SEARCH_PATH_SCHEMA};
@@ -70,13 +54,13 @@ pub struct Session {
 impl Session {
     /// Records what the server knows of this session's connection (read by
     /// `pg_stat_ssl` and `pg_backend_pid()`).
-    pub fn set_connection(&self, connection: pg_extra::Connection) {
+    pub fn set_connection(&self, connection: crate::pg::catalog::extra::Connection) {
         let state = self.ctx.state_ref();
         let mut state = state.write();
         state.config_mut().set_extension(Arc::new(connection));
         drop(state);
         self.ctx
-            .register_udf(compat::backend_pid_udf(connection.pid));
+            .register_udf(crate::pg::system_info::backend_pid_udf(connection.pid));
     }
 }
 
@@ -94,7 +78,11 @@ impl Engine {
     ///
     /// # Errors
     /// Registration fails (a function name collision, for example).
-    pub fn new(database: &str, roles: pg_overlay::Roles, memory_limit_mb: u64) -> Result<Self> {
+    pub fn new(
+        database: &str,
+        roles: crate::pg::catalog::overlay::Roles,
+        memory_limit_mb: u64,
+    ) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(database, SEARCH_PATH_SCHEMA);
@@ -141,7 +129,7 @@ impl Engine {
         if let Some(pg_catalog) = catalog.schema("pg_catalog") {
             catalog.register_schema(
                 "pg_catalog",
-                Arc::new(pg_overlay::PgCatalogOverlay::new(
+                Arc::new(crate::pg::catalog::overlay::PgCatalogOverlay::new(
                     pg_catalog,
                     Arc::downgrade(&catalog),
                 )),
@@ -153,17 +141,20 @@ impl Engine {
         // the catalog; DataFusion's built-in one would shadow it, so that switch goes off.
         catalog.register_schema(
             "information_schema",
-            Arc::new(information_schema::InformationSchema::new(
-                Arc::clone(base.catalog_list()),
-                base.table_functions().clone(),
-            )?),
+            Arc::new(
+                crate::pg::catalog::information_schema::InformationSchema::new(
+                    Arc::clone(base.catalog_list()),
+                    base.table_functions().clone(),
+                )?,
+            ),
         )?;
         base.config_mut().options_mut().catalog.information_schema = false;
         datafusion_postgres::datafusion_pg_functions::register_all(&mut base);
         crate::udf::register_all(&mut base)?;
         let mut builder = SessionStateBuilder::new_from_existing(base);
         if let Some(analyzer) = builder.analyzer() {
-            analyzer.rules = coercion::with_postgres_rules(std::mem::take(&mut analyzer.rules));
+            analyzer.rules =
+                crate::pg::coercion::with_postgres_rules(std::mem::take(&mut analyzer.rules));
         }
         let base = builder.build();
         Ok(Self {

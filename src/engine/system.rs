@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::engine::computed_view::ComputedRows;
+use crate::pg::catalog::computed_view::ComputedRows;
 use datafusion::arrow::array::{
     ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };

@@ -24,8 +24,8 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::startup::Authentication;
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::engine::compat::server_version;
 use crate::engine::Session;
+use crate::pg::system_info::server_version;
 use crate::scram::{self, Verifier};
 use crate::server::cancel::{CancelRegistry, QuerySlot};
 use crate::server::errors::fatal;
@@ -181,7 +181,7 @@ impl Startup {
             .get(METADATA_USER)
             .cloned()
             .unwrap_or_default();
-        for udf in crate::engine::compat::user_udfs(&user) {
+        for udf in crate::pg::system_info::user_udfs(&user) {
             self.session.ctx.register_udf(udf);
         }
         // One generator for the process, so every connection gets its own pid.
@@ -189,7 +189,7 @@ impl Startup {
             std::sync::LazyLock::new(RandomPidSecretKeyGenerator::default);
         let (pid, secret) = KEYS.generate(client);
         self.session
-            .set_connection(crate::engine::pg_extra::Connection {
+            .set_connection(crate::pg::catalog::extra::Connection {
                 pid,
                 ssl: client.is_secure(),
             });

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
-    CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource,
+    CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, Statement,
 };
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::portal::Format;
@@ -230,10 +230,13 @@ pub fn copy_format(
     }
 }
 
-/// The query a COPY source stands for.
-pub fn copy_query(source: &CopySource) -> String {
-    match source {
-        CopySource::Query(q) => q.to_string(),
+/// The query a COPY source stands for: its own, or one reading the table.
+///
+/// # Errors
+/// The table's name or columns do not make a query.
+pub fn copy_query(source: &CopySource) -> datafusion::error::Result<Statement> {
+    let sql = match source {
+        CopySource::Query(q) => return Ok(Statement::Query(q.clone())),
         CopySource::Table {
             table_name,
             columns,
@@ -249,7 +252,10 @@ pub fn copy_query(source: &CopySource) -> String {
             };
             format!("SELECT {cols} FROM {table_name}")
         }
-    }
+    };
+    crate::engine::prepare::parse(&sql)?
+        .pop()
+        .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("{sql} is no query")))
 }
 
 /// Runs `sql` and answers with its rows as a COPY OUT stream in `format`; rows are
@@ -258,14 +264,14 @@ pub fn copy_query(source: &CopySource) -> String {
 /// # Errors
 /// Planning errors; execution errors arrive in the stream.
 pub async fn copy_out(
-    sql: &str,
+    query: &Statement,
     format: CopyFormat,
     ctx: &SessionContext,
     client: &dyn HookClient,
     rows: Arc<CopyRows>,
 ) -> PgWireResult<Response> {
     let api = |e: datafusion::error::DataFusionError| PgWireError::ApiError(Box::new(e));
-    let df = ctx.sql(sql).await.map_err(api)?;
+    let df = crate::server::results::run(query, ctx).await.map_err(api)?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let wire_format = if format == CopyFormat::Binary {
         Format::UnifiedBinary
@@ -282,7 +288,7 @@ pub async fn copy_out(
         schema
             .fields()
             .iter()
-            .map(|f| crate::engine::rewrite::client_name(f.name())),
+            .map(|f| crate::pg::dialect::client_name(f.name())),
     );
     let binary = format == CopyFormat::Binary;
     rows.reset();

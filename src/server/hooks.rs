@@ -21,8 +21,8 @@ use datafusion_postgres::pgwire::api::{ClientInfo, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use futures::StreamExt;
 
-use crate::engine::compat::{server_version, PG_VERSION_NUM};
 use crate::engine::SearchPath;
+use crate::pg::system_info::{server_version, PG_VERSION_NUM};
 use crate::server::copy_out::{copy_format, copy_out, copy_query, CopyRows};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
@@ -333,8 +333,11 @@ impl CopyHook {
             Ok(format) => format,
             Err(e) => return Some(Err(e)),
         };
-        let sql = copy_query(source);
-        Some(copy_out(&sql, format, ctx, client, Arc::clone(&self.rows)).await)
+        let query = match copy_query(source) {
+            Ok(query) => query,
+            Err(e) => return Some(Err(PgWireError::ApiError(Box::new(e)))),
+        };
+        Some(copy_out(&query, format, ctx, client, Arc::clone(&self.rows)).await)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Bind parameters as PostgreSQL has them, for the extended protocol.
 //!
 //! - [`described_types`]: the type each `$n` is described with (ParameterDescription), our
-//!   one type mapping ([`pg_types::pg_type`]) of the value the plan expects there, `text`
+//!   one type mapping ([`types::pg_type`]) of the value the plan expects there, `text`
 //!   where nothing is expected (as PostgreSQL resolves an unknown parameter);
 //! - [`bind`]: the values a client binds, text or binary, read as the PostgreSQL type they
 //!   were sent as (the Parse message's type, else the described one) and then made the
@@ -28,8 +28,8 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::data::FORMAT_CODE_BINARY;
 use postgres_types::{Kind, Type};
 
-use crate::engine::float::{self, FloatText};
-use crate::engine::pg_types::{input_type_name, pg_type, semantic, with_semantic, Semantic};
+use crate::pg::float::{self, FloatText};
+use crate::pg::types::{input_type_name, pg_type, semantic, with_semantic, Semantic};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
 
@@ -568,13 +568,13 @@ fn read_text(t: &Type, text: &str) -> PgWireResult<ScalarValue> {
         Type::BYTEA => ScalarValue::Binary(Some(bytea_in(text).ok_or_else(invalid)?)),
         Type::DATE | Type::TIMESTAMP | Type::TIMESTAMPTZ => {
             let to = natural_type(t).unwrap_or(DataType::Utf8);
-            crate::engine::temporal::literal_as(text.trim(), &to)
+            crate::pg::temporal::literal_as(text.trim(), &to)
                 .ok_or_else(|| invalid_datetime(t, text))?
         }
         Type::TIME => cast_text(text, &DataType::Time64(TimeUnit::Microsecond))
             .ok_or_else(|| invalid_datetime(t, text))?,
         Type::INTERVAL => {
-            let units = crate::engine::temporal::interval_text(text);
+            let units = crate::pg::temporal::interval_text(text);
             let units = units.as_deref().unwrap_or(text);
             cast_text(units, &DataType::Interval(IntervalUnit::MonthDayNano))
                 .ok_or_else(|| invalid_datetime(t, text))?
@@ -582,7 +582,7 @@ fn read_text(t: &Type, text: &str) -> PgWireResult<ScalarValue> {
         Type::UUID => ScalarValue::FixedSizeBinary(
             16,
             Some(
-                crate::engine::uuid::parse_uuid(text.trim())
+                crate::pg::uuid::parse_uuid(text.trim())
                     .ok_or_else(invalid)?
                     .to_vec(),
             ),
@@ -961,7 +961,7 @@ fn fit(value: ScalarValue, field: Option<&Field>) -> PgWireResult<ScalarValue> {
         (ScalarValue::FixedSizeBinary(16, bytes), DataType::Utf8 | DataType::LargeUtf8) => {
             let text = bytes.as_ref().map(|b| {
                 let mut out = bytes::BytesMut::new();
-                crate::engine::uuid::write_uuid(&mut out, b);
+                crate::pg::uuid::write_uuid(&mut out, b);
                 String::from_utf8_lossy(&out).into_owned()
             });
             return ScalarValue::Utf8(text).cast_to(to).map_err(internal);

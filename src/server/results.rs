@@ -28,6 +28,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use futures::StreamExt;
 
+use crate::engine::prepare;
 use crate::server::errors::user_error;
 use crate::server::row_description::result_fields;
 use crate::server::row_encoder::{Framing, RowEncoder};
@@ -106,7 +107,7 @@ impl QueryHook for ResultHook {
             Statement::Declare { stmts } => return Some(declare(stmts, ctx, client).await),
             _ => return None,
         }
-        let df = match ctx.sql(&statement.to_string()).await {
+        let df = match run(statement, ctx).await {
             Ok(df) => df,
             Err(e) => return Some(Err(api(e))),
         };
@@ -148,6 +149,15 @@ impl QueryHook for ResultHook {
     }
 }
 
+/// Plans a statement from the one door ([`prepare`]) and starts it.
+pub async fn run(
+    statement: &Statement,
+    ctx: &SessionContext,
+) -> datafusion::error::Result<DataFrame> {
+    let plan = prepare::plan(&ctx.state(), statement).await?;
+    ctx.execute_logical_plan(plan).await
+}
+
 /// `DECLARE name CURSOR FOR query`: the query's rows wait in a cursor portal for `FETCH`.
 async fn declare(
     declarations: &[Declare],
@@ -168,9 +178,11 @@ async fn declare(
         let query = declaration
             .for_query
             .as_ref()
-            .ok_or_else(|| syntax("DECLARE CURSOR requires a FOR query"))?
-            .to_string();
-        let df = ctx.sql(&query).await.map_err(api)?;
+            .ok_or_else(|| syntax("DECLARE CURSOR requires a FOR query"))?;
+        let df = run(&Statement::Query(query.clone()), ctx)
+            .await
+            .map_err(api)?;
+        let query = query.to_string();
         let Response::Query(rows) = query_response(df, &Format::UnifiedText, &*client).await?
         else {
             unreachable!("query_response answers with rows");

@@ -1,5 +1,5 @@
 //! RowDescription: the columns of a result as clients are told them. [`result_fields`]
-//! builds them from the result's Arrow schema (types from [`crate::engine::pg_types`]);
+//! builds them from the result's Arrow schema (types from [`crate::pg::types`]);
 //! [`complete`] fills in, for responses built upstream, what PostgreSQL sends and
 //! pgwire leaves at its defaults: the names of duplicate outputs (without the suffix
 //! DataFusion needed), the `typlen` of every column, and the `typmod` of `numeric(p,s)`
@@ -15,8 +15,8 @@ use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::error::PgWireResult;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 
-use crate::engine::pg_types::{pg_type, typmod};
-use crate::engine::rewrite::client_name;
+use crate::pg::dialect::client_name;
+use crate::pg::types::{pg_type, typmod};
 
 /// The columns of a result of `schema`, each in the form `format` gives it.
 ///

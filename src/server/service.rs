@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion_postgres::hooks::QueryHook;
 use datafusion_postgres::pgwire::api::copy::{send_copy_both_response, send_copy_in_response};
 use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
@@ -38,7 +39,8 @@ use datafusion_postgres::{DfSessionService, Parser};
 use futures::{Sink, SinkExt, StreamExt};
 use tokio::sync::Notify;
 
-use crate::engine::rewrite::rewrite;
+use crate::engine::prepare;
+use crate::pg::dialect;
 use crate::server::auth::Users;
 use crate::server::cancel::{QuerySlot, Statement};
 use crate::server::copy_out::{send_copy_out, CopyRows};
@@ -167,21 +169,56 @@ fn admin_command(query: &str) -> Option<AdminCommand> {
     }
 }
 
-/// datafusion-postgres' parser behind our compatibility rewrites (extended protocol).
-pub struct RewritingParser {
-    inner: Arc<Parser>,
-    /// The connection's session, to check that a catalog query's plan optimizes.
+/// The extended protocol's Parse: the one door ([`prepare`]), then the hooks' plans for
+/// the statements they answer, else the engine's plan.
+pub struct DoorParser {
+    /// The hooks the connection runs, asked in order for a plan of their statements.
+    hooks: Vec<Arc<dyn QueryHook>>,
+    /// The connection's session.
     ctx: Arc<SessionContext>,
 }
 
-impl Debug for RewritingParser {
+impl Debug for DoorParser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RewritingParser")
+        f.write_str("DoorParser")
     }
 }
 
+impl DoorParser {
+    /// The first statement of `statements` with its plan (the extended protocol runs one).
+    async fn first_planned<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        statements: Vec<SqlStatement>,
+    ) -> PgWireResult<Option<<Self as QueryParser>::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let Some(statement) = statements.into_iter().next() else {
+            return Ok(None);
+        };
+        for hook in &self.hooks {
+            if let Some(plan) = hook
+                .handle_extended_parse_query(&statement, &self.ctx, client)
+                .await
+            {
+                return Ok(Some((sql.to_owned(), Some((statement, plan?)))));
+            }
+        }
+        let plan = prepare::plan(&self.ctx.state(), &statement)
+            .await
+            .map_err(api)?;
+        Ok(Some((sql.to_owned(), Some((statement, plan)))))
+    }
+}
+
+fn api(e: datafusion::error::DataFusionError) -> PgWireError {
+    PgWireError::ApiError(Box::new(e))
+}
+
 #[async_trait]
-impl QueryParser for RewritingParser {
+impl QueryParser for DoorParser {
     type Statement = <Parser as QueryParser>::Statement;
 
     async fn parse_sql<C>(
@@ -193,12 +230,12 @@ impl QueryParser for RewritingParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        let statements = prepare::parse(sql).map_err(api)?;
         let first = self
-            .inner
-            .parse_sql(client, &rewrite(sql), types)
+            .first_planned(client, sql, statements)
             .await
             .and_then(|s| declare_types(s, types));
-        let Some(retry) = crate::engine::rewrite::catalog_retry(sql) else {
+        let Some(retry) = dialect::catalog_retry(sql) else {
             return first;
         };
         // DataFusion refuses an unaggregated correlated subquery when planning or, for
@@ -211,7 +248,7 @@ impl QueryParser for RewritingParser {
         if !fails {
             return first;
         }
-        let retried = self.inner.parse_sql(client, &rewrite(&retry), types).await;
+        let retried = self.first_planned(client, sql, retry).await;
         match retried.and_then(|s| declare_types(s, types)) {
             Ok(statement) => Ok(statement),
             Err(_) => first,
@@ -261,7 +298,7 @@ fn declare_types(
 /// One connection's query handler.
 pub struct QueryService {
     pub inner: Arc<DfSessionService>,
-    pub parser: Arc<RewritingParser>,
+    pub parser: Arc<DoorParser>,
     /// The hooks `inner` runs; the extended protocol runs them itself, with parameters
     /// bound by [`parameters::bind`].
     hooks: Vec<Arc<dyn QueryHook>>,
@@ -296,8 +333,8 @@ impl QueryService {
             Arc::clone(&ctx),
             hooks.clone(),
         ));
-        let parser = Arc::new(RewritingParser {
-            inner: ExtendedQueryHandler::query_parser(inner.as_ref()),
+        let parser = Arc::new(DoorParser {
+            hooks: hooks.clone(),
             ctx: Arc::clone(&ctx),
         });
         Self {
@@ -347,6 +384,34 @@ impl Debug for QueryService {
 }
 
 impl QueryService {
+    /// One statement of a simple query: the first hook that answers it, else
+    /// datafusion-postgres (statements no hook answers: EXPLAIN, DDL).
+    async fn run_simple<C>(
+        &self,
+        client: &mut C,
+        statement: &SqlStatement,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        for hook in &self.hooks {
+            if let Some(result) = hook.handle_simple_query(statement, &self.ctx, client).await {
+                return result;
+            }
+        }
+        let mut responses =
+            SimpleQueryHandler::do_query(self.inner.as_ref(), client, &statement.to_string())
+                .await?;
+        Ok(if responses.is_empty() {
+            Response::EmptyQuery
+        } else {
+            responses.swap_remove(0)
+        })
+    }
+
     async fn run_admin<C: ClientInfo>(
         &self,
         client: &C,
@@ -460,34 +525,47 @@ impl SimpleQueryHandler for QueryService {
         }
         let running = self.parts.activity.begin();
         let statement = self.parts.slot.begin(statement_timeout(client));
-        let query = rewrite(query);
-        let mut outcome = tokio::select! {
-            r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &query) => r,
-            () = statement.cancelled() => return Err(statement.error()),
-        };
-        if outcome.is_err() {
-            if let Some(retry) = crate::engine::rewrite::catalog_retry(&query) {
-                let retried = tokio::select! {
-                    r = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &retry) => r,
-                    () = statement.cancelled() => return Err(statement.error()),
-                };
-                if retried.is_ok() {
-                    outcome = retried;
+        let statements = prepare::parse(query).map_err(api)?;
+        if statements.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut retries = None;
+        let mut responses = Vec::with_capacity(statements.len());
+        for (i, parsed) in statements.iter().enumerate() {
+            let mut outcome = tokio::select! {
+                r = self.run_simple(client, parsed) => r,
+                () = statement.cancelled() => return Err(statement.error()),
+            };
+            if outcome.is_err() {
+                // The retry's statements stand for these one for one, or not at all.
+                let retry = retries
+                    .get_or_insert_with(|| {
+                        dialect::catalog_retry(query)
+                            .filter(|r| r.len() == statements.len())
+                            .unwrap_or_default()
+                    })
+                    .get(i)
+                    .cloned();
+                if let Some(retry) = retry {
+                    let retried = tokio::select! {
+                        r = self.run_simple(client, &retry) => r,
+                        () = statement.cancelled() => return Err(statement.error()),
+                    };
+                    if retried.is_ok() {
+                        outcome = retried;
+                    }
                 }
             }
+            responses.push(prepare_response(outcome?, &running, &statement));
         }
-        let responses = outcome?;
-        Ok(responses
-            .into_iter()
-            .map(|r| prepare_response(r, &running, &statement))
-            .collect())
+        Ok(responses)
     }
 }
 
 #[async_trait]
 impl ExtendedQueryHandler for QueryService {
     type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
-    type QueryParser = RewritingParser;
+    type QueryParser = DoorParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         Arc::clone(&self.parser)

@@ -36,9 +36,9 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::ToSqlText;
 use postgres_types::{IsNull, ToSql};
 
-use crate::engine::pg_types::{list_element, pg_type, semantic, with_semantic, Semantic};
-use crate::engine::temporal::{write_time, write_timestamp};
-use crate::engine::uuid::{write_uuid, HEX_DIGITS};
+use crate::pg::temporal::{write_time, write_timestamp};
+use crate::pg::types::{list_element, pg_type, semantic, with_semantic, Semantic};
+use crate::pg::uuid::{write_uuid, HEX_DIGITS};
 use crate::server::errors::user_error;
 use crate::server::numeric::{
     write_numeric_binary, write_numeric_digits_binary, write_numeric_digits_text,

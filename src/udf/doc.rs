@@ -3,7 +3,7 @@
 //! output. One [`FunctionDoc`] per function is the single source for DataFusion's
 //! `Documentation` (and so `information_schema.routines`), the `pg_proc` rows psql's
 //! `\df` reads, `pg_get_function_arguments/result`, `obj_description`, and the defaults
-//! the named-argument rewrite fills in ([`crate::engine::rewrite`]).
+//! the named-argument rewrite fills in ([`crate::pg::dialect`]).
 
 use datafusion::logical_expr::{DocSection, Documentation, Signature, Volatility};
 

@@ -69,28 +69,28 @@ pub fn doc(name: &str) -> Option<&'static FunctionDoc> {
 
 /// Scalar functions of all families.
 fn scalar() -> Vec<ScalarUDF> {
-    let mut all = vec![crate::engine::compat::version_udf()];
-    all.extend(crate::engine::compat::visibility_udfs());
-    all.push(crate::engine::compat::pg_get_viewdef_udf());
-    all.push(crate::engine::compat::pg_postmaster_start_time_udf());
-    all.push(crate::engine::compat::pg_expandarray_udf());
-    all.push(crate::engine::compat::txid_current_udf());
-    all.extend(crate::engine::temporal::udfs());
-    all.push(crate::engine::compat::pg_tablespace_location_udf());
-    all.push(crate::engine::compat::format_udf());
-    all.extend(crate::engine::compat::function_description_udfs());
-    all.push(crate::engine::compat::pg_size_pretty_udf());
-    all.push(crate::engine::compat::current_setting_udf());
-    all.push(crate::engine::compat::pg_is_in_recovery_udf());
-    all.push(crate::engine::compat::format_type_udf());
-    all.push(crate::engine::compat::pg_typeof_udf());
-    all.push(crate::engine::numeric::numeric_udf());
-    all.extend(crate::engine::float::udfs());
-    all.push(crate::engine::integer_cast::round_away_udf());
-    all.push(crate::engine::to_char::to_char_udf());
-    all.extend(crate::engine::checked_arithmetic::udfs());
-    all.push(crate::engine::uuid::uuid_udf());
-    all.push(crate::engine::uuid::uuid_text_udf());
+    let mut all = vec![crate::pg::system_info::version_udf()];
+    all.extend(crate::pg::system_info::visibility_udfs());
+    all.push(crate::pg::system_info::pg_get_viewdef_udf());
+    all.push(crate::pg::system_info::pg_postmaster_start_time_udf());
+    all.push(crate::pg::system_info::pg_expandarray_udf());
+    all.push(crate::pg::system_info::txid_current_udf());
+    all.extend(crate::pg::temporal::udfs());
+    all.push(crate::pg::system_info::pg_tablespace_location_udf());
+    all.push(crate::pg::system_info::format_udf());
+    all.extend(crate::pg::system_info::function_description_udfs());
+    all.push(crate::pg::system_info::pg_size_pretty_udf());
+    all.push(crate::pg::system_info::current_setting_udf());
+    all.push(crate::pg::system_info::pg_is_in_recovery_udf());
+    all.push(crate::pg::system_info::format_type_udf());
+    all.push(crate::pg::system_info::pg_typeof_udf());
+    all.push(crate::pg::numeric::numeric_udf());
+    all.extend(crate::pg::float::udfs());
+    all.push(crate::pg::integer_cast::round_away_udf());
+    all.push(crate::pg::to_char::to_char_udf());
+    all.extend(crate::pg::checked_arithmetic::udfs());
+    all.push(crate::pg::uuid::uuid_udf());
+    all.push(crate::pg::uuid::uuid_text_udf());
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
     all
@@ -103,7 +103,7 @@ fn aggregate() -> Vec<AggregateUDF> {
         .as_ref()
         .clone()
         .with_aliases(["variance"]);
-    let mut all = vec![crate::engine::avg::avg_udaf(), variance];
+    let mut all = vec![crate::pg::avg::avg_udaf(), variance];
     all.extend(kmeans::aggregate_udfs());
     all
 }
@@ -162,11 +162,10 @@ const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg", "var", "to_
 /// A name collision.
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     // PostgreSQL's date and interval arithmetic, planned with its result types.
-    registry
-        .register_expr_planner(Arc::new(crate::engine::temporal::TemporalPlanner::default()))?;
+    registry.register_expr_planner(Arc::new(crate::pg::temporal::TemporalPlanner::default()))?;
     // Integer `+ - *` that fail on overflow (22003) instead of wrapping around.
     registry.register_expr_planner(Arc::new(
-        crate::engine::checked_arithmetic::CheckedArithmetic::default(),
+        crate::pg::checked_arithmetic::CheckedArithmetic::default(),
     ))?;
     // A replaced built-in's other names are dropped with it: left in the registry, the
     // old function would come back under its own name whenever a session state is

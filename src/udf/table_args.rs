@@ -9,7 +9,6 @@ use datafusion::common::Column;
 use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{cast, Expr, LogicalPlan, LogicalPlanBuilder};
-use futures::FutureExt;
 
 use super::doc::FunctionDoc;
 use crate::error::invalid_argument;
@@ -202,16 +201,8 @@ pub fn source_plan(state: &SessionState, input: &str) -> Result<LogicalPlan> {
     } else {
         format!("SELECT * FROM {trimmed}")
     };
-    // The same compatibility rewrites as a client's statement (named arguments of nested
-    // datapunk calls, PostgreSQL column names). Table lookups of datapunk's catalogs
-    // answer at once: no waiting inside planning.
-    let sql = crate::engine::rewrite::rewrite(&sql);
-    match state.create_logical_plan(&sql).now_or_never() {
-        Some(plan) => plan,
-        None => Err(DataFusionError::Plan(
-            "the query could not be planned without waiting".into(),
-        )),
-    }
+    // Through the one door, as a client's statement; planned without waiting.
+    crate::engine::prepare::plan_query_now(state, &sql)
 }
 
 /// The position of column `name` in `plan`.

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 use datafusion::catalog::SchemaProvider;
 use datafusion::datasource::{MemTable, ViewTable};
 use datafusion::error::DataFusionError;
-use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::engine::system::WarehouseTableStatus;
@@ -201,12 +200,10 @@ impl Warehouse {
         };
         let session = self.engine.session();
         let state = session.ctx.state();
-        let plan = state
-            .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
-                Box::new(s.query.clone()),
-            ))))
-            .await
-            .map_err(fail)?;
+        let plan =
+            crate::engine::prepare::plan(&state, &Statement::Query(Box::new(s.query.clone())))
+                .await
+                .map_err(fail)?;
         let (table, rows): (Arc<dyn datafusion::catalog::TableProvider>, Option<u64>) = match s.kind
         {
             Kind::View => {

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use datafusion::sql::sqlparser::ast::{ObjectName, Query, Spanned, Statement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::engine::WAREHOUSE_SCHEMA;
 
@@ -131,8 +129,11 @@ pub fn parse(text: &str, file_name: &str, shown_as: &str) -> Result<Script, Scri
         message,
         table: table_from_file_name(file_name),
     };
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, text).map_err(|e| {
-        let message = e.to_string();
+    let statements = crate::engine::prepare::parse(text).map_err(|e| {
+        let message = match &e {
+            datafusion::error::DataFusionError::SQL(parser, _) => parser.to_string(),
+            other => other.to_string(),
+        };
         fail(
             line_in_message(&message).unwrap_or(1),
             message
@@ -180,8 +181,6 @@ pub fn parse(text: &str, file_name: &str, shown_as: &str) -> Result<Script, Scri
         }
     };
     let table = warehouse_table(name).map_err(|m| fail(line, m))?;
-    let mut query = query;
-    crate::engine::rewrite::fill_named_arguments(&mut query);
     Ok(Script {
         path: shown_as.to_owned(),
         table,

@@ -45,17 +45,17 @@ pub fn with_postgres_rules(
         .position(|r| r.name() == "type_coercion")
         .unwrap_or(rules.len());
     let after: Arc<dyn AnalyzerRule + Send + Sync> =
-        Arc::new(crate::engine::temporal::TemporalCastsRule::default());
+        Arc::new(crate::pg::temporal::TemporalCastsRule::default());
     rules.insert((at + 1).min(rules.len()), after);
     rules.insert(
         (at + 1).min(rules.len()),
-        Arc::new(crate::engine::float::TextToFloatCasts::default()),
+        Arc::new(crate::pg::float::TextToFloatCasts::default()),
     );
     rules.insert(
         (at + 1).min(rules.len()),
-        Arc::new(crate::engine::integer_cast::IntegerCasts::default()),
+        Arc::new(crate::pg::integer_cast::IntegerCasts::default()),
     );
-    rules.insert(at, Arc::new(crate::engine::uuid::QuotedUuids));
+    rules.insert(at, Arc::new(crate::pg::uuid::QuotedUuids));
     rules.insert(at, Arc::new(QuotedBooleans));
     rules
 }

@@ -23,7 +23,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::Result;
 
-use crate::engine::computed_view::{ComputedRows, ComputedView};
+use crate::pg::catalog::computed_view::{ComputedRows, ComputedView};
 
 /// What the server knows about a connection, kept in its session config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

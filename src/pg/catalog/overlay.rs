@@ -5,7 +5,7 @@
 //! (`pg_index.indkey`, `pg_constraint.conkey`, `pg_proc.proargtypes`, ...) as lists, so
 //! the drivers' `= ANY(indkey)`, `conkey[n]` and `unnest(indkey)` plan.
 //!
-//! The views it lacks altogether are in [`super::pg_extra`]; everything else is
+//! The views it lacks altogether are in [`super::extra`]; everything else is
 //! delegated to datafusion-pg-catalog unchanged.
 
 use std::collections::HashMap;
@@ -13,8 +13,8 @@ use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 
-use crate::engine::computed_view::{ComputedRows, ComputedView};
-use crate::engine::pg_types;
+use crate::pg::catalog::computed_view::{ComputedRows, ComputedView};
+use crate::pg::types;
 use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, SchemaRef};
@@ -286,7 +286,7 @@ impl PgCatalogOverlay {
 }
 
 /// `pg_attribute` with `atttypid` and `atttypmod` of lake and warehouse columns from
-/// [`pg_types`], the mapping result columns use (uuid, json, numeric(p,s), n-D arrays).
+/// [`crate::pg::types`], the mapping result columns use (uuid, json, numeric(p,s), n-D arrays).
 #[derive(Debug)]
 struct TypmodAttributes {
     inner: Arc<dyn TableProvider>,
@@ -393,10 +393,10 @@ impl TypmodAttributes {
             else {
                 continue;
             };
-            if let Ok(t) = pg_types::pg_type(&Arc::new(field.clone())) {
+            if let Ok(t) = types::pg_type(&Arc::new(field.clone())) {
                 types[row] = Some(i64::from(t.oid()));
             }
-            typmods[row] = Some(i64::from(pg_types::typmod(field.data_type()).unwrap_or(-1)));
+            typmods[row] = Some(i64::from(types::typmod(field.data_type()).unwrap_or(-1)));
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         for (index, values) in [(type_index, types), (typmod_index, typmods)] {
@@ -447,13 +447,13 @@ fn with_columns(
 impl SchemaProvider for PgCatalogOverlay {
     fn table_names(&self) -> Vec<String> {
         let mut names = self.inner.table_names();
-        names.extend(super::pg_extra::NAMES.iter().map(|n| (*n).to_owned()));
+        names.extend(super::extra::NAMES.iter().map(|n| (*n).to_owned()));
         names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let Some(table) = self.inner.table(name).await? else {
-            return Ok(super::pg_extra::table(name));
+            return Ok(super::extra::table(name));
         };
         if name == "pg_attribute" {
             if let (Some(pg_class), Some(pg_namespace)) = (
@@ -494,7 +494,7 @@ impl SchemaProvider for PgCatalogOverlay {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name) || super::pg_extra::NAMES.contains(&name)
+        self.inner.table_exist(name) || super::extra::NAMES.contains(&name)
     }
 }
 

@@ -412,7 +412,7 @@ pub fn current_setting_udf() -> ScalarUDF {
 }
 
 /// `pg_typeof(x)`: the name of the PostgreSQL type clients are told `x` has (the one
-/// mapping of `pg_types`), as PostgreSQL's `regtype` prints it (`integer`,
+/// mapping of `pg::types`), as PostgreSQL's `regtype` prints it (`integer`,
 /// `timestamp without time zone`, `text[]`).
 pub fn pg_typeof_udf() -> ScalarUDF {
     ScalarUDF::new_from_impl(PgTypeof {
@@ -467,11 +467,7 @@ impl ScalarUDFImpl for PgTypeof {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::error::Result<ColumnarValue> {
-        let name = match args
-            .arg_fields
-            .first()
-            .map(crate::engine::pg_types::pg_type)
-        {
+        let name = match args.arg_fields.first().map(crate::pg::types::pg_type) {
             Some(Ok(pg_type)) if args.arg_fields[0].data_type() != &DataType::Null => {
                 regtype_name(&pg_type)
             }

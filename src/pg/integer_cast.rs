@@ -113,9 +113,7 @@ impl AnalyzerRule for IntegerCasts {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        crate::engine::coercion::rewrite_expressions(plan, |expr, schema| {
-            self.rewrite(expr, schema)
-        })
+        crate::pg::coercion::rewrite_expressions(plan, |expr, schema| self.rewrite(expr, schema))
     }
 }
 

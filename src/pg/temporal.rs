@@ -46,7 +46,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
-use crate::engine::coercion::rewrite_expressions;
+use crate::pg::coercion::rewrite_expressions;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 

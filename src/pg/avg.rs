@@ -186,7 +186,7 @@ impl Accumulator for IntervalAvg {
             i32::try_from(self.days).map_err(|_| out_of_range())?,
             self.nanoseconds,
         );
-        let average = crate::engine::temporal::scale_interval(sum, 1.0 / self.count as f64)
+        let average = crate::pg::temporal::scale_interval(sum, 1.0 / self.count as f64)
             .ok_or_else(out_of_range)?;
         Ok(ScalarValue::IntervalMonthDayNano(Some(average)))
     }

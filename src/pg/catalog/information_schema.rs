@@ -3,7 +3,7 @@
 //! DBeaver, Metabase): `table_constraints`, `key_column_usage`,
 //! `referential_constraints`, `constraint_column_usage`. Lake and warehouse tables have
 //! no keys, so those are empty, with PostgreSQL's columns. `character_sets` has the one
-//! encoding datapunk speaks; `columns` is PostgreSQL's ([`crate::engine::columns_view`]).
+//! encoding datapunk speaks; `columns` is PostgreSQL's ([`crate::pg::catalog::columns_view`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -114,7 +114,7 @@ struct DocumentedRoutines {
 }
 
 #[async_trait]
-impl crate::engine::computed_view::ComputedRows for DocumentedRoutines {
+impl crate::pg::catalog::computed_view::ComputedRows for DocumentedRoutines {
     fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
         self.inner.schema()
     }
@@ -202,8 +202,8 @@ impl InformationSchema {
         extra.insert("character_sets".to_owned(), character_sets()?);
         extra.insert(
             "columns".to_owned(),
-            Arc::new(crate::engine::computed_view::ComputedView(
-                crate::engine::columns_view::ColumnsView::new(Arc::clone(&catalogs)),
+            Arc::new(crate::pg::catalog::computed_view::ComputedView(
+                crate::pg::catalog::columns_view::ColumnsView::new(Arc::clone(&catalogs)),
             )),
         );
         Ok(Self {
@@ -229,9 +229,9 @@ impl SchemaProvider for InformationSchema {
         let table = self.inner.table(name).await?;
         if name == "routines" {
             if let Some(inner) = table {
-                return Ok(Some(Arc::new(crate::engine::computed_view::ComputedView(
-                    DocumentedRoutines { inner },
-                ))));
+                return Ok(Some(Arc::new(
+                    crate::pg::catalog::computed_view::ComputedView(DocumentedRoutines { inner }),
+                )));
             }
         }
         Ok(table)

@@ -17,7 +17,7 @@
 //!   b`, `'\x01'::bytea`, `a OPERATOR(pg_catalog.=) b` (psqlODBC), casts to `"char"`,
 //!   `generate_subscripts(a, 1)` (SQLAlchemy), `INTERVAL '1 day 02:00:00'` (PostgreSQL's
 //!   own interval form, see `temporal::interval_text`), `x::uuid` (the `pg_uuid` function of
-//!   `engine::uuid`), an unconstrained `x::numeric` (`engine::numeric`: the operand's own
+//!   `pg::uuid`), an unconstrained `x::numeric` (`pg::numeric`: the operand's own
 //!   scale); casts are named as PostgreSQL names them (`x::int` is `x`);
 //! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
 //!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
@@ -36,19 +36,93 @@ use datafusion::sql::sqlparser::ast::{
     VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
-use crate::engine::numeric;
+use crate::pg::numeric;
 
-/// Rewrites `sql` when a rule applies; returns it unchanged otherwise.
-pub fn rewrite(sql: &str) -> Cow<'_, str> {
-    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
-        return Cow::Borrowed(sql);
-    };
-    let mut changed = false;
-    let arrays = still_has_array_subqueries(sql);
+/// datafusion-pg-catalog's rewrites of tool catalog queries: stubs for known queries it
+/// cannot plan (matched by tokens), then its syntax rules.
+fn catalog_parser() -> &'static PostgresCompatibilityParser {
+    static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(PostgresCompatibilityParser::new)
+}
+
+/// Parses `sql` once, as PostgreSQL writes it, and applies the dialect: our rules, then
+/// datafusion-pg-catalog's. Spans point into `sql`.
+///
+/// A catalog query (`pg_*`, `information_schema`) is printed after our rules and read
+/// again by datafusion-pg-catalog, whose stubs for known tool queries match tokens.
+///
+/// # Errors
+/// The text does not parse (42601).
+pub fn parse(sql: &str) -> Result<Vec<Statement>, ParserError> {
+    parse_with(sql, |_| false)
+}
+
+/// [`parse`] with `extra` applied to each statement before the dialect's rules.
+fn parse_with(
+    sql: &str,
+    extra: impl Fn(&mut Statement) -> bool,
+) -> Result<Vec<Statement>, ParserError> {
+    let mut statements = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)?
+        .parse_statements()?;
     let catalog = mentions_catalog(sql);
+    let mut changed = false;
     for statement in &mut statements {
+        changed |= extra(statement);
+    }
+    changed |= apply(&mut statements, sql, catalog);
+    if catalog {
+        let text: Cow<'_, str> = if changed {
+            Cow::Owned(to_text(&statements))
+        } else {
+            Cow::Borrowed(sql)
+        };
+        return catalog_parser().parse(&text);
+    }
+    Ok(statements
+        .into_iter()
+        .map(|s| catalog_parser().rewrite(s))
+        .collect())
+}
+
+fn to_text(statements: &[Statement]) -> String {
+    statements
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(";\n")
+}
+
+/// The query a statement runs, where our rules on queries apply: the statement itself,
+/// `COPY (query) TO`, `CREATE TABLE ... AS`, `CREATE VIEW ... AS`, `DECLARE ... CURSOR FOR`.
+fn queries_of(statement: &mut Statement) -> Vec<&mut Query> {
+    use datafusion::sql::sqlparser::ast::CopySource;
+    match statement {
+        Statement::Query(q) => vec![q.as_mut()],
+        Statement::Copy {
+            source: CopySource::Query(q),
+            ..
+        } => vec![q.as_mut()],
+        Statement::CreateTable(create) => create.query.iter_mut().map(AsMut::as_mut).collect(),
+        Statement::CreateView(view) => vec![view.query.as_mut()],
+        Statement::Declare { stmts } => stmts
+            .iter_mut()
+            .filter_map(|d| d.for_query.as_mut().map(AsMut::as_mut))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Our rules, applied to `statements` parsed from `sql`; whether any applied.
+fn apply(statements: &mut [Statement], sql: &str, catalog: bool) -> bool {
+    let mut changed = false;
+    // Only datafusion-pg-catalog's stubs of tool queries (catalog queries) must keep
+    // their `ARRAY(subquery)`.
+    let arrays = !catalog || still_has_array_subqueries(sql);
+    for statement in statements.iter_mut() {
         changed |= fill_named_arguments(statement);
         if arrays {
             changed |= rewrite_array_subqueries(statement);
@@ -62,13 +136,8 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         }
         if !catalog {
             changed |= keep_scalar_subqueries(statement);
-            match statement {
-                Statement::Query(q) => changed |= name_columns(q),
-                Statement::Copy {
-                    source: datafusion::sql::sqlparser::ast::CopySource::Query(q),
-                    ..
-                } => changed |= name_columns(q),
-                _ => {}
+            for q in queries_of(statement) {
+                changed |= name_columns(q);
             }
             // After naming, which names `(address).city` after its field.
             changed |= field_access_as_get_field(statement);
@@ -76,21 +145,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             changed |= regex_substring(statement);
         }
         // Last, so the rules above see the statement as the client wrote it.
-        if let Statement::Query(q) = statement {
+        for q in queries_of(statement) {
             changed |= dedupe_set_expr(&mut q.body);
         }
     }
-    if changed {
-        Cow::Owned(
-            statements
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(";\n"),
-        )
-    } else {
-        Cow::Borrowed(sql)
-    }
+    changed
 }
 
 /// The retry for a catalog query DataFusion could not plan: the same query with
@@ -98,11 +157,25 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
 /// branches of set operations given unique output names
 /// ([`dedupe_set_operation_branches`]), or `None` when that changes nothing. Only a
 /// retry: psql's own catalog queries plan as they are and must stay as they are.
-pub fn catalog_retry(sql: &str) -> Option<String> {
-    if !mentions_catalog(sql) {
+pub fn catalog_retry(sql: &str) -> Option<Vec<Statement>> {
+    if !mentions_catalog(sql) || !retry_changes(sql) {
         return None;
     }
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    parse_with(sql, |statement| {
+        let mut changed = aggregate_lookup_subqueries(statement);
+        if let Statement::Query(q) = statement {
+            changed |= dedupe_set_operation_branches(&mut q.body);
+        }
+        changed
+    })
+    .ok()
+}
+
+/// Whether [`catalog_retry`]'s rules change `sql` at all.
+fn retry_changes(sql: &str) -> bool {
+    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return false;
+    };
     let mut changed = false;
     for statement in &mut statements {
         changed |= aggregate_lookup_subqueries(statement);
@@ -110,28 +183,17 @@ pub fn catalog_retry(sql: &str) -> Option<String> {
             changed |= dedupe_set_operation_branches(&mut q.body);
         }
     }
-    changed.then(|| {
-        statements
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(";\n")
-    })
+    changed
 }
 
 /// Whether datafusion-pg-catalog's own handling (it swaps some known client queries for
 /// stubs) leaves an `ARRAY(subquery)` behind; only then is ours needed. Rewriting a query
 /// it knows would stop it from recognising the query.
 fn still_has_array_subqueries(sql: &str) -> bool {
-    use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-    static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
     if !sql.to_ascii_lowercase().contains("array") {
         return false;
     }
-    let Ok(mut statements) = PARSER
-        .get_or_init(PostgresCompatibilityParser::new)
-        .parse(sql)
-    else {
+    let Ok(mut statements) = catalog_parser().parse(sql) else {
         return false;
     };
     let mut found = false;
@@ -267,7 +329,7 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                     ..
                 }) = interval.value.as_mut()
                 {
-                    if let Some(units) = crate::engine::temporal::interval_text(text) {
+                    if let Some(units) = crate::pg::temporal::interval_text(text) {
                         *text = units;
                         changed = true;
                     }
@@ -1213,6 +1275,17 @@ pub fn client_name(name: &str) -> &str {
     name.split(DUPLICATE_NAME_MARK).next().unwrap_or(name)
 }
 
+/// Our rules alone, printed: what the unit tests read.
+#[cfg(test)]
+fn rewrite(sql: &str) -> String {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses");
+    if apply(&mut statements, sql, mentions_catalog(sql)) {
+        to_text(&statements)
+    } else {
+        sql.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod catalog_tests {
     use super::rewrite;
@@ -1240,7 +1313,7 @@ mod catalog_tests {
     fn lookup_subqueries_are_aggregated() {
         use super::catalog_retry;
         let sql = "SELECT t.typname FROM pg_catalog.pg_type t WHERE t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)";
-        let out = catalog_retry(sql).unwrap();
+        let out = super::to_text(&catalog_retry(sql).unwrap());
         assert!(out.contains("SELECT max(c.relkind = 'c')"), "{out}");
         // Not on the first try, and not when already aggregated.
         assert!(!rewrite(sql).contains("max("));
@@ -1371,7 +1444,15 @@ mod tests {
     }
 
     #[test]
-    fn unparsable_sql_passes_through() {
-        assert_eq!(rewrite("SELEC 1"), "SELEC 1");
+    fn sql_that_does_not_parse_is_an_error() {
+        assert!(super::parse("SELEC 1").is_err());
+    }
+
+    #[test]
+    fn positions_point_into_the_clients_text() {
+        use datafusion::sql::sqlparser::ast::Spanned;
+        let statements =
+            super::parse("-- report\nSELECT count(*),\n       bad_name FROM t").unwrap();
+        assert_eq!(statements[0].span().start.line, 2);
     }
 }

@@ -22,8 +22,8 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
-use crate::engine::coercion::is_comparison;
-use crate::engine::pg_types::{semantic, with_semantic, Semantic};
+use crate::pg::coercion::is_comparison;
+use crate::pg::types::{semantic, with_semantic, Semantic};
 
 /// `pg_uuid(text)`: see the module header (DataFusion's own `uuid()` makes random ones).
 pub fn uuid_udf() -> ScalarUDF {
@@ -171,7 +171,7 @@ impl AnalyzerRule for QuotedUuids {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        crate::engine::coercion::rewrite_expressions(plan, quoted_uuids)
+        crate::pg::coercion::rewrite_expressions(plan, quoted_uuids)
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::engine::computed_view::ComputedRows;
-use crate::engine::pg_types::pg_type;
+use crate::pg::catalog::computed_view::ComputedRows;
+use crate::pg::types::pg_type;
 use datafusion::arrow::array::{ArrayRef, Int32Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{CatalogProviderList, Session};

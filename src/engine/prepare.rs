@@ -1,0 +1,65 @@
+//! The one door for SQL text: every path that runs SQL (the simple and extended
+//! protocols, COPY, cursors, warehouse scripts, table functions' inner queries) parses it
+//! here, once, with PostgreSQL's dialect applied ([`dialect::parse`]), and plans the
+//! statements it got from here. The same text means the same thing everywhere.
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement;
+use futures::FutureExt;
+
+use crate::pg::dialect;
+
+/// The statements of `sql`, parsed once as PostgreSQL writes them, dialect applied.
+///
+/// # Errors
+/// The text does not parse (42601).
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    dialect::parse(sql).map_err(|e| DataFusionError::SQL(Box::new(e), None))
+}
+
+/// The plan of one statement from [`parse`].
+///
+/// # Errors
+/// The statement does not plan (unknown names, types, ...).
+pub async fn plan(state: &SessionState, statement: &Statement) -> Result<LogicalPlan> {
+    state
+        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+        .await
+}
+
+/// The plan of `sql`, which must be exactly one query.
+///
+/// # Errors
+/// It does not parse or plan, or is not one query.
+pub async fn plan_query(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+    let statement = one_query(sql)?;
+    plan(state, &statement).await
+}
+
+/// [`plan_query`] for callers inside planning (table functions): datapunk's catalogs
+/// answer at once, so planning never has to wait.
+///
+/// # Errors
+/// As [`plan_query`], or planning would have to wait.
+pub fn plan_query_now(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+    let statement = one_query(sql)?;
+    plan(state, &statement).now_or_never().unwrap_or_else(|| {
+        Err(DataFusionError::Plan(
+            "the query could not be planned without waiting".into(),
+        ))
+    })
+}
+
+fn one_query(sql: &str) -> Result<Statement> {
+    let mut statements = parse(sql)?;
+    match (statements.pop(), statements.is_empty()) {
+        (Some(statement @ Statement::Query(_)), true) => Ok(statement),
+        _ => Err(DataFusionError::Plan(format!(
+            "expected exactly one query, got: {}",
+            sql.chars().take(60).collect::<String>()
+        ))),
+    }
+}
