@@ -91,6 +91,8 @@ impl Engine {
         config.options_mut().execution.time_zone = Some("+00:00".to_owned());
         // Spans let errors (warehouse scripts, clients) point at a line.
         config.options_mut().sql_parser.collect_spans = true;
+        // `0.1` is a numeric, as in PostgreSQL (DataFusion: a double); see `pg::literals`.
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
         let mut runtime = RuntimeEnvBuilder::new();
         if memory_limit_mb > 0 {
             let bytes =

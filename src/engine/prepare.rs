@@ -25,9 +25,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 /// # Errors
 /// The statement does not plan (unknown names, types, ...).
 pub async fn plan(state: &SessionState, statement: &Statement) -> Result<LogicalPlan> {
-    state
+    let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
-        .await
+        .await?;
+    crate::pg::literals::fold_integer_literals(plan)
 }
 
 /// The plan of `sql`, which must be exactly one query.

@@ -143,6 +143,11 @@ fn apply(statements: &mut [Statement], sql: &str, catalog: bool) -> bool {
             changed |= field_access_as_get_field(statement);
             changed |= set_returning_series(statement);
             changed |= regex_substring(statement);
+            // After naming: a literal's name is PostgreSQL's whatever its type.
+            for q in queries_of(statement) {
+                changed |= crate::pg::literals::type_literals(q);
+                changed |= crate::pg::result_types::cast_results(q);
+            }
         }
         // Last, so the rules above see the statement as the client wrote it.
         for q in queries_of(statement) {
@@ -1040,7 +1045,6 @@ fn postgres_name(expr: &Expr) -> Option<String> {
             Some(AccessExpr::Dot(Expr::Identifier(field))) => Some(ident_name(field)),
             _ => cast_name(unnested(root), Some("?column?".to_owned())),
         },
-        Expr::Value(v) if matches!(v.value, Value::Boolean(_)) => Some("bool".to_owned()),
         Expr::Case { .. } => Some("case".to_owned()),
         Expr::Exists { .. } => Some("exists".to_owned()),
         // A scalar subquery is named after its one output (`(SELECT max(x) FROM t)` is
@@ -1275,15 +1279,33 @@ pub fn client_name(name: &str) -> &str {
     name.split(DUPLICATE_NAME_MARK).next().unwrap_or(name)
 }
 
-/// Our rules alone, printed: what the unit tests read.
+/// Our rules alone, printed: what the unit tests read. Integer literals are shown as
+/// written (`pg::literals` has its own tests).
 #[cfg(test)]
 fn rewrite(sql: &str) -> String {
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses");
-    if apply(&mut statements, sql, mentions_catalog(sql)) {
-        to_text(&statements)
-    } else {
-        sql.to_owned()
+    if !apply(&mut statements, sql, mentions_catalog(sql)) {
+        return sql.to_owned();
     }
+    let text = to_text(&statements);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("CAST(") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 5..];
+        match after.split_once(" AS INT4)") {
+            Some((n, tail)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                out.push_str(n);
+                rest = tail;
+            }
+            _ => {
+                out.push_str("CAST(");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -1373,7 +1395,7 @@ mod tests {
         );
         assert_eq!(
             rewrite("SELECT 1.5::float8, CAST(x AS INT), true"),
-            "SELECT 1.5::FLOAT8 AS \"float8\", CAST(x AS INT) AS \"x\", true AS \"bool\""
+            "SELECT 1.5::FLOAT8 AS \"float8\", CAST(x AS INT) AS \"x\", true AS \"?column?\""
         );
         // A cast is named after its column or function; an unconstrained numeric keeps a
         // literal's scale and an operand's type.

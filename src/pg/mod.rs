@@ -4,6 +4,8 @@
 //!
 //! - [`dialect`]: SQL text to statements, parsed once, with the syntax rewrites that need
 //!   the syntax tree (named arguments, PostgreSQL's column names, catalog-query shapes);
+//! - [`literals`]: PostgreSQL's types for numeric literals (`integer`, `numeric`);
+//! - [`result_types`]: PostgreSQL's result types of functions DataFusion types otherwise;
 //! - [`types`]: the one mapping from Arrow columns to PostgreSQL types (OIDs, typmods);
 //! - meaning where DataFusion's differs, by topic, each with its functions, planners and
 //!   analyzer rules: [`temporal`] (dates, times, intervals), [`numeric`], [`float`],
@@ -20,7 +22,9 @@ pub mod coercion;
 pub mod dialect;
 pub mod float;
 pub mod integer_cast;
+pub mod literals;
 pub mod numeric;
+pub mod result_types;
 pub mod system_info;
 pub mod temporal;
 pub mod to_char;

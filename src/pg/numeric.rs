@@ -1,6 +1,6 @@
 //! PostgreSQL's unconstrained `numeric` cast. DataFusion reads `x::numeric` (no precision)
 //! as numeric(38,10), so `count(*)::numeric` printed `5.0000000000` and `'1.25'::numeric`
-//! `1.2500000000` where PostgreSQL keeps the value's own scale. `rewrite::postgres_syntax`
+//! `1.2500000000` where PostgreSQL keeps the value's own scale. `dialect::postgres_syntax`
 //! gives a literal its own precision and scale ([`literal_numeric_type`]) and sends any
 //! other operand through `pg_numeric` ([`numeric_udf`]), which keeps an integer's scale
 //! 0 and a decimal's type. Floats and text keep DataFusion's numeric(38,10): their scale
@@ -66,6 +66,88 @@ impl ScalarUDFImpl for NumericCast {
         };
         Ok(ColumnarValue::Array(cast_with_options(
             &input, &target, &strict,
+        )?))
+    }
+}
+
+/// `ceil`, `floor` and one-argument `trunc` as PostgreSQL has them: of a numeric, a
+/// numeric of scale 0 (`ceil(1.2)` is `2`; DataFusion kept the operand's scale: `2.0`);
+/// of anything else, DataFusion's own, which this wraps.
+pub fn whole_number_udfs() -> Vec<ScalarUDF> {
+    use datafusion::functions::math;
+    [math::ceil(), math::floor(), math::trunc()]
+        .into_iter()
+        .map(|inner| ScalarUDF::new_from_impl(WholeNumber { inner }))
+        .collect()
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct WholeNumber {
+    inner: std::sync::Arc<ScalarUDF>,
+}
+
+/// The type of a whole number of a decimal of type `input`, or `None` when `input` is
+/// no decimal with a fraction.
+fn whole_decimal(input: &DataType) -> Option<DataType> {
+    match input {
+        DataType::Decimal128(p, s) if *s > 0 => {
+            let integer_digits = i16::from(*p) - i16::from(*s);
+            Some(DataType::Decimal128(
+                u8::try_from((integer_digits + 1).clamp(1, 38)).unwrap_or(38),
+                0,
+            ))
+        }
+        _ => None,
+    }
+}
+
+impl ScalarUDFImpl for WholeNumber {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args {
+            [one] => whole_decimal(one).map_or_else(|| self.inner.return_type(args), Ok),
+            _ => self.inner.return_type(args),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let whole = match args.arg_fields.as_slice() {
+            [one] => whole_decimal(one.data_type()),
+            _ => None,
+        };
+        let Some(target) = whole else {
+            return self.inner.invoke_with_args(args);
+        };
+        let rows = args.number_rows;
+        let own = std::sync::Arc::new(datafusion::arrow::datatypes::Field::new(
+            self.name(),
+            args.arg_fields[0].data_type().clone(),
+            true,
+        ));
+        let result = self.inner.invoke_with_args(ScalarFunctionArgs {
+            return_field: own,
+            ..args
+        })?;
+        let values = result.into_array(rows)?;
+        Ok(ColumnarValue::Array(cast_with_options(
+            &values,
+            &target,
+            &CastOptions::default(),
         )?))
     }
 }

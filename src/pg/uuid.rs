@@ -1,6 +1,6 @@
 //! PostgreSQL's `uuid` over Arrow's canonical `arrow.uuid` (16 bytes, tagged): the
 //! `pg_uuid(x)` cast function (`'…'::uuid` and `CAST(… AS uuid)` are rewritten to it, see
-//! `rewrite::postgres_syntax`), reading text as `uuid_in` does, and [`QuotedUuids`], the
+//! `dialect::postgres_syntax`), reading text as `uuid_in` does, and [`QuotedUuids`], the
 //! analyzer rule that reads a quoted literal compared with a uuid column as a uuid
 //! (`WHERE id = 'a0eebc99-…'`), as PostgreSQL reads an untyped literal as the other
 //! side's type. Text that is no uuid fails with 22P02, as in PostgreSQL.

@@ -85,6 +85,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::pg::system_info::format_type_udf());
     all.push(crate::pg::system_info::pg_typeof_udf());
     all.push(crate::pg::numeric::numeric_udf());
+    all.extend(crate::pg::numeric::whole_number_udfs());
     all.extend(crate::pg::float::udfs());
     all.push(crate::pg::integer_cast::round_away_udf());
     all.push(crate::pg::to_char::to_char_udf());
@@ -153,7 +154,16 @@ pub fn register_table_functions(state: &mut SessionState) {
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
-const REPLACES_BUILTIN: &[&str] = &["version", "format_type", "avg", "var", "to_char"];
+const REPLACES_BUILTIN: &[&str] = &[
+    "version",
+    "format_type",
+    "avg",
+    "var",
+    "to_char",
+    "ceil",
+    "floor",
+    "trunc",
+];
 
 /// Registers every datapunk function; a name that collides with an existing function is
 /// an error unless it is a deliberate PostgreSQL-compatibility replacement.
@@ -233,8 +243,10 @@ mod tests {
                 "als_recommend",
                 "association_rules",
                 "avg",
+                "ceil",
                 "col_description",
                 "current_setting",
+                "floor",
                 "format",
                 "format_type",
                 "frequent_itemsets",
@@ -275,6 +287,7 @@ mod tests {
                 "rfm_segment_rf",
                 "shobj_description",
                 "to_char",
+                "trunc",
                 "txid_current",
                 "var",
                 "version"

@@ -204,6 +204,15 @@ impl Warehouse {
             crate::engine::prepare::plan(&state, &Statement::Query(Box::new(s.query.clone())))
                 .await
                 .map_err(fail)?;
+        if let Some(name) = repeated_column(&plan) {
+            // As PostgreSQL's CREATE TABLE AS / CREATE VIEW refuse it (42701).
+            return Err(ScriptError {
+                path: s.path.clone(),
+                line: s.line,
+                message: format!("column \"{name}\" specified more than once"),
+                table: Some(s.table.clone()),
+            });
+        }
         let (table, rows): (Arc<dyn datafusion::catalog::TableProvider>, Option<u64>) = match s.kind
         {
             Kind::View => {
@@ -268,6 +277,17 @@ impl Warehouse {
         };
         map.insert(table.to_owned(), status);
     }
+}
+
+/// The first output name a query gives two columns, as clients see the names.
+fn repeated_column(plan: &datafusion::logical_expr::LogicalPlan) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    plan.schema()
+        .fields()
+        .iter()
+        .map(|f| crate::pg::dialect::client_name(f.name()))
+        .find(|name| !seen.insert(*name))
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

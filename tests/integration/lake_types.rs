@@ -251,13 +251,13 @@ async fn a_ragged_list_of_lists_is_refused_as_postgres_refuses_such_an_array() {
         };
         assert_eq!(sqlstate(&e), "2202E", "{e}");
     }
-    // A rectangular one is an int8[] of two dimensions.
+    // A rectangular one is an int4[] of two dimensions (integer literals are integers).
     let row = client
         .query_one("SELECT make_array(make_array(1, 2), make_array(3, 4))", &[])
         .await
         .unwrap();
-    assert_eq!(row.columns()[0].type_().oid(), 1016);
-    let value: Vec<Option<i64>> = client
+    assert_eq!(row.columns()[0].type_().oid(), 1007);
+    let value: Vec<Option<i32>> = client
         .query_one("SELECT make_array(5, NULL, 7)", &[])
         .await
         .unwrap()
