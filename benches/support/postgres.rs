@@ -21,12 +21,23 @@ fn find_bin() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("DATAPUNK_BENCH_PG_BIN") {
         return Some(PathBuf::from(dir));
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("initdb"))
-        .find(|p| p.exists())
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("initdb"))
+            .find(|p| p.exists())
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+    });
+    // Debian's packages keep the server binaries off PATH, one folder per version.
+    on_path.or_else(|| {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .collect();
+        versions.sort();
+        versions.pop()
+    })
 }
 
 fn is_root() -> bool {
@@ -41,7 +52,7 @@ impl LocalPostgres {
     /// Starts a cluster, or says why not (`None`).
     pub fn start() -> Option<Self> {
         let Some(bin) = find_bin() else {
-            println!("postgres: no server binaries (set DATAPUNK_BENCH_PG_BIN); skipped");
+            println!("postgres: no server binaries (set DATAPUNK_BENCH_PG_BIN or apt-get install postgresql); skipped");
             return None;
         };
         let dir = tempfile::tempdir().ok()?;

@@ -9,6 +9,7 @@ mod binary;
 mod cancel;
 mod clients;
 mod copy;
+mod differential;
 mod errors;
 mod examples;
 mod jdbc;
