@@ -49,7 +49,7 @@ pub fn with_postgres_rules(
     rules.insert((at + 1).min(rules.len()), after);
     rules.insert(
         (at + 1).min(rules.len()),
-        Arc::new(crate::pg::float::TextToFloatCasts::default()),
+        Arc::new(crate::pg::float::FloatCasts::default()),
     );
     rules.insert(
         (at + 1).min(rules.len()),

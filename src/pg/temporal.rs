@@ -55,6 +55,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::new_from_impl(TimestampDifference::new()),
         ScalarUDF::new_from_impl(TimestampText::new()),
+        ScalarUDF::new_from_impl(IntervalText::new()),
         ScalarUDF::new_from_impl(Age::new()),
         ScalarUDF::new_from_impl(IntervalScale::multiply()),
         ScalarUDF::new_from_impl(IntervalScale::divide()),
@@ -161,12 +162,14 @@ impl ExprPlanner for TemporalPlanner {
 #[derive(Debug)]
 pub struct TemporalCastsRule {
     text: Arc<ScalarUDF>,
+    interval_text: Arc<ScalarUDF>,
 }
 
 impl Default for TemporalCastsRule {
     fn default() -> Self {
         Self {
             text: Arc::new(ScalarUDF::new_from_impl(TimestampText::new())),
+            interval_text: Arc::new(ScalarUDF::new_from_impl(IntervalText::new())),
         }
     }
 }
@@ -231,6 +234,19 @@ impl TemporalCastsRule {
             let printed = Expr::ScalarFunction(ScalarFunction::new_udf(
                 Arc::clone(&self.text),
                 vec![argument],
+            ));
+            return Ok(Transformed::yes(if to == DataType::Utf8 {
+                printed
+            } else {
+                rebuild(Box::new(printed), field)
+            }));
+        }
+        if let (true, Ok(DataType::Interval(IntervalUnit::MonthDayNano))) =
+            (is_text(&to), inner.get_type(schema))
+        {
+            let printed = Expr::ScalarFunction(ScalarFunction::new_udf(
+                Arc::clone(&self.interval_text),
+                vec![*inner],
             ));
             return Ok(Transformed::yes(if to == DataType::Utf8 {
                 printed
@@ -871,6 +887,102 @@ impl ScalarUDFImpl for TimestampText {
     }
 }
 
+/// `interval_out` with `IntervalStyle = postgres`: `1 year 2 mons -3 days +04:05:06.5`,
+/// `00:00:00` for a zero interval. Nanoseconds are truncated to PostgreSQL's microseconds.
+pub fn interval_out(months: i32, days: i32, nanos: i64) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(32);
+    let mut is_zero = true;
+    let mut is_before = false;
+    let mut part = |out: &mut String, value: i64, unit: &str| {
+        if value == 0 {
+            return;
+        }
+        let _ = write!(
+            out,
+            "{}{}{value} {unit}{}",
+            if is_zero { "" } else { " " },
+            if is_before && value > 0 { "+" } else { "" },
+            if value == 1 { "" } else { "s" }
+        );
+        is_before = value < 0;
+        is_zero = false;
+    };
+    part(&mut out, i64::from(months / 12), "year");
+    part(&mut out, i64::from(months % 12), "mon");
+    part(&mut out, i64::from(days), "day");
+    let micros = nanos / 1_000;
+    if is_zero || micros != 0 {
+        let minus = micros < 0;
+        let micros = micros.unsigned_abs();
+        let (hours, minutes, seconds, fraction) = (
+            micros / 3_600_000_000,
+            micros / 60_000_000 % 60,
+            micros / 1_000_000 % 60,
+            micros % 1_000_000,
+        );
+        let sign = if minus {
+            "-"
+        } else if is_before {
+            "+"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "{}{sign}{hours:02}:{minutes:02}:{seconds:02}",
+            if is_zero { "" } else { " " }
+        );
+        if fraction != 0 {
+            let digits = format!("{fraction:06}");
+            let _ = write!(out, ".{}", digits.trim_end_matches('0'));
+        }
+    }
+    out
+}
+
+/// `pg_interval_text(x)`: an interval as [`interval_out`] prints it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct IntervalText {
+    signature: Signature,
+}
+
+impl IntervalText {
+    fn new() -> Self {
+        Self {
+            signature: Signature::exact(
+                vec![DataType::Interval(IntervalUnit::MonthDayNano)],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for IntervalText {
+    fn name(&self) -> &str {
+        "pg_interval_text"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::IntervalMonthDayNanoType;
+        let values = args.args[0].clone().into_array(args.number_rows)?;
+        let values = values.as_primitive::<IntervalMonthDayNanoType>();
+        let text: datafusion::arrow::array::StringArray = values
+            .iter()
+            .map(|v| v.map(|v| interval_out(v.months, v.days, v.nanoseconds)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(text)))
+    }
+}
+
 /// `age`: of two timestamps (or one, from today's midnight), PostgreSQL's symbolic
 /// difference; of a transaction id, 0 (every transaction in datapunk is the current one).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -1188,5 +1300,18 @@ mod tests {
             age("2024-03-31 10:00:00", "2024-02-29 12:00:00"),
             (1, 1, 22 * 3600)
         );
+    }
+
+    #[test]
+    fn intervals_print_as_interval_out_prints_them() {
+        assert_eq!(interval_out(0, 3, 14_706_000_000_000), "3 days 04:05:06");
+        assert_eq!(interval_out(0, 0, 0), "00:00:00");
+        assert_eq!(interval_out(14, 0, 0), "1 year 2 mons");
+        assert_eq!(interval_out(0, -1, 7_200_000_000_000), "-1 days +02:00:00");
+        assert_eq!(
+            interval_out(1, 1, -1_500_000_000),
+            "1 mon 1 day -00:00:01.5"
+        );
+        assert_eq!(interval_out(0, 0, 90_061_000_000_000), "25:01:01");
     }
 }

@@ -1,6 +1,8 @@
 //! The query path of one connection: admin statements (`REFRESH WAREHOUSE`,
-//! `REFRESH LAKE`), then datafusion-postgres' `DfSessionService` for everything else, with
-//! every running query counted so a graceful shutdown can wait for it.
+//! `REFRESH LAKE`), then every other statement parsed by the one door
+//! ([`crate::engine::prepare`]) and answered by the first hook that takes it
+//! (datafusion-postgres' `DfSessionService` only for statements no hook answers: EXPLAIN,
+//! DDL), with every running query counted so a graceful shutdown can wait for it.
 //!
 //! A query counts as running until its last row has been sent (or the client went away).
 //! Extended-protocol Execute streams rows straight from the engine to the socket: pgwire

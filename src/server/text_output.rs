@@ -7,9 +7,12 @@
 //!
 //! [`TextFix`] rewrites one value's text from arrow-pg's encoder, which
 //! [`crate::server::values`] uses for the types it has no direct path for; the direct
-//! paths print floats with [`float8_text`] and [`float4_text`].
+//! paths print floats with [`float8_text`] and [`float4_text`] (`pg::float`'s, which SQL's
+//! casts of floats to text use too).
 
 use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
+
+pub use crate::pg::float::{float4_text, float8_text};
 use datafusion_postgres::pgwire::api::Type;
 
 /// How the stock text of one column's values must be rewritten to read as PostgreSQL's.
@@ -64,101 +67,6 @@ impl TextFix {
             }
         }
     }
-}
-
-/// `float8out`: a double as PostgreSQL prints it with `extra_float_digits`.
-pub fn float8_text(value: f64, extra_float_digits: i32) -> String {
-    float_text(value, extra_float_digits, 15, |v, p| match p {
-        Some(p) => format!("{v:.p$e}"),
-        None => format!("{v:e}"),
-    })
-}
-
-/// `float4out`: a real as PostgreSQL prints it with `extra_float_digits`.
-pub fn float4_text(value: f32, extra_float_digits: i32) -> String {
-    float_text(f64::from(value), extra_float_digits, 6, |v, p| {
-        // Narrowing back is exact: `v` came from an f32.
-        #[allow(clippy::cast_possible_truncation)]
-        let v = v as f32;
-        match p {
-            Some(p) => format!("{v:.p$e}"),
-            None => format!("{v:e}"),
-        }
-    })
-}
-
-/// Shared by [`float8_text`] and [`float4_text`]; `digits` is DBL_DIG or FLT_DIG and
-/// `scientific(v, precision)` renders `v` as Rust's `{:e}` (shortest exact digits when
-/// `precision` is `None`).
-fn float_text(
-    value: f64,
-    extra_float_digits: i32,
-    digits: i32,
-    scientific: impl Fn(f64, Option<usize>) -> String,
-) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    if extra_float_digits > 0 {
-        // Shortest exact digits; fixed notation while the decimal exponent is in -4..digits.
-        let sci = scientific(value, None);
-        layout(&sci, |exponent| (-4..digits).contains(&exponent))
-    } else {
-        // printf's %.{precision}g.
-        let precision = (digits + extra_float_digits).max(1);
-        let sci = scientific(value, Some((precision - 1) as usize));
-        layout(&sci, |exponent| exponent >= -4 && exponent < precision)
-    }
-}
-
-/// Lays out Rust's `{:e}` text (`-1.2345e-7`) as printf's `%g` would: fixed notation when
-/// `fixed(exponent)`, else `d.ddde±XX`; trailing fractional zeros dropped.
-fn layout(sci: &str, fixed: impl Fn(i32) -> bool) -> String {
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    while digits.len() > 1 && digits.ends_with('0') {
-        digits.pop();
-    }
-    let mut out = String::with_capacity(digits.len() + 8);
-    out.push_str(sign);
-    if fixed(exponent) {
-        // The decimal point goes after `point` digits.
-        let point = exponent + 1;
-        let len = digits.len() as i32;
-        if point <= 0 {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-point) as usize));
-            out.push_str(&digits);
-        } else if point >= len {
-            out.push_str(&digits);
-            out.extend(std::iter::repeat_n('0', (point - len) as usize));
-        } else {
-            out.push_str(&digits[..point as usize]);
-            out.push('.');
-            out.push_str(&digits[point as usize..]);
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exponent < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exponent.abs()));
-    }
-    out
 }
 
 /// Drops trailing zeros of the fractional seconds (and the dot when nothing is left).

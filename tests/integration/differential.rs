@@ -456,7 +456,10 @@ async fn corpus_runs_as_on_postgres() {
         seen.insert(key.clone());
         match (verdict.differences.is_empty(), listed) {
             (true, None) => identical += 1,
-            (true, Some(_)) => fixed.push(verdict.query),
+            (true, Some(_)) => {
+                identical += 1;
+                fixed.push(verdict.query);
+            }
             (false, Some(reason)) => {
                 still.insert(key);
                 if reason == UNEXPLAINED {

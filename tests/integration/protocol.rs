@@ -526,6 +526,15 @@ async fn sql_forms_answer_as_in_postgres_15() {
              interval '90 minutes', DATE '2024-01-01'",
             &["extract=2024|substr=b|btrim=x|ceil=2|floor=1|position=2|interval=01:30:00|date=2024-01-01"],
         ),
+        // Casts to text print as PostgreSQL's float8out and interval_out (DataFusion:
+        // `1024.0`, `60 days 1 hours 30 mins`); literals are typed as PostgreSQL types them.
+        (
+            "SELECT CAST(2 ^ 10 AS text) AS a, \
+             CAST(TIMESTAMP '2024-03-01 10:00' - TIMESTAMP '2024-01-01 08:30' AS text) AS b, \
+             CAST(CAST(7 AS float) / 3 AS text) AS c, 1e20::float8::text AS d, \
+             pg_typeof(1) AS e, pg_typeof(0.1) AS f, 0.1 + 0.2 AS g, 1.5e3 AS h",
+            &["a=1024|b=60 days 01:30:00|c=2.3333333333333335|d=1e+20|e=integer|f=numeric|g=0.3|h=1500"],
+        ),
         // `::float` is a double, and a timestamp minus a date an interval.
         (
             "SELECT 1::float / 3 AS f, TIMESTAMP '2024-03-01' - DATE '2024-02-01' AS d, \
