@@ -197,9 +197,11 @@ impl Engine {
                 .build(),
             None => self.base.clone(),
         };
-        Session {
-            ctx: Arc::new(SessionContext::new_with_state(state)),
-            search_path,
+        let ctx = Arc::new(SessionContext::new_with_state(state));
+        let path = search_path.clone();
+        for udf in crate::pg::system_info::search_path_udfs(move || path.get()) {
+            ctx.register_udf(udf);
         }
+        Session { ctx, search_path }
     }
 }

@@ -3,6 +3,8 @@
 //! (`ix.indisprimary = 'f'` from SQLAlchemy, `opted_in = 'true'` from an analyst) is
 //! read as a boolean, as PostgreSQL reads an untyped literal as the other side's type.
 //! A literal that is no boolean (`flag = 'maybe'`) fails with 22P02, as in PostgreSQL.
+//! Likewise a quoted literal compared with an array is an array literal
+//! (`pol.polroles = '{0}'`, psql's `\dp`).
 //!
 //! Also where our analyzer rules go ([`with_postgres_rules`]) and the one traversal they
 //! share ([`rewrite_expressions`]).
@@ -116,6 +118,54 @@ fn as_boolean(expr: Expr) -> Expr {
     Expr::Cast(Cast::new(Box::new(expr), DataType::Boolean))
 }
 
+/// The element type of a non-literal list expression.
+fn list_element(expr: &Expr, schema: &DFSchema) -> Option<DataType> {
+    if matches!(expr, Expr::Literal(..)) {
+        return None;
+    }
+    match expr.get_type(schema).ok()? {
+        DataType::List(f) | DataType::LargeList(f) => Some(f.data_type().clone()),
+        _ => None,
+    }
+}
+
+/// A quoted array literal (`'{1,2}'`, `'{"a b",NULL}'`) as a list of `element`s.
+fn as_array(literal: &Expr, element: &DataType) -> Result<Expr> {
+    let Expr::Literal(ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)), _) =
+        literal
+    else {
+        return Ok(literal.clone());
+    };
+    let malformed = || {
+        datafusion::error::DataFusionError::Execution(format!(
+            "malformed array literal: \"{text}\""
+        ))
+    };
+    let body = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(malformed)?;
+    let mut items = Vec::new();
+    if !body.trim().is_empty() {
+        for raw in body.split(',') {
+            let raw = raw.trim();
+            let item = if raw.eq_ignore_ascii_case("null") {
+                ScalarValue::try_from(element)?
+            } else {
+                ScalarValue::Utf8(Some(raw.trim_matches('"').to_owned()))
+                    .cast_to(element)
+                    .map_err(|_| malformed())?
+            };
+            items.push(item);
+        }
+    }
+    Ok(Expr::Literal(
+        ScalarValue::List(ScalarValue::new_list_nullable(&items, element)),
+        None,
+    ))
+}
+
 fn coerce_comparison(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
         return Ok(Transformed::no(expr));
@@ -131,6 +181,10 @@ fn coerce_comparison(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
         (left, Box::new(as_boolean(*right)), true)
     } else if quoted(&left) && is_boolean(&right, schema) {
         (Box::new(as_boolean(*left)), right, true)
+    } else if let (Some(element), true) = (list_element(&left, schema), quoted(&right)) {
+        (left, Box::new(as_array(&right, &element)?), true)
+    } else if let (true, Some(element)) = (quoted(&left), list_element(&right, schema)) {
+        (Box::new(as_array(&left, &element)?), right, true)
     } else {
         (left, right, false)
     };

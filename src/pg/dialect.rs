@@ -133,6 +133,7 @@ fn apply(statements: &mut [Statement], sql: &str, catalog: bool) -> bool {
             changed |= field_access_as_get_field(statement);
             changed |= catalog_system_columns(statement);
             changed |= computed_regclass_in_descriptions(statement);
+            changed |= tables_visible_by_search_path(statement);
         }
         if !catalog {
             changed |= keep_scalar_subqueries(statement);
@@ -236,13 +237,15 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Function(f) = expr {
             if f.name.to_string().eq_ignore_ascii_case("array") {
-                if let FunctionArguments::Subquery(q) = &f.args {
-                    let q = q.to_string();
+                if let FunctionArguments::Subquery(query) = &f.args {
+                    let q = query.to_string();
                     // psql `\d+` unnests the toast table's reloptions (a LATERAL
                     // reference DataFusion cannot plan); relation options are always
                     // empty in datapunk, so the array is NULL.
-                    let text = if q.contains("reloptions") {
+                    let text = if q.contains("reloptions") || reads_only_empty_tables(query) {
                         "CAST(NULL AS TEXT[])".to_owned()
+                    } else if let Some(direct) = aggregated_in_place(query) {
+                        direct
                     } else {
                         format!("(SELECT array_agg(_array.c) FROM ({q}) AS _array(c))")
                     };
@@ -256,6 +259,59 @@ fn rewrite_array_subqueries(statement: &mut Statement) -> bool {
         ControlFlow::<()>::Continue(())
     });
     changed
+}
+
+/// `ARRAY(SELECT x FROM t WHERE ... ORDER BY y)` as `(SELECT array_agg(x ORDER BY y)
+/// FROM t WHERE ...)`, which DataFusion decorrelates (a correlated derived table it
+/// cannot); `None` unless the query is one plain SELECT of one column from tables (a
+/// table function's column names are another matter).
+fn aggregated_in_place(query: &Query) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::{GroupByExpr, OrderByKind};
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let plain = query.with.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && select.distinct.is_none()
+        && select.having.is_none()
+        && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        && select.projection.len() == 1
+        && select.from.iter().all(|f| {
+            use datafusion::sql::sqlparser::ast::TableFactor;
+            std::iter::once(&f.relation)
+                .chain(f.joins.iter().map(|j| &j.relation))
+                .all(|r| matches!(r, TableFactor::Table { args: None, .. }))
+        });
+    if !plain {
+        return None;
+    }
+    let value = match &select.projection[0] {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.to_string(),
+        _ => return None,
+    };
+    let order = match query.order_by.as_ref().map(|o| &o.kind) {
+        None => String::new(),
+        Some(OrderByKind::Expressions(items)) => {
+            let keys: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    let key = match &item.expr {
+                        Expr::Value(v) if v.value.to_string() == "1" => value.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("{key}{}", item.options)
+                })
+                .collect();
+            format!(" ORDER BY {}", keys.join(", "))
+        }
+        Some(_) => return None,
+    };
+    let mut rest = select.clone();
+    rest.projection = vec![SelectItem::UnnamedExpr(parse_expr(&format!(
+        "array_agg(({value}){order})"
+    ))?)];
+    Some(format!("({rest})"))
 }
 
 /// One SQL expression, parsed as PostgreSQL writes it.
@@ -275,7 +331,8 @@ fn parse_expr(text: &str) -> Option<Expr> {
 /// - `x::float` → `x::double precision` (DataFusion read `float` as a 4-byte real);
 /// - `generate_subscripts(a, d)` → `unnest(generate_series(1, array_length(a, d)))`, a
 ///   set-returning call beside `unnest(a)` as SQLAlchemy writes it;
-/// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads.
+/// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads;
+/// - `x LIKE p ESCAPE '/'` → `x LIKE pg_like_pattern(p, '/')` ([`crate::pg::like`]).
 fn postgres_syntax(statement: &mut Statement) -> bool {
     use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType};
     let mut changed = false;
@@ -324,6 +381,27 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
             } => {
                 if let Some(new) = parse_expr(&format!("pg_uuid({operand})")) {
                     *expr = new;
+                    changed = true;
+                }
+            }
+            Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } => {
+                let escape = match escape_char.as_ref().map(|e| &e.value) {
+                    Some(Value::SingleQuotedString(e)) if e != "\\" => e.replace('\'', "''"),
+                    _ => return ControlFlow::Continue(()),
+                };
+                let text = format!("{}(({pattern}), '{escape}')", crate::pg::like::FUNCTION);
+                if let Some(new) = parse_expr(&text) {
+                    **pattern = new;
+                    *escape_char = None;
                     changed = true;
                 }
             }
@@ -768,6 +846,70 @@ fn calls(expr: &Expr, name: &str) -> bool {
     }
 }
 
+/// `WHERE ... AND pg_table_is_visible(c.oid)` (psql's `\d`, `\dv`, ... without a
+/// pattern) → `... AND c.oid IN (relations of the schemas on the search path)`: the
+/// function itself cannot know the connection's search path and says true for every
+/// relation. Only as a conjunct of a WHERE clause, where DataFusion plans the IN
+/// subquery; a name shadowed by one earlier on the path still counts as visible.
+fn tables_visible_by_search_path(statement: &mut Statement) -> bool {
+    struct Visibility(bool);
+    impl VisitorMut for Visibility {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            self.0 |= visibility_in_body(&mut query.body);
+            ControlFlow::Continue(())
+        }
+    }
+    fn visibility_in_body(body: &mut SetExpr) -> bool {
+        match body {
+            SetExpr::Select(select) => select
+                .selection
+                .as_mut()
+                .is_some_and(visibility_in_conjuncts),
+            SetExpr::SetOperation { left, right, .. } => {
+                let l = visibility_in_body(left);
+                visibility_in_body(right) | l
+            }
+            _ => false,
+        }
+    }
+    fn visibility_in_conjuncts(expr: &mut Expr) -> bool {
+        use datafusion::sql::sqlparser::ast::BinaryOperator;
+        match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                let l = visibility_in_conjuncts(left);
+                visibility_in_conjuncts(right) | l
+            }
+            Expr::Nested(inner) => visibility_in_conjuncts(inner),
+            _ if calls(expr, "pg_table_is_visible") => {
+                let Some(oid) = only_argument(expr) else {
+                    return false;
+                };
+                let text = format!(
+                    "({oid}) IN (SELECT _visible.oid FROM pg_catalog.pg_class AS _visible \
+                     JOIN pg_catalog.pg_namespace AS _visible_ns ON _visible_ns.oid = _visible.relnamespace \
+                     WHERE _visible_ns.nspname = ANY(current_schemas(true)))"
+                );
+                match parse_expr(&text) {
+                    Some(new) => {
+                        *expr = new;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        }
+    }
+    let mut visibility = Visibility(false);
+    let _ = statement.visit(&mut visibility);
+    visibility.0
+}
+
 /// The one argument of a call, if it has exactly one.
 fn only_argument(expr: &Expr) -> Option<&Expr> {
     let Expr::Function(f) = expr else {
@@ -940,6 +1082,25 @@ fn positional(name: &ObjectName, args: &[FunctionArg]) -> Option<Vec<FunctionArg
     Some(out)
 }
 
+/// Catalog tables that are always empty in datapunk (no sequences, column defaults or
+/// row security policies): a scalar or ARRAY subquery reading only them is NULL, which
+/// DataFusion need not decorrelate.
+const EMPTY_CATALOG_TABLES: &[&str] = &["pg_sequence", "pg_attrdef", "pg_policy"];
+
+/// Whether `query` is one SELECT reading only [`EMPTY_CATALOG_TABLES`].
+fn reads_only_empty_tables(query: &Query) -> bool {
+    use datafusion::sql::sqlparser::ast::TableFactor;
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    !select.from.is_empty()
+        && select.from.iter().all(|f| {
+            f.joins.is_empty()
+                && matches!(&f.relation, TableFactor::Table { name, .. }
+                    if EMPTY_CATALOG_TABLES.contains(&last_part(name).as_str()))
+        })
+}
+
 /// `(SELECT c.relkind = 'c' FROM pg_class c WHERE c.oid = t.typrelid)` →
 /// `(SELECT max(c.relkind = 'c') FROM ...)`: one output, no aggregate, no GROUP BY, a
 /// WHERE clause (a lookup by key, at most one row in PostgreSQL's catalogs).
@@ -950,6 +1111,11 @@ fn aggregate_lookup_subqueries(statement: &mut Statement) -> bool {
         let Expr::Subquery(query) = expr else {
             return ControlFlow::<()>::Continue(());
         };
+        if reads_only_empty_tables(query) {
+            *expr = Expr::value(Value::Null);
+            changed = true;
+            return ControlFlow::<()>::Continue(());
+        }
         let SetExpr::Select(select) = query.body.as_mut() else {
             return ControlFlow::<()>::Continue(());
         };
@@ -957,8 +1123,10 @@ fn aggregate_lookup_subqueries(statement: &mut Statement) -> bool {
         if select.projection.len() != 1 || grouped || select.selection.is_none() {
             return ControlFlow::<()>::Continue(());
         }
-        let SelectItem::UnnamedExpr(output) = &select.projection[0] else {
-            return ControlFlow::<()>::Continue(());
+        let (output, alias) = match &select.projection[0] {
+            SelectItem::UnnamedExpr(output) => (output, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+            _ => return ControlFlow::<()>::Continue(()),
         };
         let text = output.to_string();
         let lower = text.to_lowercase();
@@ -977,12 +1145,103 @@ fn aggregate_lookup_subqueries(statement: &mut Statement) -> bool {
             return ControlFlow::<()>::Continue(());
         }
         if let Some(new) = parse_expr(&format!("max({text})")) {
-            select.projection[0] = SelectItem::UnnamedExpr(new);
+            select.projection[0] = match alias {
+                Some(alias) => SelectItem::ExprWithAlias { expr: new, alias },
+                None => SelectItem::UnnamedExpr(new),
+            };
             changed = true;
+        }
+        // Conditions on the outer query alone move out of the subquery, which DataFusion
+        // cannot decorrelate with them: `(SELECT x FROM t WHERE o.a AND t.k = o.k)` →
+        // `CASE WHEN o.a THEN (SELECT x FROM t WHERE t.k = o.k) END`, the same value.
+        let inner: Vec<String> = select.from.iter().flat_map(relation_names).collect();
+        let conjuncts = select.selection.as_ref().map(split_and).unwrap_or_default();
+        let (outer, own): (Vec<Expr>, Vec<Expr>) = conjuncts
+            .into_iter()
+            .partition(|c| !own_columns_in(c, &inner));
+        if !outer.is_empty() && !own.is_empty() {
+            let join = |parts: &[Expr]| {
+                parts
+                    .iter()
+                    .map(|p| format!("({p})"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            };
+            select.selection = parse_expr(&join(&own));
+            let text = format!("CASE WHEN {} THEN ({query}) END", join(&outer));
+            if let Some(new) = parse_expr(&text) {
+                *expr = new;
+                changed = true;
+            }
         }
         ControlFlow::<()>::Continue(())
     });
     changed
+}
+
+/// The conjuncts of `a AND b AND ...`.
+fn split_and(expr: &Expr) -> Vec<Expr> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            let mut parts = split_and(left);
+            parts.extend(split_and(right));
+            parts
+        }
+        Expr::Nested(inner) => split_and(inner),
+        other => vec![other.clone()],
+    }
+}
+
+/// The names a FROM item's relations are referred to by (alias, or the table's name).
+fn relation_names(from: &datafusion::sql::sqlparser::ast::TableWithJoins) -> Vec<String> {
+    use datafusion::sql::sqlparser::ast::TableFactor;
+    let name = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, alias, .. } => Some(match alias {
+            Some(a) => a.name.value.to_lowercase(),
+            None => last_part(name),
+        }),
+        TableFactor::Derived { alias, .. } => alias.as_ref().map(|a| a.name.value.to_lowercase()),
+        _ => None,
+    };
+    std::iter::once(&from.relation)
+        .chain(from.joins.iter().map(|j| &j.relation))
+        .filter_map(name)
+        .collect()
+}
+
+fn last_part(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|p| p.to_string().trim_matches('"').to_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether `expr` may read a column of the relations `inner` (or has a nested query, or
+/// an unqualified column, which could be theirs).
+fn own_columns_in(expr: &Expr, inner: &[String]) -> bool {
+    let mut own = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(expr, |e| {
+        match e {
+            Expr::Identifier(_)
+            | Expr::Subquery(_)
+            | Expr::Exists { .. }
+            | Expr::InSubquery { .. } => {
+                own = true;
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let table = parts[parts.len() - 2].value.to_lowercase();
+                own |= inner.contains(&table);
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    own
 }
 
 /// The name PostgreSQL gives an unaliased output expression, when it differs from the
@@ -1461,8 +1720,16 @@ mod tests {
 
     #[test]
     fn array_subqueries_become_array_agg() {
-        let out = rewrite("SELECT ARRAY(SELECT a FROM t ORDER BY a) AS arr FROM u");
-        assert!(out.contains("array_agg(_array.c)"), "{out}");
+        assert_eq!(
+            rewrite("SELECT ARRAY(SELECT a FROM t WHERE t.k = u.k ORDER BY 1 DESC) AS arr FROM u"),
+            "SELECT ((SELECT array_agg((a) ORDER BY a DESC) FROM t WHERE t.k = u.k)) AS arr FROM u"
+        );
+        let grouped = rewrite("SELECT ARRAY(SELECT a FROM t GROUP BY a) AS arr FROM u");
+        assert!(grouped.contains("array_agg(_array.c)"), "{grouped}");
+        assert_eq!(
+            rewrite("SELECT ARRAY(SELECT polname FROM pg_catalog.pg_policy WHERE polrelid = c.oid) FROM pg_class c"),
+            "SELECT CAST(NULL AS TEXT[]) FROM pg_class c"
+        );
     }
 
     #[test]

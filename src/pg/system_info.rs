@@ -38,7 +38,7 @@ pub fn version_string() -> String {
 /// A function of `arity` arguments of any type that always answers `value` (its type is
 /// the return type). Any argument types, because clients pass oids as int4 or int8;
 /// `arity` may be a list (`1 | 2` as `&[1, 2]`).
-fn constant_udf(
+pub(crate) fn constant_udf(
     name: &str,
     arity: impl Into<Vec<usize>>,
     value: ScalarValue,
@@ -104,32 +104,6 @@ pub fn version_udf() -> ScalarUDF {
         text(version_string()),
         Volatility::Immutable,
     )
-}
-
-/// `pg_function_is_visible(oid)` and `pg_type_is_visible(oid)`: every function and type
-/// is visible (psql `\df`, SQLAlchemy's type reflection).
-pub fn visibility_udfs() -> Vec<ScalarUDF> {
-    ["pg_function_is_visible", "pg_type_is_visible"]
-        .into_iter()
-        .map(|name| {
-            create_udf(
-                name,
-                vec![DataType::Int64],
-                DataType::Boolean,
-                Volatility::Stable,
-                Arc::new(|args: &[ColumnarValue]| {
-                    Ok(match &args[0] {
-                        ColumnarValue::Array(a) => ColumnarValue::Array(Arc::new(
-                            datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]),
-                        )),
-                        ColumnarValue::Scalar(_) => {
-                            ColumnarValue::Scalar(ScalarValue::Boolean(Some(true)))
-                        }
-                    })
-                }),
-            )
-        })
-        .collect()
 }
 
 /// `pg_get_viewdef(oid [, pretty])`: NULL (DataGrip, DBeaver); warehouse views are defined by
@@ -217,118 +191,6 @@ pub fn pg_expandarray_udf() -> ScalarUDF {
     )
 }
 
-/// `pg_get_function_result(oid)`, `pg_get_function_arguments(oid)` and
-/// `obj_description(oid [, catalog])` (psql `\df`, `\df+`): the documented signature and
-/// description of datapunk's functions ([`crate::udf::doc`]); NULL for the functions of
-/// the static pg_proc, which carry none here. `pg_get_function_sqlbody`,
-/// `shobj_description` and `col_description`: always NULL (no SQL bodies or comments).
-pub fn function_description_udfs() -> Vec<ScalarUDF> {
-    let lookups = [
-        ("pg_get_function_result", DocField::Result),
-        ("pg_get_function_arguments", DocField::Arguments),
-        ("obj_description", DocField::Description),
-    ];
-    let mut all: Vec<ScalarUDF> = lookups
-        .into_iter()
-        .map(|(name, answer)| {
-            let arities = if name == "obj_description" {
-                vec![1, 2]
-            } else {
-                vec![1]
-            };
-            let signature = Signature::one_of(
-                arities
-                    .into_iter()
-                    .map(datafusion::logical_expr::TypeSignature::Any)
-                    .collect(),
-                Volatility::Stable,
-            );
-            ScalarUDF::new_from_impl(DocLookup {
-                name,
-                signature,
-                answer,
-            })
-        })
-        .collect();
-    all.extend(
-        [
-            "pg_get_function_sqlbody",
-            "shobj_description",
-            "col_description",
-        ]
-        .into_iter()
-        .map(|name| constant_udf(name, [1, 2], ScalarValue::Utf8(None), Volatility::Stable)),
-    );
-    all
-}
-
-/// What a [`DocLookup`] answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum DocField {
-    Result,
-    Arguments,
-    Description,
-}
-
-impl DocField {
-    fn of(self, doc: &crate::udf::doc::FunctionDoc) -> String {
-        match self {
-            DocField::Result => doc.result.to_owned(),
-            DocField::Arguments => doc.arguments(),
-            DocField::Description => doc.description.to_owned(),
-        }
-    }
-}
-
-/// A function of an oid answered from datapunk's function docs.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct DocLookup {
-    name: &'static str,
-    signature: Signature,
-    answer: DocField,
-}
-
-impl ScalarUDFImpl for DocLookup {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(
-        &self,
-        args: ScalarFunctionArgs,
-    ) -> datafusion::error::Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let oids = datafusion::arrow::compute::cast(&arrays[0], &DataType::Int64)?;
-        let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-        // obj_description(oid, catalog) describes functions only for 'pg_proc'.
-        let catalogs = arrays
-            .get(1)
-            .map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8))
-            .transpose()?;
-        let out: datafusion::arrow::array::StringArray = (0..oids.len())
-            .map(|i| {
-                let about_functions = catalogs.as_ref().is_none_or(|c| {
-                    let c = c.as_string::<i32>();
-                    c.is_valid(i) && c.value(i).ends_with("pg_proc")
-                });
-                if oids.is_null(i) || !about_functions {
-                    return None;
-                }
-                crate::udf::doc_by_oid(oids.value(i)).map(|d| self.answer.of(d))
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
-}
-
 /// PostgreSQL's `pg_size_pretty(bigint)`: 10 kB steps as PostgreSQL rounds them.
 pub fn pg_size_pretty(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
@@ -362,26 +224,7 @@ pub fn pg_size_pretty_udf() -> ScalarUDF {
     )
 }
 
-/// Server settings `current_setting(name)` answers (the ones drivers and BI tools ask).
-fn setting(name: &str) -> Option<String> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "server_version" => server_version(),
-        "server_version_num" => PG_VERSION_NUM.to_owned(),
-        "server_encoding" | "client_encoding" => "UTF8".to_owned(),
-        "datestyle" => "ISO, MDY".to_owned(),
-        "timezone" => "UTC".to_owned(),
-        "integer_datetimes" | "standard_conforming_strings" => "on".to_owned(),
-        "default_transaction_read_only" | "transaction_read_only" => "off".to_owned(),
-        "transaction_isolation" | "default_transaction_isolation" => "read committed".to_owned(),
-        "max_identifier_length" => "63".to_owned(),
-        "max_index_keys" => "32".to_owned(),
-        "lc_collate" | "lc_ctype" => "en_US.UTF-8".to_owned(),
-        "block_size" => "8192".to_owned(),
-        _ => return None,
-    })
-}
-
-/// `current_setting(name)`: unknown names are an error (42704 in PostgreSQL, here the
+/// `current_setting(name)` ([`crate::pg::settings`]): unknown names are an error (42704 in PostgreSQL, here the
 /// nearest class, invalid parameter).
 pub fn current_setting_udf() -> ScalarUDF {
     create_udf(
@@ -396,7 +239,7 @@ pub fn current_setting_udf() -> ScalarUDF {
             for name in names.iter() {
                 match name {
                     None => out.append_null(),
-                    Some(n) => match setting(n) {
+                    Some(n) => match crate::pg::settings::value(n) {
                         Some(v) => out.append_value(v),
                         None => {
                             return datafusion::common::exec_err!(
@@ -426,7 +269,7 @@ struct PgTypeof {
 }
 
 /// `regtypeout` of a type: SQL's spelling where PostgreSQL has one.
-fn regtype_name(pg_type: &postgres_types::Type) -> String {
+pub(crate) fn regtype_name(pg_type: &postgres_types::Type) -> String {
     use postgres_types::Type;
     if let postgres_types::Kind::Array(element) = pg_type.kind() {
         return format!("{}[]", regtype_name(element));
@@ -497,6 +340,52 @@ pub fn backend_pid_udf(pid: i32) -> ScalarUDF {
         ScalarValue::Int32(Some(pid)),
         Volatility::Stable,
     )
+}
+
+/// `current_schema()` and `current_schemas(include_implicit)` for one connection, read
+/// from its search path at each call (`path`): the first schema of the path, and the
+/// path (with `pg_catalog` first when implicit schemas are asked for, as PostgreSQL has).
+pub fn search_path_udfs(path: impl Fn() -> Vec<String> + Send + Sync + 'static) -> Vec<ScalarUDF> {
+    use datafusion::arrow::array::{BooleanArray, ListBuilder, StringBuilder};
+    use datafusion::arrow::datatypes::Field;
+    let path = Arc::new(path);
+    let first = Arc::clone(&path);
+    let schema = create_udf(
+        "current_schema",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
+                first().into_iter().next(),
+            )))
+        }),
+    );
+    let schemas = create_udf(
+        "current_schemas",
+        vec![DataType::Boolean],
+        DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+        Volatility::Stable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let implicit = arrays[0]
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(|| datafusion::error::DataFusionError::Internal("boolean".into()))?;
+            let mut out = ListBuilder::new(StringBuilder::new());
+            for i in 0..implicit.len() {
+                if implicit.is_valid(i) && implicit.value(i) {
+                    out.values().append_value("pg_catalog");
+                }
+                for schema in path().into_iter().filter(|s| s != "pg_catalog") {
+                    out.values().append_value(schema);
+                }
+                out.append(true);
+            }
+            Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        }),
+    );
+    vec![schema, schemas]
 }
 
 pub fn user_udfs(user: &str) -> Vec<ScalarUDF> {

@@ -90,6 +90,8 @@ fn scalar_type(field: &Field) -> Option<Type> {
         | DataType::Decimal64(..)
         | DataType::Decimal128(..)
         | DataType::Decimal256(..) => Some(Type::NUMERIC),
+        // An untyped NULL (`SELECT NULL`): PostgreSQL resolves unknown output columns to text.
+        DataType::Null => Some(Type::TEXT),
         // PostgreSQL has no map type: a map is sent as a JSON object (`server::values`).
         DataType::Map(..) => Some(Type::JSON),
         DataType::Dictionary(_, values) => {

@@ -1,7 +1,7 @@
 //! Statement hooks that run before DataFusion sees a statement:
 //! - [`ReadOnlyHook`]: INSERT/UPDATE/DELETE/DDL are refused with 25006;
-//! - [`SessionHook`]: `SET search_path` / `SHOW search_path|server_version[_num]` for this
-//!   connection only;
+//! - [`SessionHook`]: `SET search_path` / `SHOW search_path` for this connection only,
+//!   and `SHOW` of the server settings ([`crate::pg::settings`]);
 //! - [`CopyHook`]: `COPY (query) TO STDOUT` in text, csv (with HEADER) and binary
 //!   ([`crate::server::copy_out`]).
 
@@ -22,7 +22,6 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use futures::StreamExt;
 
 use crate::engine::SearchPath;
-use crate::pg::system_info::{server_version, PG_VERSION_NUM};
 use crate::server::copy_out::{copy_format, copy_out, copy_query, CopyRows};
 use crate::server::errors::user_error;
 use crate::sqlstate::SqlState;
@@ -204,21 +203,6 @@ impl SessionHook {
                         "search_path",
                         self.search_path.display(),
                     )),
-                    "server_version" => {
-                        Some(SessionStatement::Show("server_version", server_version()))
-                    }
-                    "transaction isolation level" | "transaction_isolation" => Some(
-                        SessionStatement::Show("transaction_isolation", "read committed".to_owned()),
-                    ),
-                    "datestyle" => Some(SessionStatement::Show(
-                        "DateStyle",
-                        // Output is always ISO; the order only matters for input.
-                        "ISO, MDY".to_owned(),
-                    )),
-                    "server_version_num" => Some(SessionStatement::Show(
-                        "server_version_num",
-                        PG_VERSION_NUM.to_owned(),
-                    )),
                     _ if dotted.starts_with("datafusion.") => {
                         let key = dotted.as_str();
                         let entry = ctx
@@ -232,7 +216,8 @@ impl SessionHook {
                             entry.value.unwrap_or_default(),
                         ))
                     }
-                    _ => None,
+                    _ => crate::pg::settings::find(&name)
+                        .map(|s| SessionStatement::Show(s.name, (s.value)())),
                 }
             }
             _ => None,

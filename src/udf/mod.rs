@@ -70,7 +70,7 @@ pub fn doc(name: &str) -> Option<&'static FunctionDoc> {
 /// Scalar functions of all families.
 fn scalar() -> Vec<ScalarUDF> {
     let mut all = vec![crate::pg::system_info::version_udf()];
-    all.extend(crate::pg::system_info::visibility_udfs());
+    all.extend(crate::pg::introspection::udfs());
     all.push(crate::pg::system_info::pg_get_viewdef_udf());
     all.push(crate::pg::system_info::pg_postmaster_start_time_udf());
     all.push(crate::pg::system_info::pg_expandarray_udf());
@@ -78,7 +78,6 @@ fn scalar() -> Vec<ScalarUDF> {
     all.extend(crate::pg::temporal::udfs());
     all.push(crate::pg::system_info::pg_tablespace_location_udf());
     all.push(crate::pg::system_info::format_udf());
-    all.extend(crate::pg::system_info::function_description_udfs());
     all.push(crate::pg::system_info::pg_size_pretty_udf());
     all.push(crate::pg::system_info::current_setting_udf());
     all.push(crate::pg::system_info::pg_is_in_recovery_udf());
@@ -92,6 +91,8 @@ fn scalar() -> Vec<ScalarUDF> {
     all.extend(crate::pg::checked_arithmetic::udfs());
     all.push(crate::pg::uuid::uuid_udf());
     all.push(crate::pg::uuid::uuid_text_udf());
+    all.push(crate::pg::like::udf());
+    all.extend(crate::pg::json::udfs());
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
     all
@@ -163,6 +164,9 @@ const REPLACES_BUILTIN: &[&str] = &[
     "ceil",
     "floor",
     "trunc",
+    "pg_relation_size",
+    "pg_total_relation_size",
+    "pg_get_expr",
 ];
 
 /// Registers every datapunk function; a name that collides with an existing function is
@@ -251,18 +255,28 @@ mod tests {
                 "format_type",
                 "frequent_itemsets",
                 "item_cooccurrence",
+                "json_build_array",
+                "json_build_object",
                 "kmeans_assign",
                 "kmeans_distance",
                 "kmeans_fit",
                 "obj_description",
+                "pg_collation_is_visible",
+                "pg_conversion_is_visible",
+                "pg_database_size",
                 "pg_float4",
                 "pg_float8",
                 "pg_float_text",
                 "pg_function_is_visible",
+                "pg_get_expr",
                 "pg_get_function_arguments",
                 "pg_get_function_result",
                 "pg_get_function_sqlbody",
+                "pg_get_functiondef",
+                "pg_get_indexdef",
+                "pg_get_serial_sequence",
                 "pg_get_viewdef",
+                "pg_indexes_size",
                 "pg_int_add",
                 "pg_int_mul",
                 "pg_int_sub",
@@ -270,13 +284,25 @@ mod tests {
                 "pg_interval_multiply",
                 "pg_interval_text",
                 "pg_is_in_recovery",
+                "pg_like_pattern",
                 "pg_numeric",
+                "pg_opclass_is_visible",
+                "pg_operator_is_visible",
+                "pg_opfamily_is_visible",
                 "pg_postmaster_start_time",
+                "pg_relation_size",
                 "pg_round_away",
                 "pg_size_pretty",
+                "pg_statistics_obj_is_visible",
+                "pg_table_size",
                 "pg_tablespace_location",
                 "pg_timestamp_difference",
                 "pg_timestamp_text",
+                "pg_total_relation_size",
+                "pg_ts_config_is_visible",
+                "pg_ts_dict_is_visible",
+                "pg_ts_parser_is_visible",
+                "pg_ts_template_is_visible",
                 "pg_type_is_visible",
                 "pg_typeof",
                 "pg_uuid",
@@ -289,6 +315,7 @@ mod tests {
                 "rfm_segment_rf",
                 "shobj_description",
                 "to_char",
+                "to_regtype",
                 "trunc",
                 "txid_current",
                 "var",

@@ -1,5 +1,6 @@
 """psycopg2 (plain and named cursors), asyncpg (prepared statements, binary protocol,
-typed parameters) and SQLAlchemy 2 + pandas.read_sql against datapunk.
+typed parameters) and SQLAlchemy 2 + pandas.read_sql (and to_sql refused with 25006)
+against datapunk.
 
 Usage: python3 python_drivers.py HOST PORT USER
 Prints one "ok <driver>" line per driver; exits non-zero on the first failure.
@@ -62,6 +63,17 @@ def check_sqlalchemy_pandas(host, port, user):
         assert len(lines) == 100 and "unit_price" in lines.columns
         names = sa.inspect(conn).get_table_names(schema="lake")
         assert "orders" in names, names
+    # Writing is refused cleanly: a read-only transaction (25006), through both drivers.
+    for driver in ("psycopg2", "psycopg"):
+        writer = sa.create_engine(f"postgresql+{driver}://{user}@{host}:{port}/datapunk")
+        try:
+            with writer.begin() as conn:
+                pd.DataFrame({"a": [1, 2]}).to_sql("pandas_out", conn, schema="warehouse")
+        except sa.exc.DBAPIError as e:
+            code = getattr(e.orig, "pgcode", None) or getattr(e.orig, "sqlstate", None)
+            assert code == "25006", (driver, code, e)
+        else:
+            raise AssertionError(f"to_sql through {driver} was not refused")
     print("ok sqlalchemy+pandas")
 
 

@@ -12,19 +12,15 @@
 //! the list, new differences join it under the reason `?`, which fails the next run until
 //! a reason is written.
 
-#[path = "../../benches/support/postgres.rs"]
-#[allow(dead_code)]
-mod postgres;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use futures::{SinkExt, StreamExt};
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::harness::{present_or_skip, TestServer};
+use crate::twin::{connect, load_lake, postgres};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/corpus");
 const KNOWN: &str = concat!(
@@ -280,62 +276,6 @@ async fn extended(client: &Client, sql: &str) -> Outcome {
     }
 }
 
-/// Creates datapunk's lake tables in PostgreSQL (same column types, as `format_type`
-/// names them) and copies their rows over in COPY's text format.
-async fn load_lake(datapunk: &Client, pg: &Client) {
-    pg.batch_execute("CREATE SCHEMA lake")
-        .await
-        .expect("schema");
-    let tables = datapunk
-        .query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'lake' ORDER BY 1",
-            &[],
-        )
-        .await
-        .expect("lake tables");
-    for t in tables {
-        let table: String = t.get(0);
-        let columns = datapunk
-            .query(
-                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) \
-                 FROM pg_catalog.pg_attribute a \
-                 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = 'lake' AND c.relname = $1 AND a.attnum > 0 \
-                 ORDER BY a.attnum",
-                &[&table],
-            )
-            .await
-            .expect("lake columns");
-        let definition: Vec<String> = columns
-            .iter()
-            .map(|c| format!("\"{}\" {}", c.get::<_, String>(0), c.get::<_, String>(1)))
-            .collect();
-        pg.batch_execute(&format!(
-            "CREATE TABLE lake.{table} ({})",
-            definition.join(", ")
-        ))
-        .await
-        .expect("create table in PostgreSQL");
-        let mut rows = std::pin::pin!(datapunk
-            .copy_out(&format!("COPY lake.{table} TO STDOUT"))
-            .await
-            .expect("COPY out of datapunk"));
-        let sink = pg
-            .copy_in::<_, bytes::Bytes>(&format!("COPY lake.{table} FROM STDIN"))
-            .await
-            .expect("COPY into PostgreSQL");
-        let mut sink = std::pin::pin!(sink);
-        while let Some(chunk) = rows.next().await {
-            sink.send(chunk.expect("COPY data"))
-                .await
-                .expect("COPY send");
-        }
-        sink.finish().await.expect("COPY finish");
-    }
-    pg.batch_execute("ANALYZE").await.expect("analyze");
-}
-
 /// One warehouse script per corpus query.
 fn write_scripts(dir: &Path, queries: &[Query]) {
     std::fs::create_dir_all(dir).expect("scripts dir");
@@ -346,14 +286,6 @@ fn write_scripts(dir: &Path, queries: &[Query]) {
         )
         .expect("script");
     }
-}
-
-async fn connect(conn: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
 }
 
 /// How a query fared.

@@ -24,4 +24,6 @@ mod python;
 mod recommend;
 mod robustness;
 mod tls;
+mod tools;
+mod twin;
 mod warehouse;

@@ -2,7 +2,8 @@
 //! connect time (DataGrip, DBeaver): `pg_stat_ssl` (this connection: its backend pid and
 //! whether it uses TLS), `pg_locks` (empty: datapunk takes no row or table locks),
 //! `pg_timezone_names` and `pg_timezone_abbrevs` (the IANA zones from chrono-tz, with
-//! their offsets now).
+//! their offsets now), and `pg_settings` (the server settings of [`crate::pg::settings`],
+//! in place of datafusion-pg-catalog's one-row table).
 //!
 //! What a connection is ([`Connection`]) is stored in its session's config by the
 //! server at login, so the views read it at scan time.
@@ -37,6 +38,7 @@ pub struct Connection {
 /// The names of the views this module adds.
 pub const NAMES: &[&str] = &[
     "pg_locks",
+    "pg_settings",
     "pg_stat_ssl",
     "pg_timezone_abbrevs",
     "pg_timezone_names",
@@ -46,6 +48,7 @@ pub const NAMES: &[&str] = &[
 pub fn table(name: &str) -> Option<Arc<dyn TableProvider>> {
     let view = match name {
         "pg_locks" => Extra::Locks,
+        "pg_settings" => Extra::Settings,
         "pg_stat_ssl" => Extra::StatSsl,
         "pg_timezone_abbrevs" => Extra::TimezoneAbbrevs,
         "pg_timezone_names" => Extra::TimezoneNames,
@@ -57,6 +60,7 @@ pub fn table(name: &str) -> Option<Arc<dyn TableProvider>> {
 #[derive(Debug, Clone, Copy)]
 enum Extra {
     Locks,
+    Settings,
     StatSsl,
     TimezoneAbbrevs,
     TimezoneNames,
@@ -103,6 +107,26 @@ impl Extra {
                     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
                     true,
                 ),
+            ],
+            // PostgreSQL 16's columns; enumvals as text.
+            Extra::Settings => vec![
+                text("name"),
+                text("setting"),
+                text("unit"),
+                text("category"),
+                text("short_desc"),
+                text("extra_desc"),
+                text("context"),
+                text("vartype"),
+                text("source"),
+                text("min_val"),
+                text("max_val"),
+                text("enumvals"),
+                text("boot_val"),
+                text("reset_val"),
+                text("sourcefile"),
+                int("sourceline"),
+                boolean("pending_restart"),
             ],
             Extra::StatSsl => vec![
                 int("pid"),
@@ -162,6 +186,34 @@ impl ComputedRows for Extra {
         let schema = self.schema();
         let columns: Vec<ArrayRef> = match self {
             Extra::Locks => return Ok(Vec::new()),
+            Extra::Settings => {
+                let settings = crate::pg::settings::SETTINGS;
+                let values: Vec<String> = settings.iter().map(|s| (s.value)()).collect();
+                let texts = |f: &dyn Fn(usize) -> Option<String>| -> ArrayRef {
+                    Arc::new(StringArray::from_iter((0..settings.len()).map(f)))
+                };
+                let value = |i: usize| Some(values[i].clone());
+                let none = |_: usize| None;
+                vec![
+                    texts(&|i| Some(settings[i].name.to_owned())),
+                    texts(&value),
+                    texts(&none),
+                    texts(&|i| Some(settings[i].category.to_owned())),
+                    texts(&|i| Some(settings[i].short_desc.to_owned())),
+                    texts(&none),
+                    texts(&|_| Some("internal".to_owned())),
+                    texts(&|i| Some(settings[i].vartype.to_owned())),
+                    texts(&|_| Some("default".to_owned())),
+                    texts(&none),
+                    texts(&none),
+                    texts(&none),
+                    texts(&value),
+                    texts(&value),
+                    texts(&none),
+                    Arc::new(Int32Array::from(vec![None; settings.len()])),
+                    Arc::new(BooleanArray::from(vec![false; settings.len()])),
+                ]
+            }
             Extra::StatSsl => {
                 let Some(connection) = state.config().get_extension::<Connection>() else {
                     return Ok(Vec::new());

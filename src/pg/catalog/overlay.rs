@@ -1,7 +1,7 @@
 //! Fills gaps in datafusion-pg-catalog that psql and tools trip over: columns PostgreSQL
 //! has and its tables lack (`pg_class.reloptions` for `\d+`), the type modifier of
 //! numeric columns (`pg_attribute.atttypmod`, so `\d` shows `numeric(10,2)`), and the
-//! configured users as roles (`\du`, `pg_roles`), and the int2vector/oidvector columns
+//! configured users and the owner `postgres` as roles with distinct oids (`\du`, `pg_roles`), and the int2vector/oidvector/aclitem[] columns
 //! (`pg_index.indkey`, `pg_constraint.conkey`, `pg_proc.proargtypes`, ...) as lists, so
 //! the drivers' `= ANY(indkey)`, `conkey[n]` and `unnest(indkey)` plan.
 //!
@@ -35,11 +35,29 @@ struct MissingColumn {
     data_type: fn() -> DataType,
 }
 
-const MISSING_COLUMNS: &[MissingColumn] = &[MissingColumn {
-    table: "pg_class",
-    column: "reloptions",
-    data_type: || DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
-}];
+const MISSING_COLUMNS: &[MissingColumn] = &[
+    MissingColumn {
+        table: "pg_class",
+        column: "reloptions",
+        data_type: text_list,
+    },
+    // Access privileges (psql `\dp`): NULL, the owner's default privileges.
+    MissingColumn {
+        table: "pg_class",
+        column: "relacl",
+        data_type: text_list,
+    },
+    // The domain a constraint belongs to (psql `\dD`, SQLAlchemy's `get_domains`).
+    MissingColumn {
+        table: "pg_constraint",
+        column: "contypid",
+        data_type: || DataType::Int32,
+    },
+];
+
+fn text_list() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+}
 
 /// Columns PostgreSQL types as int2vector/oidvector/arrays that the catalog export holds
 /// as text (`1 2`, `[1, 2]`); exposed as lists of the element type.
@@ -56,6 +74,10 @@ const VECTOR_COLUMNS: &[(&str, &str, DataType)] = &[
     ("pg_constraint", "conexclop", DataType::Int32),
     ("pg_proc", "proargtypes", DataType::Int32),
     ("pg_proc", "proacl", DataType::Utf8),
+    ("pg_namespace", "nspacl", DataType::Utf8),
+    ("pg_attribute", "attacl", DataType::Utf8),
+    ("pg_type", "typacl", DataType::Utf8),
+    ("pg_policy", "polroles", DataType::Int32),
 ];
 
 /// The integers in a vector's text form (`1 2`, `[1, 2]`, `{1,2}`).
@@ -448,31 +470,40 @@ impl SchemaProvider for PgCatalogOverlay {
     fn table_names(&self) -> Vec<String> {
         let mut names = self.inner.table_names();
         names.extend(super::extra::NAMES.iter().map(|n| (*n).to_owned()));
+        names.sort();
+        names.dedup();
         names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        // Ours first: `pg_settings` replaces datafusion-pg-catalog's.
+        if let Some(extra) = super::extra::table(name) {
+            return Ok(Some(extra));
+        }
         let Some(table) = self.inner.table(name).await? else {
-            return Ok(super::extra::table(name));
+            return Ok(None);
+        };
+        let mut table: Arc<dyn TableProvider> = match VectorColumns::wrap(name, Arc::clone(&table))
+        {
+            Some(wrapped) => Arc::new(ComputedView(wrapped)),
+            None => table,
         };
         if name == "pg_attribute" {
             if let (Some(pg_class), Some(pg_namespace)) = (
                 self.inner.table("pg_class").await?,
                 self.inner.table("pg_namespace").await?,
             ) {
-                return Ok(Some(Arc::new(ComputedView(TypmodAttributes {
+                table = Arc::new(ComputedView(TypmodAttributes {
                     inner: table,
                     pg_class,
                     pg_namespace,
                     catalog: Weak::clone(&self.catalog),
-                }))));
+                }));
             }
         }
-        let mut table: Arc<dyn TableProvider> = match VectorColumns::wrap(name, Arc::clone(&table))
-        {
-            Some(wrapped) => Arc::new(ComputedView(wrapped)),
-            None => table,
-        };
+        if name == "pg_roles" {
+            table = Arc::new(ComputedView(RoleOids { inner: table }));
+        }
         if name == "pg_proc" {
             if let Some(pg_namespace) = self.inner.table("pg_namespace").await? {
                 table = Arc::new(ComputedView(WithDatapunkFunctions {
@@ -498,7 +529,55 @@ impl SchemaProvider for PgCatalogOverlay {
     }
 }
 
-/// The configured users as PostgreSQL roles.
+/// The role that owns every object (`pg_class.relowner` and the other owner columns are
+/// 0, its oid), as `pg_get_userbyid` names it.
+const OWNER: &str = "postgres";
+
+/// `pg_roles` with distinct oids: 0 for [`OWNER`] (the owner columns' value), 16384 and
+/// up for the configured users, so joins on the owner find one role.
+#[derive(Debug)]
+struct RoleOids {
+    inner: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl ComputedRows for RoleOids {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    async fn rows(&self, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        let mut next = 16384;
+        let mut out = Vec::new();
+        for batch in collect(&self.inner, state).await? {
+            let (Ok(oid_index), Ok(names)) = (
+                batch.schema().index_of("oid"),
+                column_text(&batch, "rolname"),
+            ) else {
+                out.push(batch);
+                continue;
+            };
+            let oids: Int64Array = names
+                .iter()
+                .map(|n| {
+                    Some(if n.as_deref() == Some(OWNER) {
+                        0
+                    } else {
+                        next += 1;
+                        next - 1
+                    })
+                })
+                .collect();
+            let mut columns = batch.columns().to_vec();
+            let array: ArrayRef = Arc::new(oids);
+            columns[oid_index] = cast(&array, batch.schema().field(oid_index).data_type())?;
+            out.push(RecordBatch::try_new(batch.schema(), columns)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The configured users as PostgreSQL roles, and [`OWNER`].
 #[derive(Debug, Clone, Default)]
 pub struct Roles {
     /// name → may administer (shown as superuser).
@@ -517,16 +596,23 @@ impl Roles {
 impl PgCatalogContextProvider for Roles {
     async fn roles(&self) -> Vec<String> {
         let mut names: Vec<String> = self.users.keys().cloned().collect();
+        if !self.users.contains_key(OWNER) {
+            names.push(OWNER.to_owned());
+        }
         names.sort();
         names
     }
 
     async fn role(&self, name: &str) -> Option<Role> {
-        let admin = *self.users.get(name)?;
+        let (admin, can_login) = match self.users.get(name) {
+            Some(admin) => (*admin || name == OWNER, true),
+            None if name == OWNER => (true, false),
+            None => return None,
+        };
         Some(Role {
             name: name.to_owned(),
             is_superuser: admin,
-            can_login: true,
+            can_login,
             can_create_db: false,
             can_create_role: false,
             can_create_user: false,
