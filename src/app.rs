@@ -134,6 +134,7 @@ impl App {
             &config.server.database,
             roles,
             config.server.memory_limit_mb,
+            crate::udf::install,
         )?);
         let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
         let summary = lake.rescan().await;

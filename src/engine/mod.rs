@@ -74,7 +74,8 @@ impl std::fmt::Debug for Session {
 }
 
 impl Engine {
-    /// Builds the catalog for `database` with pg_catalog and every datapunk function.
+    /// Builds the catalog for `database` with pg_catalog, and every function
+    /// (`install_functions`: the function registry's `install`).
     ///
     /// # Errors
     /// Registration fails (a function name collision, for example).
@@ -82,6 +83,7 @@ impl Engine {
         database: &str,
         roles: crate::pg::catalog::overlay::Roles,
         memory_limit_mb: u64,
+        install_functions: fn(&mut SessionState) -> datafusion::error::Result<()>,
     ) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
@@ -138,7 +140,7 @@ impl Engine {
             )?;
         }
         let mut base = ctx.state();
-        crate::udf::register_table_functions(&mut base);
+        install_functions(&mut base)?;
         // Our information_schema (DataFusion's plus PostgreSQL's constraint views) lives in
         // the catalog; DataFusion's built-in one would shadow it, so that switch goes off.
         catalog.register_schema(
@@ -151,12 +153,9 @@ impl Engine {
             ),
         )?;
         base.config_mut().options_mut().catalog.information_schema = false;
-        datafusion_postgres::datafusion_pg_functions::register_all(&mut base);
-        crate::udf::register_all(&mut base)?;
         let mut builder = SessionStateBuilder::new_from_existing(base);
         if let Some(analyzer) = builder.analyzer() {
-            analyzer.rules =
-                crate::pg::coercion::with_postgres_rules(std::mem::take(&mut analyzer.rules));
+            analyzer.rules = crate::pg::with_postgres_rules(std::mem::take(&mut analyzer.rules));
         }
         let base = builder.build();
         Ok(Self {

@@ -9,7 +9,6 @@
 //! histories carry the signal recommenders learn from. The same size and seed give the
 //! same files.
 
-pub mod rng;
 mod writer;
 
 use std::path::Path;
@@ -18,7 +17,7 @@ use std::time::Instant;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use crate::error::{Error, Result};
-use rng::{Rng, Zipf};
+use crate::marketing::rng::{Rng, Zipf};
 use writer::{TableWriter, Value};
 
 /// Size and seed of a data set.

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::generate::rng::Rng;
+use crate::marketing::rng::Rng;
 
 use super::recommend::{best_of, push_ranked, Recommendation};
 use super::thread_count;

@@ -261,7 +261,7 @@ mod tests {
     /// to work (a map of pairs), against the item-by-item counting on any threads.
     #[test]
     fn equals_counting_every_pair_of_every_basket() {
-        use crate::generate::rng::Rng;
+        use crate::marketing::rng::Rng;
         use std::collections::HashMap;
         let mut rng = Rng::for_entity(7, 1, 1);
         let lists: Vec<Vec<u32>> = (0..400)

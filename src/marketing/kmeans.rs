@@ -7,7 +7,7 @@
 //! 1..k by their centroids in lexicographic order. Converged means an iteration left
 //! every label unchanged. An empty cluster takes the point farthest from its centroid.
 
-use crate::generate::rng::Rng;
+use crate::marketing::rng::Rng;
 
 /// How the first centroids are chosen.
 #[derive(Debug, Clone, PartialEq)]

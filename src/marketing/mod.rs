@@ -1,7 +1,7 @@
 //! Marketing analytics: the logic behind datapunk's marketing SQL functions (RFM scoring,
 //! segments and the RFM table's fast path, k-means; baskets, co-occurrence, frequent
 //! itemsets and rules, item-based and ALS recommendations, and their evaluation). Plain
-//! values and slices in, no Arrow; the SQL wrappers live in [`crate::udf`].
+//! values and slices in, no Arrow, nothing of the server; the SQL wrappers are in `udf`.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -28,3 +28,4 @@ pub mod recommend;
 pub mod recommend_eval;
 pub mod rfm;
 pub mod rfm_table;
+pub mod rng;

@@ -6,10 +6,7 @@
 //! Likewise a quoted literal compared with an array is an array literal
 //! (`pol.polroles = '{0}'`, psql's `\dp`).
 //!
-//! Also where our analyzer rules go ([`with_postgres_rules`]) and the one traversal they
-//! share ([`rewrite_expressions`]).
-
-use std::sync::Arc;
+//! Also the one traversal our analyzer rules share ([`rewrite_expressions`]).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
@@ -33,33 +30,6 @@ impl AnalyzerRule for QuotedBooleans {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         rewrite_expressions(plan, coerce_comparison)
     }
-}
-
-/// DataFusion's analyzer rules with ours around its type coercion: the ones that must
-/// see the types as written before it, the ones that must see its casts after it. None
-/// may change an output column's type: clients are told the types of the plan before
-/// analysis (type changes belong in `temporal::TemporalPlanner`).
-pub fn with_postgres_rules(
-    mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
-) -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
-    let at = rules
-        .iter()
-        .position(|r| r.name() == "type_coercion")
-        .unwrap_or(rules.len());
-    let after: Arc<dyn AnalyzerRule + Send + Sync> =
-        Arc::new(crate::pg::temporal::TemporalCastsRule::default());
-    rules.insert((at + 1).min(rules.len()), after);
-    rules.insert(
-        (at + 1).min(rules.len()),
-        Arc::new(crate::pg::float::FloatCasts::default()),
-    );
-    rules.insert(
-        (at + 1).min(rules.len()),
-        Arc::new(crate::pg::integer_cast::IntegerCasts::default()),
-    );
-    rules.insert(at, Arc::new(crate::pg::uuid::QuotedUuids));
-    rules.insert(at, Arc::new(QuotedBooleans));
-    rules
 }
 
 /// Rewrites every expression of every node of `plan` (subqueries too) bottom-up with

@@ -991,7 +991,7 @@ impl VisitorMut for Series {
 
 /// `rfm_score(x, ties => 'same')` → `rfm_score(x, 5, true, 'same')`: calls of datapunk
 /// functions with named arguments become positional calls, every skipped optional
-/// parameter taking its documented default ([`crate::udf::doc`]). DataFusion resolves
+/// parameter taking its documented default ([`crate::pg::function_doc`]). DataFusion resolves
 /// names itself only when no parameter before the last one given is skipped. Calls
 /// naming an unknown parameter are left alone, so DataFusion reports them.
 pub fn fill_named_arguments<V: VisitMut>(node: &mut V) -> bool {
@@ -1045,7 +1045,7 @@ fn positional(name: &ObjectName, args: &[FunctionArg]) -> Option<Vec<FunctionArg
     if args.iter().all(|a| matches!(a, FunctionArg::Unnamed(_))) {
         return None;
     }
-    let doc = crate::udf::doc(&name.0.last()?.as_ident()?.value)?;
+    let doc = crate::pg::function_doc::by_name(&name.0.last()?.as_ident()?.value)?;
     let mut slots: Vec<Option<FunctionArgExpr>> = vec![None; doc.params.len()];
     for (i, arg) in args.iter().enumerate() {
         let (slot, value) = match arg {
@@ -1542,6 +1542,7 @@ pub fn client_name(name: &str) -> &str {
 /// written (`pg::literals` has its own tests).
 #[cfg(test)]
 fn rewrite(sql: &str) -> String {
+    crate::pg::function_doc::install(crate::udf::docs());
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses");
     if !apply(&mut statements, sql, mentions_catalog(sql)) {
         return sql.to_owned();

@@ -3,7 +3,7 @@
 //! has: every object is visible, there are no sequences and no indexes, sizes are not
 //! tracked (0 bytes), there are no stored expressions (defaults), types are found by name in the one type mapping, and datapunk's
 //! own functions have signatures, descriptions and definitions from their documentation
-//! ([`crate::udf::doc`]).
+//! ([`crate::pg::function_doc`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -166,7 +166,7 @@ fn to_regtype_udf() -> ScalarUDF {
 /// `pg_get_function_result(oid)`, `pg_get_function_arguments(oid)` and
 /// `obj_description(oid [, catalog])` (psql `\df`, `\df+`) and `pg_get_functiondef(oid)`
 /// (psql `\sf`, DBeaver's source tab): the documented signature, description and
-/// definition of datapunk's functions ([`crate::udf::doc`]); NULL for the functions of
+/// definition of datapunk's functions ([`crate::pg::function_doc`]); NULL for the functions of
 /// the static pg_proc, which carry none here. `pg_get_function_sqlbody`,
 /// `shobj_description` and `col_description`: always NULL (no SQL bodies or comments).
 fn function_description_udfs() -> Vec<ScalarUDF> {
@@ -220,7 +220,7 @@ enum DocField {
 }
 
 impl DocField {
-    fn of(self, doc: &crate::udf::doc::FunctionDoc) -> String {
+    fn of(self, doc: &crate::pg::function_doc::FunctionDoc) -> String {
         match self {
             DocField::Result => doc.result.to_owned(),
             DocField::Arguments => doc.arguments(),
@@ -272,7 +272,7 @@ impl ScalarUDFImpl for DocLookup {
                 if oids.is_null(i) || !about_functions {
                     return None;
                 }
-                crate::udf::doc_by_oid(oids.value(i)).map(|d| self.answer.of(d))
+                crate::pg::function_doc::by_oid(oids.value(i)).map(|d| self.answer.of(d))
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
@@ -280,7 +280,7 @@ impl ScalarUDFImpl for DocLookup {
 }
 
 /// A documented function as `pg_get_functiondef` prints a built-in one.
-fn function_definition(doc: &crate::udf::doc::FunctionDoc) -> String {
+fn function_definition(doc: &crate::pg::function_doc::FunctionDoc) -> String {
     format!(
         "CREATE OR REPLACE FUNCTION public.{name}({})\n RETURNS {}\n LANGUAGE internal\n IMMUTABLE\nAS $function${name}$function$\n",
         doc.arguments(),

@@ -9,13 +9,16 @@
 //! - [`types`]: the one mapping from Arrow columns to PostgreSQL types (OIDs, typmods);
 //! - meaning where DataFusion's differs, by topic, each with its functions, planners and
 //!   analyzer rules: [`temporal`] (dates, times, intervals), [`numeric`], [`float`],
-//!   [`integer_cast`], [`checked_arithmetic`], [`avg`], [`to_char`], [`uuid`], [`like`], [`json`], and
-//!   [`coercion`] (quoted literals read as the other side's type; where the rules go);
+//!   [`integer_cast`], [`checked_arithmetic`], [`avg`], [`to_char`], [`uuid`], [`like`],
+//!   [`json`], and [`coercion`] (quoted literals read as the other side's type), with
+//!   [`with_postgres_rules`] placing their analyzer rules around DataFusion's;
 //! - [`system_info`]: PostgreSQL's system information and catalog functions
 //!   (`version()`, `format_type`, `pg_typeof`, ...);
 //! - [`settings`]: the server settings `current_setting`, `SHOW` and `pg_settings` read;
 //! - [`introspection`]: the catalog functions tools call while browsing (visibility,
 //!   sizes, serial sequences, index and function definitions, `to_regtype`);
+//! - [`function_doc`]: how a function is documented, and the documented functions the
+//!   catalogs, `\df` and named arguments answer from;
 //! - [`catalog`]: `pg_catalog` and `information_schema` as tools read them.
 
 pub mod avg;
@@ -24,6 +27,7 @@ pub mod checked_arithmetic;
 pub mod coercion;
 pub mod dialect;
 pub mod float;
+pub mod function_doc;
 pub mod integer_cast;
 pub mod introspection;
 pub mod json;
@@ -37,3 +41,34 @@ pub mod temporal;
 pub mod to_char;
 pub mod types;
 pub mod uuid;
+
+use std::sync::Arc;
+
+use datafusion::optimizer::AnalyzerRule;
+
+/// DataFusion's analyzer rules with ours around its type coercion: the ones that must
+/// see the types as written before it, the ones that must see its casts after it. None
+/// may change an output column's type: clients are told the types of the plan before
+/// analysis (type changes belong in `temporal::TemporalPlanner`).
+pub fn with_postgres_rules(
+    mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
+) -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "type_coercion")
+        .unwrap_or(rules.len());
+    let after: Arc<dyn AnalyzerRule + Send + Sync> =
+        Arc::new(temporal::TemporalCastsRule::default());
+    rules.insert((at + 1).min(rules.len()), after);
+    rules.insert(
+        (at + 1).min(rules.len()),
+        Arc::new(float::FloatCasts::default()),
+    );
+    rules.insert(
+        (at + 1).min(rules.len()),
+        Arc::new(integer_cast::IntegerCasts::default()),
+    );
+    rules.insert(at, Arc::new(uuid::QuotedUuids));
+    rules.insert(at, Arc::new(coercion::QuotedBooleans));
+    rules
+}

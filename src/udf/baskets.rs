@@ -16,13 +16,13 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 
 use super::computed_table::{Computation, ComputedTable, Input};
-use super::doc::{optional, required, FunctionDoc, Kind};
 use super::keys::KeyDict;
 use super::table_args::{column_index, column_type, key_type, select_columns, session_state, Args};
 use crate::error::invalid_argument;
 use crate::marketing::baskets::Baskets;
 use crate::marketing::cooccurrence::{self, Metric, Options};
 use crate::marketing::itemsets::{self, MAX_ITEMSETS};
+use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const ITEM_COOCCURRENCE: FunctionDoc = FunctionDoc {
     name: "item_cooccurrence",

@@ -18,9 +18,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
-use super::doc::{optional, required, FunctionDoc, Kind};
 use crate::error::invalid_argument;
 use crate::marketing::kmeans::{self, Init, Model, Options, Points};
+use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const KMEANS_FIT: FunctionDoc = FunctionDoc {
     name: "kmeans_fit",

@@ -7,7 +7,6 @@
 
 mod baskets;
 mod computed_table;
-pub mod doc;
 mod keys;
 mod kmeans;
 mod recommend;
@@ -23,7 +22,7 @@ use datafusion::execution::context::SessionState;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
-use doc::FunctionDoc;
+use crate::pg::function_doc::FunctionDoc;
 
 /// The documentation of every datapunk (marketing) function users are told about.
 pub fn docs() -> &'static [FunctionDoc] {
@@ -42,29 +41,6 @@ pub fn docs() -> &'static [FunctionDoc] {
         rfm::RFM_SEGMENT,
         rfm::RFM_SEGMENT_RF,
     ]
-}
-
-/// The `pg_proc.oid` of the i-th documented function: a range PostgreSQL's own catalog
-/// does not use (its objects stay below 16384, user objects start just above).
-const FIRST_OID: i64 = 900_000;
-
-/// Each documented function with its `pg_proc.oid`.
-pub fn docs_with_oids() -> impl Iterator<Item = (i64, &'static FunctionDoc)> {
-    docs()
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (FIRST_OID + i as i64, d))
-}
-
-/// The documented function with `pg_proc.oid` `oid`.
-pub fn doc_by_oid(oid: i64) -> Option<&'static FunctionDoc> {
-    let index = usize::try_from(oid.checked_sub(FIRST_OID)?).ok()?;
-    docs().get(index)
-}
-
-/// The documentation of function `name`, if it is one of ours.
-pub fn doc(name: &str) -> Option<&'static FunctionDoc> {
-    docs().iter().find(|d| d.name.eq_ignore_ascii_case(name))
 }
 
 /// Scalar functions of all families.
@@ -154,6 +130,18 @@ pub fn register_table_functions(state: &mut SessionState) {
     }
 }
 
+/// Installs every function into a session state being built (what `Engine::new` is
+/// given): datapunk's table functions, datafusion-postgres's PostgreSQL functions, then
+/// [`register_all`], whose PostgreSQL functions replace some of those on purpose.
+///
+/// # Errors
+/// A name collision.
+pub fn install(state: &mut SessionState) -> Result<()> {
+    register_table_functions(state);
+    datafusion_postgres::datafusion_pg_functions::register_all(state);
+    register_all(state)
+}
+
 /// Functions whose names replace a DataFusion built-in on purpose.
 const REPLACES_BUILTIN: &[&str] = &[
     "version",
@@ -175,6 +163,7 @@ const REPLACES_BUILTIN: &[&str] = &[
 /// # Errors
 /// A name collision.
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    crate::pg::function_doc::install(docs());
     // PostgreSQL's date and interval arithmetic, planned with its result types.
     registry.register_expr_planner(Arc::new(crate::pg::temporal::TemporalPlanner::default()))?;
     // Integer `+ - *` that fail on overflow (22003) instead of wrapping around.

@@ -17,7 +17,6 @@ use datafusion::common::Result;
 use datafusion::logical_expr::LogicalPlan;
 
 use super::computed_table::{whole_inputs, Computation, ComputedTable, Input};
-use super::doc::{optional, required, FunctionDoc, Kind};
 use super::keys::{renumber, KeyDict};
 use super::table_args::{
     column_index, column_type, key_type, require_columns, select_columns, session_state, Args,
@@ -25,6 +24,7 @@ use super::table_args::{
 use crate::marketing::als;
 use crate::marketing::recommend::{from_similar_items, Recommendation};
 use crate::marketing::recommend_eval::{coverage, mean, user_metrics};
+use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const RECOMMEND_ITEMS: FunctionDoc = FunctionDoc {
     name: "recommend_items",

@@ -17,9 +17,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
-use super::doc::{optional, required, FunctionDoc, Kind};
 use crate::error::invalid_argument;
 use crate::marketing::rfm::{self, Ties};
+use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const RFM_SEGMENT: FunctionDoc = FunctionDoc {
     name: "rfm_segment",

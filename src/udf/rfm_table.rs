@@ -33,11 +33,11 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use super::doc::{optional, required, FunctionDoc, Kind};
 use super::table_args::{session_state, Args};
 use crate::error::invalid_argument;
 use crate::marketing::rfm::{self, Ties};
 use crate::marketing::rfm_table::{scores, Amount, Totals};
+use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const RFM: FunctionDoc = FunctionDoc {
     name: "rfm",

@@ -10,8 +10,8 @@ use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{cast, Expr, LogicalPlan, LogicalPlanBuilder};
 
-use super::doc::FunctionDoc;
 use crate::error::invalid_argument;
+use crate::pg::function_doc::FunctionDoc;
 
 /// The constant arguments of one call of a documented table function.
 #[derive(Debug)]

@@ -107,7 +107,7 @@ fn character_sets() -> Result<Arc<dyn TableProvider>> {
 
 /// `routines` with the result type and description of datapunk's functions where
 /// DataFusion leaves them empty (functions that coerce their own arguments, table
-/// functions), from [`crate::udf::doc`].
+/// functions), from [`crate::pg::function_doc`].
 #[derive(Debug)]
 struct DocumentedRoutines {
     inner: Arc<dyn TableProvider>,
@@ -129,7 +129,7 @@ impl crate::pg::catalog::computed_view::ComputedRows for DocumentedRoutines {
         let schema = self.inner.schema();
         let fill = |batch: &datafusion::arrow::record_batch::RecordBatch,
                     column: &str,
-                    answer: fn(&crate::udf::doc::FunctionDoc) -> &'static str|
+                    answer: fn(&crate::pg::function_doc::FunctionDoc) -> &'static str|
          -> Result<Option<ArrayRef>> {
             let (Ok(names), Ok(index)) = (schema.index_of("routine_name"), schema.index_of(column))
             else {
@@ -146,7 +146,9 @@ impl crate::pg::catalog::computed_view::ComputedRows for DocumentedRoutines {
                     if current.is_valid(i) && !current.value(i).is_empty() {
                         return Some(current.value(i).to_owned());
                     }
-                    let doc = names.is_valid(i).then(|| crate::udf::doc(names.value(i)));
+                    let doc = names
+                        .is_valid(i)
+                        .then(|| crate::pg::function_doc::by_name(names.value(i)));
                     doc.flatten().map(|d| answer(d).to_owned())
                 })
                 .collect();
@@ -156,9 +158,10 @@ impl crate::pg::catalog::computed_view::ComputedRows for DocumentedRoutines {
             .iter()
             .map(|batch| {
                 let mut columns = batch.columns().to_vec();
-                let description: fn(&crate::udf::doc::FunctionDoc) -> &'static str =
+                let description: fn(&crate::pg::function_doc::FunctionDoc) -> &'static str =
                     |d| d.description;
-                let result: fn(&crate::udf::doc::FunctionDoc) -> &'static str = |d| d.result;
+                let result: fn(&crate::pg::function_doc::FunctionDoc) -> &'static str =
+                    |d| d.result;
                 for (column, answer) in [("description", description), ("data_type", result)] {
                     if let (Some(array), Ok(i)) =
                         (fill(batch, column, answer)?, schema.index_of(column))

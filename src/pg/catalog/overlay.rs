@@ -191,7 +191,7 @@ impl ComputedRows for VectorColumns {
     }
 }
 
-/// `pg_proc` with a row per documented datapunk function ([`crate::udf::docs`]) in
+/// `pg_proc` with a row per documented datapunk function ([`crate::pg::function_doc::documented`]) in
 /// schema `public`, so psql's `\df` and `\df+` list them (the signature and description
 /// come from `pg_get_function_arguments/result` and `obj_description`).
 #[derive(Debug)]
@@ -217,10 +217,10 @@ impl WithDatapunkFunctions {
 
     /// One row per function, by column name; columns not named here are NULL.
     fn rows(&self, public: Option<i64>) -> Result<RecordBatch> {
-        use crate::udf::doc::Kind;
+        use crate::pg::function_doc::Kind;
         let schema = self.inner.schema();
-        let functions: Vec<(i64, &crate::udf::doc::FunctionDoc)> =
-            crate::udf::docs_with_oids().collect();
+        let functions: Vec<(i64, &crate::pg::function_doc::FunctionDoc)> =
+            crate::pg::function_doc::with_oids().collect();
         let columns = schema
             .fields()
             .iter()

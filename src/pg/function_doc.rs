@@ -4,8 +4,52 @@
 //! `Documentation` (and so `information_schema.routines`), the `pg_proc` rows psql's
 //! `\df` reads, `pg_get_function_arguments/result`, `obj_description`, and the defaults
 //! the named-argument rewrite fills in ([`crate::pg::dialect`]).
+//!
+//! The model lives in the PostgreSQL layer, which answers from it; the functions and
+//! their documentation are above it and [`install`] their list once per process.
+
+use std::sync::OnceLock;
 
 use datafusion::logical_expr::{DocSection, Documentation, Signature, Volatility};
+
+/// The documented functions of this process.
+static DOCUMENTED: OnceLock<&'static [FunctionDoc]> = OnceLock::new();
+
+/// Makes `docs` the documented functions the catalogs and the dialect answer from (the
+/// first call wins: the list is the same in every session).
+pub fn install(docs: &'static [FunctionDoc]) {
+    let _ = DOCUMENTED.set(docs);
+}
+
+/// The documented functions ([`install`]); none before.
+pub fn documented() -> &'static [FunctionDoc] {
+    DOCUMENTED.get().copied().unwrap_or(&[])
+}
+
+/// The `pg_proc.oid` of the i-th documented function: a range PostgreSQL's own catalog
+/// does not use (its objects stay below 16384, user objects start just above).
+const FIRST_OID: i64 = 900_000;
+
+/// Each documented function with its `pg_proc.oid`.
+pub fn with_oids() -> impl Iterator<Item = (i64, &'static FunctionDoc)> {
+    documented()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (FIRST_OID + i as i64, d))
+}
+
+/// The documented function with `pg_proc.oid` `oid`.
+pub fn by_oid(oid: i64) -> Option<&'static FunctionDoc> {
+    let index = usize::try_from(oid.checked_sub(FIRST_OID)?).ok()?;
+    documented().get(index)
+}
+
+/// The documentation of function `name`, if it is documented.
+pub fn by_name(name: &str) -> Option<&'static FunctionDoc> {
+    documented()
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
 
 /// How a function is called, as `pg_proc.prokind` and `\df`'s "Type" column say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

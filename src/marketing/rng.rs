@@ -1,6 +1,7 @@
-//! A small deterministic random source (SplitMix64) and the distributions the data set
-//! draws from. Hand-written on purpose: the generated files must stay byte-identical
-//! across releases, which a general-purpose RNG crate does not promise.
+//! A small deterministic random source (SplitMix64) and the distributions drawn from:
+//! seeded k-means and ALS starts here, and the demo data set's generator. Hand-written on
+//! purpose: seeded results and generated files must stay identical across releases,
+//! which a general-purpose RNG crate does not promise.
 
 /// SplitMix64: tiny state, good statistical quality, trivially seedable per entity.
 #[derive(Debug, Clone)]
