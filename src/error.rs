@@ -79,6 +79,9 @@ pub fn classify(error: &(dyn std::error::Error + 'static)) -> (SqlState, String)
             other => (other.sqlstate(), other.to_string()),
         };
     }
+    if let Some(fault) = error.downcast_ref::<crate::pg::fault::Fault>() {
+        return (fault_state(fault), fault.to_string());
+    }
     if let Some(e) = error.downcast_ref::<ParserError>() {
         return (SqlState::SYNTAX_ERROR, parser_message(e));
     }
@@ -89,6 +92,19 @@ pub fn classify(error: &(dyn std::error::Error + 'static)) -> (SqlState, String)
         return (SqlState::IO_ERROR, e.to_string());
     }
     (SqlState::INTERNAL_ERROR, error.to_string())
+}
+
+/// The SQLSTATE of a fault the PostgreSQL layer raised.
+fn fault_state(fault: &crate::pg::fault::Fault) -> SqlState {
+    use crate::pg::fault::Fault;
+    match fault {
+        Fault::IntervalOutOfRange => SqlState::DATETIME_FIELD_OVERFLOW,
+        Fault::MalformedArrayLiteral(_) => SqlState::INVALID_TEXT_REPRESENTATION,
+        Fault::PatternEndsWithEscape => SqlState::INVALID_ESCAPE_SEQUENCE,
+        Fault::EscapeNotOneCharacter => SqlState::INVALID_ESCAPE_CHARACTER,
+        Fault::UnrecognizedSetting(_) => SqlState::UNDEFINED_OBJECT,
+        Fault::InvalidArgument(_) => SqlState::INVALID_PARAMETER_VALUE,
+    }
 }
 
 fn parser_message(e: &ParserError) -> String {

@@ -21,6 +21,10 @@ impl SqlState {
     pub const INVALID_TEXT_REPRESENTATION: Self = Self("22P02");
     pub const NUMERIC_VALUE_OUT_OF_RANGE: Self = Self("22003");
     pub const INVALID_DATETIME_FORMAT: Self = Self("22007");
+    pub const DATETIME_FIELD_OVERFLOW: Self = Self("22008");
+    pub const INVALID_ESCAPE_SEQUENCE: Self = Self("22025");
+    pub const INVALID_ESCAPE_CHARACTER: Self = Self("22019");
+    pub const UNDEFINED_OBJECT: Self = Self("42704");
     pub const INVALID_BINARY_REPRESENTATION: Self = Self("22P03");
     pub const CHARACTER_NOT_IN_REPERTOIRE: Self = Self("22021");
     pub const ARRAY_SUBSCRIPT_ERROR: Self = Self("2202E");

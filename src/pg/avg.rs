@@ -123,7 +123,7 @@ struct IntervalAvg {
 }
 
 fn out_of_range() -> DataFusionError {
-    DataFusionError::Execution("interval out of range".to_owned())
+    crate::pg::fault::Fault::IntervalOutOfRange.into()
 }
 
 impl IntervalAvg {

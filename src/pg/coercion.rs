@@ -106,11 +106,7 @@ fn as_array(literal: &Expr, element: &DataType) -> Result<Expr> {
     else {
         return Ok(literal.clone());
     };
-    let malformed = || {
-        datafusion::error::DataFusionError::Execution(format!(
-            "malformed array literal: \"{text}\""
-        ))
-    };
+    let malformed = || crate::pg::fault::Fault::MalformedArrayLiteral(text.clone());
     let body = text
         .trim()
         .strip_prefix('{')

@@ -1602,6 +1602,41 @@ mod catalog_tests {
         let sql = "SELECT (SELECT count(*) FROM pg_class c WHERE c.oid = 1)";
         assert!(catalog_retry(sql).is_none());
     }
+
+    #[test]
+    fn outer_conditions_leave_lookup_subqueries_and_empty_catalogs_are_null() {
+        use super::catalog_retry;
+        // SQLAlchemy's column reflection: `a.atthasdef` is about the outer row only.
+        let sql = "SELECT (SELECT d.adbin AS x FROM pg_catalog.pg_type d \
+                   WHERE pg_catalog.pg_attribute.atthasdef AND d.oid = pg_catalog.pg_attribute.atttypid) \
+                   FROM pg_catalog.pg_attribute";
+        let out = super::to_text(&catalog_retry(sql).unwrap());
+        assert!(
+            out.contains("CASE WHEN (pg_catalog.pg_attribute.atthasdef) THEN (SELECT max(d.adbin) AS x FROM pg_catalog.pg_type d WHERE (d.oid = pg_catalog.pg_attribute.atttypid)) END"),
+            "{out}"
+        );
+        let sql = "SELECT (SELECT s.seqstart FROM pg_catalog.pg_sequence s WHERE s.seqrelid = a.attrelid) \
+                   FROM pg_catalog.pg_attribute a";
+        let out = super::to_text(&catalog_retry(sql).unwrap());
+        assert_eq!(out, "SELECT NULL FROM pg_catalog.pg_attribute a");
+    }
+
+    #[test]
+    fn visibility_follows_the_search_path_in_where_clauses() {
+        let out = rewrite(
+            "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relkind = 'r' AND pg_catalog.pg_table_is_visible(c.oid)",
+        );
+        assert!(
+            out.contains(
+                "AND (c.oid) IN (SELECT _visible.oid FROM pg_catalog.pg_class AS _visible"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("ANY(current_schemas(true))"), "{out}");
+        // Elsewhere the function stays.
+        let sql = "SELECT pg_catalog.pg_table_is_visible(c.oid) FROM pg_catalog.pg_class c";
+        assert!(rewrite(sql).contains("pg_table_is_visible(c.oid)"));
+    }
 }
 
 #[cfg(test)]

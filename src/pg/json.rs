@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::pg::fault::Fault;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, ScalarValue};
+use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -100,7 +101,10 @@ impl ScalarUDFImpl for JsonBuild {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         if self.shape == Shape::Object && args.args.len() % 2 == 1 {
-            return exec_err!("argument list must have even number of elements");
+            return Err(Fault::InvalidArgument(
+                "argument list must have even number of elements".to_owned(),
+            )
+            .into());
         }
         let columns: Vec<ArrayRef> = ColumnarValue::values_to_arrays(&args.args)?;
         let mut out = StringBuilder::new();
@@ -118,7 +122,10 @@ impl ScalarUDFImpl for JsonBuild {
                     let mut items = Vec::with_capacity(values.len() / 2);
                     for pair in values.chunks(2) {
                         if pair[0].is_null() {
-                            return exec_err!("null value not allowed for object key");
+                            return Err(Fault::InvalidArgument(
+                                "null value not allowed for object key".to_owned(),
+                            )
+                            .into());
                         }
                         let key = json_string(&pair[0].to_string());
                         items.push(format!("{key} : {}", json_value(&pair[1])));

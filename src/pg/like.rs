@@ -1,15 +1,18 @@
 //! `LIKE ... ESCAPE 'c'` with any escape character, as PostgreSQL allows (SQLAlchemy
 //! writes `ESCAPE '/'`): DataFusion's LIKE knows only the backslash, so the dialect turns
 //! `x LIKE p ESCAPE 'c'` into `x LIKE pg_like_pattern(p, 'c')`, the same pattern written
-//! with backslash escapes. `ESCAPE ''` means no escape character at all.
+//! with backslash escapes. `ESCAPE ''` means no escape character at all. A pattern ending
+//! with its escape character is refused whatever the text (22025); PostgreSQL refuses it
+//! only when matching reaches the end (`'a' LIKE 'a/' ESCAPE '/'` is false there).
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::exec_err;
 use datafusion::error::Result;
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+
+use crate::pg::fault::Fault;
 
 /// The function the dialect calls.
 pub const FUNCTION: &str = "pg_like_pattern";
@@ -19,15 +22,13 @@ pub const FUNCTION: &str = "pg_like_pattern";
 ///
 /// # Errors
 /// The pattern ends with the escape character, or the escape is longer than one
-/// character (PostgreSQL's 22025 and 22019).
+/// character.
 pub fn backslash_pattern(pattern: &str, escape: &str) -> Result<String> {
     let mut chars = escape.chars();
     let escape = match (chars.next(), chars.next()) {
         (None, _) => None,
         (Some(c), None) => Some(c),
-        _ => {
-            return exec_err!("invalid escape string: escape string must be empty or one character")
-        }
+        _ => return Err(Fault::EscapeNotOneCharacter.into()),
     };
     let mut out = String::with_capacity(pattern.len() + 4);
     let mut rest = pattern.chars();
@@ -39,11 +40,7 @@ pub fn backslash_pattern(pattern: &str, escape: &str) -> Result<String> {
                     out.push(next);
                 }
                 Some(next) => out.push(next),
-                None => {
-                    return exec_err!(
-                        "invalid escape string: LIKE pattern must not end with escape character"
-                    )
-                }
+                None => return Err(Fault::PatternEndsWithEscape.into()),
             }
         } else if c == '\\' {
             out.push_str("\\\\");

@@ -19,6 +19,7 @@
 //!   sizes, serial sequences, index and function definitions, `to_regtype`);
 //! - [`function_doc`]: how a function is documented, and the documented functions the
 //!   catalogs, `\df` and named arguments answer from;
+//! - [`fault`]: the faults this layer raises, typed (the SQLSTATE is decided from them);
 //! - [`catalog`]: `pg_catalog` and `information_schema` as tools read them.
 
 pub mod avg;
@@ -26,6 +27,7 @@ pub mod catalog;
 pub mod checked_arithmetic;
 pub mod coercion;
 pub mod dialect;
+pub mod fault;
 pub mod float;
 pub mod function_doc;
 pub mod integer_cast;

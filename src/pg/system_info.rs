@@ -224,8 +224,7 @@ pub fn pg_size_pretty_udf() -> ScalarUDF {
     )
 }
 
-/// `current_setting(name)` ([`crate::pg::settings`]): unknown names are an error (42704 in PostgreSQL, here the
-/// nearest class, invalid parameter).
+/// `current_setting(name)` ([`crate::pg::settings`]): unknown names are an error (42704).
 pub fn current_setting_udf() -> ScalarUDF {
     create_udf(
         "current_setting",
@@ -242,8 +241,8 @@ pub fn current_setting_udf() -> ScalarUDF {
                     Some(n) => match crate::pg::settings::value(n) {
                         Some(v) => out.append_value(v),
                         None => {
-                            return datafusion::common::exec_err!(
-                                "unrecognized configuration parameter \"{n}\""
+                            return Err(
+                                crate::pg::fault::Fault::UnrecognizedSetting(n.to_owned()).into()
                             )
                         }
                     },

@@ -667,7 +667,7 @@ impl TimestampDifference {
 /// The interval from `b` to `a`, as `timestamp_mi` makes it.
 fn difference(a: i64, b: i64) -> Result<IntervalMonthDayNano> {
     let Some(micros) = a.checked_sub(b) else {
-        return exec_err!("interval out of range");
+        return Err(crate::pg::fault::Fault::IntervalOutOfRange.into());
     };
     let days = i32::try_from(micros / MICROS_PER_DAY);
     match days {
@@ -676,7 +676,7 @@ fn difference(a: i64, b: i64) -> Result<IntervalMonthDayNano> {
             days,
             (micros % MICROS_PER_DAY) * 1000,
         )),
-        Err(_) => exec_err!("interval out of range"),
+        Err(_) => Err(crate::pg::fault::Fault::IntervalOutOfRange.into()),
     }
 }
 
@@ -823,7 +823,7 @@ impl ScalarUDFImpl for IntervalScale {
                 };
                 match scale_interval(span, factor) {
                     Some(scaled) => Ok(Some(scaled)),
-                    None => exec_err!("interval out of range"),
+                    None => Err(crate::pg::fault::Fault::IntervalOutOfRange.into()),
                 }
             })
             .collect::<Result<_>>()?;

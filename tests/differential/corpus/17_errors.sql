@@ -233,3 +233,12 @@ SELECT 'abc'::jsonb;
 
 -- 22007 to_timestamp with text that does not match the pattern
 SELECT to_timestamp('x', 'YYYY');
+
+-- 22008 interval out of range
+SELECT INTERVAL '1 day' * 1e300;
+
+-- 22025 LIKE pattern ending with its escape character
+SELECT 'a/' LIKE 'a/' ESCAPE '/';
+
+-- 42704 unknown setting
+SELECT current_setting('no_such_setting');
