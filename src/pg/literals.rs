@@ -68,18 +68,6 @@ fn keeps_bigint(name: &str) -> bool {
     matches!(name, "generate_series" | "range")
 }
 
-fn function_name(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| i.value.to_ascii_lowercase()),
-        _ => None,
-    }
-}
-
 fn table_function_name(table: &TableFactor) -> Option<String> {
     let name = match table {
         TableFactor::Table {
@@ -88,7 +76,7 @@ fn table_function_name(table: &TableFactor) -> Option<String> {
             ..
         } => name,
         TableFactor::Function { name, .. } => name,
-        TableFactor::TableFunction { expr, .. } => return function_name(expr),
+        TableFactor::TableFunction { expr, .. } => return crate::pg::function_name(expr),
         _ => return None,
     };
     name.0
@@ -187,14 +175,14 @@ impl VisitorMut for Literals {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if function_name(expr).is_some_and(|n| keeps_bigint(&n)) {
+        if crate::pg::function_name(expr).is_some_and(|n| keeps_bigint(&n)) {
             self.keep_bigint += 1;
         }
         ControlFlow::Continue(())
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if function_name(expr).is_some_and(|n| keeps_bigint(&n)) {
+        if crate::pg::function_name(expr).is_some_and(|n| keeps_bigint(&n)) {
             self.keep_bigint -= 1;
             return ControlFlow::Continue(());
         }

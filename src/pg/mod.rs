@@ -47,6 +47,20 @@ pub mod uuid;
 use std::sync::Arc;
 
 use datafusion::optimizer::AnalyzerRule;
+use datafusion::sql::sqlparser::ast::Expr;
+
+/// The name a function call calls (lower case, without its schema), if `expr` is one.
+pub(crate) fn function_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.to_ascii_lowercase()),
+        _ => None,
+    }
+}
 
 /// DataFusion's analyzer rules with ours around its type coercion: the ones that must
 /// see the types as written before it, the ones that must see its casts after it. None

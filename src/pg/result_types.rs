@@ -34,15 +34,7 @@ impl VisitorMut for Results {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        let Expr::Function(f) = expr else {
-            return ControlFlow::Continue(());
-        };
-        let name = f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| i.value.to_ascii_lowercase());
+        let name = crate::pg::function_name(expr);
         if let Some(data_type) = name.as_deref().and_then(postgres_result) {
             *expr = Expr::Cast {
                 kind: CastKind::Cast,
