@@ -104,6 +104,7 @@ fn fault_state(fault: &crate::pg::fault::Fault) -> SqlState {
         Fault::EscapeNotOneCharacter => SqlState::INVALID_ESCAPE_CHARACTER,
         Fault::UnrecognizedSetting(_) => SqlState::UNDEFINED_OBJECT,
         Fault::InvalidArgument(_) => SqlState::INVALID_PARAMETER_VALUE,
+        Fault::NumericOverflow => SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
     }
 }
 

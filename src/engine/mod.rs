@@ -157,6 +157,10 @@ impl Engine {
         if let Some(analyzer) = builder.analyzer() {
             analyzer.rules = crate::pg::with_postgres_rules(std::mem::take(&mut analyzer.rules));
         }
+        if let Some(optimizer) = builder.optimizer() {
+            optimizer.rules =
+                crate::pg::with_postgres_optimizer_rules(std::mem::take(&mut optimizer.rules));
+        }
         let base = builder.build();
         Ok(Self {
             database: database.to_owned(),

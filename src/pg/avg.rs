@@ -1,9 +1,10 @@
-//! `avg` as PostgreSQL has it: DataFusion's own `avg` for numbers and durations, plus the
-//! average of intervals, which DataFusion refuses (`avg(shipped_at - ordered_at)`, the
-//! time from order to shipment, is an interval here as in PostgreSQL). PostgreSQL sums
-//! the months, days and time of the intervals separately and divides each by the count
-//! as `interval_div` does, carrying fractions of a month into days (30 a month) and of a
-//! day into time.
+//! `avg` as PostgreSQL has it. Integers and numerics average to a `numeric`
+//! ([`super::decimal_avg`]: exact and rounded, where DataFusion gives a double for
+//! integers); intervals average as intervals, which DataFusion refuses
+//! (`avg(shipped_at - ordered_at)`, the time from order to shipment): PostgreSQL sums the
+//! months, days and time of the intervals separately and divides each by the count as
+//! `interval_div` does, carrying fractions of a month into days (30 a month) and of a
+//! day into time. Floats and durations use DataFusion's own `avg`.
 
 use std::sync::Arc;
 
@@ -11,27 +12,23 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit,
 };
-use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Coercion, Documentation, GroupsAccumulator,
-    ReversedUDAF, Signature, TypeSignature, TypeSignatureClass,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, GroupsAccumulator, ReversedUDAF,
+    Signature, Volatility,
 };
+
+use super::decimal_avg::{self, DecimalAvg};
 
 const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
 
-/// `avg`, replacing DataFusion's (which it runs for everything but intervals).
+/// `avg`, replacing DataFusion's (which it runs for floats and durations).
 pub fn avg_udaf() -> AggregateUDF {
-    let builtin = datafusion::functions_aggregate::average::avg_udaf();
-    let mut variants = match &builtin.signature().type_signature {
-        TypeSignature::OneOf(variants) => variants.clone(),
-        other => vec![other.clone()],
-    };
-    variants.push(TypeSignature::Coercible(vec![Coercion::new_exact(
-        TypeSignatureClass::Interval,
-    )]));
-    let signature = Signature::one_of(variants, builtin.signature().volatility);
-    AggregateUDF::new_from_impl(PgAvg { builtin, signature })
+    AggregateUDF::new_from_impl(PgAvg {
+        builtin: datafusion::functions_aggregate::average::avg_udaf(),
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -42,6 +39,35 @@ struct PgAvg {
 
 fn is_interval(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Interval(_))
+}
+
+/// The type `avg` reads a value of type `input` as.
+fn averaged_as(input: &DataType) -> Option<DataType> {
+    use DataType::*;
+    Some(match input {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => {
+            decimal_avg::INTEGER_AS_DECIMAL
+        }
+        Decimal32(p, s) | Decimal64(p, s) => Decimal128(*p, *s),
+        Decimal128(..) | Decimal256(..) | Duration(_) => input.clone(),
+        Float16 | Float32 | Float64 | Null => Float64,
+        Interval(_) => INTERVAL,
+        Dictionary(_, values) => return averaged_as(values),
+        _ => return None,
+    })
+}
+
+/// The scale of a `Decimal128` average's input and output, if it is one.
+fn decimal_scales(args: &AccumulatorArgs) -> Option<(i8, i8)> {
+    match (
+        args.expr_fields[0].data_type(),
+        args.return_field.data_type(),
+    ) {
+        (DataType::Decimal128(_, input), DataType::Decimal128(_, output)) => {
+            Some((*input, *output))
+        }
+        _ => None,
+    }
 }
 
 impl AggregateUDFImpl for PgAvg {
@@ -57,14 +83,30 @@ impl AggregateUDFImpl for PgAvg {
         &self.signature
     }
 
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [input] => match averaged_as(input) {
+                Some(averaged) => Ok(vec![averaged]),
+                None => plan_err!(
+                    "No function matches the given name and argument types 'avg({input})'"
+                ),
+            },
+            _ => plan_err!("avg takes one argument"),
+        }
+    }
+
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
             [t] if is_interval(t) => Ok(INTERVAL),
+            [DataType::Decimal128(_, scale)] => Ok(decimal_avg::average_type(*scale)),
             _ => self.builtin.return_type(arg_types),
         }
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if let (Some((input, output)), false) = (decimal_scales(&args), args.is_distinct) {
+            return Ok(Box::new(DecimalAvg::new(input, output)));
+        }
         if !is_interval(args.return_field.data_type()) {
             return self.builtin.inner().accumulator(args);
         }
@@ -77,6 +119,13 @@ impl AggregateUDFImpl for PgAvg {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        if let (DataType::Decimal128(_, input), DataType::Decimal128(..), false) = (
+            args.input_fields[0].data_type(),
+            args.return_type(),
+            args.is_distinct,
+        ) {
+            return Ok(decimal_avg::state_fields(args.name, *input));
+        }
         if !is_interval(args.return_type()) {
             return self.builtin.inner().state_fields(args);
         }
@@ -101,6 +150,9 @@ impl AggregateUDFImpl for PgAvg {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
+        if let Some((input, output)) = decimal_scales(&args) {
+            return Ok(decimal_avg::groups_accumulator(input, output));
+        }
         self.builtin.inner().create_groups_accumulator(args)
     }
 

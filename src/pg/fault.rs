@@ -19,6 +19,8 @@ pub enum Fault {
     UnrecognizedSetting(String),
     /// An argument a function refuses, with why (22023).
     InvalidArgument(String),
+    /// A numeric result past the digits it may have (22003).
+    NumericOverflow,
 }
 
 impl std::fmt::Display for Fault {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Fault {
                 write!(f, "unrecognized configuration parameter \"{name}\"")
             }
             Fault::InvalidArgument(message) => f.write_str(message),
+            Fault::NumericOverflow => f.write_str("numeric field overflow"),
         }
     }
 }

@@ -9,8 +9,8 @@
 //!   `1500`, `1e-3` is `0.001`). Past the 38 digits of a decimal, a double.
 //!
 //! Integers where SQL means a position or a count keep their literal: `ORDER BY 1`,
-//! `GROUP BY 1`, `LIMIT`, `OFFSET`, `FETCH`, and the arguments of `generate_series` and
-//! `range` (whose bigint forms DataFusion has).
+//! `GROUP BY 1`, `LIMIT`, `OFFSET`, `FETCH`, window frames' `n PRECEDING`, and the
+//! arguments of `generate_series` and `range` (whose bigint forms DataFusion has).
 
 use std::ops::ControlFlow;
 
@@ -19,8 +19,9 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Cast, Expr as PlanExpr, LogicalPlan};
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType, Expr, GroupByExpr, LimitClause, OrderByKind, Query, SetExpr, TableFactor,
-    Value, VisitMut, VisitorMut,
+    CastKind, DataType, Expr, Function, GroupByExpr, LimitClause, NamedWindowDefinition,
+    NamedWindowExpr, OrderByKind, Query, SetExpr, TableFactor, Value, VisitMut, VisitorMut,
+    WindowFrameBound, WindowSpec, WindowType,
 };
 
 /// Types the numeric literals of `query`; whether any changed.
@@ -186,6 +187,13 @@ impl VisitorMut for Literals {
             self.keep_bigint -= 1;
             return ControlFlow::Continue(());
         }
+        if let Expr::Function(Function {
+            over: Some(WindowType::WindowSpec(spec)),
+            ..
+        }) = expr
+        {
+            frame_offsets(spec);
+        }
         if let Expr::Cast {
             expr: inner,
             data_type: DataType::Int4(None),
@@ -246,12 +254,34 @@ impl VisitorMut for Literals {
     }
 }
 
-/// `GROUP BY 1` in every SELECT of a body (set operations included).
+/// A window frame's `n PRECEDING` / `n FOLLOWING`: a count of rows or groups (or a
+/// distance on the ORDER BY column, which is typed from that column).
+fn frame_offsets(spec: &mut WindowSpec) {
+    let Some(frame) = &mut spec.window_frame else {
+        return;
+    };
+    let bounds = std::iter::once(&mut frame.start_bound).chain(frame.end_bound.as_mut());
+    for bound in bounds {
+        if let WindowFrameBound::Preceding(Some(offset))
+        | WindowFrameBound::Following(Some(offset)) = bound
+        {
+            undo(offset);
+        }
+    }
+}
+
+/// `GROUP BY 1` and window frame offsets in every SELECT of a body (set operations
+/// included).
 fn positions_in_group_by(body: &mut SetExpr) {
     match body {
         SetExpr::Select(select) => {
             if let GroupByExpr::Expressions(exprs, _) = &mut select.group_by {
                 exprs.iter_mut().for_each(undo);
+            }
+            for NamedWindowDefinition(_, window) in &mut select.named_window {
+                if let NamedWindowExpr::WindowSpec(spec) = window {
+                    frame_offsets(spec);
+                }
             }
         }
         SetExpr::SetOperation { left, right, .. } => {
@@ -282,6 +312,14 @@ mod tests {
         assert_eq!(
             typed("SELECT 1, 2147483648, x + 2 FROM t GROUP BY 1 ORDER BY 1 LIMIT 5 OFFSET 2"),
             "SELECT CAST(1 AS INT4), 2147483648, x + CAST(2 AS INT4) FROM t GROUP BY 1 ORDER BY 1 LIMIT 5 OFFSET 2"
+        );
+        assert_eq!(
+            typed(
+                "SELECT sum(x) OVER (ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING), \
+                   avg(x) OVER w FROM t WINDOW w AS (ROWS 3 PRECEDING)"
+            ),
+            "SELECT sum(x) OVER (ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING), \
+             avg(x) OVER w FROM t WINDOW w AS (ROWS 3 PRECEDING)"
         );
         assert_eq!(
             typed("SELECT * FROM generate_series(1, 3) g"),

@@ -8,8 +8,8 @@
 //! - [`result_types`]: PostgreSQL's result types of functions DataFusion types otherwise;
 //! - [`types`]: the one mapping from Arrow columns to PostgreSQL types (OIDs, typmods);
 //! - meaning where DataFusion's differs, by topic, each with its functions, planners and
-//!   analyzer rules: [`temporal`] (dates, times, intervals), [`numeric`], [`float`],
-//!   [`integer_cast`], [`checked_arithmetic`], [`avg`], [`to_char`], [`uuid`], [`like`],
+//!   analyzer rules: [`temporal`] (dates, times, intervals), [`extract`], [`numeric`], [`float`],
+//!   [`integer_cast`], [`checked_arithmetic`], [`avg`] ([`decimal_avg`]), [`sum`], [`to_char`], [`uuid`], [`like`],
 //!   [`json`], and [`coercion`] (quoted literals read as the other side's type), with
 //!   [`with_postgres_rules`] placing their analyzer rules around DataFusion's;
 //! - [`system_info`]: PostgreSQL's system information and catalog functions
@@ -26,7 +26,9 @@ pub mod avg;
 pub mod catalog;
 pub mod checked_arithmetic;
 pub mod coercion;
+pub mod decimal_avg;
 pub mod dialect;
+pub mod extract;
 pub mod fault;
 pub mod float;
 pub mod function_doc;
@@ -38,6 +40,7 @@ pub mod literals;
 pub mod numeric;
 pub mod result_types;
 pub mod settings;
+pub mod sum;
 pub mod system_info;
 pub mod temporal;
 pub mod to_char;
@@ -46,7 +49,7 @@ pub mod uuid;
 
 use std::sync::Arc;
 
-use datafusion::optimizer::AnalyzerRule;
+use datafusion::optimizer::{AnalyzerRule, OptimizerRule};
 use datafusion::sql::sqlparser::ast::Expr;
 
 /// The name a function call calls (lower case, without its schema), if `expr` is one.
@@ -60,6 +63,22 @@ pub(crate) fn function_name(expr: &Expr) -> Option<String> {
             .map(|i| i.value.to_ascii_lowercase()),
         _ => None,
     }
+}
+
+/// DataFusion's optimizer rules with the ones that must know our functions wrapped.
+pub fn with_postgres_optimizer_rules(
+    rules: Vec<Arc<dyn OptimizerRule + Send + Sync>>,
+) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    rules
+        .into_iter()
+        .map(|rule| -> Arc<dyn OptimizerRule + Send + Sync> {
+            if rule.name() == "single_distinct_aggregation_to_group_by" {
+                Arc::new(sum::SingleDistinctSums(rule))
+            } else {
+                rule
+            }
+        })
+        .collect()
 }
 
 /// DataFusion's analyzer rules with ours around its type coercion: the ones that must

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
@@ -81,7 +82,11 @@ fn aggregate() -> Vec<AggregateUDF> {
         .as_ref()
         .clone()
         .with_aliases(["variance"]);
-    let mut all = vec![crate::pg::avg::avg_udaf(), variance];
+    let mut all = vec![
+        crate::pg::avg::avg_udaf(),
+        crate::pg::sum::sum_udaf(),
+        variance,
+    ];
     all.extend(kmeans::aggregate_udfs());
     all
 }
@@ -139,7 +144,15 @@ pub fn register_table_functions(state: &mut SessionState) {
 pub fn install(state: &mut SessionState) -> Result<()> {
     register_table_functions(state);
     datafusion_postgres::datafusion_pg_functions::register_all(state);
-    register_all(state)
+    let builtin_planners = state.expr_planners().len();
+    register_all(state)?;
+    // PostgreSQL's planners are asked first: DataFusion's would plan EXTRACT its way.
+    let mut planners = state.expr_planners().to_vec();
+    let ours = planners.split_off(builtin_planners);
+    *state = SessionStateBuilder::new_from_existing(state.clone())
+        .with_expr_planners(ours.into_iter().chain(planners).collect())
+        .build();
+    Ok(())
 }
 
 /// Functions whose names replace a DataFusion built-in on purpose.
@@ -147,6 +160,7 @@ const REPLACES_BUILTIN: &[&str] = &[
     "version",
     "format_type",
     "avg",
+    "sum",
     "var",
     "to_char",
     "ceil",
@@ -166,6 +180,8 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     crate::pg::function_doc::install(docs());
     // PostgreSQL's date and interval arithmetic, planned with its result types.
     registry.register_expr_planner(Arc::new(crate::pg::temporal::TemporalPlanner::default()))?;
+    // EXTRACT as a numeric with PostgreSQL's scale.
+    registry.register_expr_planner(Arc::new(crate::pg::extract::ExtractPlanner))?;
     // Integer `+ - *` that fail on overflow (22003) instead of wrapping around.
     registry.register_expr_planner(Arc::new(
         crate::pg::checked_arithmetic::CheckedArithmetic::default(),
@@ -303,6 +319,7 @@ mod tests {
                 "rfm_segment",
                 "rfm_segment_rf",
                 "shobj_description",
+                "sum",
                 "to_char",
                 "to_regtype",
                 "trunc",

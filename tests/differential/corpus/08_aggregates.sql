@@ -75,3 +75,9 @@ SELECT corr(quantity, unit_price) IS NOT NULL AS has_corr, round(corr(x, y)::num
 SELECT sum(x), avg(x), sum(DISTINCT x), avg(DISTINCT x), count(DISTINCT x) FROM (VALUES (1), (1), (2), (NULL), (4)) AS t(x);
 
 SELECT max(order_ts), min(order_ts::date), max(status), min(coupon_code), max(coupon_code) FROM lake.orders;
+
+-- avg of integers and numerics is a numeric rounded half away from zero; sum of bigint widens
+SELECT avg(x), avg(x::numeric(6,2)), avg(-x) FROM (VALUES (1), (1), (3)) AS t(x);
+SELECT sum(x), pg_typeof(sum(x)), avg(x) FROM (VALUES (9223372036854775807::bigint), (9223372036854775807)) AS t(x);
+SELECT customer_id, count(DISTINCT order_id) AS orders, sum(quantity) AS units, sum(order_id) AS id_sum, avg(quantity) AS avg_units FROM lake.order_lines GROUP BY customer_id ORDER BY customer_id LIMIT 5;
+SELECT x, avg(x) OVER (ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moving, sum(x::bigint) OVER w AS running FROM (VALUES (1), (2), (4), (7)) AS t(x) WINDOW w AS (ORDER BY x ROWS 2 PRECEDING) ORDER BY x;
