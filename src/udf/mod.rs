@@ -9,6 +9,7 @@ mod baskets;
 mod computed_table;
 mod keys;
 mod kmeans;
+mod query_table;
 mod recommend;
 mod rfm;
 mod rfm_table;
@@ -35,6 +36,7 @@ pub fn docs() -> &'static [FunctionDoc] {
         kmeans::KMEANS_ASSIGN,
         kmeans::KMEANS_DISTANCE,
         kmeans::KMEANS_FIT,
+        query_table::QUERY,
         recommend::REC_EVAL,
         recommend::RECOMMEND_ITEMS,
         rfm_table::RFM,
@@ -100,6 +102,10 @@ fn window() -> Vec<WindowUDF> {
 fn table() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     vec![
         (rfm_table::RFM.name, Arc::new(rfm_table::RfmFunction)),
+        (
+            query_table::QUERY.name,
+            Arc::new(query_table::QueryFunction),
+        ),
         (
             baskets::ITEM_COOCCURRENCE.name,
             Arc::new(baskets::ItemCooccurrenceFunction),
@@ -312,6 +318,7 @@ mod tests {
                 "pg_typeof",
                 "pg_uuid",
                 "pg_uuid_text",
+                "query",
                 "rec_eval",
                 "recommend_items",
                 "rfm",

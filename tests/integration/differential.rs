@@ -3,7 +3,9 @@
 //! the simple protocol (values as text) and the extended protocol (values in binary, with
 //! their type OIDs), and the outputs are compared byte for byte (errors by SQLSTATE).
 //! Each query also runs as a warehouse script (`CREATE TABLE warehouse.qN AS <query>`),
-//! whose table must hold what the query returned over the wire.
+//! whose table must hold what the query returned over the wire, and as a table
+//! function's inner query (`SELECT * FROM query('<query>')`), which must answer the same
+//! columns and rows, or fail with the same SQLSTATE.
 //!
 //! Known differences are listed in `tests/differential/known_differences.toml`, each with
 //! its reason; an unlisted difference fails the test, and so does a listed query that
@@ -329,6 +331,18 @@ async fn compare(i: usize, q: &Query, datapunk: &Client, pg: &Client) -> Verdict
             "as a warehouse script:\n  wire:      {}\n  warehouse: {}",
             ours.show(),
             built.show()
+        ));
+    }
+    let inner = simple(
+        datapunk,
+        &format!("SELECT * FROM query('{}')", q.sql.replace('\'', "''")),
+    )
+    .await;
+    if inner != ours {
+        differences.push(format!(
+            "as a table function's inner query:\n  wire:    {}\n  query(): {}",
+            ours.show(),
+            inner.show()
         ));
     }
     Verdict {

@@ -73,6 +73,17 @@ async fn user_mistakes_get_their_sqlstate_in_both_protocols() {
         ("UPDATE lake.orders SET status = 'x'", "25006"),
         ("CREATE TABLE warehouse.x AS SELECT 1", "25006"),
         ("DROP TABLE lake.orders", "25006"),
+        // A query given as text keeps its own error.
+        ("SELECT * FROM query('SELECT 1; SELECT 2')", "42601"),
+        (
+            "SELECT * FROM query('SELECT nope FROM lake.orders')",
+            "42703",
+        ),
+        ("SELECT * FROM query('SELECT 1 / 0')", "22012"),
+        (
+            "SELECT * FROM query('SELECT sum(quantity) FROM lake.order_lines') WHERE 1 / 0 = 1",
+            "22012",
+        ),
     ];
     for (sql, code) in cases {
         expect_code(&c, sql, code).await;
