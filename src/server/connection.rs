@@ -5,6 +5,8 @@
 //! [`FramingGuard`] checks message lengths before pgwire decodes them. A panic while
 //! decoding closes only this connection, with the same answer; a panic while answering
 //! a message (a bug in the engine) is answered with XX000 and the connection goes on.
+//! When the server stops, a connection is told so (FATAL 57P01, as PostgreSQL's fast
+//! shutdown tells it) before it is closed, whether it is idle or its query is cut short.
 
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -23,6 +25,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, FramedParts};
+use tokio_util::sync::CancellationToken;
 
 use crate::sqlstate::SqlState;
 
@@ -32,7 +35,8 @@ const WRITE_CHUNK: usize = 256 * 1024;
 /// A client that has not finished logging in by then is dropped (pgwire's figure).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Serves one TCP connection until the client leaves or breaks the protocol.
+/// Serves one TCP connection until the client leaves or breaks the protocol, or `stop`
+/// is cancelled (the server stops).
 ///
 /// # Errors
 /// The socket failed.
@@ -40,11 +44,13 @@ pub async fn process_connection<H: PgWireServerHandlers>(
     tcp: TcpStream,
     tls: Option<TlsAcceptor>,
     handlers: H,
+    stop: CancellationToken,
 ) -> io::Result<()> {
     let startup_timeout = tokio::time::sleep(STARTUP_TIMEOUT);
     tokio::pin!(startup_timeout);
     let socket = tokio::select! {
         () = &mut startup_timeout => return Ok(()),
+        () = stop.cancelled() => return Ok(()),
         socket = negotiate_tls(tcp, tls) => socket?,
     };
     // `None`: a direct TLS handshake while TLS is not configured.
@@ -78,10 +84,17 @@ pub async fn process_connection<H: PgWireServerHandlers>(
         let next = if logging_in {
             tokio::select! {
                 () = &mut startup_timeout => break,
+                () = stop.cancelled() => break,
                 next = next => next,
             }
         } else {
-            next.await
+            tokio::select! {
+                () = stop.cancelled() => {
+                    terminated_by_shutdown(&mut socket).await;
+                    break;
+                }
+                next = next => next,
+            }
         };
         let message = match next {
             Ok(Some(Ok(message))) => message,
@@ -106,7 +119,7 @@ pub async fn process_connection<H: PgWireServerHandlers>(
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
-        let outcome = AssertUnwindSafe(process_message(
+        let processing = AssertUnwindSafe(process_message(
             message,
             &mut socket,
             std::sync::Arc::clone(&startup_handler),
@@ -115,9 +128,15 @@ pub async fn process_connection<H: PgWireServerHandlers>(
             std::sync::Arc::clone(&copy_handler),
             std::sync::Arc::clone(&cancel_handler),
         ))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| Err(panicked(panic.as_ref())));
+        .catch_unwind();
+        let outcome = tokio::select! {
+            outcome = processing => outcome,
+            () = stop.cancelled() => {
+                terminated_by_shutdown(&mut socket).await;
+                break;
+            }
+        };
+        let outcome = outcome.unwrap_or_else(|panic| Err(panicked(panic.as_ref())));
         if let Err(mut e) = outcome {
             error_handler.on_error(&socket, &mut e);
             process_error(&mut socket, e, is_extended_query).await?;
@@ -156,6 +175,24 @@ where
     let _ = socket
         .send(PgWireBackendMessage::ErrorResponse(error.into()))
         .await;
+}
+
+/// How long a stopping server tries to tell a client (one that does not read its
+/// socket must not hold the stop up).
+const SHUTDOWN_NOTICE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// FATAL 57P01, best effort: what PostgreSQL's fast shutdown tells each client.
+async fn terminated_by_shutdown<S>(socket: &mut S)
+where
+    S: futures::Sink<PgWireBackendMessage> + Unpin,
+{
+    let error = ErrorInfo::new(
+        "FATAL".to_owned(),
+        SqlState::ADMIN_SHUTDOWN.code().to_owned(),
+        "terminating connection due to administrator command".to_owned(),
+    );
+    let notice = socket.send(PgWireBackendMessage::ErrorResponse(error.into()));
+    let _ = tokio::time::timeout(SHUTDOWN_NOTICE_TIMEOUT, notice).await;
 }
 
 /// PostgreSQL's limit on a startup packet.

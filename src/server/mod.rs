@@ -1,7 +1,7 @@
 //! The PostgreSQL server: our own accept loop and per-connection message loop
 //! ([`connection`]), a fresh handler set and session per connection, a connection limit
 //! (FATAL 53300), and a graceful stop that lets running queries finish within a grace
-//! period.
+//! period, then tells every connection left (FATAL 57P01).
 //!
 //! Query semantics come from datafusion-postgres (`DfSessionService`, pg_catalog,
 //! arrow-pg encoders) plus our hooks; this module only wires them per connection.
@@ -164,7 +164,7 @@ impl Drop for OpenConnection {
 }
 
 /// Accepts connections until `shutdown`, then waits up to the grace period for running
-/// queries and closes the remaining connections.
+/// queries and closes the remaining connections, each told why (FATAL 57P01).
 pub async fn serve(listener: TcpListener, shared: Shared, shutdown: CancellationToken) {
     let cancels = Arc::new(CancelRegistry::default());
     let activity = Arc::new(Activity::default());
@@ -202,13 +202,8 @@ pub async fn serve(listener: TcpListener, shared: Shared, shutdown: Cancellation
             async move {
                 let _open = guard;
                 tracing::debug!("connected");
-                tokio::select! {
-                    result = connection::process_connection(socket, tls, h) => {
-                        if let Err(error) = result {
-                            tracing::debug!(%error, "connection ended with an error");
-                        }
-                    }
-                    () = stop.cancelled() => {}
+                if let Err(error) = connection::process_connection(socket, tls, h, stop).await {
+                    tracing::debug!(%error, "connection ended with an error");
                 }
                 tracing::debug!("disconnected");
             }

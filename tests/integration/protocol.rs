@@ -274,6 +274,59 @@ async fn graceful_stop_lets_running_queries_finish() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
+/// The SQLSTATE a connection was closed with, as tokio-postgres's connection task ends.
+async fn closed_with(
+    connection: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+) -> String {
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), connection)
+        .await
+        .expect("the connection ended")
+        .unwrap();
+    match ended {
+        Err(e) => e.as_db_error().map_or_else(
+            || format!("no server error: {e}"),
+            |d| d.code().code().to_owned(),
+        ),
+        Ok(()) => "closed without an error".to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_tells_idle_and_overrunning_clients_57p01() {
+    let server = TestServer::start(|c, _| c.server.shutdown_grace_secs = 1).await;
+    let connect = || async {
+        let (client, connection) =
+            tokio_postgres::connect(&server.conn_string("analyst", None), tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+        (client, tokio::spawn(connection))
+    };
+    let (idle, idle_connection) = connect().await;
+    assert_eq!(
+        crate::harness::scalar(&idle, "SELECT 1").await.as_deref(),
+        Some("1")
+    );
+    let (busy, busy_connection) = connect().await;
+    let long = tokio::spawn(async move {
+        busy.simple_query(
+            "SELECT count(*) FROM generate_series(1, 3000000000) AS t(v) WHERE v % 7 = 3",
+        )
+        .await
+        .map(|_| ())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    server.stop().await;
+    assert_eq!(closed_with(idle_connection).await, "57P01");
+    // The running query's answer is the error; then the connection is gone.
+    let cut_short = long.await.unwrap().expect_err("the query was cut short");
+    assert_eq!(
+        cut_short.as_db_error().map(|d| d.code().code()),
+        Some("57P01"),
+        "{cut_short}"
+    );
+    closed_with(busy_connection).await;
+}
+
 /// Expressions whose text PostgreSQL 15 prints differently from DataFusion's defaults;
 /// the expected texts are what PostgreSQL 15.18 printed for the same SELECTs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
