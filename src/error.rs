@@ -94,6 +94,47 @@ pub fn classify(error: &(dyn std::error::Error + 'static)) -> (SqlState, String)
     (SqlState::INTERNAL_ERROR, error.to_string())
 }
 
+/// Where in the client's `sql` the error points, as PostgreSQL's `P` field counts
+/// (characters from 1): from the span DataFusion's planner attached (an unknown column,
+/// table or function), or the parser's location of a syntax error. Spans come from the
+/// client's text as parsed, never from rewritten SQL; a node the dialect wrote has none.
+pub fn position(error: &DataFusionError, sql: &str) -> Option<usize> {
+    let (line, column) = match error.diagnostic().and_then(|d| d.span) {
+        Some(span) => (span.start.line as usize, span.start.column as usize),
+        None => parser_location(error)?,
+    };
+    if (line, column) == (usize::MAX, 0) {
+        return Some(sql.trim_end().chars().count() + 1);
+    }
+    if line == 0 || column == 0 {
+        return None;
+    }
+    let before: usize = sql
+        .split('\n')
+        .take(line - 1)
+        .map(|l| l.chars().count() + 1)
+        .sum();
+    let at = before + column;
+    (at <= sql.chars().count()).then_some(at)
+}
+
+/// The line and column of a syntax error, from sqlparser's message (`... at Line: 1,
+/// Column: 8`: the parser's errors carry no location otherwise).
+fn parser_location(error: &DataFusionError) -> Option<(usize, usize)> {
+    let DataFusionError::SQL(parser_error, _) = error else {
+        return None;
+    };
+    let message = parser_error.to_string();
+    if message.ends_with("found: EOF") {
+        // At the end of the input, as PostgreSQL's `syntax error at end of input` points.
+        return Some((usize::MAX, 0));
+    }
+    let (_, at) = message.rsplit_once(" at Line: ")?;
+    let (line, column) = at.split_once(", Column: ")?;
+    let column: String = column.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.parse().ok()?, column.parse().ok()?))
+}
+
 /// The SQLSTATE of a fault the PostgreSQL layer raised.
 fn fault_state(fault: &crate::pg::fault::Fault) -> SqlState {
     use crate::pg::fault::Fault;
@@ -260,6 +301,20 @@ fn classify_execution_message(m: &str) -> (SqlState, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn syntax_error_position(sql: &str) -> Option<usize> {
+        let error = crate::engine::prepare::parse(sql).expect_err("does not parse");
+        position(&error, sql)
+    }
+
+    #[test]
+    fn syntax_errors_point_where_postgres_points() {
+        // PostgreSQL 15: `SELEC 1` at 1; `SELECT 1 +` and `SELECT (1 + 2` at the end.
+        assert_eq!(syntax_error_position("SELEC 1"), Some(1));
+        assert_eq!(syntax_error_position("SELECT 1 +"), Some(11));
+        assert_eq!(syntax_error_position("SELECT (1 + 2"), Some(14));
+        assert_eq!(syntax_error_position("SELECT 1;\nSELEC 2"), Some(11));
+    }
 
     #[test]
     fn arrow_text_casts_are_worded_as_postgres_words_them() {

@@ -41,17 +41,29 @@ pub async fn plan_query(state: &SessionState, sql: &str) -> Result<LogicalPlan> 
 }
 
 /// [`plan_query`] for callers inside planning (table functions): datapunk's catalogs
-/// answer at once, so planning never has to wait.
+/// answer at once, so planning never has to wait. Its errors carry no location: one would point into `sql`, not into the client's
+/// statement that gave it as an argument.
 ///
 /// # Errors
 /// As [`plan_query`], or planning would have to wait.
 pub fn plan_query_now(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
-    let statement = one_query(sql)?;
-    plan(state, &statement).now_or_never().unwrap_or_else(|| {
-        Err(DataFusionError::Plan(
-            "the query could not be planned without waiting".into(),
-        ))
-    })
+    let planned = one_query(sql).and_then(|statement| {
+        plan(state, &statement).now_or_never().unwrap_or_else(|| {
+            Err(DataFusionError::Plan(
+                "the query could not be planned without waiting".into(),
+            ))
+        })
+    });
+    planned.map_err(without_location)
+}
+
+/// `error` without the location DataFusion's planner or the parser gave it.
+fn without_location(error: DataFusionError) -> DataFusionError {
+    match error {
+        DataFusionError::Diagnostic(_, inner) => without_location(*inner),
+        DataFusionError::SQL(parser, _) => DataFusionError::External(parser),
+        other => other,
+    }
 }
 
 fn one_query(sql: &str) -> Result<Statement> {

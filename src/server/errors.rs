@@ -33,6 +33,24 @@ pub fn from_error(e: &Error) -> PgWireError {
     user_error(code, message)
 }
 
+/// An error from planning or running the client's `sql`, located in it (the `P` field,
+/// which psql shows as `LINE 1: ... ^`) where the engine knows where.
+pub fn located(error: PgWireError, sql: &str) -> PgWireError {
+    let PgWireError::ApiError(inner) = &error else {
+        return error;
+    };
+    let Some(at) = inner
+        .downcast_ref::<datafusion::error::DataFusionError>()
+        .and_then(|e| crate::error::position(e, sql))
+    else {
+        return error;
+    };
+    let (code, message) = classify(inner.as_ref());
+    let mut info = ErrorInfo::new("ERROR".to_owned(), code.code().to_owned(), message);
+    info.position = Some(at.to_string());
+    PgWireError::UserError(Box::new(info))
+}
+
 /// Rewrites errors before pgwire sends them.
 #[derive(Debug, Default)]
 pub struct ErrorMapper;

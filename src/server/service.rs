@@ -46,7 +46,7 @@ use crate::pg::dialect;
 use crate::server::auth::Users;
 use crate::server::cancel::{QuerySlot, Statement};
 use crate::server::copy_out::{send_copy_out, CopyRows};
-use crate::server::errors::user_error;
+use crate::server::errors::{self, user_error};
 use crate::server::parameters;
 use crate::server::results::ResultFormat;
 use crate::server::row_description::result_fields;
@@ -232,11 +232,12 @@ impl QueryParser for DoorParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let statements = prepare::parse(sql).map_err(api)?;
+        let statements = prepare::parse(sql).map_err(|e| errors::located(api(e), sql))?;
         let first = self
             .first_planned(client, sql, statements)
             .await
-            .and_then(|s| declare_types(s, types));
+            .and_then(|s| declare_types(s, types))
+            .map_err(|e| errors::located(e, sql));
         let Some(retry) = dialect::catalog_retry(sql) else {
             return first;
         };
@@ -527,7 +528,7 @@ impl SimpleQueryHandler for QueryService {
         }
         let running = self.parts.activity.begin();
         let statement = self.parts.slot.begin(statement_timeout(client));
-        let statements = prepare::parse(query).map_err(api)?;
+        let statements = prepare::parse(query).map_err(|e| errors::located(api(e), query))?;
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
@@ -558,7 +559,8 @@ impl SimpleQueryHandler for QueryService {
                     }
                 }
             }
-            responses.push(prepare_response(outcome?, &running, &statement));
+            let outcome = outcome.map_err(|e| errors::located(e, query))?;
+            responses.push(prepare_response(outcome, &running, &statement));
         }
         Ok(responses)
     }
