@@ -57,6 +57,23 @@ fn averaged_as(input: &DataType) -> Option<DataType> {
     })
 }
 
+/// The one argument of aggregate `name` coerced by `to` (`None`: no such function).
+pub(crate) fn one_argument_as(
+    name: &str,
+    arg_types: &[DataType],
+    to: impl Fn(&DataType) -> Option<DataType>,
+) -> Result<Vec<DataType>> {
+    match arg_types {
+        [input] => match to(input) {
+            Some(coerced) => Ok(vec![coerced]),
+            None => {
+                plan_err!("No function matches the given name and argument types '{name}({input})'")
+            }
+        },
+        _ => plan_err!("{name} takes one argument"),
+    }
+}
+
 /// The scale of a `Decimal128` average's input and output, if it is one.
 fn decimal_scales(args: &AccumulatorArgs) -> Option<(i8, i8)> {
     match (
@@ -84,15 +101,7 @@ impl AggregateUDFImpl for PgAvg {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [input] => match averaged_as(input) {
-                Some(averaged) => Ok(vec![averaged]),
-                None => plan_err!(
-                    "No function matches the given name and argument types 'avg({input})'"
-                ),
-            },
-            _ => plan_err!("avg takes one argument"),
-        }
+        one_argument_as("avg", arg_types, averaged_as)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

@@ -11,7 +11,7 @@ use datafusion::arrow::array::{ArrayRef, BooleanArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
@@ -167,17 +167,7 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [input] => match summed_as(input) {
-                Some(summed) => Ok(vec![summed]),
-                None => {
-                    plan_err!(
-                        "No function matches the given name and argument types 'sum({input})'"
-                    )
-                }
-            },
-            _ => plan_err!("sum takes one argument"),
-        }
+        super::avg::one_argument_as("sum", arg_types, summed_as)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
