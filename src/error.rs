@@ -146,6 +146,7 @@ fn fault_state(fault: &crate::pg::fault::Fault) -> SqlState {
         Fault::UnrecognizedSetting(_) => SqlState::UNDEFINED_OBJECT,
         Fault::InvalidArgument(_) => SqlState::INVALID_PARAMETER_VALUE,
         Fault::NumericOverflow => SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        Fault::DivisionByZero => SqlState::DIVISION_BY_ZERO,
     }
 }
 

@@ -15,8 +15,10 @@ use datafusion::arrow::datatypes::{i256, DataType, Decimal128Type, Field, FieldR
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
+use crate::pg::numeric_division::{rounded_quotient, QUOTIENT_SCALE};
+
 /// Digits after the point of an average (see the module header).
-pub const AVERAGE_SCALE: i8 = 16;
+pub const AVERAGE_SCALE: i8 = QUOTIENT_SCALE;
 
 /// The decimal type an integer is averaged as (every 64-bit integer fits).
 pub const INTEGER_AS_DECIMAL: DataType = DataType::Decimal128(20, 0);
@@ -55,23 +57,7 @@ pub fn rounded_average(sum: i128, sum_scale: i8, count: u64, target_scale: i8) -
     let numerator = i256::from_i128(sum)
         .checked_mul(i256::from_i128(factor))
         .ok_or_else(numeric_overflow)?;
-    let count = i256::from_i128(i128::from(count));
-    let quotient = numerator.checked_div(count).ok_or_else(numeric_overflow)?;
-    let remainder = numerator.checked_rem(count).ok_or_else(numeric_overflow)?;
-    let twice = remainder.wrapping_abs().wrapping_mul(i256::from_i128(2));
-    let rounded = if twice >= count {
-        if numerator < i256::ZERO {
-            quotient.wrapping_sub(i256::ONE)
-        } else {
-            quotient.wrapping_add(i256::ONE)
-        }
-    } else {
-        quotient
-    };
-    rounded
-        .to_i128()
-        .filter(|v| v.unsigned_abs() < 10u128.pow(38))
-        .ok_or_else(numeric_overflow)
+    rounded_quotient(numerator, i256::from_i128(i128::from(count)))
 }
 
 /// The per-group accumulator (what `GROUP BY` uses).

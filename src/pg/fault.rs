@@ -21,6 +21,8 @@ pub enum Fault {
     InvalidArgument(String),
     /// A numeric result past the digits it may have (22003).
     NumericOverflow,
+    /// A division (or remainder) by zero (22012).
+    DivisionByZero,
 }
 
 impl std::fmt::Display for Fault {
@@ -39,6 +41,7 @@ impl std::fmt::Display for Fault {
             }
             Fault::InvalidArgument(message) => f.write_str(message),
             Fault::NumericOverflow => f.write_str("numeric field overflow"),
+            Fault::DivisionByZero => f.write_str("division by zero"),
         }
     }
 }

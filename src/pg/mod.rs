@@ -8,9 +8,9 @@
 //! - [`result_types`]: PostgreSQL's result types of functions DataFusion types otherwise;
 //! - [`types`]: the one mapping from Arrow columns to PostgreSQL types (OIDs, typmods);
 //! - meaning where DataFusion's differs, by topic, each with its functions, planners and
-//!   analyzer rules: [`temporal`] (dates, times, intervals), [`extract`], [`numeric`], [`float`],
-//!   [`integer_cast`], [`checked_arithmetic`], [`avg`] ([`decimal_avg`]), [`sum`], [`to_char`], [`uuid`], [`like`],
-//!   [`json`], and [`coercion`] (quoted literals read as the other side's type), with
+//!   analyzer rules: [`temporal`] (dates, times, intervals), [`extract`], [`numeric`],
+//!   [`numeric_division`], [`float`], [`integer_cast`], [`checked_arithmetic`], [`avg`]
+//!   ([`decimal_avg`]), [`sum`], [`to_char`], [`uuid`], [`like`], [`json`], and [`coercion`] (quoted literals read as the other side's type), with
 //!   [`with_postgres_rules`] placing their analyzer rules around DataFusion's;
 //! - [`system_info`]: PostgreSQL's system information and catalog functions
 //!   (`version()`, `format_type`, `pg_typeof`, ...);
@@ -38,6 +38,7 @@ pub mod json;
 pub mod like;
 pub mod literals;
 pub mod numeric;
+pub mod numeric_division;
 pub mod result_types;
 pub mod settings;
 pub mod sum;

@@ -68,6 +68,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::pg::integer_cast::round_away_udf());
     all.push(crate::pg::to_char::to_char_udf());
     all.extend(crate::pg::checked_arithmetic::udfs());
+    all.push(crate::pg::numeric_division::udf());
     all.push(crate::pg::uuid::uuid_udf());
     all.push(crate::pg::uuid::uuid_text_udf());
     all.push(crate::pg::like::udf());
@@ -192,6 +193,10 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     registry.register_expr_planner(Arc::new(
         crate::pg::checked_arithmetic::CheckedArithmetic::default(),
     ))?;
+    // Numeric `/` rounded to PostgreSQL's scale instead of truncated to four digits more.
+    registry.register_expr_planner(Arc::new(
+        crate::pg::numeric_division::NumericDivision::default(),
+    ))?;
     // A replaced built-in's other names are dropped with it: left in the registry, the
     // old function would come back under its own name whenever a session state is
     // rebuilt from this one (each registered function is registered again, in no order).
@@ -297,6 +302,7 @@ mod tests {
                 "pg_is_in_recovery",
                 "pg_like_pattern",
                 "pg_numeric",
+                "pg_numeric_div",
                 "pg_opclass_is_visible",
                 "pg_operator_is_visible",
                 "pg_opfamily_is_visible",

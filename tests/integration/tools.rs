@@ -355,7 +355,6 @@ const NODE_DIFFERENCES: &[(&str, &str)] = &[
     ("numeric_big$", "an unconstrained numeric parameter gets DataFusion's scale 10; PostgreSQL keeps each value's scale"),
     ("numeric_literal$", "an unconstrained numeric parameter gets DataFusion's scale 10; PostgreSQL keeps each value's scale"),
     ("numeric_sum$", "an unconstrained numeric parameter gets DataFusion's scale 10; PostgreSQL keeps each value's scale"),
-    ("numeric_sum", "numeric division has DataFusion's scale (6 digits, truncated); PostgreSQL's at least 16 significant digits"),
     ("table_aggregates$", "avg keeps 16 digits after the point; PostgreSQL picks the scale per value (20 for an average of 0)"),
     ("oid", "a cast to oid is integer (23)"),
     ("oid$", "a cast to oid is integer (23)"),
