@@ -154,6 +154,10 @@ impl Engine {
         )?;
         base.config_mut().options_mut().catalog.information_schema = false;
         let mut builder = SessionStateBuilder::new_from_existing(base);
+        let tools_types = builder.type_planner().take();
+        builder = builder.with_type_planner(Arc::new(
+            crate::pg::type_planner::PostgresTypes::over(tools_types),
+        ));
         if let Some(analyzer) = builder.analyzer() {
             analyzer.rules = crate::pg::with_postgres_rules(std::mem::take(&mut analyzer.rules));
         }

@@ -13,11 +13,9 @@
 //!   refuses the dot after parentheses), named after the field;
 //! - calls of datapunk functions with named arguments get every skipped optional
 //!   parameter's default ([`fill_named_arguments`]), as PostgreSQL does;
-//! - PostgreSQL syntax DataFusion lacks or reads differently ([`postgres_syntax`]): `a ^
-//!   b`, `'\x01'::bytea`, `a OPERATOR(pg_catalog.=) b` (psqlODBC), casts to `"char"`,
-//!   `generate_subscripts(a, 1)` (SQLAlchemy), `INTERVAL '1 day 02:00:00'` (PostgreSQL's
-//!   own interval form, see `temporal::interval_text`), `x::uuid` (the `pg_uuid` function of
-//!   `pg::uuid`), an unconstrained `x::numeric` (`pg::numeric`: the operand's own
+//! - PostgreSQL syntax DataFusion lacks or reads differently and has no extension point
+//!   for ([`postgres_syntax`]): `'\x01'::bytea`, `generate_subscripts(a, 1)` (SQLAlchemy), `INTERVAL '1 day 02:00:00'` (PostgreSQL's
+//!   own interval form, see `temporal::interval_text`), an unconstrained `x::numeric` (`pg::numeric`: the operand's own
 //!   scale); casts are named as PostgreSQL names them (`x::int` is `x`);
 //! - the system column `xmin` of catalog tables (DataGrip's state numbers) reads as 1
 //!   ([`catalog_system_columns`]); a regclass cast of a computed name inside
@@ -143,7 +141,6 @@ fn apply(statements: &mut [Statement], sql: &str, catalog: bool) -> bool {
             // After naming, which names `(address).city` after its field.
             changed |= field_access_as_get_field(statement);
             changed |= set_returning_series(statement);
-            changed |= regex_substring(statement);
             // After naming: a literal's name is PostgreSQL's whatever its type.
             for q in queries_of(statement) {
                 changed |= crate::pg::literals::type_literals(q);
@@ -322,33 +319,19 @@ fn parse_expr(text: &str) -> Option<Expr> {
         .ok()
 }
 
-/// PostgreSQL syntax DataFusion does not plan (or plans differently), in any query:
-/// - `a ^ b` → `power(a, b)`: exponentiation, not DataFusion's XOR;
+/// PostgreSQL syntax DataFusion does not plan (or plans differently) and has no
+/// extension point for (operators and type names have theirs: `pg::operators`,
+/// `pg::type_planner`), in any query:
 /// - `'\x01ff'::bytea` → the bytes 01 ff (DataFusion would take the text's bytes);
-/// - `a OPERATOR(pg_catalog.=) b` → `a = b` (the built-in comparison and arithmetic
-///   operators);
-/// - `CAST(x AS "char")` → `CAST(x AS TEXT)` (the catalog's one-byte type);
-/// - `x::float` → `x::double precision` (DataFusion read `float` as a 4-byte real);
 /// - `generate_subscripts(a, d)` → `unnest(generate_series(1, array_length(a, d)))`, a
 ///   set-returning call beside `unnest(a)` as SQLAlchemy writes it;
 /// - `INTERVAL '1 day 02:00:00'` → the units DataFusion reads;
 /// - `x LIKE p ESCAPE '/'` → `x LIKE pg_like_pattern(p, '/')` ([`crate::pg::like`]).
 fn postgres_syntax(statement: &mut Statement) -> bool {
-    use datafusion::sql::sqlparser::ast::{BinaryOperator, DataType};
+    use datafusion::sql::sqlparser::ast::DataType;
     let mut changed = false;
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
-            Expr::BinaryOp {
-                left,
-                op: BinaryOperator::PGExp,
-                right,
-            } => {
-                let text = format!("power(({left}), ({right}))");
-                if let Some(new) = parse_expr(&text) {
-                    *expr = new;
-                    changed = true;
-                }
-            }
             Expr::Cast {
                 expr: operand,
                 data_type: DataType::Bytea,
@@ -370,16 +353,6 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                     *data_type = typed;
                     changed = true;
                 } else if let Some(new) = parse_expr(&format!("pg_numeric({operand})")) {
-                    *expr = new;
-                    changed = true;
-                }
-            }
-            Expr::Cast {
-                expr: operand,
-                data_type: DataType::Uuid,
-                ..
-            } => {
-                if let Some(new) = parse_expr(&format!("pg_uuid({operand})")) {
                     *expr = new;
                     changed = true;
                 }
@@ -414,51 +387,6 @@ fn postgres_syntax(statement: &mut Statement) -> bool {
                 {
                     if let Some(units) = crate::pg::temporal::interval_text(text) {
                         *text = units;
-                        changed = true;
-                    }
-                }
-            }
-            Expr::BinaryOp { op, .. } => {
-                if let BinaryOperator::PGCustomBinaryOperator(parts) = op {
-                    let builtin = match parts.as_slice() {
-                        [schema, name] if schema.eq_ignore_ascii_case("pg_catalog") => {
-                            builtin_operator(name)
-                        }
-                        [name] => builtin_operator(name),
-                        _ => None,
-                    };
-                    if let Some(builtin) = builtin {
-                        *op = builtin;
-                        changed = true;
-                    }
-                }
-            }
-            Expr::Cast { data_type, .. } => {
-                // `float` is PostgreSQL's double precision (DataFusion: a 4-byte real);
-                // `float(p)` is a real up to 24 bits of precision.
-                if let DataType::Float(info) = data_type {
-                    use datafusion::sql::sqlparser::ast::ExactNumberInfo;
-                    *data_type = match info {
-                        ExactNumberInfo::Precision(p)
-                        | ExactNumberInfo::PrecisionAndScale(p, _)
-                            if *p <= 24 =>
-                        {
-                            DataType::Real
-                        }
-                        _ => DataType::DoublePrecision,
-                    };
-                    changed = true;
-                }
-                if let DataType::Custom(name, modifiers) = data_type {
-                    let is_char = modifiers.is_empty()
-                        && name.0.len() <= 2
-                        && name
-                            .0
-                            .last()
-                            .and_then(|p| p.as_ident())
-                            .is_some_and(|i| i.value == "char" && i.quote_style == Some('"'));
-                    if is_char {
-                        *data_type = DataType::Text;
                         changed = true;
                     }
                 }
@@ -587,31 +515,6 @@ fn keep_scalar_subqueries(statement: &mut Statement) -> bool {
     let mut nest = Nest(false);
     let _ = statement.visit(&mut nest);
     nest.0
-}
-
-/// The DataFusion operator for a PostgreSQL built-in operator's name.
-fn builtin_operator(name: &str) -> Option<datafusion::sql::sqlparser::ast::BinaryOperator> {
-    use datafusion::sql::sqlparser::ast::BinaryOperator as B;
-    Some(match name {
-        "=" => B::Eq,
-        "<>" | "!=" => B::NotEq,
-        "<" => B::Lt,
-        "<=" => B::LtEq,
-        ">" => B::Gt,
-        ">=" => B::GtEq,
-        "+" => B::Plus,
-        "-" => B::Minus,
-        "*" => B::Multiply,
-        "/" => B::Divide,
-        "%" => B::Modulo,
-        "||" => B::StringConcat,
-        // The regex operators are left to datafusion-pg-catalog, which maps them in
-        // psql's `\d` queries; rewriting those here would re-serialise them and keep
-        // its known-query handling from recognising them.
-        "~~" => B::PGLikeMatch,
-        "!~~" => B::PGNotLikeMatch,
-        _ => return None,
-    })
 }
 
 /// `T.xmin` → `1` where `T` is a `pg_catalog` table of the query: DataGrip reads the
@@ -774,33 +677,6 @@ fn field_access_as_get_field(statement: &mut Statement) -> bool {
         if let Some(new) = parse_expr(&text) {
             *expr = new;
             changed = true;
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    changed
-}
-
-/// `substring(x FROM 'pattern')` → `(regexp_match(x, 'pattern'))[1]`: with a text
-/// `FROM`, PostgreSQL's substring is the first match of a regular expression (its first
-/// parenthesized group, when it has one); DataFusion failed with an internal error. After
-/// naming, so the column is still `substring`.
-fn regex_substring(statement: &mut Statement) -> bool {
-    let mut changed = false;
-    let _ = visit_expressions_mut(statement, |expr| {
-        if let Expr::Substring {
-            expr: text,
-            substring_from: Some(from),
-            substring_for: None,
-            ..
-        } = expr
-        {
-            let is_pattern = matches!(from.as_ref(), Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
-            if is_pattern {
-                if let Some(new) = parse_expr(&format!("(regexp_match({text}, {from}))[1]")) {
-                    *expr = new;
-                    changed = true;
-                }
-            }
         }
         ControlFlow::<()>::Continue(())
     });
@@ -1258,7 +1134,6 @@ fn postgres_name(expr: &Expr) -> Option<String> {
                 .map(|p| p.to_string().trim_matches('"').to_lowercase())?;
             // Our cast functions are named as the casts they stand for.
             let cast_to = match name.as_str() {
-                "pg_uuid" => "uuid",
                 "pg_numeric" => "numeric",
                 _ => return Some(name),
             };
@@ -1382,6 +1257,17 @@ fn postgres_type_name(sql_type: &str) -> Option<String> {
         "timestamp" | "timestamp without time zone" => "timestamp",
         "timestamptz" | "timestamp with time zone" => "timestamptz",
         "interval" => "interval",
+        "uuid" => "uuid",
+        "name" => "name",
+        "\"char\"" => "char",
+        // `float(p)`: a real up to 24 bits (`pg::type_planner`).
+        "float" => match t
+            .split_once('(')
+            .and_then(|(_, p)| p.trim_end_matches(')').trim().parse::<u64>().ok())
+        {
+            Some(bits) if bits <= 24 => "float4",
+            _ => "float8",
+        },
         _ => return None,
     };
     Some(name.to_owned())

@@ -7,6 +7,9 @@
 //! - [`literals`]: PostgreSQL's types for numeric literals (`integer`, `numeric`);
 //! - [`result_types`]: PostgreSQL's result types of functions DataFusion types otherwise;
 //! - [`types`]: the one mapping from Arrow columns to PostgreSQL types (OIDs, typmods);
+//! - [`type_planner`]: what PostgreSQL's type names mean (`float`, `"char"`, `name`);
+//! - [`operators`]: PostgreSQL's operator syntax (`OPERATOR(pg_catalog.=)`, regex
+//!   `substring`);
 //! - meaning where DataFusion's differs, by topic, each with its functions, planners and
 //!   analyzer rules: [`temporal`] (dates, times, intervals), [`extract`], [`numeric`],
 //!   [`numeric_division`], [`float`], [`integer_cast`], [`checked_arithmetic`], [`avg`]
@@ -39,12 +42,14 @@ pub mod like;
 pub mod literals;
 pub mod numeric;
 pub mod numeric_division;
+pub mod operators;
 pub mod result_types;
 pub mod settings;
 pub mod sum;
 pub mod system_info;
 pub mod temporal;
 pub mod to_char;
+pub mod type_planner;
 pub mod types;
 pub mod uuid;
 

@@ -1,9 +1,10 @@
-//! PostgreSQL's `uuid` over Arrow's canonical `arrow.uuid` (16 bytes, tagged): the
-//! `pg_uuid(x)` cast function (`'…'::uuid` and `CAST(… AS uuid)` are rewritten to it, see
-//! `dialect::postgres_syntax`), reading text as `uuid_in` does, and [`QuotedUuids`], the
-//! analyzer rule that reads a quoted literal compared with a uuid column as a uuid
-//! (`WHERE id = 'a0eebc99-…'`), as PostgreSQL reads an untyped literal as the other
-//! side's type. Text that is no uuid fails with 22P02, as in PostgreSQL.
+//! PostgreSQL's `uuid` over Arrow's canonical `arrow.uuid` (16 bytes, tagged): the type
+//! `uuid` names ([`uuid_type_field`], for `pg::type_planner`), the `pg_uuid(x)` function
+//! reading text as `uuid_in` does, and [`QuotedUuids`], the analyzer rule that makes a
+//! cast of text to uuid (`'…'::uuid`, `CAST($1 AS uuid)`) a call of `pg_uuid` and reads a
+//! quoted literal compared with a uuid column as a uuid (`WHERE id = 'a0eebc99-…'`), as
+//! PostgreSQL reads an untyped literal as the other side's type. Text that is no uuid
+//! fails with 22P02, as in PostgreSQL.
 
 use std::sync::Arc;
 
@@ -264,8 +265,19 @@ fn quoted_uuids(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                 datafusion::logical_expr::Cast::new_from_field(Box::new(text), cast.field),
             )))
         }
+        // `x::uuid` (the type planner's uuid field) of anything but a uuid reads text.
+        Expr::Cast(cast)
+            if semantic(&cast.field) == Semantic::Uuid && !is_uuid(&cast.expr, schema) =>
+        {
+            Ok(Transformed::yes(uuid_udf().call(vec![*cast.expr])))
+        }
         other => Ok(Transformed::no(other)),
     }
+}
+
+/// The field `uuid` names in SQL (the type planner's answer for it).
+pub fn uuid_type_field() -> FieldRef {
+    Arc::new(uuid_field("uuid", true))
 }
 
 #[cfg(test)]

@@ -54,11 +54,14 @@ pub fn expected_fields(plan: &LogicalPlan) -> PgWireResult<Vec<Option<FieldRef>>
                     if let Expr::Placeholder(p) = cast.expr.as_ref() {
                         let slot = fields.entry(p.id.clone()).or_insert(None);
                         if slot.is_none() {
-                            *slot = Some(Arc::new(Field::new(
-                                "",
-                                cast.field.data_type().clone(),
-                                true,
-                            )));
+                            // With its metadata: `$1::uuid` expects a uuid, not bytes.
+                            *slot = Some(Arc::new(
+                                cast.field
+                                    .as_ref()
+                                    .clone()
+                                    .with_name("")
+                                    .with_nullable(true),
+                            ));
                         }
                     }
                 }

@@ -185,6 +185,8 @@ const REPLACES_BUILTIN: &[&str] = &[
 /// A name collision.
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     crate::pg::function_doc::install(docs());
+    // `OPERATOR(pg_catalog.=)` as its operator, first, so the planners below see it.
+    registry.register_expr_planner(Arc::new(crate::pg::operators::PostgresOperators))?;
     // PostgreSQL's date and interval arithmetic, planned with its result types.
     registry.register_expr_planner(Arc::new(crate::pg::temporal::TemporalPlanner::default()))?;
     // EXTRACT as a numeric with PostgreSQL's scale.
