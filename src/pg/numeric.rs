@@ -1,7 +1,7 @@
 //! PostgreSQL's unconstrained `numeric` cast. DataFusion reads `x::numeric` (no precision)
 //! as numeric(38,10), so `count(*)::numeric` printed `5.0000000000` and `'1.25'::numeric`
-//! `1.2500000000` where PostgreSQL keeps the value's own scale. `dialect::postgres_syntax`
-//! gives a literal its own precision and scale ([`literal_numeric_type`]) and sends any
+//! `1.2500000000` where PostgreSQL keeps the value's own scale. the dialect's syntax rules
+//! give a literal its own precision and scale ([`literal_numeric_type`]) and sends any
 //! other operand through `pg_numeric` ([`numeric_udf`]), which keeps an integer's scale
 //! 0 and a decimal's type. Floats and text keep DataFusion's numeric(38,10): their scale
 //! in PostgreSQL depends on each value, which one Arrow column type cannot hold. A
