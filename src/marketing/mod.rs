@@ -1,7 +1,8 @@
 //! Marketing analytics: the logic behind datapunk's marketing SQL functions (RFM scoring,
 //! segments and the RFM table's fast path, k-means; baskets, co-occurrence, frequent
-//! itemsets and rules, item-based and ALS recommendations, and their evaluation). Plain
-//! values and slices in, no Arrow, nothing of the server; the SQL wrappers are in `udf`.
+//! itemsets and rules, item-based and ALS recommendations, and their evaluation;
+//! customer-lifetime models and A/B test statistics). Plain values and slices in, no
+//! Arrow, nothing of the server; the SQL wrappers are in `udf`.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -19,9 +20,11 @@ fn thread_count(requested: usize) -> usize {
     }
 }
 
+pub mod ab_test;
 pub mod als;
 pub mod baskets;
 pub mod cooccurrence;
+pub mod exact_sum;
 pub mod itemsets;
 pub mod kmeans;
 pub mod recommend;

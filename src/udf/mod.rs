@@ -5,6 +5,8 @@
 //!
 //! No function logic here: each family lives in its own file and exposes its lists.
 
+mod ab_aggregates;
+mod ab_test;
 mod baskets;
 mod computed_table;
 mod keys;
@@ -29,13 +31,20 @@ use crate::pg::function_doc::FunctionDoc;
 /// The documentation of every datapunk (marketing) function users are told about.
 pub fn docs() -> &'static [FunctionDoc] {
     &[
+        ab_test::AB_BAYES_PROPORTIONS,
+        ab_test::AB_CHI2_2X2,
+        ab_test::AB_FISHER_EXACT,
+        ab_test::AB_PROPORTIONS_ZTEST,
+        ab_test::AB_SAMPLE_SIZE,
         recommend::ALS_RECOMMEND,
+        ab_aggregates::CUPED_TTEST,
         baskets::ASSOCIATION_RULES,
         baskets::FREQUENT_ITEMSETS,
         baskets::ITEM_COOCCURRENCE,
         kmeans::KMEANS_ASSIGN,
         kmeans::KMEANS_DISTANCE,
         kmeans::KMEANS_FIT,
+        ab_aggregates::MANN_WHITNEY_U,
         query_table::QUERY,
         recommend::REC_EVAL,
         recommend::RECOMMEND_ITEMS,
@@ -43,6 +52,11 @@ pub fn docs() -> &'static [FunctionDoc] {
         rfm::RFM_SCORE,
         rfm::RFM_SEGMENT,
         rfm::RFM_SEGMENT_RF,
+        ab_test::SRM_TEST,
+        ab_aggregates::STUDENT_TTEST,
+        ab_aggregates::WELCH_TTEST,
+        ab_test::WELCH_TTEST_FROM_STATS,
+        ab_test::WILSON_CI,
     ]
 }
 
@@ -75,6 +89,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.extend(crate::pg::json::udfs());
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
+    all.extend(ab_test::scalar_udfs());
     all
 }
 
@@ -91,6 +106,7 @@ fn aggregate() -> Vec<AggregateUDF> {
         variance,
     ];
     all.extend(kmeans::aggregate_udfs());
+    all.extend(ab_aggregates::aggregate_udfs());
     all
 }
 
@@ -261,12 +277,18 @@ mod tests {
             super::names(),
             vec![
                 "_pg_expandarray",
+                "ab_bayes_proportions",
+                "ab_chi2_2x2",
+                "ab_fisher_exact",
+                "ab_proportions_ztest",
+                "ab_sample_size",
                 "age",
                 "als_recommend",
                 "association_rules",
                 "avg",
                 "ceil",
                 "col_description",
+                "cuped_ttest",
                 "current_setting",
                 "floor",
                 "format",
@@ -278,6 +300,7 @@ mod tests {
                 "kmeans_assign",
                 "kmeans_distance",
                 "kmeans_fit",
+                "mann_whitney_u",
                 "obj_description",
                 "pg_collation_is_visible",
                 "pg_conversion_is_visible",
@@ -334,13 +357,18 @@ mod tests {
                 "rfm_segment",
                 "rfm_segment_rf",
                 "shobj_description",
+                "srm_test",
+                "student_ttest",
                 "sum",
                 "to_char",
                 "to_regtype",
                 "trunc",
                 "txid_current",
                 "var",
-                "version"
+                "version",
+                "welch_ttest",
+                "welch_ttest_from_stats",
+                "wilson_ci"
             ]
         );
     }

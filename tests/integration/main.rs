@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod ab_test;
 mod auth;
 mod bi_tools;
 mod binary;
