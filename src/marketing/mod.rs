@@ -23,8 +23,10 @@ fn thread_count(requested: usize) -> usize {
 pub mod ab_test;
 pub mod als;
 pub mod baskets;
+pub mod btyd;
 pub mod cooccurrence;
 pub mod exact_sum;
+pub mod fit;
 pub mod itemsets;
 pub mod kmeans;
 pub mod recommend;
