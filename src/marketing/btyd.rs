@@ -24,20 +24,25 @@ fn log_sub_exp(a: f64, b: f64) -> f64 {
 }
 
 /// Gauss' hypergeometric ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its series, summed until the
-/// terms stop mattering (callers transform their arguments so the terms stay bounded).
+/// terms stop mattering (callers transform their arguments so the terms stay bounded);
+/// NaN when 100,000 terms do not get there (z too near 1 for the series: the fits treat
+/// it as outside the domain).
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     let mut term = 1.0;
     let mut sum = 1.0;
     let mut k = 0.0;
-    while k < 1e7 {
+    while k < 1e5 {
         term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
         sum += term;
         k += 1.0;
-        if term.abs() <= 1e-17 * sum.abs() && k > 1.0 {
+        if term.abs() <= 1e-17 * sum.abs() {
+            return sum;
+        }
+        if !sum.is_finite() {
             break;
         }
     }
-    sum
+    f64::NAN
 }
 
 /// One customer's summary.
@@ -240,6 +245,9 @@ pub struct Fitted<M> {
     pub converged: bool,
 }
 
+/// The search box of the fits, in logs of the parameters.
+const LOG_PARAMETER_BOUND: f64 = 20.0;
+
 /// Maximizes the weighted log-likelihood over positive parameters, searched in logs
 /// from all ones; `None` without data.
 fn fit_positive<D, M>(
@@ -254,6 +262,10 @@ fn fit_positive<D, M>(
         return None;
     }
     let objective = |logs: &[f64]| {
+        // Parameters beyond e^±20 mean the data has no finite optimum.
+        if logs.iter().any(|l| l.abs() > LOG_PARAMETER_BOUND) {
+            return f64::INFINITY;
+        }
         let params: Vec<f64> = logs.iter().map(|l| l.exp()).collect();
         let m = model(&params);
         -data
@@ -269,7 +281,11 @@ fn fit_positive<D, M>(
         ll: -minimum.value * n,
         n,
         iterations: minimum.iterations,
-        converged: minimum.converged,
+        converged: minimum.converged
+            && minimum
+                .point
+                .iter()
+                .all(|l| l.abs() < LOG_PARAMETER_BOUND - 1.0),
     })
 }
 
@@ -431,5 +447,35 @@ mod tests {
                 "{pareto:?}: {actual} vs {expected}"
             );
         }
+    }
+
+    #[test]
+    fn a_fit_on_a_handful_of_customers_ends() {
+        let rows = [
+            (0.0, 0.0, 30.0),
+            (2.0, 20.0, 30.0),
+            (5.0, 28.0, 30.0),
+            (1.0, 3.0, 25.0),
+            (0.0, 0.0, 25.0),
+        ];
+        let data: Vec<(History, f64)> = rows
+            .iter()
+            .map(|(x, t_x, t)| {
+                (
+                    History {
+                        x: *x,
+                        t_x: *t_x,
+                        t: *t,
+                    },
+                    1.0,
+                )
+            })
+            .collect();
+        // Five customers have no finite optimum: the search stops at its box and says so.
+        let fitted = fit_paretonbd(&data).expect("fit");
+        assert!(
+            !fitted.converged && fitted.ll.is_finite() && fitted.n == 5.0,
+            "{fitted:?}"
+        );
     }
 }

@@ -8,6 +8,7 @@
 mod ab_aggregates;
 mod ab_test;
 mod baskets;
+mod clv;
 mod computed_table;
 mod keys;
 mod kmeans;
@@ -37,7 +38,9 @@ pub fn docs() -> &'static [FunctionDoc] {
         ab_test::AB_PROPORTIONS_ZTEST,
         ab_test::AB_SAMPLE_SIZE,
         recommend::ALS_RECOMMEND,
+        clv::BGNBD_FIT,
         ab_aggregates::CUPED_TTEST,
+        clv::GAMMAGAMMA_FIT,
         baskets::ASSOCIATION_RULES,
         baskets::FREQUENT_ITEMSETS,
         baskets::ITEM_COOCCURRENCE,
@@ -45,6 +48,7 @@ pub fn docs() -> &'static [FunctionDoc] {
         kmeans::KMEANS_DISTANCE,
         kmeans::KMEANS_FIT,
         ab_aggregates::MANN_WHITNEY_U,
+        clv::PARETONBD_FIT,
         query_table::QUERY,
         recommend::REC_EVAL,
         recommend::RECOMMEND_ITEMS,
@@ -107,6 +111,7 @@ fn aggregate() -> Vec<AggregateUDF> {
     ];
     all.extend(kmeans::aggregate_udfs());
     all.extend(ab_aggregates::aggregate_udfs());
+    all.extend(clv::aggregate_udfs());
     all
 }
 
@@ -286,6 +291,7 @@ mod tests {
                 "als_recommend",
                 "association_rules",
                 "avg",
+                "bgnbd_fit",
                 "ceil",
                 "col_description",
                 "cuped_ttest",
@@ -294,6 +300,7 @@ mod tests {
                 "format",
                 "format_type",
                 "frequent_itemsets",
+                "gammagamma_fit",
                 "item_cooccurrence",
                 "json_build_array",
                 "json_build_object",
@@ -302,6 +309,7 @@ mod tests {
                 "kmeans_fit",
                 "mann_whitney_u",
                 "obj_description",
+                "paretonbd_fit",
                 "pg_collation_is_visible",
                 "pg_conversion_is_visible",
                 "pg_database_size",

@@ -9,6 +9,7 @@ mod bi_tools;
 mod binary;
 mod cancel;
 mod clients;
+mod clv;
 mod copy;
 mod differential;
 mod errors;
