@@ -9,6 +9,7 @@ mod ab_aggregates;
 mod ab_test;
 mod baskets;
 mod clv;
+mod clv_predictions;
 mod computed_table;
 mod keys;
 mod kmeans;
@@ -39,7 +40,12 @@ pub fn docs() -> &'static [FunctionDoc] {
         ab_test::AB_SAMPLE_SIZE,
         recommend::ALS_RECOMMEND,
         clv::BGNBD_FIT,
+        clv_predictions::BGNBD_EXPECTED_PURCHASES,
+        clv_predictions::BGNBD_EXPECTED_PURCHASES_NEW,
+        clv_predictions::BGNBD_P_ALIVE,
+        clv_predictions::CLV,
         ab_aggregates::CUPED_TTEST,
+        clv_predictions::GAMMAGAMMA_EXPECTED_SPEND,
         clv::GAMMAGAMMA_FIT,
         baskets::ASSOCIATION_RULES,
         baskets::FREQUENT_ITEMSETS,
@@ -48,7 +54,10 @@ pub fn docs() -> &'static [FunctionDoc] {
         kmeans::KMEANS_DISTANCE,
         kmeans::KMEANS_FIT,
         ab_aggregates::MANN_WHITNEY_U,
+        clv_predictions::PARETONBD_EXPECTED_PURCHASES,
+        clv_predictions::PARETONBD_EXPECTED_PURCHASES_NEW,
         clv::PARETONBD_FIT,
+        clv_predictions::PARETONBD_P_ALIVE,
         query_table::QUERY,
         recommend::REC_EVAL,
         recommend::RECOMMEND_ITEMS,
@@ -94,6 +103,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
     all.extend(ab_test::scalar_udfs());
+    all.extend(clv_predictions::scalar_udfs());
     all
 }
 
@@ -291,8 +301,12 @@ mod tests {
                 "als_recommend",
                 "association_rules",
                 "avg",
+                "bgnbd_expected_purchases",
+                "bgnbd_expected_purchases_new",
                 "bgnbd_fit",
+                "bgnbd_p_alive",
                 "ceil",
+                "clv",
                 "col_description",
                 "cuped_ttest",
                 "current_setting",
@@ -300,6 +314,7 @@ mod tests {
                 "format",
                 "format_type",
                 "frequent_itemsets",
+                "gammagamma_expected_spend",
                 "gammagamma_fit",
                 "item_cooccurrence",
                 "json_build_array",
@@ -309,7 +324,10 @@ mod tests {
                 "kmeans_fit",
                 "mann_whitney_u",
                 "obj_description",
+                "paretonbd_expected_purchases",
+                "paretonbd_expected_purchases_new",
                 "paretonbd_fit",
+                "paretonbd_p_alive",
                 "pg_collation_is_visible",
                 "pg_conversion_is_visible",
                 "pg_database_size",
