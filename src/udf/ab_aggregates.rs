@@ -17,6 +17,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::expressions::Literal;
 
 use super::ab_test::{double_struct, double_struct_array, ttest_values, TTEST_FIELDS};
+use super::float_lists::{float_list_type, float_list_value};
 use crate::error::invalid_argument;
 use crate::marketing::ab_test::{self, CupedSums, RankCounts, Summary, Variances};
 use crate::marketing::exact_sum::{ExactSum, Moments};
@@ -209,10 +210,6 @@ impl AbAggregate {
     }
 }
 
-fn float_list() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-}
-
 impl AggregateUDFImpl for AbAggregate {
     fn name(&self) -> &str {
         self.test.doc().name
@@ -291,7 +288,7 @@ impl AggregateUDFImpl for AbAggregate {
             .map(|name| {
                 Arc::new(Field::new(
                     format!("{}[{name}]", args.name),
-                    float_list(),
+                    float_list_type(),
                     true,
                 ))
             })
@@ -361,14 +358,6 @@ impl AbAccumulator {
     }
 }
 
-fn list(values: &[f64]) -> ScalarValue {
-    ScalarValue::List(Arc::new(
-        ListArray::from_iter_primitive::<Float64Type, _, _>(std::iter::once(Some(
-            values.iter().map(|v| Some(*v)),
-        ))),
-    ))
-}
-
 impl Accumulator for AbAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let n = self.test.values();
@@ -397,9 +386,9 @@ impl Accumulator for AbAccumulator {
         if self.test == Test::MannWhitney {
             let rows: Vec<(f64, f64, f64)> = self.ranks.iter().collect();
             return Ok(vec![
-                list(&rows.iter().map(|r| r.0).collect::<Vec<_>>()),
-                list(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-                list(&rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+                float_list_value(rows.iter().map(|r| r.0)),
+                float_list_value(rows.iter().map(|r| r.1)),
+                float_list_value(rows.iter().map(|r| r.2)),
             ]);
         }
         let mut state = Vec::new();
@@ -409,9 +398,9 @@ impl Accumulator for AbAccumulator {
                 if i == 0 {
                     let mut carried = vec![self.arms[arm].y.n];
                     carried.extend_from_slice(sum.partials());
-                    state.push(list(&carried));
+                    state.push(float_list_value(carried));
                 } else {
-                    state.push(list(sum.partials()));
+                    state.push(float_list_value(sum.partials().iter().copied()));
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use datafusion::common::{plan_err, Result, ScalarValue};
@@ -17,6 +17,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 
+use super::float_lists::{float_list_type, float_list_value};
 use crate::marketing::btyd::{self, Fitted, History};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
@@ -197,10 +198,6 @@ impl ModelFit {
     }
 }
 
-fn float_list() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-}
-
 impl AggregateUDFImpl for ModelFit {
     fn name(&self) -> &str {
         self.family.doc().name
@@ -251,7 +248,7 @@ impl AggregateUDFImpl for ModelFit {
             .map(|name| {
                 Arc::new(Field::new(
                     format!("{}[{name}]", args.name),
-                    float_list(),
+                    float_list_type(),
                     true,
                 ))
             })
@@ -292,14 +289,6 @@ struct FitAccumulator {
     family: Family,
     weighted: bool,
     rows: BTreeMap<Row, f64>,
-}
-
-fn float_list_value(values: impl Iterator<Item = f64>) -> ScalarValue {
-    ScalarValue::List(Arc::new(
-        ListArray::from_iter_primitive::<Float64Type, _, _>(std::iter::once(Some(
-            values.map(Some),
-        ))),
-    ))
 }
 
 impl Accumulator for FitAccumulator {

@@ -18,6 +18,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
+use super::float_lists::float_list_type;
 use crate::error::invalid_argument;
 use crate::marketing::kmeans::{self, Init, Model, Options, Points};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
@@ -96,11 +97,7 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
 }
 
 fn features_type() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-}
-
-fn float_list() -> DataType {
-    features_type()
+    float_list_type()
 }
 
 /// The model's struct type.
@@ -113,9 +110,9 @@ fn model_fields() -> Fields {
         Field::new("k", DataType::Int64, false),
         Field::new("dims", DataType::Int64, false),
         // k × dims values, row-major: PostgreSQL clients get a plain float8[].
-        Field::new("centroids", float_list(), false),
-        Field::new("mean", float_list(), false),
-        Field::new("std", float_list(), false),
+        Field::new("centroids", float_list_type(), false),
+        Field::new("mean", float_list_type(), false),
+        Field::new("std", float_list_type(), false),
         Field::new(
             "sizes",
             DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
@@ -286,7 +283,7 @@ impl AggregateUDFImpl for KmeansFit {
             )),
             Arc::new(Field::new(
                 format!("{}[values]", args.name),
-                float_list(),
+                float_list_type(),
                 true,
             )),
             Arc::new(Field::new(

@@ -11,6 +11,7 @@ mod baskets;
 mod clv;
 mod clv_predictions;
 mod computed_table;
+mod float_lists;
 mod keys;
 mod kmeans;
 mod query_table;
