@@ -364,35 +364,51 @@ impl PredictionUdf {
     }
 }
 
-/// The model parameters of row `row`, by field name; `None` for a NULL model.
-fn read_model(
-    function: &'static str,
-    models: &StructArray,
-    fields: &[&str],
-    row: usize,
-) -> Result<Option<Vec<f64>>> {
-    if models.is_null(row) {
-        return Ok(None);
-    }
-    let mut values = Vec::with_capacity(fields.len());
-    for name in fields {
-        let Some(column) = models.column_by_name(name) else {
-            return Err(invalid_argument(
-                function,
-                format!(
-                    "the model has no field {name}: it needs {} (as its fit returns)",
-                    fields.join(", ")
-                ),
-            ));
-        };
-        let column = cast(column, &DataType::Float64)?;
-        let column = column.as_primitive::<Float64Type>();
-        if column.is_null(row) {
+/// A model argument's parameter columns as doubles, read once per batch (`None`: the
+/// argument is NULL, so every row is).
+struct ModelColumns {
+    models: StructArray,
+    parameters: Vec<Float64Array>,
+}
+
+impl ModelColumns {
+    /// Takes the parameter fields (by name) of a model column.
+    fn new(function: &'static str, column: &ArrayRef, fields: &[&str]) -> Result<Option<Self>> {
+        let Some(models) = column.as_struct_opt() else {
             return Ok(None);
+        };
+        let mut parameters = Vec::with_capacity(fields.len());
+        for name in fields {
+            let Some(field) = models.column_by_name(name) else {
+                return Err(invalid_argument(
+                    function,
+                    format!(
+                        "the model has no field {name}: it needs {} (as its fit returns)",
+                        fields.join(", ")
+                    ),
+                ));
+            };
+            parameters.push(
+                cast(field, &DataType::Float64)?
+                    .as_primitive::<Float64Type>()
+                    .clone(),
+            );
         }
-        values.push(column.value(row));
+        Ok(Some(Self {
+            models: models.clone(),
+            parameters,
+        }))
     }
-    Ok(Some(values))
+
+    /// The parameters of row `row`; `None` for a NULL model or parameter.
+    fn read(&self, row: usize, into: &mut Vec<f64>) -> bool {
+        into.clear();
+        if self.models.is_null(row) || self.parameters.iter().any(|p| p.is_null(row)) {
+            return false;
+        }
+        into.extend(self.parameters.iter().map(|p| p.value(row)));
+        true
+    }
 }
 
 impl ScalarUDFImpl for PredictionUdf {
@@ -448,18 +464,17 @@ impl ScalarUDFImpl for PredictionUdf {
         let mut out = Vec::with_capacity(rows);
         let mut models = vec![Vec::new(); model_count];
         let mut values = vec![0.0; doc.params.len() - model_count];
+        let model_columns = prediction
+            .models
+            .iter()
+            .zip(&columns)
+            .map(|(fields, column)| ModelColumns::new(doc.name, column, fields))
+            .collect::<Result<Vec<_>>>()?;
         'rows: for row in 0..rows {
-            for (i, fields) in prediction.models.iter().enumerate() {
-                let Some(model) = columns[i].as_struct_opt() else {
+            for (model, into) in model_columns.iter().zip(models.iter_mut()) {
+                if !model.as_ref().is_some_and(|m| m.read(row, into)) {
                     out.push(None);
                     continue 'rows;
-                };
-                match read_model(doc.name, model, fields, row)? {
-                    Some(m) => models[i] = m,
-                    None => {
-                        out.push(None);
-                        continue 'rows;
-                    }
                 }
             }
             for (k, value) in values.iter_mut().enumerate() {
