@@ -221,13 +221,25 @@ pub fn clv(
     monthly_discount: f64,
     periods_per_month: f64,
 ) -> f64 {
-    let value = spend.expected_spend(h.x, m);
+    spend.expected_spend(h.x, m)
+        * discounted_purchases(purchases, h, months, monthly_discount, periods_per_month)
+}
+
+/// Σₘ (E[Y(m f)] − E[Y((m−1) f)]) / (1 + d)^m over the next `months` months: the
+/// purchases part of [`clv`], the same for every customer with history `h`.
+pub fn discounted_purchases(
+    purchases: &BgNbd,
+    h: &History,
+    months: u32,
+    monthly_discount: f64,
+    periods_per_month: f64,
+) -> f64 {
     let mut total = 0.0;
     let mut before = 0.0;
     for month in 1..=months {
         let month = f64::from(month);
         let until = purchases.expected_purchases(month * periods_per_month, h);
-        total += value * (until - before) / (1.0 + monthly_discount).powf(month);
+        total += (until - before) / (1.0 + monthly_discount).powf(month);
         before = until;
     }
     total

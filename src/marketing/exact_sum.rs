@@ -117,8 +117,8 @@ impl ExactSum {
 }
 
 /// An unevaluated sum of two doubles (~106 bits), for the few operations the moments
-/// need.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// need; sums of a customer's amounts in it are exact, so order-free.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct DoubleDouble(pub f64, pub f64);
 
 impl DoubleDouble {

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use super::exact_sum::DoubleDouble;
 use super::rfm::{ntile, Ties};
 
 /// A fast, deterministic hasher for customer keys (Fx-style multiply-rotate).
@@ -42,16 +43,25 @@ type KeyMap<K> = HashMap<K, u32, BuildHasherDefault<KeyHasher>>;
 /// Spend, summed exactly: decimals and integers as scaled `i128`, floats as `f64`.
 pub trait Amount: Copy + Default + Send + 'static {
     fn add(self, other: Self) -> Self;
+    fn sub(self, other: Self) -> Self;
     /// A sortable integer with the same order as the amount.
     fn order_key(self) -> i128;
+    /// The amount as a double; decimals are scaled integers of `scale` digits.
+    fn to_f64(self, scale: i8) -> f64;
 }
 
 impl Amount for i128 {
     fn add(self, other: Self) -> Self {
         self.saturating_add(other)
     }
+    fn sub(self, other: Self) -> Self {
+        self.saturating_sub(other)
+    }
     fn order_key(self) -> i128 {
         self
+    }
+    fn to_f64(self, scale: i8) -> f64 {
+        self as f64 / 10f64.powi(i32::from(scale))
     }
 }
 
@@ -59,10 +69,31 @@ impl Amount for f64 {
     fn add(self, other: Self) -> Self {
         self + other
     }
+    fn sub(self, other: Self) -> Self {
+        self - other
+    }
+    fn to_f64(self, _scale: i8) -> f64 {
+        self
+    }
     fn order_key(self) -> i128 {
         // IEEE total order as a signed integer.
         let bits = self.to_bits() as i64;
         i128::from(bits ^ (((bits >> 63) as u64) >> 1) as i64)
+    }
+}
+
+impl Amount for DoubleDouble {
+    fn add(self, other: Self) -> Self {
+        self + other
+    }
+    fn sub(self, other: Self) -> Self {
+        self - other
+    }
+    fn to_f64(self, _scale: i8) -> f64 {
+        self.value()
+    }
+    fn order_key(self) -> i128 {
+        self.value().order_key()
     }
 }
 

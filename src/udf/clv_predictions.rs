@@ -316,7 +316,7 @@ const PREDICTIONS: &[Prediction] = &[
 ];
 
 /// Periods per month of a `period` argument.
-fn periods_per_month(period: &str) -> Result<f64, String> {
+pub(super) fn periods_per_month(period: &str) -> Result<f64, String> {
     match period.to_ascii_lowercase().as_str() {
         "week" | "weeks" => Ok(4.345),
         "day" | "days" => Ok(30.0),

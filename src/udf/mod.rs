@@ -10,10 +10,14 @@ mod ab_test;
 mod baskets;
 mod clv;
 mod clv_predictions;
+mod clv_summary;
 mod computed_table;
+mod customer_clv;
 mod float_lists;
+mod folded_table;
 mod keys;
 mod kmeans;
+mod order_lines;
 mod query_table;
 mod recommend;
 mod rfm;
@@ -45,7 +49,9 @@ pub fn docs() -> &'static [FunctionDoc] {
         clv_predictions::BGNBD_EXPECTED_PURCHASES_NEW,
         clv_predictions::BGNBD_P_ALIVE,
         clv_predictions::CLV,
+        clv_summary::CLV_SUMMARY,
         ab_aggregates::CUPED_TTEST,
+        customer_clv::CUSTOMER_CLV,
         clv_predictions::GAMMAGAMMA_EXPECTED_SPEND,
         clv::GAMMAGAMMA_FIT,
         baskets::ASSOCIATION_RULES,
@@ -135,6 +141,14 @@ fn window() -> Vec<WindowUDF> {
 fn table() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     vec![
         (rfm_table::RFM.name, Arc::new(rfm_table::RfmFunction)),
+        (
+            clv_summary::CLV_SUMMARY.name,
+            Arc::new(clv_summary::ClvSummaryFunction),
+        ),
+        (
+            customer_clv::CUSTOMER_CLV.name,
+            Arc::new(customer_clv::CustomerClvFunction),
+        ),
         (
             query_table::QUERY.name,
             Arc::new(query_table::QueryFunction),
@@ -308,9 +322,11 @@ mod tests {
                 "bgnbd_p_alive",
                 "ceil",
                 "clv",
+                "clv_summary",
                 "col_description",
                 "cuped_ttest",
                 "current_setting",
+                "customer_clv",
                 "floor",
                 "format",
                 "format_type",

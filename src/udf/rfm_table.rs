@@ -1,42 +1,28 @@
 //! `rfm(orders, customer_column, date_column, amount_column, analysis_date [, n [, ties
 //! [, order_column]]])`: the whole RFM table in one call, one row per customer. The
 //! orders are a table name or a query; the function plans them with the caller's
-//! session, reads only the named columns, and runs [`RfmExec`]: per-partition totals,
-//! merged, scored by [`crate::marketing::rfm_table`] (no global sort per dimension).
+//! session, reads only the named columns, and folds them in one pass ([`RfmFold`]):
+//! per-partition totals, merged, scored by [`crate::marketing::rfm_table`] (no global
+//! sort per dimension).
 
 use std::fmt;
-use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray,
+    Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray,
 };
-use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit,
-};
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::runtime::SpawnedTask;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::datasource::TableType;
-use datafusion::execution::memory_pool::MemoryConsumer;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{cast, col, Expr, LogicalPlan, LogicalPlanBuilder};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PlanProperties,
-};
-use futures::StreamExt;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::{cast, col};
 
+use super::folded_table::{Fold, FoldedTable};
+use super::order_lines::{AmountColumn, AmountKind, Key, KeyKind, OrderLines};
 use super::table_args::{session_state, Args};
 use crate::error::invalid_argument;
 use crate::marketing::rfm::{self, Ties};
-use crate::marketing::rfm_table::{scores, Amount, Totals};
+use crate::marketing::rfm_table::{scores, Totals};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const RFM: FunctionDoc = FunctionDoc {
@@ -89,19 +75,6 @@ struct Params {
     amount: AmountKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum KeyKind {
-    Integer,
-    Text,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum AmountKind {
-    /// Decimal (or integer, scale 0) summed exactly at this scale.
-    Decimal(i8),
-    Float,
-}
-
 fn bad(message: impl Into<String>) -> DataFusionError {
     invalid_argument("rfm", message)
 }
@@ -115,14 +88,9 @@ impl TableFunctionImpl for RfmFunction {
             a.required_text(2)?,
             a.required_text(3)?,
         ];
-        let analysis_day = match a.value(4)?.map(|v| v.cast_to(&DataType::Date32)) {
-            Some(Ok(ScalarValue::Date32(Some(day)))) => day,
-            _ => {
-                return Err(bad(
-                    "analysis_date must be a date, such as DATE '1998-07-01'",
-                ))
-            }
-        };
+        let analysis_day = a
+            .date(4)?
+            .ok_or_else(|| bad("analysis_date must not be NULL"))?;
         let n = a.integer(5, 5, 1..=1_000_000)? as usize;
         let ties = match a.text(6)?.as_deref() {
             None => Ties::Split,
@@ -133,107 +101,49 @@ impl TableFunctionImpl for RfmFunction {
         let order_column = a.text(7)?;
 
         let source = a.source(state, 0)?;
-        let field_type = |name: &str| -> Result<DataType> {
-            Ok(source
-                .schema()
-                .field_with_unqualified_name(name)?
-                .data_type()
-                .clone())
-        };
-        let customer_type = field_type(&columns[0])?;
-        let customer = if customer_type.is_integer() {
-            KeyKind::Integer
-        } else if matches!(
-            customer_type,
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-        ) {
-            KeyKind::Text
-        } else {
-            return Err(bad(format!(
-                "customer column {} must be an integer or text, not {customer_type}",
-                columns[0]
-            )));
-        };
-        let date_type = field_type(&columns[1])?;
-        // Days are computed from the raw integers (UTC for timestamps with a time zone):
-        // much cheaper than a per-value calendar conversion.
-        let units_per_day = match date_type {
-            DataType::Date32 => 1,
-            DataType::Date64 => 86_400_000,
-            DataType::Timestamp(unit, _) => match unit {
-                TimeUnit::Second => 86_400,
-                TimeUnit::Millisecond => 86_400_000,
-                TimeUnit::Microsecond => 86_400_000_000,
-                TimeUnit::Nanosecond => 86_400_000_000_000,
+        let lines = OrderLines::resolve(
+            source,
+            [&columns[0], &columns[1], &columns[2]],
+            |field_type| {
+                let Some(order) = &order_column else {
+                    return Ok(vec![]);
+                };
+                let t = field_type(order)?;
+                if !t.is_integer() {
+                    return Err(bad(format!(
+                        "order column {order} must be an integer, not {t}"
+                    )));
+                }
+                Ok(vec![
+                    cast(col(order.as_str()), DataType::Int64).alias("order_id")
+                ])
             },
-            _ => {
-                return Err(bad(format!(
-                    "date column {} must be a date or timestamp, not {date_type}",
-                    columns[1]
-                )))
-            }
-        };
-        let amount_type = field_type(&columns[2])?;
-        let amount = match amount_type {
-            DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => AmountKind::Decimal(s),
-            t if t.is_integer() => AmountKind::Decimal(0),
-            t if t.is_floating() => AmountKind::Float,
-            t => {
-                return Err(bad(format!(
-                    "amount column {} must be numeric, not {t}",
-                    columns[2]
-                )))
-            }
-        };
-        let mut projection = vec![
-            cast(col(columns[0].as_str()), customer.arrow_type()).alias("customer"),
-            cast(col(columns[1].as_str()), DataType::Int64).alias("day"),
-            cast(col(columns[2].as_str()), amount.arrow_type()).alias("amount"),
-        ];
-        if let Some(order) = &order_column {
-            let t = field_type(order)?;
-            if !t.is_integer() {
-                return Err(bad(format!(
-                    "order column {order} must be an integer, not {t}"
-                )));
-            }
-            projection.push(cast(col(order.as_str()), DataType::Int64).alias("order_id"));
-        }
-        let input = LogicalPlanBuilder::from(source)
-            .project(projection)?
-            .build()?;
+            bad,
+        )?;
+        let input = lines.plan;
         let params = Params {
             analysis_day,
-            units_per_day,
+            units_per_day: lines.units_per_day,
             n,
             ties,
             count_orders: order_column.is_some(),
-            customer,
-            amount,
+            customer: lines.customer,
+            amount: lines.amount,
         };
-        Ok(Arc::new(RfmTable {
-            schema: output_schema(&params),
-            input,
-            params,
-        }))
-    }
-}
-
-impl KeyKind {
-    fn arrow_type(self) -> DataType {
-        match self {
-            KeyKind::Integer => DataType::Int64,
-            KeyKind::Text => DataType::Utf8,
-        }
-    }
-}
-
-impl AmountKind {
-    fn arrow_type(self) -> DataType {
-        match self {
-            AmountKind::Decimal(s) => DataType::Decimal128(38, s),
-            AmountKind::Float => DataType::Float64,
-        }
+        Ok(match (params.customer, params.amount) {
+            (KeyKind::Integer, AmountKind::Decimal(_)) => {
+                FoldedTable::new(input, RfmFold::<i64, i128>::new(params))
+            }
+            (KeyKind::Integer, AmountKind::Float) => {
+                FoldedTable::new(input, RfmFold::<i64, f64>::new(params))
+            }
+            (KeyKind::Text, AmountKind::Decimal(_)) => {
+                FoldedTable::new(input, RfmFold::<String, i128>::new(params))
+            }
+            (KeyKind::Text, AmountKind::Float) => {
+                FoldedTable::new(input, RfmFold::<String, f64>::new(params))
+            }
+        })
     }
 }
 
@@ -252,66 +162,28 @@ fn output_schema(p: &Params) -> SchemaRef {
     ]))
 }
 
-#[derive(Debug)]
-struct RfmTable {
-    schema: SchemaRef,
-    input: LogicalPlan,
+/// The RFM table as a one-pass fold: per-customer [`Totals`] per input partition.
+struct RfmFold<K, A> {
     params: Params,
-}
-
-#[async_trait]
-impl TableProvider for RfmTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = state.create_physical_plan(&self.input).await?;
-        let schema = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => Arc::clone(&self.schema),
-        };
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
-        Ok(Arc::new(RfmExec {
-            input,
-            params: self.params.clone(),
-            projection: projection.cloned(),
-            schema,
-            properties: Arc::new(properties),
-        }))
-    }
-}
-
-/// Reads every input partition in parallel, then emits the scored table (one batch).
-#[derive(Debug)]
-pub struct RfmExec {
-    input: Arc<dyn ExecutionPlan>,
-    params: Params,
-    projection: Option<Vec<usize>>,
     schema: SchemaRef,
-    properties: Arc<PlanProperties>,
+    _types: PhantomData<fn() -> (K, A)>,
 }
 
-impl DisplayAs for RfmExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+impl<K, A> RfmFold<K, A> {
+    fn new(params: Params) -> Self {
+        Self {
+            schema: output_schema(&params),
+            params,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K, A> fmt::Debug for RfmFold<K, A> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "RfmExec: n={}, ties={:?}, frequency={}",
+            "rfm n={}, ties={:?}, frequency={}",
             self.params.n,
             self.params.ties,
             if self.params.count_orders {
@@ -323,156 +195,25 @@ impl DisplayAs for RfmExec {
     }
 }
 
-impl ExecutionPlan for RfmExec {
-    fn name(&self) -> &str {
-        "RfmExec"
+impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
+    type State = Totals<K, A>;
+
+    fn name(&self) -> &'static str {
+        "rfm"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
+    fn start(&self) -> Self::State {
+        Totals::new(self.params.count_orders)
     }
 
-    /// The input was planned (and split into partitions) when the table was scanned;
-    /// re-splitting it would mix the order of the files within a partition, which the
-    /// distinct-order runs rely on for speed (never for correctness).
-    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children)
-            .map_err(|_| DataFusionError::Internal("RfmExec has one input".into()))?;
-        Ok(Arc::new(RfmExec {
-            input,
-            params: self.params.clone(),
-            projection: self.projection.clone(),
-            schema: Arc::clone(&self.schema),
-            properties: Arc::clone(&self.properties),
-        }))
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "RfmExec has one output partition, asked for {partition}"
-            )));
-        }
-        let input = Arc::clone(&self.input);
-        let params = self.params.clone();
-        let projection = self.projection.clone();
-        let batch = async move {
-            let full = match (params.customer, params.amount) {
-                (KeyKind::Integer, AmountKind::Decimal(_)) => {
-                    compute::<i64, i128>(input, context, &params).await
-                }
-                (KeyKind::Integer, AmountKind::Float) => {
-                    compute::<i64, f64>(input, context, &params).await
-                }
-                (KeyKind::Text, AmountKind::Decimal(_)) => {
-                    compute::<String, i128>(input, context, &params).await
-                }
-                (KeyKind::Text, AmountKind::Float) => {
-                    compute::<String, f64>(input, context, &params).await
-                }
-            }?;
-            match projection {
-                Some(p) => Ok(full.project(&p)?),
-                None => Ok(full),
-            }
-        };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.schema),
-            futures::stream::once(batch),
-        )))
-    }
-}
-
-/// Customer keys as Arrow columns.
-trait Key: Hash + Eq + Clone + Ord + Send + Sync + 'static {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>>;
-    fn build(keys: Vec<Self>) -> ArrayRef;
-}
-
-impl Key for i64 {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array.as_primitive::<Int64Type>().iter().collect()
-    }
-    fn build(keys: Vec<Self>) -> ArrayRef {
-        Arc::new(Int64Array::from(keys))
-    }
-}
-
-impl Key for String {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect()
-    }
-    fn build(keys: Vec<Self>) -> ArrayRef {
-        Arc::new(StringArray::from(keys))
-    }
-}
-
-/// Amounts as Arrow columns.
-trait AmountColumn: Amount + Sync {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>>;
-    fn build(values: Vec<Self>, data_type: &DataType) -> Result<ArrayRef>;
-}
-
-impl AmountColumn for i128 {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array.as_primitive::<Decimal128Type>().iter().collect()
-    }
-    fn build(values: Vec<Self>, data_type: &DataType) -> Result<ArrayRef> {
-        Ok(Arc::new(
-            Decimal128Array::from(values).with_data_type(data_type.clone()),
-        ))
-    }
-}
-
-impl AmountColumn for f64 {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array.as_primitive::<Float64Type>().iter().collect()
-    }
-    fn build(values: Vec<Self>, _data_type: &DataType) -> Result<ArrayRef> {
-        Ok(Arc::new(Float64Array::from(values)))
-    }
-}
-
-/// Totals of one input partition, with its memory accounted in the session's pool.
-async fn partition_totals<K: Key, A: AmountColumn>(
-    mut stream: SendableRecordBatchStream,
-    context: Arc<TaskContext>,
-    partition: usize,
-    params: Params,
-) -> Result<Totals<K, A>> {
-    let reservation =
-        MemoryConsumer::new(format!("rfm[{partition}]")).register(context.memory_pool());
-    let mut totals = Totals::<K, A>::new(params.count_orders);
-    // Lines from the day after the analysis date on are outside the window.
-    let window_end = (i64::from(params.analysis_day) + 1).saturating_mul(params.units_per_day);
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
+    fn fold(&self, totals: &mut Self::State, batch: &RecordBatch) -> Result<()> {
+        let params = &self.params;
+        // Lines from the day after the analysis date on are outside the window.
+        let window_end = (i64::from(params.analysis_day) + 1).saturating_mul(params.units_per_day);
         let keys = K::read(batch.column(0));
         let days = batch.column(1).as_primitive::<Int64Type>();
         // (times in the date column's units; see `Params::units_per_day`)
@@ -494,43 +235,25 @@ async fn partition_totals<K: Key, A: AmountColumn>(
             let order = orders.and_then(|o| o.is_valid(row).then(|| o.value(row)));
             totals.add_to(slot, days.value(row), amounts[row], order);
         }
-        reservation.try_resize(totals.heap_bytes())?;
+        Ok(())
     }
-    Ok(totals)
+
+    fn heap_bytes(&self, totals: &Self::State) -> usize {
+        totals.heap_bytes()
+    }
+
+    fn merge(&self, into: &mut Self::State, other: Self::State) {
+        into.merge(other);
+    }
+
+    fn finish(&self, totals: Self::State) -> Result<RecordBatch> {
+        scored(&self.params, totals)
+    }
 }
 
-async fn compute<K: Key, A: AmountColumn>(
-    input: Arc<dyn ExecutionPlan>,
-    context: Arc<TaskContext>,
-    params: &Params,
-) -> Result<RecordBatch> {
-    let partitions = input.output_partitioning().partition_count();
-    let mut tasks = Vec::with_capacity(partitions);
-    for partition in 0..partitions {
-        let stream = input.execute(partition, Arc::clone(&context))?;
-        tasks.push(SpawnedTask::spawn(partition_totals::<K, A>(
-            stream,
-            Arc::clone(&context),
-            partition,
-            params.clone(),
-        )));
-    }
+/// The scored table of the merged totals.
+fn scored<K: Key, A: AmountColumn>(params: &Params, totals: Totals<K, A>) -> Result<RecordBatch> {
     let started = std::time::Instant::now();
-    let mut all: Option<Totals<K, A>> = None;
-    for task in tasks {
-        let part = task
-            .join()
-            .await
-            .map_err(|e| DataFusionError::Execution(format!("rfm: a partition failed: {e}")))??;
-        match &mut all {
-            None => all = Some(part),
-            Some(all) => all.merge(part),
-        }
-    }
-    let totals = all.unwrap_or_else(|| Totals::new(params.count_orders));
-    let reservation = MemoryConsumer::new("rfm").register(context.memory_pool());
-    reservation.try_resize(totals.heap_bytes())?;
-    let totalled = started.elapsed();
     let frequency = totals.frequency();
     let counted = started.elapsed();
 
@@ -597,8 +320,7 @@ async fn compute<K: Key, A: AmountColumn>(
     tracing::debug!(
         customers = order.len(),
         recounted = totals.recounted(),
-        totals_ms = totalled.as_millis(),
-        frequency_ms = (counted - totalled).as_millis(),
+        frequency_ms = counted.as_millis(),
         scores_ms = (started.elapsed() - counted).as_millis(),
         "rfm computed"
     );

@@ -145,6 +145,23 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Argument `i` as a date (day number), if given.
+    ///
+    /// # Errors
+    /// Not a date (or text that casts to one).
+    pub fn date(&self, i: usize) -> Result<Option<i32>> {
+        let Some(v) = self.value(i)? else {
+            return Ok(None);
+        };
+        match v.cast_to(&DataType::Date32) {
+            Ok(ScalarValue::Date32(Some(day))) => Ok(Some(day)),
+            _ => Err(self.bad(format!(
+                "{} must be a date, such as DATE '1998-07-01', got {v}",
+                self.param_name(i)
+            ))),
+        }
+    }
+
     /// Argument `i` as a boolean, `default` when not given.
     ///
     /// # Errors

@@ -10,6 +10,7 @@ mod binary;
 mod cancel;
 mod clients;
 mod clv;
+mod clv_tables;
 mod copy;
 mod differential;
 mod errors;

@@ -39,7 +39,7 @@ pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<
 
 /// Runs `sql`, which must fail with SQLSTATE `state` and a message containing `words`;
 /// then checks the connection still answers.
-async fn fails_with(c: &tokio_postgres::Client, sql: &str, state: &str, words: &str) {
+pub async fn fails_with(c: &tokio_postgres::Client, sql: &str, state: &str, words: &str) {
     let e = c.simple_query(sql).await.expect_err(sql);
     assert_eq!(sqlstate(&e), state, "{sql}: {e}");
     let message = e

@@ -1,0 +1,249 @@
+//! The one mechanism behind table functions that fold a large input in one streaming
+//! pass (`rfm`, `clv_summary`, `customer_clv`): implement [`Fold`] (a state per input
+//! partition, how a batch folds into it, how partition states merge, the result from the
+//! merged state), wrap it with its planned input in [`FoldedTable`], and a scan reads all
+//! input partitions in parallel (state memory accounted in the session's pool), merges
+//! the partial states in partition order and computes the one result batch on a
+//! blocking thread. Nothing is sorted or materialized but the states.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::TableType;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties,
+};
+use futures::StreamExt;
+
+/// A table function's one-pass work over its input.
+pub trait Fold: fmt::Debug + Send + Sync + 'static {
+    type State: Send + 'static;
+    /// The name shown in EXPLAIN and in memory accounting.
+    fn name(&self) -> &'static str;
+    /// The schema of the result.
+    fn schema(&self) -> SchemaRef;
+    /// An empty state.
+    fn start(&self) -> Self::State;
+    /// Folds one batch of the input into `state`.
+    ///
+    /// # Errors
+    /// Bad data.
+    fn fold(&self, state: &mut Self::State, batch: &RecordBatch) -> Result<()>;
+    /// Approximate heap bytes `state` holds.
+    fn heap_bytes(&self, state: &Self::State) -> usize;
+    /// Folds another partition's state into `into`.
+    fn merge(&self, into: &mut Self::State, other: Self::State);
+    /// The result from the state of the whole input.
+    ///
+    /// # Errors
+    /// Bad data or exhausted limits.
+    fn finish(&self, state: Self::State) -> Result<RecordBatch>;
+}
+
+/// A table whose rows are `fold` over `input`.
+#[derive(Debug)]
+pub struct FoldedTable<F> {
+    fold: Arc<F>,
+    input: LogicalPlan,
+}
+
+impl<F: Fold> FoldedTable<F> {
+    pub fn new(input: LogicalPlan, fold: F) -> Arc<Self> {
+        Arc::new(Self {
+            fold: Arc::new(fold),
+            input,
+        })
+    }
+}
+
+#[async_trait]
+impl<F: Fold> TableProvider for FoldedTable<F> {
+    fn schema(&self) -> SchemaRef {
+        self.fold.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = state.create_physical_plan(&self.input).await?;
+        let full = self.fold.schema();
+        let schema = match projection {
+            Some(p) => Arc::new(full.project(p)?),
+            None => full,
+        };
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(FoldExec {
+            fold: Arc::clone(&self.fold),
+            input,
+            projection: projection.cloned(),
+            schema,
+            properties: Arc::new(properties),
+        }))
+    }
+}
+
+/// Folds every input partition in parallel, then emits the result (one batch).
+#[derive(Debug)]
+pub struct FoldExec<F> {
+    fold: Arc<F>,
+    input: Arc<dyn ExecutionPlan>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl<F: Fold> DisplayAs for FoldExec<F> {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "FoldExec: {:?}", self.fold)
+    }
+}
+
+impl<F: Fold> ExecutionPlan for FoldExec<F> {
+    fn name(&self) -> &str {
+        self.fold.name()
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    /// The input was planned (and split into partitions) when the table was scanned;
+    /// re-splitting it would mix the order of the files within a partition, which folds
+    /// may rely on for speed (never for correctness).
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("FoldExec has one input".into()))?;
+        Ok(Arc::new(FoldExec {
+            fold: Arc::clone(&self.fold),
+            input,
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            properties: Arc::clone(&self.properties),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "{} has one output partition, asked for {partition}",
+                self.fold.name()
+            )));
+        }
+        let input = Arc::clone(&self.input);
+        let fold = Arc::clone(&self.fold);
+        let projection = self.projection.clone();
+        let batch = async move {
+            let full = run(fold, input, context).await?;
+            match projection {
+                Some(p) => Ok(full.project(&p)?),
+                None => Ok(full),
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            futures::stream::once(batch),
+        )))
+    }
+}
+
+/// One input partition folded, with its state's memory accounted in the session's pool.
+async fn fold_partition<F: Fold>(
+    fold: Arc<F>,
+    mut stream: SendableRecordBatchStream,
+    context: Arc<TaskContext>,
+    partition: usize,
+) -> Result<F::State> {
+    let reservation = MemoryConsumer::new(format!("{}[{partition}]", fold.name()))
+        .register(context.memory_pool());
+    let mut state = fold.start();
+    while let Some(batch) = stream.next().await {
+        fold.fold(&mut state, &batch?)?;
+        reservation.try_resize(fold.heap_bytes(&state))?;
+    }
+    Ok(state)
+}
+
+async fn run<F: Fold>(
+    fold: Arc<F>,
+    input: Arc<dyn ExecutionPlan>,
+    context: Arc<TaskContext>,
+) -> Result<RecordBatch> {
+    let partitions = input.output_partitioning().partition_count();
+    let mut tasks = Vec::with_capacity(partitions);
+    for partition in 0..partitions {
+        let stream = input.execute(partition, Arc::clone(&context))?;
+        tasks.push(SpawnedTask::spawn(fold_partition(
+            Arc::clone(&fold),
+            stream,
+            Arc::clone(&context),
+            partition,
+        )));
+    }
+    let mut all: Option<F::State> = None;
+    for task in tasks {
+        let part = task.join().await.map_err(|e| {
+            DataFusionError::Execution(format!("{}: a partition failed: {e}", fold.name()))
+        })??;
+        match &mut all {
+            None => all = Some(part),
+            Some(all) => fold.merge(all, part),
+        }
+    }
+    let state = all.unwrap_or_else(|| fold.start());
+    let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
+    reservation.try_resize(fold.heap_bytes(&state))?;
+    let finishing = Arc::clone(&fold);
+    SpawnedTask::spawn_blocking(move || finishing.finish(state))
+        .join()
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))?
+}
