@@ -1,5 +1,5 @@
-//! The deterministic retail data set: `customers`, `products`, `orders`, `order_lines`
-//! and `web_events` as zstd Parquet, several files per table, written in a streaming way
+//! The deterministic retail data set: `customers`, `products`, `orders`, `order_lines`,
+//! `web_events` and `experiment_assignments` (see `experiments`) as zstd Parquet, several files per table, written in a streaming way
 //! (memory stays bounded at any size: one batch per table plus the product sampler).
 //!
 //! Realistic skew: Pareto customer activity (a few heavy repeat buyers, many one-off and
@@ -9,6 +9,7 @@
 //! histories carry the signal recommenders learn from. The same size and seed give the
 //! same files.
 
+mod experiments;
 mod writer;
 
 use std::path::Path;
@@ -262,6 +263,7 @@ pub fn generate(out: &Path, spec: Spec, progress: bool) -> Result<()> {
     ));
     write_orders(out, spec, &products, &say)?;
     write_web_events(out, spec)?;
+    experiments::write_experiments(out, spec)?;
     say(format!("done in {:.1}s", started.elapsed().as_secs_f64()));
     Ok(())
 }
@@ -575,7 +577,7 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
 
 /// What a complete demo lake's `_COMPLETE` holds; a lake written by an older generator
 /// (another text) is written again.
-const DEMO_MARKER: &str = "datapunk demo lake v2 (customers with category tastes)\n";
+const DEMO_MARKER: &str = "datapunk demo lake v3 (customers with category tastes, experiments)\n";
 
 /// Generates the demo lake into `dir` unless a complete current one is already there.
 ///

@@ -4,13 +4,13 @@
 //! (Schmittlein, Morrison & Colombo 1987) and Gamma-Gamma spend (Fader, Hardie & Lee
 //! 2005, Hardie's note 025), with their log-likelihoods (in logs throughout, logsumexp
 //! where terms are added), predictions and the discounted customer lifetime value, as
-//! lifetimes 0.11 computes them. Fitting is [`super::fit`].
+//! lifetimes 0.11 computes them. Fitting them is [`super::btyd_fit`].
 
 use statrs::function::beta::ln_beta;
 use statrs::function::gamma::ln_gamma;
 
 /// ln(e^a + e^b) without overflow.
-fn log_add_exp(a: f64, b: f64) -> f64 {
+pub(super) fn log_add_exp(a: f64, b: f64) -> f64 {
     let high = a.max(b);
     if high == f64::NEG_INFINITY {
         return high;
@@ -94,20 +94,31 @@ impl BgNbd {
     /// E[purchases in (T, T + t] | history]; with an empty history (x = t_x = T = 0),
     /// E[purchases in (0, t]] of a new customer.
     pub fn expected_purchases(&self, t: f64, h: &History) -> f64 {
+        self.expected_purchases_if_alive(t, h.x, h.t) / (1.0 + self.dropout_odds(h))
+    }
+
+    /// E[purchases in (T, T + t]] of a customer with x repeat purchases who is still
+    /// alive at T: [`Self::expected_purchases`] before the weight of P(alive), the same
+    /// for every recency.
+    pub fn expected_purchases_if_alive(&self, t: f64, x: f64, big_t: f64) -> f64 {
         let BgNbd { r, alpha, a, b } = *self;
-        let x = h.x;
-        let z = t / (alpha + h.t + t);
+        let z = t / (alpha + big_t + t);
         // ₂F₁(r+x, b+x; a+b+x−1; z) (1−z)^(r+x) by Euler's transformation:
         // (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), whose terms stay bounded.
         let c = a + b + x - 1.0;
         let hyper = (1.0 - z).powf(a - 1.0) * hyp2f1(c - r - x, a - 1.0, c, z);
-        let numerator = (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyper);
-        let denominator = if x > 0.0 {
-            1.0 + a / (b + x - 1.0) * ((alpha + h.t) / (alpha + h.t_x)).powf(r + x)
+        (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyper)
+    }
+
+    /// The odds of having dropped out by T: a/(b+x−1) ((α+T)/(α+t_x))^(r+x), 0 without a
+    /// repeat purchase.
+    pub fn dropout_odds(&self, h: &History) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        if h.x > 0.0 {
+            a / (b + h.x - 1.0) * ((alpha + h.t) / (alpha + h.t_x)).powf(r + h.x)
         } else {
-            1.0
-        };
-        numerator / denominator
+            0.0
+        }
     }
 }
 
@@ -234,122 +245,40 @@ pub fn discounted_purchases(
     monthly_discount: f64,
     periods_per_month: f64,
 ) -> f64 {
+    discounted_purchases_if_alive(
+        purchases,
+        h.x,
+        h.t,
+        months,
+        monthly_discount,
+        periods_per_month,
+    ) / (1.0 + purchases.dropout_odds(h))
+}
+
+/// [`discounted_purchases`] of a customer still alive at T (before the weight of
+/// P(alive)): the same for every recency.
+pub fn discounted_purchases_if_alive(
+    purchases: &BgNbd,
+    x: f64,
+    big_t: f64,
+    months: u32,
+    monthly_discount: f64,
+    periods_per_month: f64,
+) -> f64 {
     let mut total = 0.0;
     let mut before = 0.0;
     for month in 1..=months {
         let month = f64::from(month);
-        let until = purchases.expected_purchases(month * periods_per_month, h);
+        let until = purchases.expected_purchases_if_alive(month * periods_per_month, x, big_t);
         total += (until - before) / (1.0 + monthly_discount).powf(month);
         before = until;
     }
     total
 }
 
-/// A model fitted by maximum likelihood.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fitted<M> {
-    pub model: M,
-    /// The log-likelihood of the data at the model.
-    pub ll: f64,
-    /// The customers (sum of weights) fitted on.
-    pub n: f64,
-    pub iterations: usize,
-    pub converged: bool,
-}
-
-/// The search box of the fits, in logs of the parameters.
-const LOG_PARAMETER_BOUND: f64 = 20.0;
-
-/// Maximizes the weighted log-likelihood over positive parameters, searched in logs
-/// from all ones; `None` without data.
-fn fit_positive<D, M>(
-    data: &[(D, f64)],
-    parameters: usize,
-    model: impl Fn(&[f64]) -> M,
-    ln_likelihood: impl Fn(&M, &D) -> f64,
-) -> Option<Fitted<M>> {
-    let n: f64 = data.iter().map(|(_, w)| w).sum();
-    let some = n > 0.0;
-    if !some {
-        return None;
-    }
-    let objective = |logs: &[f64]| {
-        // Parameters beyond e^±20 mean the data has no finite optimum.
-        if logs.iter().any(|l| l.abs() > LOG_PARAMETER_BOUND) {
-            return f64::INFINITY;
-        }
-        let params: Vec<f64> = logs.iter().map(|l| l.exp()).collect();
-        let m = model(&params);
-        -data
-            .iter()
-            .map(|(d, w)| w * ln_likelihood(&m, d))
-            .sum::<f64>()
-            / n
-    };
-    let minimum = super::fit::minimize(objective, &vec![0.0; parameters]);
-    let params: Vec<f64> = minimum.point.iter().map(|l| l.exp()).collect();
-    Some(Fitted {
-        model: model(&params),
-        ll: -minimum.value * n,
-        n,
-        iterations: minimum.iterations,
-        converged: minimum.converged
-            && minimum
-                .point
-                .iter()
-                .all(|l| l.abs() < LOG_PARAMETER_BOUND - 1.0),
-    })
-}
-
-/// BG/NBD fitted to weighted histories.
-pub fn fit_bgnbd(data: &[(History, f64)]) -> Option<Fitted<BgNbd>> {
-    fit_positive(
-        data,
-        4,
-        |p| BgNbd {
-            r: p[0],
-            alpha: p[1],
-            a: p[2],
-            b: p[3],
-        },
-        BgNbd::ln_likelihood,
-    )
-}
-
-/// Pareto/NBD fitted to weighted histories.
-pub fn fit_paretonbd(data: &[(History, f64)]) -> Option<Fitted<ParetoNbd>> {
-    fit_positive(
-        data,
-        4,
-        |p| ParetoNbd {
-            r: p[0],
-            alpha: p[1],
-            s: p[2],
-            beta: p[3],
-        },
-        ParetoNbd::ln_likelihood,
-    )
-}
-
-/// A customer's repeat purchases and their mean value.
-pub type Spend = (f64, f64);
-
-/// Gamma-Gamma fitted to weighted (repeat purchases, mean spend) pairs, x > 0, m > 0.
-pub fn fit_gammagamma(data: &[(Spend, f64)]) -> Option<Fitted<GammaGamma>> {
-    fit_positive(
-        data,
-        3,
-        |p| GammaGamma {
-            p: p[0],
-            q: p[1],
-            v: p[2],
-        },
-        |model, (x, m)| model.ln_likelihood(*x, *m),
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::btyd_fit::{fit_bgnbd, fit_gammagamma, fit_paretonbd, Spend};
     use super::*;
 
     #[test]
@@ -459,6 +388,51 @@ mod tests {
                 "{pareto:?}: {actual} vs {expected}"
             );
         }
+    }
+
+    #[test]
+    fn a_fit_on_many_distinct_rows_starts_from_a_subset_and_reaches_the_same_optimum() {
+        let (histories, spends) = cdnow();
+        let copies = |k: usize| -> Weighted<History> {
+            (0..k)
+                .flat_map(|copy| {
+                    histories.iter().map(move |(h, w)| {
+                        let t = h.t + copy as f64 * 1e-9;
+                        (History { t, ..*h }, *w)
+                    })
+                })
+                .collect()
+        };
+        let once = fit_bgnbd(&histories).expect("fit");
+        let many = fit_bgnbd(&copies(10)).expect("fit");
+        assert!(many.converged, "{many:?}");
+        assert_eq!(many.n, 10.0 * once.n);
+        for (a, b) in [
+            (many.model.r, once.model.r),
+            (many.model.alpha, once.model.alpha),
+            (many.model.a, once.model.a),
+            (many.model.b, once.model.b),
+        ] {
+            assert!(relative(a, b) < 1e-5, "{many:?} {once:?}");
+        }
+        let spend_copies: Weighted<Spend> = (0..25)
+            .flat_map(|copy| {
+                spends
+                    .iter()
+                    .map(move |((x, m), w)| ((*x, m + copy as f64 * 1e-9), *w))
+            })
+            .collect();
+        let gg_once = fit_gammagamma(&spends).expect("fit");
+        let gg_many = fit_gammagamma(&spend_copies).expect("fit");
+        assert!(gg_many.converged, "{gg_many:?}");
+        assert!(
+            relative(gg_many.model.p, gg_once.model.p) < 1e-5,
+            "{gg_many:?}"
+        );
+        assert!(
+            relative(gg_many.model.v, gg_once.model.v) < 1e-5,
+            "{gg_many:?}"
+        );
     }
 
     #[test]

@@ -38,6 +38,25 @@ pub fn minimize(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
     }
 }
 
+/// Minimizes `f` from `start`, already near the minimum (BFGS only).
+pub fn polish(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
+    let f = |x: &[f64]| {
+        let v = f(x);
+        if v.is_finite() {
+            v
+        } else {
+            f64::INFINITY
+        }
+    };
+    let (point, value, iterations, converged) = bfgs(&f, start);
+    Minimum {
+        point,
+        value,
+        iterations,
+        converged,
+    }
+}
+
 fn nelder_mead(f: &impl Fn(&[f64]) -> f64, start: &[f64]) -> (Vec<f64>, usize) {
     let n = start.len();
     let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(n + 1);

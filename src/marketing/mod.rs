@@ -24,6 +24,7 @@ pub mod ab_test;
 pub mod als;
 pub mod baskets;
 pub mod btyd;
+pub mod btyd_fit;
 pub mod clv_summary;
 pub mod cooccurrence;
 pub mod exact_sum;

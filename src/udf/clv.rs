@@ -18,7 +18,8 @@ use datafusion::logical_expr::{
 };
 
 use super::float_lists::{float_list_type, float_list_value};
-use crate::marketing::btyd::{self, Fitted, History};
+use crate::marketing::btyd::History;
+use crate::marketing::btyd_fit::{self, Fitted};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const BGNBD_FIT: FunctionDoc = FunctionDoc {
@@ -352,7 +353,7 @@ impl Accumulator for FitAccumulator {
                     .iter()
                     .map(|(r, w)| ((r.0[0], r.0[1]), *w))
                     .collect();
-                let fitted = btyd::fit_gammagamma(&data);
+                let fitted = btyd_fit::fit_gammagamma(&data);
                 model_array(
                     self.family,
                     fitted
@@ -374,7 +375,7 @@ impl Accumulator for FitAccumulator {
                     })
                     .collect();
                 if family == Family::BgNbd {
-                    let fitted = btyd::fit_bgnbd(&data);
+                    let fitted = btyd_fit::fit_bgnbd(&data);
                     model_array(
                         family,
                         fitted.as_ref().map(|f| {
@@ -383,7 +384,7 @@ impl Accumulator for FitAccumulator {
                         }),
                     )
                 } else {
-                    let fitted = btyd::fit_paretonbd(&data);
+                    let fitted = btyd_fit::fit_paretonbd(&data);
                     model_array(
                         family,
                         fitted.as_ref().map(|f| {

@@ -19,7 +19,8 @@ use super::clv_predictions::periods_per_month;
 use super::clv_summary::{summary_table, Period, SummaryOutput};
 use super::table_args::Args;
 use crate::error::invalid_argument;
-use crate::marketing::btyd::{self, BgNbd, Fitted, GammaGamma, History};
+use crate::marketing::btyd::{self, BgNbd, GammaGamma, History};
+use crate::marketing::btyd_fit::{self, Fitted};
 use crate::marketing::clv_summary::Summary;
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
@@ -89,10 +90,9 @@ struct Predictions {
     periods_per_month: f64,
 }
 
-/// What every customer with the same history gets.
+/// What every customer with the same x and T gets if alive at T.
 #[derive(Debug, Clone, Copy, Default)]
-struct HistoryPredictions {
-    p_alive: f64,
+struct IfAlive {
     expected_purchases: f64,
     discounted_purchases: f64,
 }
@@ -126,24 +126,24 @@ impl Predictions {
         }
     }
 
-    /// p_alive, expected purchases and discounted purchases of each distinct history.
-    fn per_history(&self, model: &BgNbd, histories: &[History]) -> Vec<HistoryPredictions> {
+    /// Expected and discounted purchases if alive of each distinct (x, T), on all cores.
+    fn if_alive(&self, model: &BgNbd, keys: &[(f64, f64)]) -> Vec<IfAlive> {
         let horizon = f64::from(self.months) * self.periods_per_month;
-        let predict = |h: &History| HistoryPredictions {
-            p_alive: model.p_alive(h),
-            expected_purchases: model.expected_purchases(horizon, h),
-            discounted_purchases: btyd::discounted_purchases(
+        let predict = |&(x, t): &(f64, f64)| IfAlive {
+            expected_purchases: model.expected_purchases_if_alive(horizon, x, t),
+            discounted_purchases: btyd::discounted_purchases_if_alive(
                 model,
-                h,
+                x,
+                t,
                 self.months,
                 self.monthly_discount,
                 self.periods_per_month,
             ),
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = histories.len().div_ceil(threads).max(1);
+        let chunk = keys.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
-            let parts: Vec<_> = histories
+            let parts: Vec<_> = keys
                 .chunks(chunk)
                 .map(|part| scope.spawn(move || part.iter().map(predict).collect::<Vec<_>>()))
                 .collect();
@@ -189,7 +189,7 @@ impl SummaryOutput for Predictions {
         let histories: Vec<History> = summaries.iter().map(|s| self.history(s)).collect();
         let history_key = |h: &History| [h.x.to_bits(), h.t_x.to_bits(), h.t.to_bits()];
         let distinct = counted(histories.iter().map(|h| (history_key(h), *h)));
-        let purchases = converged(btyd::fit_bgnbd(&distinct), "BG/NBD", "customers")?;
+        let purchases = converged(btyd_fit::fit_bgnbd(&distinct), "BG/NBD", "customers")?;
         let spends = counted(
             summaries
                 .iter()
@@ -203,19 +203,32 @@ impl SummaryOutput for Predictions {
                 }),
         );
         let spend: GammaGamma = converged(
-            btyd::fit_gammagamma(&spends),
+            btyd_fit::fit_gammagamma(&spends),
             "Gamma-Gamma",
             "repeat customers",
         )?;
 
-        let keys: Vec<History> = distinct.iter().map(|(h, _)| *h).collect();
-        let predictions = self.per_history(&purchases, &keys);
-        let index: BTreeMap<[u64; 3], usize> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (history_key(h), i))
-            .collect();
-        let of = |h: &History| predictions[index[&history_key(h)]];
+        // Predictions depend on the recency only through P(alive): the hypergeometric
+        // series run once per distinct (x, T).
+        let mut index: BTreeMap<[u64; 2], usize> = BTreeMap::new();
+        for h in &histories {
+            let next = index.len();
+            index.entry([h.x.to_bits(), h.t.to_bits()]).or_insert(next);
+        }
+        let mut keys = vec![(0.0, 0.0); index.len()];
+        for (key, &i) in &index {
+            keys[i] = (f64::from_bits(key[0]), f64::from_bits(key[1]));
+        }
+        let if_alive = self.if_alive(&purchases, &keys);
+        let of = |h: &History| {
+            let alive = if_alive[index[&[h.x.to_bits(), h.t.to_bits()]]];
+            let weight = 1.0 + purchases.dropout_odds(h);
+            (
+                alive.expected_purchases / weight,
+                alive.discounted_purchases / weight,
+            )
+        };
+        let predicted: Vec<(f64, f64)> = histories.iter().map(of).collect();
         let expected_spend: Vec<f64> = summaries
             .iter()
             .map(|s| spend.expected_spend(s.frequency as f64, s.monetary_value))
@@ -229,14 +242,14 @@ impl SummaryOutput for Predictions {
             double(histories.iter().map(|h| h.t_x).collect()),
             double(histories.iter().map(|h| h.t).collect()),
             double(summaries.iter().map(|s| s.monetary_value).collect()),
-            double(histories.iter().map(|h| of(h).p_alive).collect()),
-            double(histories.iter().map(|h| of(h).expected_purchases).collect()),
+            double(histories.iter().map(|h| purchases.p_alive(h)).collect()),
+            double(predicted.iter().map(|p| p.0).collect()),
             double(expected_spend.clone()),
             double(
-                histories
+                predicted
                     .iter()
                     .zip(&expected_spend)
-                    .map(|(h, spend)| spend * of(h).discounted_purchases)
+                    .map(|(p, spend)| spend * p.1)
                     .collect(),
             ),
         ];
