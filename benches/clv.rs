@@ -34,6 +34,16 @@ fn customer_clv() -> String {
     format!("SELECT count(*), sum(clv), sum(p_alive) FROM customer_clv({ORDERS})")
 }
 
+/// The two fits over the summary, through the aggregates.
+fn fits() -> String {
+    format!(
+        "SELECT (b).r, (b).alpha, (b).a, (b).b, (b).converged, (g).p, (g).q, (g).v, (g).converged \
+         FROM (SELECT bgnbd_fit(frequency, recency, t) AS b, \
+                      gammagamma_fit(frequency, monetary_value) AS g \
+               FROM clv_summary({ORDERS})) AS f"
+    )
+}
+
 /// The same totals as `queries/clv_summary.sql`, from `clv_summary`.
 fn summary_totals() -> String {
     format!(
@@ -93,16 +103,21 @@ async fn main() {
     let server = BenchServer::start(&lake).await;
     let client = &server.client;
     reset_peak_rss();
-    let mut times = Vec::new();
-    let mut answer = Vec::new();
-    for _ in 0..runs {
-        let t = Instant::now();
-        answer = first_row(client, &customer_clv()).await;
-        times.push(t.elapsed());
-    }
-    let ours = median(times).as_secs_f64();
+    let timed = |sql: String| async move {
+        let mut times = Vec::new();
+        let mut answer = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            answer = first_row(client, &sql).await;
+            times.push(t.elapsed());
+        }
+        (median(times).as_secs_f64(), answer)
+    };
+    let (ours, answer) = timed(customer_clv()).await;
     let our_mib = peak_rss_mib();
-    let summary = first_row(client, &summary_totals()).await.join(",");
+    let (summary_secs, summary) = timed(summary_totals()).await;
+    let summary = summary.join(",");
+    let (fit_secs, models) = timed(fits()).await;
     server.stop().await;
     let expected = std::fs::read_to_string(&duck_totals)
         .expect("duckdb totals")
@@ -120,6 +135,13 @@ async fn main() {
     println!(
         "  datapunk / duckdb                                {:>8.2}",
         ours / duck.secs
+    );
+    println!("  datapunk clv_summary alone                       {summary_secs:>8.3} s");
+    println!("  datapunk clv_summary + bgnbd_fit + gammagamma_fit {fit_secs:>7.3} s");
+    println!(
+        "  BG/NBD r, alpha, a, b, converged: {}; Gamma-Gamma p, q, v, converged: {}",
+        models[..5].join(", "),
+        models[5..].join(", ")
     );
     println!(
         "  customers, sum of clv, sum of p_alive: {}",

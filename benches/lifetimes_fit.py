@@ -6,7 +6,7 @@
 Computes the per-customer summary of LAKE_DIR/order_lines with DuckDB (not timed; the
 same definition as queries/clv_summary.sql), then times lifetimes' BetaGeoFitter and
 GammaGammaFitter (repeat customers) on it and prints one line:
-  lifetimes fit_s=<seconds> customers=<n> r=... alpha=... a=... b=...
+  lifetimes fit_s=<seconds> customers=<n> r=... alpha=... a=... b=...   (or failed: ...)
 """
 import os
 import sys
@@ -29,10 +29,13 @@ SELECT COUNT(*) - 1 AS frequency, (MAX(day) - MIN(day)) / 7.0 AS recency,
             ELSE 0 END AS monetary_value
 FROM days GROUP BY customer_id""").df()
 t0 = time.perf_counter()
-bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["t"])
-repeat = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]
-GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+try:
+    bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["t"])
+    repeat = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]
+    GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    p = bg.params_
+    outcome = f"r={p['r']:.6f} alpha={p['alpha']:.6f} a={p['a']:.6f} b={p['b']:.6f}"
+except Exception as e:  # lifetimes raises ConvergenceError on data it cannot fit
+    outcome = f"failed: {type(e).__name__}"
 seconds = time.perf_counter() - t0
-p = bg.params_
-print(f"lifetimes fit_s={seconds:.3f} customers={len(s)} r={p['r']:.6f} alpha={p['alpha']:.6f} "
-      f"a={p['a']:.6f} b={p['b']:.6f}", flush=True)
+print(f"lifetimes fit_s={seconds:.3f} customers={len(s)} {outcome}", flush=True)

@@ -14,11 +14,9 @@ use std::path::Path;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use super::writer::{TableWriter, Value};
-use super::{days, ts_type, Spec, DAY_US};
+use super::{days, ts_type, Spec, DAY_US, T_EXPERIMENTS};
 use crate::error::Result;
 use crate::marketing::rng::Rng;
-
-const T_EXPERIMENTS: u64 = 6;
 
 /// One experiment of the demo data.
 struct Experiment {

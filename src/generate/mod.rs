@@ -4,7 +4,8 @@
 //!
 //! Realistic skew: Pareto customer activity (a few heavy repeat buyers, many one-off and
 //! never-buying customers), Zipf product popularity, a November/December peak, non-ASCII
-//! names and NULLs where real data has them. Realistic taste: each customer has a
+//! names and NULLs where real data has them; half the buyers lapse after a while, as real
+//! customers do. Realistic taste: each customer has a
 //! favourite and a second category, an order mostly keeps to one category, so baskets and
 //! histories carry the signal recommenders learn from. The same size and seed give the
 //! same files.
@@ -62,6 +63,8 @@ const T_PRODUCT: u64 = 2;
 const T_ORDERS: u64 = 3;
 const T_EVENTS: u64 = 4;
 const T_WORLD: u64 = 5;
+const T_EXPERIMENTS: u64 = 6;
+const T_LAPSE: u64 = 7;
 
 const COUNTRIES: &[&str] = &[
     "US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR", "JP", "CA", "AU", "IN", "MX",
@@ -358,9 +361,9 @@ fn write_customers(out: &Path, spec: Spec) -> Result<()> {
     w.finish()
 }
 
-/// A timestamp in [from_day, 2025-01-01) with a November/December peak.
-fn order_time(r: &mut Rng, from_day: i64) -> i64 {
-    let end = days(2025, 1, 1);
+/// A timestamp in [from_day, until_day) within 2022-2024, with a November/December peak.
+fn order_time(r: &mut Rng, from_day: i64, until_day: i64) -> i64 {
+    let end = until_day.min(days(2025, 1, 1));
     let from = from_day.max(days(2022, 1, 1)).min(end - 1);
     loop {
         let day = r.range(from, end);
@@ -372,6 +375,19 @@ fn order_time(r: &mut Rng, from_day: i64) -> i64 {
             let second = 6 * 3600 + r.range(0, 17 * 3600);
             return day * DAY_US + second * 1_000_000;
         }
+    }
+}
+
+/// The day after which a customer buys no more: half the customers lapse, a mean of 400
+/// days after they start buying (what the lifetime-value models find); the others buy
+/// until the end of the data.
+fn lapse_day(seed: u64, id: u64, signup_day: i64) -> i64 {
+    let mut r = Rng::for_entity(seed, T_LAPSE, id);
+    let start = signup_day.max(days(2022, 1, 1));
+    if r.chance(0.5) {
+        start + 1 + (-(1.0 - r.f64()).ln() * 400.0) as i64
+    } else {
+        i64::MAX
     }
 }
 
@@ -468,12 +484,13 @@ fn write_orders(out: &Path, spec: Spec, products: &Products, say: &dyn Fn(String
             continue;
         }
         let mut budget = target - written;
+        let lapse_day = lapse_day(spec.seed, id, core.signup_day);
         let mut r = Rng::for_entity(spec.seed, T_ORDERS, id);
         let mut customer_orders = Vec::new();
         while budget > 0 {
             let n = (1 + r.geometric(0.4)).min(budget);
             budget -= n;
-            customer_orders.push((order_time(&mut r, core.signup_day), n));
+            customer_orders.push((order_time(&mut r, core.signup_day, lapse_day), n));
         }
         customer_orders.sort_unstable();
         let country = COUNTRIES[core.country];
@@ -555,7 +572,7 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
     for session in 1..=sessions {
         let mut r = Rng::for_entity(spec.seed, T_EVENTS, session);
         let customer = (!r.chance(0.3)).then(|| r.range(1, spec.customers() as i64 + 1));
-        let start = order_time(&mut r, days(2022, 1, 1));
+        let start = order_time(&mut r, days(2022, 1, 1), i64::MAX);
         let n = 1 + r.geometric(0.4);
         for k in 0..n {
             event_id += 1;

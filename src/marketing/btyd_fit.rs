@@ -78,7 +78,7 @@ fn fit_positive<R: Clone + Sync, M>(
         let every = rows.len() / (WARM_START_ABOVE / 2);
         let subset: Vec<R> = rows.iter().step_by(every).cloned().collect();
         let near = minimize(objective(&subset, weight_of(&subset)), &start);
-        let full = polish(objective(rows, n), &near.point);
+        let full = polish(objective(rows, n), &near.point, &near.inverse_hessian);
         Minimum {
             iterations: near.iterations + full.iterations,
             ..full

@@ -12,6 +12,9 @@ pub struct Minimum {
     pub iterations: usize,
     /// The gradient vanished (to `GRADIENT_TOLERANCE`) at a finite value.
     pub converged: bool,
+    /// BFGS's estimate of the inverse Hessian at `point`, row-major: where a polish of a
+    /// similar function can start from.
+    pub inverse_hessian: Vec<f64>,
 }
 
 const GRADIENT_TOLERANCE: f64 = 1e-7;
@@ -20,40 +23,28 @@ const BFGS_ITERATIONS: usize = 500;
 
 /// Minimizes `f` from `start`. Non-finite values are treated as +∞ (outside the domain).
 pub fn minimize(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
-    let f = |x: &[f64]| {
-        let v = f(x);
-        if v.is_finite() {
-            v
-        } else {
-            f64::INFINITY
-        }
-    };
+    let f = finite(f);
     let (near, simplex_iterations) = nelder_mead(&f, start);
-    let (point, value, bfgs_iterations, converged) = bfgs(&f, &near);
-    Minimum {
-        point,
-        value,
-        iterations: simplex_iterations + bfgs_iterations,
-        converged,
-    }
+    let mut minimum = bfgs(&f, &near, None);
+    minimum.iterations += simplex_iterations;
+    minimum
 }
 
-/// Minimizes `f` from `start`, already near the minimum (BFGS only).
-pub fn polish(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
-    let f = |x: &[f64]| {
+/// Minimizes `f` from `start`, already near the minimum (BFGS only), from an estimate of
+/// the inverse Hessian there (such as a [`Minimum`] of a similar function has).
+pub fn polish(f: impl Fn(&[f64]) -> f64, start: &[f64], inverse_hessian: &[f64]) -> Minimum {
+    bfgs(&finite(f), start, Some(inverse_hessian))
+}
+
+/// `f` with non-finite values as +∞ (outside the domain).
+fn finite(f: impl Fn(&[f64]) -> f64) -> impl Fn(&[f64]) -> f64 {
+    move |x: &[f64]| {
         let v = f(x);
         if v.is_finite() {
             v
         } else {
             f64::INFINITY
         }
-    };
-    let (point, value, iterations, converged) = bfgs(&f, start);
-    Minimum {
-        point,
-        value,
-        iterations,
-        converged,
     }
 }
 
@@ -144,22 +135,34 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn bfgs(f: &impl Fn(&[f64]) -> f64, start: &[f64]) -> (Vec<f64>, f64, usize, bool) {
+fn bfgs(f: &impl Fn(&[f64]) -> f64, start: &[f64], h0: Option<&[f64]>) -> Minimum {
     let n = start.len();
     let mut x = start.to_vec();
     let mut value = f(&x);
     let mut g = gradient(f, &x);
     // The inverse Hessian estimate, row-major.
-    let mut h: Vec<f64> = (0..n * n)
+    let identity: Vec<f64> = (0..n * n)
         .map(|k| if k % (n + 1) == 0 { 1.0 } else { 0.0 })
         .collect();
+    let mut h = match h0 {
+        Some(h0) if h0.len() == n * n => h0.to_vec(),
+        _ => identity,
+    };
+    let done =
+        |point: Vec<f64>, value: f64, iterations: usize, converged: bool, h: Vec<f64>| Minimum {
+            point,
+            value,
+            iterations,
+            converged,
+            inverse_hessian: h,
+        };
     let small = |g: &[f64]| g.iter().all(|v| v.abs() <= GRADIENT_TOLERANCE);
     for iteration in 0..BFGS_ITERATIONS {
         if !value.is_finite() {
-            return (x, value, iteration, false);
+            return done(x, value, iteration, false, h);
         }
         if small(&g) {
-            return (x, value, iteration, true);
+            return done(x, value, iteration, true, h);
         }
         let mut direction: Vec<f64> = (0..n).map(|i| -dot(&h[i * n..(i + 1) * n], &g)).collect();
         let mut slope = dot(&direction, &g);
@@ -189,7 +192,8 @@ fn bfgs(f: &impl Fn(&[f64]) -> f64, start: &[f64]) -> (Vec<f64>, f64, usize, boo
         let progress = next_value < value;
         if !progress {
             // No progress along the best direction: as close as differences can tell.
-            return (x, value, iteration, small(&g) || max_abs(&g) <= 1e-5);
+            let converged = small(&g) || max_abs(&g) <= 1e-5;
+            return done(x, value, iteration, converged, h);
         }
         let next_g = gradient(f, &next);
         let s: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
@@ -210,7 +214,7 @@ fn bfgs(f: &impl Fn(&[f64]) -> f64, start: &[f64]) -> (Vec<f64>, f64, usize, boo
         g = next_g;
     }
     let converged = small(&g);
-    (x, value, BFGS_ITERATIONS, converged)
+    done(x, value, BFGS_ITERATIONS, converged, h)
 }
 
 fn max_abs(v: &[f64]) -> f64 {

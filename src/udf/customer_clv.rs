@@ -189,7 +189,9 @@ impl SummaryOutput for Predictions {
         let histories: Vec<History> = summaries.iter().map(|s| self.history(s)).collect();
         let history_key = |h: &History| [h.x.to_bits(), h.t_x.to_bits(), h.t.to_bits()];
         let distinct = counted(histories.iter().map(|h| (history_key(h), *h)));
+        let started = std::time::Instant::now();
         let purchases = converged(btyd_fit::fit_bgnbd(&distinct), "BG/NBD", "customers")?;
+        let bgnbd_ms = started.elapsed().as_millis();
         let spends = counted(
             summaries
                 .iter()
@@ -207,6 +209,14 @@ impl SummaryOutput for Predictions {
             "Gamma-Gamma",
             "repeat customers",
         )?;
+        tracing::debug!(
+            customers = summaries.len(),
+            distinct_histories = distinct.len(),
+            distinct_spends = spends.len(),
+            bgnbd_ms,
+            gammagamma_ms = started.elapsed().as_millis() - bgnbd_ms,
+            "customer_clv fitted"
+        );
 
         // Predictions depend on the recency only through P(alive): the hypergeometric
         // series run once per distinct (x, T).

@@ -50,6 +50,14 @@ pub const DEMO_SCRIPTS: &[(&str, &str)] = &[
         "070_customer_recommendations.sql",
         include_str!("../../sql/warehouse/070_customer_recommendations.sql"),
     ),
+    (
+        "080_customer_clv.sql",
+        include_str!("../../sql/warehouse/080_customer_clv.sql"),
+    ),
+    (
+        "090_experiment_results.sql",
+        include_str!("../../sql/warehouse/090_experiment_results.sql"),
+    ),
 ];
 
 /// One script as read: (name shown in messages, file name, text or read error).

@@ -15,6 +15,7 @@ EXPECTED_TYPES = {
     "orders": {"order_id": int, "order_ts": datetime.datetime, "shipping": decimal.Decimal},
     "order_lines": {"order_id": int, "quantity": int, "unit_price": decimal.Decimal},
     "web_events": {"event_id": int, "event_ts": datetime.datetime, "event_type": str},
+    "experiment_assignments": {"unit_id": int, "converted": bool, "revenue": decimal.Decimal},
 }
 
 

@@ -61,7 +61,7 @@ async fn serve_demo_with_one_command_and_stop_on_sigterm() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(tables, 12, "5 lake tables and 7 warehouse tables");
+    assert_eq!(tables, 15, "6 lake tables and 9 warehouse tables");
     let customers: i64 = client
         .query_one("SELECT count(*) FROM warehouse.customers", &[])
         .await
@@ -139,6 +139,7 @@ fn generate_is_deterministic_and_writes_several_files_per_table() {
         "orders",
         "order_lines",
         "web_events",
+        "experiment_assignments",
     ] {
         assert!(
             names

@@ -68,5 +68,55 @@ async fn every_example_query_runs_on_the_demo_warehouse() {
         .map(|r| r[1].as_deref().unwrap().parse::<u64>().unwrap())
         .sum();
     assert_eq!(Some(clustered.to_string()), customers);
+
+    // Lifetime value: the top customers in order, with probabilities and positive values.
+    let top = rows(&c, &example("clv_top_customers.sql")).await;
+    let number = |cell: &Option<String>| cell.as_deref().unwrap().parse::<f64>().unwrap();
+    assert!(
+        top.windows(2).all(|w| number(&w[0][6]) >= number(&w[1][6])),
+        "{top:?}"
+    );
+    for row in &top {
+        let p_alive = number(&row[3]);
+        assert!(
+            (0.0..=1.0).contains(&p_alive) && number(&row[6]) > 0.0,
+            "{row:?}"
+        );
+    }
+    let valued = scalar(&c, "SELECT count(*) FROM warehouse.customer_clv").await;
+    assert_eq!(
+        valued, customers,
+        "every customer with a completed order is valued"
+    );
+    for row in rows(&c, &example("clv_churned_high_spenders.sql")).await {
+        assert!(number(&row[5]) < 0.3, "{row:?}");
+    }
+
+    // The experiment read-out: conversion, Welch and CUPED on revenue, SRM, next size.
+    let readout = rows(&c, &example("experiment_readout.sql")).await;
+    let tests: Vec<(&str, &str)> = readout
+        .iter()
+        .map(|r| (r[0].as_deref().unwrap(), r[1].as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            ("conversion", "two-proportion z-test"),
+            ("revenue per unit", "CUPED t-test"),
+            ("revenue per unit", "Welch t-test")
+        ]
+    );
+    for row in &readout {
+        let p_value = number(&row[7]);
+        assert!((0.0..=1.0).contains(&p_value), "{row:?}");
+        assert!(number(&row[8]) <= number(&row[9]), "interval {row:?}");
+        assert!(number(&row[11]) > 0.001, "the demo split is fair: {row:?}");
+    }
+    assert!(number(&readout[0][12]) > 100.0, "{:?}", readout[0]);
+    assert!(
+        number(&readout[1][10]) > 0.0,
+        "CUPED removes variance: {:?}",
+        readout[1]
+    );
     server.stop().await;
 }

@@ -55,6 +55,7 @@ async fn folders_files_and_partitions_become_tables() {
         names,
         [
             "customers",
+            "experiment_assignments",
             "order_lines",
             "orders",
             "parted",

@@ -52,11 +52,13 @@ async fn shipped_scripts_build_their_tables() {
     assert_eq!(
         states,
         [
+            ("customer_clv".to_owned(), "ok".to_owned()),
             ("customer_recommendations".to_owned(), "ok".to_owned()),
             ("customer_rfm".to_owned(), "ok".to_owned()),
             ("customer_segments".to_owned(), "ok".to_owned()),
             ("customers".to_owned(), "ok".to_owned()),
             ("daily_sales".to_owned(), "ok".to_owned()),
+            ("experiment_results".to_owned(), "ok".to_owned()),
             ("orders".to_owned(), "ok".to_owned()),
             ("product_pairs".to_owned(), "ok".to_owned())
         ]
