@@ -7,8 +7,8 @@ SELECT
     v.email,
     r.monetary AS revenue_so_far,
     r.recency_days,
-    round(v.p_alive::numeric, 3) AS p_alive,
-    round(v.clv::numeric, 2) AS clv_12_months
+    v.p_alive::numeric(4, 3) AS p_alive,
+    v.clv::numeric(12, 2) AS clv_12_months
 FROM warehouse.customer_clv AS v
 JOIN warehouse.customer_rfm AS r ON r.customer_id = v.customer_id
 WHERE r.m = 5

@@ -4,10 +4,10 @@ SELECT
     customer_id,
     name,
     frequency AS repeat_purchase_days,
-    round(p_alive::numeric, 3) AS p_alive,
-    round(expected_purchases::numeric, 2) AS expected_purchases,
-    round(expected_spend::numeric, 2) AS expected_spend,
-    round(clv::numeric, 2) AS clv_12_months
+    p_alive::numeric(4, 3) AS p_alive,
+    expected_purchases::numeric(12, 2) AS expected_purchases,
+    expected_spend::numeric(12, 2) AS expected_spend,
+    clv::numeric(12, 2) AS clv_12_months
 FROM warehouse.customer_clv
 ORDER BY clv DESC, customer_id
 LIMIT 10;

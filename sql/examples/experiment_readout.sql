@@ -7,14 +7,14 @@ SELECT
     test,
     units_control,
     units_treatment,
-    round(control::numeric, 4) AS control,
-    round(treatment::numeric, 4) AS treatment,
-    round(rel_lift::numeric, 3) AS rel_lift,
-    round(p_value::numeric, 6) AS p_value,
-    round(ci_low::numeric, 4) AS ci_low,
-    round(ci_high::numeric, 4) AS ci_high,
-    round(variance_reduction::numeric, 3) AS variance_reduction,
-    round(srm_p_value::numeric, 3) AS srm_p_value,
+    control::numeric(12, 4) AS control,
+    treatment::numeric(12, 4) AS treatment,
+    rel_lift::numeric(12, 3) AS rel_lift,
+    p_value::numeric(12, 6) AS p_value,
+    ci_low::numeric(12, 4) AS ci_low,
+    ci_high::numeric(12, 4) AS ci_high,
+    variance_reduction::numeric(12, 3) AS variance_reduction,
+    srm_p_value::numeric(12, 3) AS srm_p_value,
     CASE WHEN metric = 'conversion'
          THEN ab_sample_size(control, control * 1.1) END AS next_test_units_per_arm
 FROM warehouse.experiment_results

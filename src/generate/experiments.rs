@@ -73,15 +73,13 @@ pub fn write_experiments(out: &Path, spec: Spec) -> Result<()> {
         for unit in 1..=e.units {
             let mut r = Rng::for_entity(spec.seed, T_EXPERIMENTS, (index as u64) << 40 | unit);
             let treatment = r.chance(0.5);
-            // Spend propensity, mean 1: drives the pre-period and the test period.
-            let propensity = (0.8 * r.normal() - 0.32).exp();
-            let pre_cents = if r.chance((0.45 * propensity).min(0.95)) {
-                (propensity * e.mean_order_value * 100.0 * (0.4 * r.normal()).exp()) as i64
-            } else {
-                0
-            };
+            // Spend propensity (lognormal, mean 1): drives the pre-period revenue and
+            // the chance and size of a purchase during the test.
+            let propensity = (r.normal() - 0.5).exp();
+            let pre_cents =
+                (propensity * e.mean_order_value * 40.0 * (0.3 * r.normal()).exp()) as i64;
             let rate = e.control_rate * if treatment { e.true_lift } else { 1.0 };
-            let converted = r.chance((rate * propensity.sqrt()).min(0.95));
+            let converted = r.chance((rate * propensity).min(0.95));
             let revenue_cents = if converted {
                 (propensity.sqrt() * e.mean_order_value * 100.0 * (0.5 * r.normal()).exp()) as i64
             } else {
