@@ -594,7 +594,8 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
 
 /// What a complete demo lake's `_COMPLETE` holds; a lake written by an older generator
 /// (another text) is written again.
-const DEMO_MARKER: &str = "datapunk demo lake v4 (lapsing customers with category tastes, experiments)\n";
+const DEMO_MARKER: &str =
+    "datapunk demo lake v4 (lapsing customers with category tastes, experiments)\n";
 
 /// Generates the demo lake into `dir` unless a complete current one is already there.
 ///

@@ -69,7 +69,8 @@ fn fit_positive<R: Clone + Sync, M>(
 ) -> Option<Fitted<M>> {
     let weight_of = |rows: &[R]| rows.iter().map(&weight).sum::<f64>();
     let n = weight_of(rows);
-    if !(n > 0.0) {
+    // (NaN weights count as none)
+    if n.is_nan() || n <= 0.0 {
         return None;
     }
     let objective = |rows, n| objective(&model, &total, rows, n);

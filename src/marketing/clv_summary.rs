@@ -31,21 +31,27 @@ struct Days {
 }
 
 impl Days {
-    fn push(&mut self, day: i32) {
+    /// Adds a day; returns the bytes the list grew by.
+    fn push(&mut self, day: i32) -> usize {
         if self.days.last() == Some(&day) {
-            return;
+            return 0;
         }
+        let before = self.days.capacity();
         self.days.push(day);
         if self.days.len() >= 2 * self.distinct_up_to.max(8) {
             self.compact();
         }
+        (self.days.capacity() - before) * 4
     }
 
-    fn extend(&mut self, other: Days) {
+    /// Adds another list's days; returns the bytes the list grew by.
+    fn extend(&mut self, other: Days) -> usize {
+        let before = self.days.capacity();
         self.days.extend(other.days);
         if self.days.len() >= 2 * self.distinct_up_to.max(8) {
             self.compact();
         }
+        (self.days.capacity() - before) * 4
     }
 
     fn compact(&mut self) {
@@ -57,10 +63,6 @@ impl Days {
     fn distinct(&mut self) -> usize {
         self.compact();
         self.days.len()
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.days.capacity() * 4
     }
 }
 
@@ -103,14 +105,14 @@ impl<A: Amount> Purchases<A> {
         }
     }
 
-    fn merge(&mut self, other: Purchases<A>) {
+    /// Folds in another partition's purchases; returns the bytes the day lists grew by.
+    fn merge(&mut self, other: Purchases<A>) -> usize {
         self.add_first(other.first, other.first_value);
         self.last = self.last.max(other.last);
         self.total = self.total.add(other.total);
-        self.days.extend(other.days);
-        self.holdout_days.extend(other.holdout_days);
         self.holdout_total = self.holdout_total.add(other.holdout_total);
         self.holdout_lines += other.holdout_lines;
+        self.days.extend(other.days) + self.holdout_days.extend(other.holdout_days)
     }
 }
 
@@ -121,6 +123,9 @@ pub struct Summaries<K, A> {
     index: HashMap<K, u32, BuildHasherDefault<KeyHasher>>,
     keys: Vec<K>,
     customers: Vec<Purchases<A>>,
+    /// Heap bytes of all the day lists, kept as they grow (summing them per batch would
+    /// cost a pass over every customer).
+    days_bytes: usize,
 }
 
 /// One customer's summary, in days.
@@ -148,6 +153,7 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
             index: HashMap::default(),
             keys: Vec::new(),
             customers: Vec::new(),
+            days_bytes: 0,
         }
     }
 
@@ -182,9 +188,9 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
             c.add_first(day32, value);
             c.last = c.last.max(day32);
             c.total = c.total.add(value);
-            c.days.push(day32);
+            self.days_bytes += c.days.push(day32);
         } else {
-            c.holdout_days.push(day32);
+            self.days_bytes += c.holdout_days.push(day32);
             if let Some(v) = value {
                 c.holdout_total = c.holdout_total.add(v);
                 c.holdout_lines += 1;
@@ -196,19 +202,14 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
     pub fn merge(&mut self, other: Summaries<K, A>) {
         for (key, purchases) in other.keys.into_iter().zip(other.customers) {
             let slot = self.slot(&key);
-            self.customers[slot].merge(purchases);
+            self.days_bytes += self.customers[slot].merge(purchases);
         }
     }
 
     /// Approximate heap bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         let per_customer = std::mem::size_of::<K>() * 2 + 8 + std::mem::size_of::<Purchases<A>>();
-        self.keys.capacity() * per_customer
-            + self
-                .customers
-                .iter()
-                .map(|c| c.days.heap_bytes() + c.holdout_days.heap_bytes())
-                .sum::<usize>()
+        self.keys.capacity() * per_customer + self.days_bytes
     }
 
     /// The summaries of the customers who bought in the calibration period, in key

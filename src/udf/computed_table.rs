@@ -116,25 +116,37 @@ impl TableProvider for ComputedTable {
         for input in &self.inputs {
             inputs.push(state.create_physical_plan(input).await?);
         }
-        let full = self.computation.schema();
-        let schema = match projection {
-            Some(p) => Arc::new(full.project(p)?),
-            None => full,
-        };
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
+        let (schema, properties) = one_batch_output(self.computation.schema(), projection)?;
         Ok(Arc::new(ComputedExec {
             inputs,
             computation: Arc::clone(&self.computation),
             projection: projection.cloned(),
             schema,
-            properties: Arc::new(properties),
+            properties,
         }))
     }
+}
+
+/// The projected schema and plan properties of a table function's result computed
+/// whole: one partition, emitted at the end.
+///
+/// # Errors
+/// A projection index outside `full`.
+pub fn one_batch_output(
+    full: SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> Result<(SchemaRef, Arc<PlanProperties>)> {
+    let schema = match projection {
+        Some(p) => Arc::new(full.project(p)?),
+        None => full,
+    };
+    let properties = PlanProperties::new(
+        EquivalenceProperties::new(Arc::clone(&schema)),
+        Partitioning::UnknownPartitioning(1),
+        EmissionType::Final,
+        Boundedness::Bounded,
+    );
+    Ok((schema, Arc::new(properties)))
 }
 
 /// Runs the inputs, then the computation; one output partition, one batch.

@@ -20,14 +20,14 @@ use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PlanProperties,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
 };
 use futures::StreamExt;
+
+use super::computed_table::one_batch_output;
 
 /// A table function's one-pass work over its input.
 pub trait Fold: fmt::Debug + Send + Sync + 'static {
@@ -88,23 +88,13 @@ impl<F: Fold> TableProvider for FoldedTable<F> {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = state.create_physical_plan(&self.input).await?;
-        let full = self.fold.schema();
-        let schema = match projection {
-            Some(p) => Arc::new(full.project(p)?),
-            None => full,
-        };
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
+        let (schema, properties) = one_batch_output(self.fold.schema(), projection)?;
         Ok(Arc::new(FoldExec {
             fold: Arc::clone(&self.fold),
             input,
             projection: projection.cloned(),
             schema,
-            properties: Arc::new(properties),
+            properties,
         }))
     }
 }
