@@ -155,7 +155,9 @@ async fn main() {
         .output()
     {
         Ok(out) if out.status.success() => {
-            print!("  for the record, {}", String::from_utf8_lossy(&out.stdout));
+            // (lifetimes prints scipy's report before giving up: keep the result line)
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            println!("  for the record, {}", stdout.lines().last().unwrap_or(""));
         }
         Ok(out) => println!(
             "  lifetimes fit skipped: {}",
