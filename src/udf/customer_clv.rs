@@ -7,7 +7,7 @@
 //! discounting, [`crate::marketing::btyd::clv`]). Predictions are computed once per
 //! distinct history, on all cores.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
@@ -155,13 +155,20 @@ impl Predictions {
     }
 }
 
-/// Distinct values with their counts, in a fixed order whatever the input order.
+/// Distinct values with their counts, in key order whatever the input order.
 fn counted<T: Copy>(values: impl Iterator<Item = ([u64; 3], T)>) -> Vec<(T, f64)> {
-    let mut counts: BTreeMap<[u64; 3], (T, f64)> = BTreeMap::new();
-    for (key, value) in values {
-        counts.entry(key).or_insert((value, 0.0)).1 += 1.0;
+    let mut keyed: Vec<([u64; 3], T)> = values.collect();
+    keyed.sort_unstable_by_key(|(key, _)| *key);
+    let mut counts: Vec<(T, f64)> = Vec::new();
+    let mut previous = None;
+    for (key, value) in keyed {
+        match counts.last_mut() {
+            Some((_, count)) if previous == Some(key) => *count += 1.0,
+            _ => counts.push((value, 1.0)),
+        }
+        previous = Some(key);
     }
-    counts.into_values().collect()
+    counts
 }
 
 impl SummaryOutput for Predictions {
@@ -220,7 +227,7 @@ impl SummaryOutput for Predictions {
 
         // Predictions depend on the recency only through P(alive): the hypergeometric
         // series run once per distinct (x, T).
-        let mut index: BTreeMap<[u64; 2], usize> = BTreeMap::new();
+        let mut index: HashMap<[u64; 2], usize> = HashMap::new();
         for h in &histories {
             let next = index.len();
             index.entry([h.x.to_bits(), h.t.to_bits()]).or_insert(next);
