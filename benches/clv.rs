@@ -18,9 +18,8 @@ mod measure;
 mod server;
 
 use anchor_lake::bench_lake;
-use datapunk::generate::parse_count;
 use duckdb::run_duckdb;
-use measure::{commit, median, peak_rss_mib, reset_peak_rss};
+use measure::{bench_size, commit, median, peak_rss_mib, reset_peak_rss};
 use server::BenchServer;
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
@@ -72,15 +71,7 @@ async fn first_row(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
 
 #[tokio::main]
 async fn main() {
-    let lines = std::env::var("DATAPUNK_BENCH_LINES")
-        .ok()
-        .and_then(|v| parse_count(&v))
-        .unwrap_or(10_000_000);
-    let runs: usize = std::env::var("DATAPUNK_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let (lines, runs) = bench_size(10_000_000);
     let lake = bench_lake(BENCHES, lines);
     let scratch = tempfile::tempdir().expect("tempdir");
     println!(

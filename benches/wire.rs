@@ -12,10 +12,10 @@ mod psql;
 #[path = "support/server.rs"]
 mod server;
 
-use measure::{commit, median, peak_rss_mib, reset_peak_rss};
+use measure::{bench_size, commit, median, peak_rss_mib, reset_peak_rss};
 use server::BenchServer;
 
-use datapunk::generate::{generate, parse_count, Spec};
+use datapunk::generate::{generate, Spec};
 use futures::{SinkExt, StreamExt};
 
 const QUERIES: &[(&str, &str)] = &[
@@ -33,15 +33,7 @@ const QUERIES: &[(&str, &str)] = &[
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes --bench; nothing else is accepted.
-    let lines = std::env::var("DATAPUNK_BENCH_LINES")
-        .ok()
-        .and_then(|v| parse_count(&v))
-        .unwrap_or(1_000_000);
-    let runs: usize = std::env::var("DATAPUNK_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let (lines, runs) = bench_size(1_000_000);
     let tmp = tempfile::tempdir().expect("tempdir");
     let lake = match std::env::var("DATAPUNK_BENCH_LAKE") {
         Ok(dir) => std::path::PathBuf::from(dir),

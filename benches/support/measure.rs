@@ -3,6 +3,21 @@
 
 use std::time::Duration;
 
+/// The size of a bench run: `DATAPUNK_BENCH_LINES` order lines (`1e7`, `1_000_000`;
+/// `default_lines` when unset) and `DATAPUNK_BENCH_RUNS` runs (3 when unset, at least 1).
+pub fn bench_size(default_lines: u64) -> (u64, usize) {
+    let lines = std::env::var("DATAPUNK_BENCH_LINES")
+        .ok()
+        .and_then(|v| datapunk::generate::parse_count(&v))
+        .unwrap_or(default_lines);
+    let runs: usize = std::env::var("DATAPUNK_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    (lines, runs)
+}
+
 pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
