@@ -1,6 +1,6 @@
 //! Unconstrained minimization for maximum-likelihood fits: Nelder-Mead to get near the
-//! optimum from a poor start, then BFGS with central-difference gradients and a
-//! backtracking line search to converge tightly. Deterministic: the same function and
+//! optimum from a poor start, then BFGS with central-difference (or the caller's
+//! analytic) gradients and a backtracking line search to converge tightly. Deterministic: the same function and
 //! start give the same bits. Callers optimize positive parameters in log space.
 
 /// The outcome of a minimization.
@@ -21,19 +21,42 @@ const GRADIENT_TOLERANCE: f64 = 1e-7;
 const SIMPLEX_ITERATIONS: usize = 5_000;
 const BFGS_ITERATIONS: usize = 500;
 
-/// Minimizes `f` from `start`. Non-finite values are treated as +∞ (outside the domain).
-pub fn minimize(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
+/// Minimizes `f` from `start`, with `f`'s gradient when known (central differences
+/// otherwise). Non-finite values are treated as +∞ (outside the domain).
+pub fn minimize(
+    f: impl Fn(&[f64]) -> f64,
+    gradient: Option<&dyn Fn(&[f64]) -> Vec<f64>>,
+    start: &[f64],
+) -> Minimum {
     let f = finite(f);
     let (near, simplex_iterations) = nelder_mead(&f, start);
-    let mut minimum = bfgs(&f, &near, None);
+    let mut minimum = match gradient {
+        Some(gradient) => bfgs(&f, gradient, &near, None),
+        None => bfgs(&f, &|x| central_differences(&f, x), &near, None),
+    };
     minimum.iterations += simplex_iterations;
     minimum
 }
 
 /// Minimizes `f` from `start`, already near the minimum (BFGS only), from an estimate of
-/// the inverse Hessian there (such as a [`Minimum`] of a similar function has).
-pub fn polish(f: impl Fn(&[f64]) -> f64, start: &[f64], inverse_hessian: &[f64]) -> Minimum {
-    bfgs(&finite(f), start, Some(inverse_hessian))
+/// the inverse Hessian there (such as a [`Minimum`] of a similar function has), with
+/// `f`'s gradient when known (central differences otherwise).
+pub fn polish(
+    f: impl Fn(&[f64]) -> f64,
+    gradient: Option<&dyn Fn(&[f64]) -> Vec<f64>>,
+    start: &[f64],
+    inverse_hessian: &[f64],
+) -> Minimum {
+    let f = finite(f);
+    match gradient {
+        Some(gradient) => bfgs(&f, gradient, start, Some(inverse_hessian)),
+        None => bfgs(
+            &f,
+            &|x| central_differences(&f, x),
+            start,
+            Some(inverse_hessian),
+        ),
+    }
 }
 
 /// `f` with non-finite values as +∞ (outside the domain).
@@ -116,7 +139,8 @@ fn nelder_mead(f: &impl Fn(&[f64]) -> f64, start: &[f64]) -> (Vec<f64>, usize) {
     (simplex.swap_remove(0).0, iterations)
 }
 
-fn gradient(f: &impl Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+/// The gradient of `f` at `x` by central differences.
+pub fn central_differences(f: &impl Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     let mut probe = x.to_vec();
     (0..x.len())
         .map(|i| {
@@ -135,11 +159,16 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn bfgs(f: &impl Fn(&[f64]) -> f64, start: &[f64], h0: Option<&[f64]>) -> Minimum {
+fn bfgs(
+    f: &impl Fn(&[f64]) -> f64,
+    gradient: &dyn Fn(&[f64]) -> Vec<f64>,
+    start: &[f64],
+    h0: Option<&[f64]>,
+) -> Minimum {
     let n = start.len();
     let mut x = start.to_vec();
     let mut value = f(&x);
-    let mut g = gradient(f, &x);
+    let mut g = gradient(&x);
     // The inverse Hessian estimate, row-major.
     let identity: Vec<f64> = (0..n * n)
         .map(|k| if k % (n + 1) == 0 { 1.0 } else { 0.0 })
@@ -195,7 +224,7 @@ fn bfgs(f: &impl Fn(&[f64]) -> f64, start: &[f64], h0: Option<&[f64]>) -> Minimu
             let converged = small(&g) || max_abs(&g) <= 1e-5;
             return done(x, value, iteration, converged, h);
         }
-        let next_g = gradient(f, &next);
+        let next_g = gradient(&next);
         let s: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = next_g.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy = dot(&s, &y);
@@ -228,7 +257,7 @@ mod tests {
     #[test]
     fn finds_the_minimum_of_rosenbrock() {
         let rosenbrock = |p: &[f64]| (1.0 - p[0]).powi(2) + 100.0 * (p[1] - p[0] * p[0]).powi(2);
-        let m = minimize(rosenbrock, &[-1.2, 1.0]);
+        let m = minimize(rosenbrock, None, &[-1.2, 1.0]);
         assert!(m.converged, "{m:?}");
         assert!(
             (m.point[0] - 1.0).abs() < 1e-5 && (m.point[1] - 1.0).abs() < 1e-5,

@@ -232,19 +232,12 @@ impl<K: Key, A: AmountColumn> Fold for SummaryFold<K, A> {
         let times = batch.column(1).as_primitive::<Int64Type>();
         let amounts = A::read(batch.column(2));
         let units = self.parts.units_per_day;
-        // Lines that count, then their customers' slots, then the additions.
-        let rows: Vec<(usize, i64)> = (0..batch.num_rows())
-            .filter(|&row| keys[row].is_some() && times.is_valid(row))
-            .map(|row| (row, times.value(row).div_euclid(units)))
-            .filter(|&(_, day)| summaries.counts(day))
-            .collect();
-        let slots: Vec<usize> = rows
-            .iter()
-            .filter_map(|&(row, _)| keys[row].as_ref().map(|k| summaries.slot(k)))
-            .collect();
-        for (&(row, day), &slot) in rows.iter().zip(&slots) {
-            summaries.add(slot, day, amounts[row]);
-        }
+        summaries.add_lines((0..batch.num_rows()).filter_map(|row| {
+            let key = keys[row].as_ref()?;
+            times
+                .is_valid(row)
+                .then(|| (key, times.value(row).div_euclid(units), amounts[row]))
+        }));
         Ok(())
     }
 

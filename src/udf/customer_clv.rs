@@ -47,8 +47,11 @@ pub const CUSTOMER_CLV: FunctionDoc = FunctionDoc {
                   repeat customers as gammagamma_fit does, then per customer p_alive, \
                   expected_purchases over the next months (4.345 weeks or 30 days a month), \
                   expected_spend per purchase and clv = discounted value of those months \
-                  (as the clv function). A fit that does not converge is an error (22023) \
-                  naming the model: run the fit aggregates on clv_summary to look at it.",
+                  (as the clv function). When the likelihood only grows towards a limit of \
+                  a model (typically BG/NBD's a -> 0: the orders show no dropout), the \
+                  model at that limit is used and the server log says so. A fit that \
+                  does not converge otherwise is an error (22023) naming the model: run \
+                  the fit aggregates on clv_summary to look at it.",
     example: r#"SELECT customer, frequency, round(p_alive::numeric, 4) AS p_alive,
        round(expected_purchases::numeric, 4) AS expected_purchases,
        round(clv::numeric, 2) AS clv
@@ -101,10 +104,21 @@ fn bad(message: String) -> datafusion::common::DataFusionError {
     invalid_argument(CUSTOMER_CLV.name, message)
 }
 
-/// A fit that converged, or the error that says which did not.
+/// A fit that converged (or whose likelihood's supremum is a limit of the model, such
+/// as no dropout at all), or the error that says which did not.
 fn converged<M>(fit: Option<Fitted<M>>, model: &str, what: &str) -> Result<M> {
     match fit {
         None => Err(bad(format!("no {what} to fit {model} on"))),
+        Some(f) if f.at_limit => {
+            tracing::warn!(
+                model,
+                iterations = f.iterations,
+                ll = f.ll,
+                "customer_clv: the {model} likelihood has no maximum inside the parameter \
+                 space; using the model at the limit it approaches"
+            );
+            Ok(f.model)
+        }
         Some(f) if !f.converged => Err(bad(format!(
             "the {model} fit did not converge ({} iterations, log-likelihood {}); run \
              {}_fit on clv_summary to look at it",
