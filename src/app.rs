@@ -1,6 +1,7 @@
 //! Wires a validated `Config` into a running server: resolves the lake (or generates the
-//! demo lake), builds the engine, loads the lake, builds the warehouse, binds the
-//! listener, and runs the server and the lake watcher until shutdown.
+//! demo lake), builds the engine, loads the lake, builds the warehouse, opens the state
+//! dir and refreshes the audiences, binds the listener, and runs the server and the lake
+//! watcher until shutdown.
 //!
 //! Only `main.rs` and tests use this module.
 
@@ -12,10 +13,14 @@ use async_trait::async_trait;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::activation::definitions::Definitions;
+use crate::activation::tables::{AudiencesTable, ChangesTable};
+use crate::activation::{AudienceView, Audiences};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::{watch, Lake};
+use crate::pg::catalog::computed_view::ComputedView;
 use crate::server::auth::Users;
 use crate::server::service::Admin;
 use crate::server::{self, Shared};
@@ -28,14 +33,19 @@ pub struct App {
     listener: TcpListener,
     lake: Arc<Lake>,
     warehouse: Arc<Warehouse>,
+    audiences: Arc<Audiences>,
     shared: Shared,
+    /// Held while the server runs: one process per state dir.
+    _state_lock: std::fs::File,
 }
 
-/// Rebuilds on demand (`REFRESH WAREHOUSE` / `REFRESH LAKE`) and after lake changes.
-#[derive(Debug)]
+/// Rebuilds on demand (`REFRESH WAREHOUSE` / `REFRESH LAKE`, audience commands) and after
+/// lake changes.
+#[derive(Debug, Clone)]
 struct Refresher {
     lake: Arc<Lake>,
     warehouse: Arc<Warehouse>,
+    audiences: Arc<Audiences>,
     rebuild_on_change: bool,
 }
 
@@ -59,8 +69,14 @@ impl Refresher {
                     report.failed.len()
                 ));
             }
+            message.push_str(&self.refresh_audiences().await);
         }
         message
+    }
+
+    async fn refresh_audiences(&self) -> String {
+        let (refreshed, failed) = self.audiences.refresh_all().await;
+        format!("; audiences: {refreshed} refreshed, {failed} failed")
     }
 }
 
@@ -68,8 +84,9 @@ impl Refresher {
 impl Admin for Refresher {
     async fn refresh_warehouse(&self) -> Result<String, String> {
         let report = self.warehouse.build().await;
+        let audiences = self.refresh_audiences().await;
         Ok(format!(
-            "warehouse: {} built, {} failed",
+            "warehouse: {} built, {} failed{audiences}",
             report.built.len(),
             report.failed.len()
         ))
@@ -78,6 +95,95 @@ impl Admin for Refresher {
     async fn refresh_lake(&self) -> Result<String, String> {
         Ok(self.after_lake_change().await)
     }
+
+    async fn create_audience(&self, name: &str, sql: &str) -> Result<String, Error> {
+        let counts = self.audiences.create(name, sql).await?;
+        Ok(format!("audience {name}: {} members", counts.members))
+    }
+
+    async fn drop_audience(&self, name: &str) -> Result<String, Error> {
+        self.audiences.drop_audience(name).await?;
+        Ok(format!("audience {name} dropped"))
+    }
+
+    async fn refresh_audience(&self, name: &str) -> Result<String, Error> {
+        let c = self.audiences.refresh(name).await?;
+        Ok(format!(
+            "audience {name}: {} members, {} entered, {} exited",
+            c.members, c.entered, c.exited
+        ))
+    }
+}
+
+/// The user's cache dir (`$XDG_CACHE_HOME`, else `~/.cache`, else the temp dir).
+fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// The state dir: `state.dir`, else one per lake under the user's data dir.
+fn state_dir(config: &Config, lake: &std::path::Path, demo: bool) -> PathBuf {
+    if !config.state.dir.is_empty() {
+        return PathBuf::from(&config.state.dir);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    let lake = std::fs::canonicalize(lake).unwrap_or_else(|_| lake.to_owned());
+    let digest = ring::digest::digest(&ring::digest::SHA256, lake.display().to_string().as_bytes());
+    let id: String = digest.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let kind = if demo { "demo" } else { "lake" };
+    data.join("datapunk").join(format!("state-{kind}-{id}"))
+}
+
+/// Creates the state dir and locks it for this process.
+fn lock_state_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Config(format!("state.dir {}: {e}", dir.display())))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))
+        .map_err(|e| Error::Config(format!("state.dir {}: {e}", dir.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+            "state.dir {} is in use by another datapunk server; give each server its own \
+             [state] dir",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Config(format!(
+            "state.dir {}: cannot lock: {e}",
+            dir.display()
+        ))),
+    }
+}
+
+/// The built-in demo audiences, written into the definitions folder once.
+const DEMO_AUDIENCES: &[(&str, &str)] =
+    &[("win_back", include_str!("../sql/audiences/win_back.sql"))];
+
+fn seed_demo_audiences(definitions: &Definitions, state: &std::path::Path) -> Result<()> {
+    let marker = state.join("demo-audiences-seeded");
+    if marker.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(definitions.dir())?;
+    for (name, sql) in DEMO_AUDIENCES {
+        let path = definitions.dir().join(format!("{name}.sql"));
+        if !path.exists() {
+            crate::activation::store::write_atomically(&path, sql.as_bytes())?;
+        }
+    }
+    crate::activation::store::write_atomically(&marker, b"")?;
+    Ok(())
 }
 
 /// The demo lake's folder: `lake.demo_dir`, else the user cache dir.
@@ -85,11 +191,7 @@ fn demo_dir(config: &Config) -> PathBuf {
     if !config.lake.demo_dir.is_empty() {
         return PathBuf::from(&config.lake.demo_dir);
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache
+    cache_dir()
         .join("datapunk")
         .join(format!("demo-v{}", env!("CARGO_PKG_VERSION")))
 }
@@ -103,7 +205,8 @@ impl App {
     pub async fn build(config: Config) -> Result<Self> {
         config.validate().map_err(Error::Config)?;
         tracing::info!(config = %config.redacted(), "effective configuration");
-        let (root, scripts) = if config.lake.root.is_empty() {
+        let demo = config.lake.root.is_empty();
+        let (root, scripts) = if demo {
             let dir = demo_dir(&config);
             let d = dir.clone();
             let generated = tokio::task::spawn_blocking(move || crate::generate::ensure_demo(&d))
@@ -136,11 +239,38 @@ impl App {
             config.server.memory_limit_mb,
             crate::udf::install,
         )?);
-        let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
+        let lake = Arc::new(Lake::new(root.clone(), Arc::clone(&engine)));
         let summary = lake.rescan().await;
         tracing::info!(lake = %lake.root().display(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
         let warehouse = Arc::new(Warehouse::new(scripts, Arc::clone(&engine)));
         warehouse.build().await;
+        let state = state_dir(&config, &root, demo);
+        let state_lock = lock_state_dir(&state)?;
+        let definitions = Definitions::new(if config.audiences.dir.is_empty() {
+            state.join("audience-definitions")
+        } else {
+            PathBuf::from(&config.audiences.dir)
+        });
+        if demo && config.audiences.dir.is_empty() {
+            seed_demo_audiences(&definitions, &state)?;
+        }
+        let view = Arc::new(AudienceView::default());
+        engine.register_system_table(
+            "audiences",
+            Arc::new(ComputedView(AudiencesTable::new(Arc::clone(&view)))),
+        )?;
+        engine.register_system_table(
+            "audience_changes",
+            Arc::new(ChangesTable::new(Arc::clone(&view))),
+        )?;
+        let audiences = Arc::new(Audiences::open(
+            Arc::clone(&engine),
+            definitions,
+            state.join("audiences"),
+            view,
+        )?);
+        let (refreshed, failed) = audiences.refresh_all().await;
+        tracing::info!(state = %state.display(), refreshed, failed, "audiences refreshed");
         let users = Arc::new(Users::from_config(&config.auth.users));
         let addr = config.listen_addr().map_err(Error::Config)?;
         let listener = TcpListener::bind(addr)
@@ -149,11 +279,13 @@ impl App {
         if users.is_trust() {
             tracing::warn!("no [[auth.users]] configured: trust authentication, any user name connects without a password (loopback only)");
         }
-        let admin: Arc<dyn Admin> = Arc::new(Refresher {
+        let refresher = Refresher {
             lake: Arc::clone(&lake),
             warehouse: Arc::clone(&warehouse),
+            audiences: Arc::clone(&audiences),
             rebuild_on_change: config.warehouse.rebuild_on_lake_change,
-        });
+        };
+        let admin: Arc<dyn Admin> = Arc::new(refresher);
         let tls = if config.server.tls.enabled() {
             let acceptor = crate::server::tls::acceptor(
                 std::path::Path::new(&config.server.tls.cert),
@@ -179,7 +311,9 @@ impl App {
             listener,
             lake,
             warehouse,
+            audiences,
             shared,
+            _state_lock: state_lock,
         })
     }
 
@@ -206,6 +340,7 @@ impl App {
             let refresher = Refresher {
                 lake: Arc::clone(&self.lake),
                 warehouse: Arc::clone(&self.warehouse),
+                audiences: Arc::clone(&self.audiences),
                 rebuild_on_change: self.config.warehouse.rebuild_on_lake_change,
             };
             match watch::watch(self.lake.root()) {

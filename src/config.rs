@@ -17,6 +17,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub lake: LakeConfig,
     pub warehouse: WarehouseConfig,
+    pub audiences: AudiencesConfig,
+    pub state: StateConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
 }
@@ -116,6 +118,25 @@ impl Default for WarehouseConfig {
 }
 
 /// Who may connect.
+/// Audiences: named queries whose membership datapunk refreshes and records.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudiencesConfig {
+    /// Folder of `NAME.sql` audience definitions; `CREATE AUDIENCE` writes there too.
+    /// Empty: `audiences` in the state dir (with the demo audiences when serving the
+    /// demo lake).
+    pub dir: String,
+}
+
+/// Where datapunk keeps what must survive a restart (audience memberships, their
+/// change history, export runs).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// Empty: $XDG_DATA_HOME/datapunk/state-... (or ~/.local/share/...), one per lake.
+    pub dir: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {

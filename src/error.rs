@@ -33,6 +33,18 @@ pub enum Error {
     },
     #[error("lake: {0}")]
     Lake(String),
+    #[error("{what} \"{name}\" does not exist")]
+    Undefined { what: &'static str, name: String },
+    #[error("{what} \"{name}\" already exists")]
+    Duplicate { what: &'static str, name: String },
+    #[error("column \"{column}\" does not exist: {hint}")]
+    UndefinedColumn { column: String, hint: String },
+    #[error("invalid {what} name \"{name}\": {rule}")]
+    InvalidName {
+        what: &'static str,
+        name: String,
+        rule: &'static str,
+    },
     /// A function argument outside the values the function accepts (22023).
     #[error("{function}: {message}")]
     InvalidArgument {
@@ -53,6 +65,10 @@ impl Error {
             Error::ReadOnly { .. } => SqlState::READ_ONLY_SQL_TRANSACTION,
             Error::NotAdmin { .. } => SqlState::INSUFFICIENT_PRIVILEGE,
             Error::Script { .. } | Error::Lake(_) => SqlState::INTERNAL_ERROR,
+            Error::Undefined { .. } => SqlState::UNDEFINED_OBJECT,
+            Error::Duplicate { .. } => SqlState::DUPLICATE_OBJECT,
+            Error::InvalidName { .. } => SqlState::INVALID_NAME,
+            Error::UndefinedColumn { .. } => SqlState::UNDEFINED_COLUMN,
             Error::Io(_) => SqlState::IO_ERROR,
             Error::DataFusion(e) => classify_datafusion(e).0,
         }

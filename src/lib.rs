@@ -12,6 +12,7 @@
 //! - `engine`: catalog, per-connection sessions, system tables, and the one door for SQL
 //!   text (`engine::prepare`)
 //! - `lake`, `warehouse`: what is served
+//! - `activation`: audiences (refreshed, diffed, recorded durably)
 //! - `server`: the PostgreSQL protocol
 //! - `scram`: SCRAM-SHA-256 verifiers and exchange
 //! - `udf`: the registry of datapunk SQL functions
@@ -25,6 +26,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod activation;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -1,5 +1,5 @@
-//! The query engine: one shared catalog (schemas `lake`, `warehouse`, `datapunk`,
-//! `pg_catalog`, `information_schema`) and a fresh `SessionContext` per connection over it.
+//! The query engine: one shared catalog (schemas `lake`, `warehouse`, `audience`,
+//! `datapunk`, `pg_catalog`, `information_schema`) and a fresh `SessionContext` per connection over it.
 //!
 //! Never sees pgwire types. The lake and the warehouse register tables into it; the engine
 //! never calls them.
@@ -27,6 +27,7 @@ use system::{StatusKind, StatusTable};
 pub const LAKE_SCHEMA: &str = "lake";
 pub const WAREHOUSE_SCHEMA: &str = "warehouse";
 pub const SYSTEM_SCHEMA: &str = "datapunk";
+pub const AUDIENCE_SCHEMA: &str = "audience";
 
 /// The default `search_path`: refined warehouse tables first, then the raw lake.
 pub fn default_search_path() -> Vec<String> {
@@ -41,6 +42,8 @@ pub struct Engine {
     base: SessionState,
     lake: Arc<SwapSchema>,
     warehouse: Arc<SwapSchema>,
+    audience: Arc<SwapSchema>,
+    system: Arc<MemorySchemaProvider>,
     status: Arc<Status>,
 }
 
@@ -108,7 +111,8 @@ impl Engine {
         let lake = Arc::new(SwapSchema::default());
         let warehouse = Arc::new(SwapSchema::default());
         let status = Arc::new(Status::default());
-        let system = MemorySchemaProvider::new();
+        let audience = Arc::new(SwapSchema::default());
+        let system = Arc::new(MemorySchemaProvider::new());
         system.register_table(
             "lake_tables".into(),
             Arc::new(ComputedView(StatusTable::new(
@@ -128,7 +132,14 @@ impl Engine {
             WAREHOUSE_SCHEMA,
             Arc::clone(&warehouse) as Arc<dyn SchemaProvider>,
         )?;
-        catalog.register_schema(SYSTEM_SCHEMA, Arc::new(system))?;
+        catalog.register_schema(
+            AUDIENCE_SCHEMA,
+            Arc::clone(&audience) as Arc<dyn SchemaProvider>,
+        )?;
+        catalog.register_schema(
+            SYSTEM_SCHEMA,
+            Arc::clone(&system) as Arc<dyn SchemaProvider>,
+        )?;
         setup_pg_catalog(&ctx, database, roles).map_err(|e| Error::DataFusion(*e))?;
         if let Some(pg_catalog) = catalog.schema("pg_catalog") {
             catalog.register_schema(
@@ -171,6 +182,8 @@ impl Engine {
             base,
             lake,
             warehouse,
+            audience,
+            system,
             status,
         })
     }
@@ -185,6 +198,23 @@ impl Engine {
 
     pub fn warehouse(&self) -> &Arc<SwapSchema> {
         &self.warehouse
+    }
+
+    pub fn audience(&self) -> &Arc<SwapSchema> {
+        &self.audience
+    }
+
+    /// Adds a read-only table to schema `datapunk` (the system tables of other modules).
+    ///
+    /// # Errors
+    /// The name is taken.
+    pub fn register_system_table(
+        &self,
+        name: &str,
+        table: Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> Result<()> {
+        self.system.register_table(name.to_owned(), table)?;
+        Ok(())
     }
 
     pub fn status(&self) -> &Arc<Status> {

@@ -76,3 +76,37 @@ fn one_query(sql: &str) -> Result<Statement> {
         ))),
     }
 }
+
+/// The line of the SQL text an error points at, where the parser or planner says.
+pub fn error_line(error: &DataFusionError) -> Option<usize> {
+    let (_, message) = crate::error::classify_datafusion(error);
+    error
+        .diagnostic()
+        .and_then(|d| d.span)
+        .map(|span| usize::try_from(span.start.line).unwrap_or(0))
+        .filter(|l| *l > 0)
+        .or_else(|| line_in_message(&message))
+}
+
+/// "... at Line: 3, Column: 7" → 3.
+pub fn line_in_message(message: &str) -> Option<usize> {
+    let rest = &message[message.find("Line: ")? + "Line: ".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_line_in_parser_messages() {
+        assert_eq!(
+            line_in_message("Expected: x, found: y at Line: 12, Column: 3"),
+            Some(12)
+        );
+        assert_eq!(line_in_message("no position"), None);
+    }
+}

@@ -7,7 +7,7 @@
 //! (or stays absent), and `datapunk.lake_tables` says why. Registers tables into the
 //! engine; never called by it.
 
-mod table;
+pub mod table;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};

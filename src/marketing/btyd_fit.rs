@@ -10,7 +10,7 @@ use statrs::function::beta::ln_beta;
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::btyd::{log_add_exp, BgNbd, GammaGamma, History, ParetoNbd};
-use super::fit::{central_differences, minimize, polish, Minimum};
+use super::fit::{central_differences, minimize, polish, Gradient, Minimum};
 
 /// A model fitted by maximum likelihood.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +101,7 @@ fn fit_positive<R: Clone + Sync, M>(
     }
     let model = &model;
     let full_gradient = total_gradient.map(|g| log_gradient(model, g, rows, n));
-    let full_gradient = full_gradient.as_ref().map(|g| g as &dyn Fn(&[f64]) -> Vec<f64>);
+    let full_gradient = full_gradient.as_ref().map(|g| g as Gradient);
     let start = vec![0.0; parameters];
     let minimum = if rows.len() > warm_start_above {
         let every = rows.len() / (warm_start_above / 2);
@@ -110,7 +110,7 @@ fn fit_positive<R: Clone + Sync, M>(
         let subset_gradient = total_gradient.map(|g| log_gradient(model, g, &subset, subset_n));
         let near = minimize(
             objective(model, &total, &subset, subset_n),
-            subset_gradient.as_ref().map(|g| g as &dyn Fn(&[f64]) -> Vec<f64>),
+            subset_gradient.as_ref().map(|g| g as Gradient),
             &start,
         );
         let full = polish(
@@ -403,10 +403,7 @@ fn gammagamma(data: &[(Spend, f64)], warm_start_above: usize) -> Option<Fitted<G
             .iter()
             .map(|x| {
                 let psi = digamma(p * x + q);
-                (
-                    x * (psi - digamma(p * x) + x.ln()),
-                    psi - psi_q + v.ln(),
-                )
+                (x * (psi - digamma(p * x) + x.ln()), psi - psi_q + v.ln())
             })
             .collect();
         chunked_sums(rows, |row| {
@@ -445,7 +442,9 @@ mod tests {
     fn uniforms(seed: u64) -> impl FnMut() -> f64 {
         let mut x = seed;
         move || {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (x >> 11) as f64 / (1u64 << 53) as f64
         }
     }

@@ -261,7 +261,10 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
         ] {
             for part in theirs.parts {
                 for pair in part.pairs {
-                    log.push(slots[(pair >> 32) as usize], (pair as u32 ^ 0x8000_0000) as i32);
+                    log.push(
+                        slots[(pair >> 32) as usize],
+                        (pair as u32 ^ 0x8000_0000) as i32,
+                    );
                 }
             }
         }

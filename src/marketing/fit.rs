@@ -17,17 +17,16 @@ pub struct Minimum {
     pub inverse_hessian: Vec<f64>,
 }
 
+/// A function's gradient, when the caller knows it.
+pub type Gradient<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
+
 const GRADIENT_TOLERANCE: f64 = 1e-7;
 const SIMPLEX_ITERATIONS: usize = 5_000;
 const BFGS_ITERATIONS: usize = 500;
 
 /// Minimizes `f` from `start`, with `f`'s gradient when known (central differences
 /// otherwise). Non-finite values are treated as +∞ (outside the domain).
-pub fn minimize(
-    f: impl Fn(&[f64]) -> f64,
-    gradient: Option<&dyn Fn(&[f64]) -> Vec<f64>>,
-    start: &[f64],
-) -> Minimum {
+pub fn minimize(f: impl Fn(&[f64]) -> f64, gradient: Option<Gradient>, start: &[f64]) -> Minimum {
     let f = finite(f);
     let (near, simplex_iterations) = nelder_mead(&f, start);
     let mut minimum = match gradient {
@@ -43,7 +42,7 @@ pub fn minimize(
 /// `f`'s gradient when known (central differences otherwise).
 pub fn polish(
     f: impl Fn(&[f64]) -> f64,
-    gradient: Option<&dyn Fn(&[f64]) -> Vec<f64>>,
+    gradient: Option<Gradient>,
     start: &[f64],
     inverse_hessian: &[f64],
 ) -> Minimum {

@@ -1,5 +1,5 @@
 //! The query path of one connection: admin statements (`REFRESH WAREHOUSE`,
-//! `REFRESH LAKE`), then every other statement parsed by the one door
+//! `REFRESH LAKE`, `CREATE AUDIENCE`, `DROP AUDIENCE`, `REFRESH AUDIENCE`), then every other statement parsed by the one door
 //! ([`crate::engine::prepare`]) and answered by the first hook that takes it
 //! (datafusion-postgres' `DfSessionService` only for statements no hook answers: EXPLAIN,
 //! DDL), with every running query counted so a graceful shutdown can wait for it.
@@ -59,6 +59,12 @@ pub trait Admin: Send + Sync + Debug {
     async fn refresh_warehouse(&self) -> Result<String, String>;
     /// Rescans the lake (and rebuilds the warehouse if it changed).
     async fn refresh_lake(&self) -> Result<String, String>;
+    /// `CREATE AUDIENCE name AS query`.
+    async fn create_audience(&self, name: &str, sql: &str) -> Result<String, crate::error::Error>;
+    /// `DROP AUDIENCE name`.
+    async fn drop_audience(&self, name: &str) -> Result<String, crate::error::Error>;
+    /// `REFRESH AUDIENCE name`.
+    async fn refresh_audience(&self, name: &str) -> Result<String, crate::error::Error>;
 }
 
 /// Counts running queries; shutdown waits until it reaches zero.
@@ -146,27 +152,101 @@ fn statement_timeout<C: ClientInfo>(client: &C) -> Option<std::time::Duration> {
         .map(std::time::Duration::from_millis)
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum AdminCommand {
     RefreshWarehouse,
     RefreshLake,
+    CreateAudience { name: String, sql: String },
+    DropAudience { name: String, if_exists: bool },
+    RefreshAudience { name: String },
+}
+
+impl AdminCommand {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::RefreshWarehouse => "REFRESH WAREHOUSE",
+            Self::RefreshLake => "REFRESH LAKE",
+            Self::CreateAudience { .. } => "CREATE AUDIENCE",
+            Self::DropAudience { .. } => "DROP AUDIENCE",
+            Self::RefreshAudience { .. } => "REFRESH AUDIENCE",
+        }
+    }
+}
+
+/// The first word of `text` (a double-quoted name is one word) and what follows it.
+fn next_word(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim_start();
+    let end = if let Some(quoted) = text.strip_prefix('"') {
+        // The closing quote: a quote not doubled.
+        let mut chars = quoted.char_indices().peekable();
+        let mut close = None;
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().map(|(_, c)| *c) == Some('"') {
+                    chars.next();
+                } else {
+                    close = Some(i + 2);
+                    break;
+                }
+            }
+        }
+        close?
+    } else {
+        text.find(char::is_whitespace).unwrap_or(text.len())
+    };
+    (end > 0).then(|| (&text[..end], &text[end..]))
+}
+
+/// A name as written: `"x"` unquoted, otherwise folded to lower case as PostgreSQL does.
+fn object_name(word: &str) -> String {
+    match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => word.to_lowercase(),
+    }
 }
 
 fn admin_command(query: &str) -> Option<AdminCommand> {
-    let words: Vec<String> = query
-        .trim()
-        .trim_end_matches(';')
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
-    match words
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["REFRESH", "WAREHOUSE"] => Some(AdminCommand::RefreshWarehouse),
-        ["REFRESH", "LAKE"] => Some(AdminCommand::RefreshLake),
+    let text = query.trim().trim_end_matches(';');
+    let (first, rest) = next_word(text)?;
+    let (second, rest) = next_word(rest)?;
+    let (first, second) = (first.to_ascii_uppercase(), second.to_ascii_uppercase());
+    let only_name = |rest: &str| match next_word(rest) {
+        Some((name, after)) if after.trim().is_empty() => Some(object_name(name)),
+        _ => None,
+    };
+    match (first.as_str(), second.as_str()) {
+        ("REFRESH", "WAREHOUSE") if rest.trim().is_empty() => Some(AdminCommand::RefreshWarehouse),
+        ("REFRESH", "LAKE") if rest.trim().is_empty() => Some(AdminCommand::RefreshLake),
+        ("REFRESH", "AUDIENCE") => Some(AdminCommand::RefreshAudience {
+            name: only_name(rest)?,
+        }),
+        ("DROP", "AUDIENCE") => {
+            let (if_exists, rest) = match (
+                next_word(rest),
+                next_word(rest).and_then(|(_, r)| next_word(r)),
+            ) {
+                (Some((a, _)), Some((b, after)))
+                    if a.eq_ignore_ascii_case("IF") && b.eq_ignore_ascii_case("EXISTS") =>
+                {
+                    (true, after)
+                }
+                _ => (false, rest),
+            };
+            Some(AdminCommand::DropAudience {
+                name: only_name(rest)?,
+                if_exists,
+            })
+        }
+        ("CREATE", "AUDIENCE") => {
+            let (name, rest) = next_word(rest)?;
+            let (as_word, sql) = next_word(rest)?;
+            as_word
+                .eq_ignore_ascii_case("AS")
+                .then(|| AdminCommand::CreateAudience {
+                    name: object_name(name),
+                    sql: sql.trim().to_owned(),
+                })
+        }
         _ => None,
     }
 }
@@ -425,10 +505,7 @@ impl QueryService {
             .get(METADATA_USER)
             .cloned()
             .unwrap_or_default();
-        let name = match command {
-            AdminCommand::RefreshWarehouse => "REFRESH WAREHOUSE",
-            AdminCommand::RefreshLake => "REFRESH LAKE",
-        };
+        let name = command.name();
         if !self.parts.users.is_admin(&user) {
             return Err(user_error(
                 SqlState::INSUFFICIENT_PRIVILEGE,
@@ -436,14 +513,39 @@ impl QueryService {
             ));
         }
         tracing::info!(%user, "{name}");
-        let outcome = match command {
-            AdminCommand::RefreshWarehouse => self.parts.admin.refresh_warehouse().await,
-            AdminCommand::RefreshLake => self.parts.admin.refresh_lake().await,
+        let admin = &self.parts.admin;
+        let outcome = match &command {
+            AdminCommand::RefreshWarehouse => admin
+                .refresh_warehouse()
+                .await
+                .map_err(|m| user_error(SqlState::INTERNAL_ERROR, m)),
+            AdminCommand::RefreshLake => admin
+                .refresh_lake()
+                .await
+                .map_err(|m| user_error(SqlState::INTERNAL_ERROR, m)),
+            AdminCommand::CreateAudience { name, sql } => admin
+                .create_audience(name, sql)
+                .await
+                .map_err(|e| errors::from_error(&e)),
+            AdminCommand::DropAudience { name, if_exists } => {
+                match admin.drop_audience(name).await {
+                    Err(crate::error::Error::Undefined { .. }) if *if_exists => {
+                        Ok(format!("audience {name} does not exist, skipping"))
+                    }
+                    other => other.map_err(|e| errors::from_error(&e)),
+                }
+            }
+            AdminCommand::RefreshAudience { name } => admin
+                .refresh_audience(name)
+                .await
+                .map_err(|e| errors::from_error(&e)),
         };
-        match outcome {
-            Ok(_) => Ok(Response::Execution(Tag::new("REFRESH"))),
-            Err(message) => Err(user_error(SqlState::INTERNAL_ERROR, message)),
-        }
+        outcome?;
+        Ok(Response::Execution(Tag::new(match command {
+            AdminCommand::CreateAudience { .. } => "CREATE AUDIENCE",
+            AdminCommand::DropAudience { .. } => "DROP AUDIENCE",
+            _ => "REFRESH",
+        })))
     }
 }
 
@@ -842,5 +944,31 @@ mod tests {
         ));
         assert!(admin_command("REFRESH WAREHOUSE; SELECT 1").is_none());
         assert!(admin_command("SELECT 'REFRESH WAREHOUSE'").is_none());
+    }
+
+    #[test]
+    fn audience_commands_keep_the_query_as_written() {
+        assert_eq!(
+            admin_command("create audience VIP as\n  SELECT customer_id FROM t WHERE x = 'A' ;"),
+            Some(AdminCommand::CreateAudience {
+                name: "vip".into(),
+                sql: "SELECT customer_id FROM t WHERE x = 'A'".into()
+            })
+        );
+        assert_eq!(
+            admin_command("DROP AUDIENCE if exists \"vip\";"),
+            Some(AdminCommand::DropAudience {
+                name: "vip".into(),
+                if_exists: true
+            })
+        );
+        assert_eq!(
+            admin_command("REFRESH AUDIENCE win_back"),
+            Some(AdminCommand::RefreshAudience {
+                name: "win_back".into()
+            })
+        );
+        assert!(admin_command("REFRESH AUDIENCE a b").is_none());
+        assert!(admin_command("CREATE AUDIENCE x SELECT 1").is_none());
     }
 }

@@ -192,13 +192,7 @@ impl Warehouse {
     async fn run(&self, s: &Script) -> Result<Option<u64>, ScriptError> {
         let fail = |e: DataFusionError| {
             let (_, message) = crate::error::classify_datafusion(&e);
-            let line = e
-                .diagnostic()
-                .and_then(|d| d.span)
-                .map(|span| usize::try_from(span.start.line).unwrap_or(0))
-                .filter(|l| *l > 0)
-                .or_else(|| script::line_in_message(&message))
-                .unwrap_or(s.line);
+            let line = crate::engine::prepare::error_line(&e).unwrap_or(s.line);
             ScriptError {
                 path: s.path.clone(),
                 line,

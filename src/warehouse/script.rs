@@ -74,15 +74,6 @@ fn table_from_file_name(file_name: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-/// "... at Line: 3, Column: 7" → 3.
-pub fn line_in_message(message: &str) -> Option<usize> {
-    let rest = &message[message.find("Line: ")? + "Line: ".len()..];
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
 fn warehouse_table(name: &ObjectName) -> Result<String, String> {
     let parts: Vec<String> = name
         .0
@@ -135,7 +126,7 @@ pub fn parse(text: &str, file_name: &str, shown_as: &str) -> Result<Script, Scri
             other => other.to_string(),
         };
         fail(
-            line_in_message(&message).unwrap_or(1),
+            crate::engine::prepare::line_in_message(&message).unwrap_or(1),
             message
                 .split(" at Line: ")
                 .next()
@@ -193,15 +184,6 @@ pub fn parse(text: &str, file_name: &str, shown_as: &str) -> Result<Script, Scri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_line_in_parser_messages() {
-        assert_eq!(
-            line_in_message("Expected: x, found: y at Line: 12, Column: 3"),
-            Some(12)
-        );
-        assert_eq!(line_in_message("no position"), None);
-    }
 
     #[test]
     fn script_errors_name_file_and_line() {

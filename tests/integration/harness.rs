@@ -31,6 +31,7 @@ impl TestServer {
         config.server.shutdown_grace_secs = 5;
         config.lake.root = lake.display().to_string();
         config.lake.debounce_ms = 200;
+        config.state.dir = dir.path().join("state").display().to_string();
         configure(&mut config, dir.path());
         let app = App::build(config.clone()).await.expect("server builds");
         let addr = app.local_addr().expect("bound");

@@ -4,6 +4,7 @@
 mod harness;
 
 mod ab_test;
+mod audiences;
 mod auth;
 mod bi_tools;
 mod binary;

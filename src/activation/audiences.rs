@@ -1,0 +1,443 @@
+//! The audiences service: loads the definitions, refreshes audiences (query through the
+//! one door, streamed diff, durable commit), publishes `audience.NAME`, and keeps the
+//! status `datapunk.audiences` and the history `datapunk.audience_changes` show.
+//! One refresh, create or drop at a time; a failing audience keeps its last membership.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Column;
+use datafusion::logical_expr::{cast, Expr, LogicalPlan, LogicalPlanBuilder};
+use futures::StreamExt;
+use tokio::sync::Mutex;
+
+use super::definitions::{valid_name, Definition, Definitions};
+use super::diff::{diff, Counts, Refresh, ENTERED_AT, KEY_TEXT};
+use super::store::{AudienceDir, Manifest};
+use crate::engine::{prepare, Engine};
+use crate::error::Error;
+
+/// How one audience stands, as `datapunk.audiences` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudienceStatus {
+    pub key_column: String,
+    pub definition: String,
+    pub members: Option<u64>,
+    pub entered: Option<u64>,
+    pub exited: Option<u64>,
+    pub refresh_id: i64,
+    pub refreshed_at: Option<SystemTime>,
+    pub duration_ms: Option<u64>,
+    /// `ok`, `stale` (the last refresh failed; the previous members stay) or `error`
+    /// (never refreshed).
+    pub state: &'static str,
+    pub error: Option<String>,
+}
+
+/// What SQL users see of the audiences (read by the system tables).
+#[derive(Debug, Default)]
+pub struct AudienceView {
+    pub status: RwLock<BTreeMap<String, AudienceStatus>>,
+    /// Every change file of every audience.
+    pub change_files: RwLock<Vec<PathBuf>>,
+}
+
+struct Audience {
+    definition: Definition,
+    dir: AudienceDir,
+    manifest: Manifest,
+    error: Option<String>,
+}
+
+/// The audiences of one server.
+pub struct Audiences {
+    engine: Arc<Engine>,
+    definitions: Definitions,
+    state_dir: PathBuf,
+    audiences: Mutex<BTreeMap<String, Audience>>,
+    view: Arc<AudienceView>,
+}
+
+impl std::fmt::Debug for Audiences {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audiences")
+            .field("definitions", &self.definitions.dir())
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
+}
+
+fn micros(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+fn from_micros(us: i64) -> Option<SystemTime> {
+    (us > 0).then(|| SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(us as u64))
+}
+
+fn io_error(what: &str, e: std::io::Error) -> Error {
+    Error::Io(std::io::Error::new(e.kind(), format!("{what}: {e}")))
+}
+
+impl Audiences {
+    /// Loads the definitions in `definitions` and the state of each audience from
+    /// `state_dir` (publishing the members of its last completed refresh).
+    ///
+    /// # Errors
+    /// A folder cannot be read or created, or a manifest is corrupt.
+    pub fn open(
+        engine: Arc<Engine>,
+        definitions: Definitions,
+        state_dir: PathBuf,
+        view: Arc<AudienceView>,
+    ) -> Result<Self, Error> {
+        let loaded = definitions
+            .load()
+            .map_err(|e| io_error(&definitions.dir().display().to_string(), e))?;
+        let mut audiences = BTreeMap::new();
+        for definition in loaded {
+            let audience = Self::open_audience(&state_dir, definition)?;
+            audiences.insert(audience.definition.name.clone(), audience);
+        }
+        let this = Self {
+            engine,
+            definitions,
+            state_dir,
+            audiences: Mutex::new(audiences),
+            view,
+        };
+        if let Ok(audiences) = this.audiences.try_lock() {
+            for audience in audiences.values() {
+                this.publish(audience);
+            }
+            this.publish_changes(&audiences);
+        }
+        Ok(this)
+    }
+
+    fn open_audience(
+        state_dir: &std::path::Path,
+        definition: Definition,
+    ) -> Result<Audience, Error> {
+        let path = state_dir.join(&definition.name);
+        let (dir, manifest) = AudienceDir::open(path.clone())
+            .map_err(|e| io_error(&path.display().to_string(), e))?;
+        Ok(Audience {
+            definition,
+            dir,
+            manifest,
+            error: None,
+        })
+    }
+
+    /// The audience names.
+    pub async fn names(&self) -> Vec<String> {
+        self.audiences.lock().await.keys().cloned().collect()
+    }
+
+    /// Refreshes every audience; returns (refreshed, failed).
+    pub async fn refresh_all(&self) -> (usize, usize) {
+        let mut audiences = self.audiences.lock().await;
+        let (mut ok, mut failed) = (0, 0);
+        let names: Vec<String> = audiences.keys().cloned().collect();
+        for name in names {
+            if let Some(audience) = audiences.get_mut(&name) {
+                match self.refresh_one(audience).await {
+                    Ok(_) => ok += 1,
+                    Err(_) => failed += 1,
+                }
+            }
+        }
+        self.publish_changes(&audiences);
+        (ok, failed)
+    }
+
+    /// Refreshes one audience now.
+    ///
+    /// # Errors
+    /// No such audience (42704), or the refresh failed (the previous members stay).
+    pub async fn refresh(&self, name: &str) -> Result<Counts, Error> {
+        let mut audiences = self.audiences.lock().await;
+        let audience = audiences.get_mut(name).ok_or_else(|| undefined(name))?;
+        let outcome = self.refresh_one(audience).await;
+        self.publish_changes(&audiences);
+        outcome
+    }
+
+    /// `CREATE AUDIENCE name AS sql`: defines, refreshes once and keeps the audience;
+    /// nothing is kept when the first refresh fails.
+    ///
+    /// # Errors
+    /// A bad or taken name, a query that fails, a folder that cannot be written.
+    pub async fn create(&self, name: &str, sql: &str) -> Result<Counts, Error> {
+        if !valid_name(name) {
+            return Err(Error::InvalidName {
+                what: "audience",
+                name: name.to_owned(),
+                rule: "a lower-case identifier of letters, digits and _, at most 63 long",
+            });
+        }
+        let mut audiences = self.audiences.lock().await;
+        if audiences.contains_key(name) {
+            return Err(Error::Duplicate {
+                what: "audience",
+                name: name.to_owned(),
+            });
+        }
+        let definition = self.definitions.define(name, sql);
+        // Leftovers of an audience of that name dropped while its files were open.
+        let _ = std::fs::remove_dir_all(self.state_dir.join(name));
+        let mut audience = Self::open_audience(&self.state_dir, definition)?;
+        let counts = match self.refresh_one(&mut audience).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(audience.dir.path());
+                self.unpublish(name);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.definitions.write(&audience.definition) {
+            let _ = std::fs::remove_dir_all(audience.dir.path());
+            self.unpublish(name);
+            return Err(io_error(&audience.definition.path.display().to_string(), e));
+        }
+        tracing::info!(
+            audience = name,
+            members = counts.members,
+            "audience created"
+        );
+        audiences.insert(name.to_owned(), audience);
+        self.publish_changes(&audiences);
+        Ok(counts)
+    }
+
+    /// `DROP AUDIENCE name`: removes the definition, the members and the history.
+    ///
+    /// # Errors
+    /// No such audience (42704), or its definition cannot be removed.
+    pub async fn drop_audience(&self, name: &str) -> Result<(), Error> {
+        let mut audiences = self.audiences.lock().await;
+        let audience = audiences.get(name).ok_or_else(|| undefined(name))?;
+        self.definitions
+            .remove(&audience.definition)
+            .map_err(|e| io_error(&audience.definition.path.display().to_string(), e))?;
+        let dir = audience.dir.path().to_owned();
+        audiences.remove(name);
+        self.unpublish(name);
+        self.publish_changes(&audiences);
+        // Running queries may still read the files; a failure here only leaves garbage
+        // that a later CREATE of the same name clears.
+        let _ = std::fs::remove_dir_all(dir);
+        tracing::info!(audience = name, "audience dropped");
+        Ok(())
+    }
+
+    async fn refresh_one(&self, audience: &mut Audience) -> Result<Counts, Error> {
+        let started = Instant::now();
+        let name = audience.definition.name.clone();
+        let outcome = self.run_refresh(audience, started).await;
+        match &outcome {
+            Ok(counts) => {
+                audience.error = None;
+                tracing::info!(audience = %name, members = counts.members, entered = counts.entered, exited = counts.exited, duration_ms = started.elapsed().as_millis() as u64, "audience refreshed");
+            }
+            Err(e) => {
+                let message = self.located(audience, e);
+                tracing::error!("{message}");
+                audience.error = Some(message);
+            }
+        }
+        self.publish(audience);
+        outcome
+    }
+
+    /// `path:LINE: message` for a failed refresh.
+    fn located(&self, audience: &Audience, error: &Error) -> String {
+        let (line, message) = match error {
+            Error::DataFusion(e) => (
+                prepare::error_line(e).unwrap_or(1),
+                crate::error::classify_datafusion(e).1,
+            ),
+            other => (1, other.to_string()),
+        };
+        format!("{}:{line}: {message}", audience.definition.path.display())
+    }
+
+    async fn run_refresh(
+        &self,
+        audience: &mut Audience,
+        started: Instant,
+    ) -> Result<Counts, Error> {
+        let definition = &audience.definition;
+        let session = self.engine.session();
+        let state = session.ctx.state();
+        let plan = prepare::plan_query(&state, &definition.sql).await?;
+        let plan = sorted_by_key(plan, &definition.key_column)?;
+        let stream = session
+            .ctx
+            .execute_logical_plan(plan)
+            .await?
+            .execute_stream()
+            .await?;
+        let schema = stream.schema();
+        let refresh_id = audience.manifest.refresh_id + 1;
+        let members_name = format!("members-{refresh_id:06}.parquet");
+        let changes_name = format!("changes-{refresh_id:06}.parquet");
+        let members_path = audience.dir.file(&members_name);
+        let changes_path = audience.dir.file(&changes_name);
+        let previous = audience
+            .manifest
+            .members
+            .as_ref()
+            .map(|m| (audience.dir.file(m), audience.manifest.key_column.clone()));
+        let now_us = micros(SystemTime::now());
+        let audience_name = definition.name.clone();
+        let key_column = definition.key_column.clone();
+        let handle = tokio::runtime::Handle::current();
+        let (m, c) = (members_path.clone(), changes_path.clone());
+        let diffed = tokio::task::spawn_blocking(move || {
+            let mut stream = stream;
+            let refresh = Refresh {
+                audience: &audience_name,
+                key_column: &key_column,
+                refresh_id,
+                now_us,
+            };
+            diff(
+                &refresh,
+                previous.as_ref().map(|(p, k)| (p.as_path(), k.as_str())),
+                &schema,
+                || handle.block_on(stream.next()),
+                &m,
+                &c,
+            )
+        })
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        let (counts, wrote_changes) = match diffed {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = std::fs::remove_file(&members_path);
+                let _ = std::fs::remove_file(&changes_path);
+                return Err(e.into());
+            }
+        };
+        let mut manifest = audience.manifest.clone();
+        let replaced = manifest.members.replace(members_name);
+        manifest.refresh_id = refresh_id;
+        manifest.key_column.clone_from(&definition.key_column);
+        if wrote_changes {
+            manifest.changes.push(changes_name);
+        }
+        manifest.member_count = counts.members;
+        manifest.entered = counts.entered;
+        manifest.exited = counts.exited;
+        manifest.refreshed_at_us = now_us;
+        manifest.duration_ms = started.elapsed().as_millis() as u64;
+        if let Err(e) = audience.dir.commit(&manifest) {
+            let _ = std::fs::remove_file(&members_path);
+            let _ = std::fs::remove_file(&changes_path);
+            return Err(io_error("audience manifest", e));
+        }
+        audience.manifest = manifest;
+        if let Some(old) = replaced {
+            // Queries already planned on the old file keep their open handle.
+            audience.dir.remove_unlisted(&audience.manifest, &[old]);
+        }
+        Ok(counts)
+    }
+
+    /// Publishes `audience.NAME` and the status row.
+    fn publish(&self, audience: &Audience) {
+        let name = &audience.definition.name;
+        let m = &audience.manifest;
+        if let Some(members) = &m.members {
+            match super::tables::members_table(&audience.dir.file(members)) {
+                Ok(table) => self.engine.audience().publish(name, table),
+                Err(e) => {
+                    tracing::error!(audience = %name, error = %e, "cannot serve the audience's members")
+                }
+            }
+        }
+        let refreshed = m.refresh_id > 0;
+        let status = AudienceStatus {
+            key_column: audience.definition.key_column.clone(),
+            definition: audience.definition.path.display().to_string(),
+            members: refreshed.then_some(m.member_count),
+            entered: refreshed.then_some(m.entered),
+            exited: refreshed.then_some(m.exited),
+            refresh_id: m.refresh_id,
+            refreshed_at: from_micros(m.refreshed_at_us),
+            duration_ms: refreshed.then_some(m.duration_ms),
+            state: match (&audience.error, refreshed) {
+                (None, true) => "ok",
+                (None, false) => "pending",
+                (Some(_), true) => "stale",
+                (Some(_), false) => "error",
+            },
+            error: audience.error.clone(),
+        };
+        if let Ok(mut map) = self.view.status.write() {
+            map.insert(name.clone(), status);
+        }
+    }
+
+    fn unpublish(&self, name: &str) {
+        self.engine.audience().remove(name);
+        if let Ok(mut map) = self.view.status.write() {
+            map.remove(name);
+        }
+    }
+
+    fn publish_changes(&self, audiences: &BTreeMap<String, Audience>) {
+        let files = audiences
+            .values()
+            .flat_map(|a| a.manifest.changes.iter().map(|c| a.dir.file(c)))
+            .collect();
+        if let Ok(mut list) = self.view.change_files.write() {
+            *list = files;
+        }
+    }
+}
+
+fn undefined(name: &str) -> Error {
+    Error::Undefined {
+        what: "audience",
+        name: name.to_owned(),
+    }
+}
+
+/// The audience query with its key as text added last ([`KEY_TEXT`]), sorted by it.
+fn sorted_by_key(plan: LogicalPlan, key_column: &str) -> Result<LogicalPlan, Error> {
+    let schema = Arc::clone(plan.schema());
+    for reserved in [ENTERED_AT, KEY_TEXT] {
+        if schema.has_column_with_unqualified_name(reserved) {
+            return Err(Error::InvalidName {
+                what: "audience column",
+                name: reserved.to_owned(),
+                rule: "datapunk adds this column to every audience",
+            });
+        }
+    }
+    let (qualifier, field) = schema
+        .qualified_field_with_unqualified_name(key_column)
+        .map_err(|_| Error::UndefinedColumn {
+            column: key_column.to_owned(),
+            hint: "an audience query returns its key column (name another with a \
+                   `-- key: column` line)"
+                .to_owned(),
+        })?;
+    let key = Expr::Column(Column::from((qualifier, field)));
+    let mut columns: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
+    columns.push(cast(key, DataType::Utf8).alias(KEY_TEXT));
+    Ok(LogicalPlanBuilder::from(plan)
+        .project(columns)?
+        .sort(vec![
+            Expr::Column(Column::from_name(KEY_TEXT)).sort(true, false)
+        ])?
+        .build()?)
+}

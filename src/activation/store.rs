@@ -1,0 +1,173 @@
+//! Durable state on disk: files written atomically (temp file, fsync, rename, fsync of
+//! the folder) and one manifest per audience naming its current files. The manifest is
+//! the commit point: a file it does not name is leftover of an interrupted refresh and
+//! is removed when the audience is opened, so a kill -9 at any moment leaves either the
+//! state before or the state after a refresh.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What an audience's last completed refresh left.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Manifest {
+    /// Refreshes completed so far (the id of the last one).
+    pub refresh_id: i64,
+    /// The key column the members were diffed on.
+    pub key_column: String,
+    /// The members file (sorted by key as text), none before the first refresh.
+    pub members: Option<String>,
+    /// The change files, oldest first.
+    pub changes: Vec<String>,
+    pub member_count: u64,
+    pub entered: u64,
+    pub exited: u64,
+    /// When the last refresh completed, in microseconds since the epoch.
+    pub refreshed_at_us: i64,
+    pub duration_ms: u64,
+}
+
+const MANIFEST: &str = "manifest.toml";
+
+/// Writes `path` atomically: a reader sees the old file or the whole new one.
+///
+/// # Errors
+/// The folder is not writable, the disk is full, ...
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// The temporary name `path` is written under before it is renamed into place.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Makes a rename or a new file in `dir` durable.
+///
+/// # Errors
+/// The folder cannot be opened or synced.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// One audience's folder in the state dir.
+#[derive(Debug, Clone)]
+pub struct AudienceDir {
+    dir: PathBuf,
+}
+
+impl AudienceDir {
+    /// Opens (creating) the folder, reads its manifest and removes files the manifest
+    /// does not name (an interrupted refresh's).
+    ///
+    /// # Errors
+    /// The folder cannot be created or read, or the manifest is corrupt.
+    pub fn open(dir: PathBuf) -> io::Result<(Self, Manifest)> {
+        fs::create_dir_all(&dir)?;
+        let this = Self { dir };
+        let manifest = this.read_manifest()?;
+        let keep: Vec<&str> = manifest
+            .members
+            .iter()
+            .chain(&manifest.changes)
+            .map(String::as_str)
+            .chain([MANIFEST])
+            .collect();
+        for entry in fs::read_dir(&this.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !keep.contains(&name.as_ref()) {
+                tracing::info!(file = %entry.path().display(), "removing what an interrupted refresh left");
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok((this, manifest))
+    }
+
+    fn read_manifest(&self) -> io::Result<Manifest> {
+        let path = self.dir.join(MANIFEST);
+        match fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits a refresh: its files must already be written and synced.
+    ///
+    /// # Errors
+    /// The manifest cannot be written.
+    pub fn commit(&self, manifest: &Manifest) -> io::Result<()> {
+        let text = toml::to_string(manifest).map_err(io::Error::other)?;
+        write_atomically(&self.dir.join(MANIFEST), text.as_bytes())
+    }
+
+    /// A file of this audience's folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes files no longer named by `manifest` (after a commit replaced them).
+    pub fn remove_unlisted(&self, manifest: &Manifest, candidates: &[String]) {
+        for name in candidates {
+            let listed = manifest.members.as_deref() == Some(name.as_str())
+                || manifest.changes.contains(name);
+            if !listed {
+                let _ = fs::remove_file(self.dir.join(name));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reopened_folder_keeps_the_committed_files_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (audience, manifest) = AudienceDir::open(dir.path().join("a")).expect("open");
+        assert_eq!(manifest, Manifest::default());
+        fs::write(audience.file("members-000001.parquet"), b"one").expect("write");
+        let committed = Manifest {
+            refresh_id: 1,
+            key_column: "customer_id".into(),
+            members: Some("members-000001.parquet".into()),
+            ..Manifest::default()
+        };
+        audience.commit(&committed).expect("commit");
+        // An interrupted second refresh: its files were written, the manifest was not.
+        fs::write(audience.file("members-000002.parquet"), b"two").expect("write");
+        fs::write(audience.file("manifest.toml.tmp"), b"half").expect("write");
+        let (audience, manifest) = AudienceDir::open(dir.path().join("a")).expect("reopen");
+        assert_eq!(manifest, committed);
+        assert!(audience.file("members-000001.parquet").exists());
+        assert!(!audience.file("members-000002.parquet").exists());
+        assert!(!audience.file("manifest.toml.tmp").exists());
+    }
+}

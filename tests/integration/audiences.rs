@@ -1,0 +1,272 @@
+//! Audiences over the wire: CREATE / DROP / REFRESH AUDIENCE, `audience.NAME`,
+//! `datapunk.audiences` and `datapunk.audience_changes` on a real server over a real lake
+//! whose files change, a restart on the same state dir, and the errors.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::harness::{sqlstate, user, TestServer};
+
+/// Customers with at least `min` order lines: membership moves when files go.
+fn busy_customers(min: i64) -> String {
+    format!(
+        "SELECT customer_id, count(*) AS lines FROM lake.order_lines GROUP BY customer_id \
+         HAVING count(*) >= {min}"
+    )
+}
+
+async fn keys(client: &tokio_postgres::Client, sql: &str) -> BTreeSet<String> {
+    client
+        .simple_query(sql)
+        .await
+        .expect(sql)
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Dirs {
+    _root: tempfile::TempDir,
+    lake: PathBuf,
+    state: PathBuf,
+    definitions: PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let root = tempfile::tempdir().expect("tempdir");
+    let lake = root.path().join("lake");
+    datapunk::testing::tiny_lake(&lake);
+    Dirs {
+        lake,
+        state: root.path().join("state"),
+        definitions: root.path().join("audiences"),
+        _root: root,
+    }
+}
+
+async fn server(d: &Dirs) -> TestServer {
+    let (lake, state, definitions) = (d.lake.clone(), d.state.clone(), d.definitions.clone());
+    TestServer::start(move |c, _| {
+        c.lake.root = lake.display().to_string();
+        c.state.dir = state.display().to_string();
+        c.audiences.dir = definitions.display().to_string();
+        c.auth.users = vec![user("admin", "pw", true), user("analyst", "pw", false)];
+    })
+    .await
+}
+
+async fn admin(s: &TestServer) -> tokio_postgres::Client {
+    s.connect_as("admin", Some("pw")).await.expect("admin")
+}
+
+fn changes_of(rows: &[tokio_postgres::SimpleQueryMessage], change: &str) -> BTreeSet<String> {
+    rows.iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) if r.get(1) == Some(change) => {
+                r.get(0).map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn lake_file(lake: &Path, table: &str, index: usize) -> PathBuf {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(lake.join(table))
+        .expect("table dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files.swap_remove(index)
+}
+
+#[tokio::test]
+async fn membership_diffs_follow_the_lake_and_survive_a_restart() {
+    let d = dirs();
+    let s = server(&d).await;
+    let c = admin(&s).await;
+    let query = busy_customers(4);
+    let before = keys(&c, &query).await;
+    assert!(before.len() > 5, "the tiny lake has busy customers");
+    c.batch_execute(&format!("CREATE AUDIENCE busy AS {query}"))
+        .await
+        .expect("create");
+    assert!(d.definitions.join("busy.sql").exists());
+    let members = keys(&c, "SELECT customer_id FROM audience.busy").await;
+    assert_eq!(members, before);
+    let entered = keys(
+        &c,
+        "SELECT key FROM datapunk.audience_changes WHERE audience = 'busy' AND change = 'entered'",
+    )
+    .await;
+    assert_eq!(entered, before, "everyone enters on the first refresh");
+
+    // A file of order lines goes: some customers drop below the threshold.
+    std::fs::remove_file(lake_file(&d.lake, "order_lines", 0)).expect("remove a file");
+    c.batch_execute("REFRESH LAKE").await.expect("refresh lake");
+    let after = keys(&c, &query).await;
+    assert_ne!(after, before, "removing a file changes the membership");
+    assert_eq!(
+        keys(&c, "SELECT customer_id FROM audience.busy").await,
+        after
+    );
+    let rows = c
+        .simple_query(
+            "SELECT key, change FROM datapunk.audience_changes \
+             WHERE audience = 'busy' AND refresh_id = 2",
+        )
+        .await
+        .expect("changes");
+    let exited: BTreeSet<String> = before.difference(&after).cloned().collect();
+    let entered: BTreeSet<String> = after.difference(&before).cloned().collect();
+    assert_eq!(changes_of(&rows, "exited"), exited);
+    assert_eq!(changes_of(&rows, "entered"), entered);
+    let status = keys(
+        &c,
+        "SELECT members || '/' || entered || '/' || exited || '/' || state FROM datapunk.audiences WHERE name = 'busy'",
+    )
+    .await;
+    assert_eq!(
+        status,
+        BTreeSet::from([format!(
+            "{}/{}/{}/ok",
+            after.len(),
+            entered.len(),
+            exited.len()
+        )])
+    );
+    let first_entered = keys(
+        &c,
+        "SELECT customer_id || ' ' || entered_at FROM audience.busy",
+    )
+    .await;
+    drop(c);
+    s.stop().await;
+
+    // Restart on the same state: the same members, entered_at kept, history intact, and
+    // a refresh with nothing changed records nothing.
+    let s = server(&d).await;
+    let c = admin(&s).await;
+    assert_eq!(
+        keys(
+            &c,
+            "SELECT customer_id || ' ' || entered_at FROM audience.busy"
+        )
+        .await,
+        first_entered
+    );
+    let history = keys(
+        &c,
+        "SELECT count(*) FROM datapunk.audience_changes WHERE audience = 'busy'",
+    )
+    .await;
+    assert_eq!(
+        history,
+        BTreeSet::from([(before.len() + entered.len() + exited.len()).to_string()])
+    );
+    c.batch_execute("REFRESH AUDIENCE busy")
+        .await
+        .expect("refresh");
+    assert_eq!(
+        keys(
+            &c,
+            "SELECT entered || '/' || exited FROM datapunk.audiences"
+        )
+        .await,
+        BTreeSet::from(["0/0".to_owned()])
+    );
+
+    c.batch_execute("DROP AUDIENCE busy").await.expect("drop");
+    assert!(!d.definitions.join("busy.sql").exists());
+    let e = c
+        .simple_query("SELECT * FROM audience.busy")
+        .await
+        .expect_err("dropped");
+    assert_eq!(sqlstate(&e), "42P01");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn audience_commands_check_users_names_and_queries() {
+    let d = dirs();
+    let s = server(&d).await;
+    let analyst = s.connect_as("analyst", Some("pw")).await.expect("analyst");
+    let e = analyst
+        .batch_execute("CREATE AUDIENCE x AS SELECT customer_id FROM lake.customers")
+        .await
+        .expect_err("not admin");
+    assert_eq!(sqlstate(&e), "42501");
+    let c = admin(&s).await;
+    let cases = [
+        (
+            "CREATE AUDIENCE x AS SELECT customer_id FROM lake.nope",
+            "42P01",
+        ),
+        (
+            "CREATE AUDIENCE x AS SELECT name FROM lake.customers",
+            "42703",
+        ),
+        (
+            "CREATE AUDIENCE \"Bad Name\" AS SELECT customer_id FROM lake.customers",
+            "42602",
+        ),
+        ("DROP AUDIENCE nope", "42704"),
+        ("REFRESH AUDIENCE nope", "42704"),
+    ];
+    for (sql, code) in cases {
+        let e = c.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), code, "{sql}: {e:?}");
+    }
+    c.batch_execute("DROP AUDIENCE IF EXISTS nope")
+        .await
+        .expect("if exists");
+    // One row per member: a repeated key is refused, and nothing is kept.
+    let e = c
+        .batch_execute("CREATE AUDIENCE twice AS SELECT customer_id FROM lake.order_lines")
+        .await
+        .expect_err("repeated keys");
+    assert!(format!("{e:?}").contains("more than one row"), "{e:?}");
+    assert!(!d.definitions.join("twice.sql").exists());
+    c.batch_execute("CREATE AUDIENCE everyone AS SELECT customer_id, email FROM lake.customers")
+        .await
+        .expect("create");
+    let e = c
+        .batch_execute("CREATE AUDIENCE everyone AS SELECT customer_id FROM lake.customers")
+        .await
+        .expect_err("taken");
+    assert_eq!(sqlstate(&e), "42710");
+    // Everyone reads.
+    let n = keys(&analyst, "SELECT count(*) FROM audience.everyone").await;
+    let customers = keys(&analyst, "SELECT count(*) FROM lake.customers").await;
+    assert_eq!(n, customers);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_audience_keeps_its_members_and_says_where() {
+    let d = dirs();
+    std::fs::create_dir_all(&d.definitions).expect("dir");
+    std::fs::write(
+        d.definitions.join("opted_in.sql"),
+        "-- everyone who said yes\nSELECT customer_id\nFROM lake.customers\nWHERE marketing_opt_in\n",
+    )
+    .expect("definition");
+    let s = server(&d).await;
+    let c = admin(&s).await;
+    let members = keys(&c, "SELECT count(*) FROM audience.opted_in").await;
+    assert_ne!(members, BTreeSet::from(["0".to_owned()]));
+    // The table the audience reads goes away: the refresh fails, the members stay.
+    std::fs::remove_dir_all(d.lake.join("customers")).expect("remove table");
+    c.batch_execute("REFRESH LAKE").await.expect("refresh lake");
+    assert_eq!(
+        keys(&c, "SELECT count(*) FROM audience.opted_in").await,
+        members
+    );
+    let status = keys(&c, "SELECT state || ' ' || error FROM datapunk.audiences").await;
+    let status = status.into_iter().next().expect("a status row");
+    assert!(status.starts_with("stale "), "{status}");
+    assert!(status.contains("opted_in.sql:3:"), "{status}");
+    s.stop().await;
+}
