@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::activation::definitions::Definitions;
-use crate::activation::tables::{AudiencesTable, ChangesTable};
-use crate::activation::{AudienceView, Audiences};
+use crate::activation::tables::{AudiencesTable, ChangesTable, ExportRunsTable};
+use crate::activation::{AudienceView, Audiences, ExportView, Exports};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -31,9 +31,7 @@ use crate::warehouse::{Scripts, Warehouse};
 pub struct App {
     config: Config,
     listener: TcpListener,
-    lake: Arc<Lake>,
-    warehouse: Arc<Warehouse>,
-    audiences: Arc<Audiences>,
+    refresher: Refresher,
     shared: Shared,
     /// Held while the server runs: one process per state dir.
     _state_lock: std::fs::File,
@@ -46,6 +44,7 @@ struct Refresher {
     lake: Arc<Lake>,
     warehouse: Arc<Warehouse>,
     audiences: Arc<Audiences>,
+    exports: Arc<Exports>,
     rebuild_on_change: bool,
 }
 
@@ -106,6 +105,15 @@ impl Admin for Refresher {
         Ok(format!("audience {name} dropped"))
     }
 
+    async fn run_export(&self, name: &str) -> Result<String, Error> {
+        let run = self.exports.run(name).await?;
+        Ok(format!(
+            "export {name}: {} rows to {}",
+            run.rows.unwrap_or(0),
+            run.file
+        ))
+    }
+
     async fn refresh_audience(&self, name: &str) -> Result<String, Error> {
         let c = self.audiences.refresh(name).await?;
         Ok(format!(
@@ -123,15 +131,20 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-/// The state dir: `state.dir`, else one per lake under the user's data dir.
+/// The state dir: `state.dir`, else one per lake under the user's data dir (the demo
+/// lake's next to it, in the cache dir).
 fn state_dir(config: &Config, lake: &std::path::Path, demo: bool) -> PathBuf {
     if !config.state.dir.is_empty() {
         return PathBuf::from(&config.state.dir);
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir);
+    let base = if demo {
+        cache_dir()
+    } else {
+        std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(std::env::temp_dir)
+    };
     let lake = std::fs::canonicalize(lake).unwrap_or_else(|_| lake.to_owned());
     let digest = ring::digest::digest(&ring::digest::SHA256, lake.display().to_string().as_bytes());
     let id: String = digest.as_ref()[..6]
@@ -139,7 +152,7 @@ fn state_dir(config: &Config, lake: &std::path::Path, demo: bool) -> PathBuf {
         .map(|b| format!("{b:02x}"))
         .collect();
     let kind = if demo { "demo" } else { "lake" };
-    data.join("datapunk").join(format!("state-{kind}-{id}"))
+    base.join("datapunk").join(format!("state-{kind}-{id}"))
 }
 
 /// Creates the state dir and locks it for this process.
@@ -271,6 +284,33 @@ impl App {
         )?);
         let (refreshed, failed) = audiences.refresh_all().await;
         tracing::info!(state = %state.display(), refreshed, failed, "audiences refreshed");
+        let roots: Vec<PathBuf> = if config.activation.export_roots.is_empty() {
+            vec![state.join("exports")]
+        } else {
+            config
+                .activation
+                .export_roots
+                .iter()
+                .map(PathBuf::from)
+                .collect()
+        };
+        let problems =
+            crate::activation::exports::check(&config.exports, &audiences.names().await, &roots);
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("; ")));
+        }
+        let export_view = Arc::new(ExportView::default());
+        engine.register_system_table(
+            "export_runs",
+            Arc::new(ComputedView(ExportRunsTable::new(Arc::clone(&export_view)))),
+        )?;
+        let exports = Arc::new(Exports::open(
+            Arc::clone(&engine),
+            Arc::clone(&audiences),
+            &config.exports,
+            &state.join("export-runs"),
+            export_view,
+        )?);
         let users = Arc::new(Users::from_config(&config.auth.users));
         let addr = config.listen_addr().map_err(Error::Config)?;
         let listener = TcpListener::bind(addr)
@@ -283,9 +323,10 @@ impl App {
             lake: Arc::clone(&lake),
             warehouse: Arc::clone(&warehouse),
             audiences: Arc::clone(&audiences),
+            exports: Arc::clone(&exports),
             rebuild_on_change: config.warehouse.rebuild_on_lake_change,
         };
-        let admin: Arc<dyn Admin> = Arc::new(refresher);
+        let admin: Arc<dyn Admin> = Arc::new(refresher.clone());
         let tls = if config.server.tls.enabled() {
             let acceptor = crate::server::tls::acceptor(
                 std::path::Path::new(&config.server.tls.cert),
@@ -309,9 +350,7 @@ impl App {
         Ok(Self {
             config,
             listener,
-            lake,
-            warehouse,
-            audiences,
+            refresher,
             shared,
             _state_lock: state_lock,
         })
@@ -337,13 +376,8 @@ impl App {
             addr.map(|a| a.port()).unwrap_or_default(),
             self.config.server.database);
         let watcher = if self.config.lake.watch {
-            let refresher = Refresher {
-                lake: Arc::clone(&self.lake),
-                warehouse: Arc::clone(&self.warehouse),
-                audiences: Arc::clone(&self.audiences),
-                rebuild_on_change: self.config.warehouse.rebuild_on_lake_change,
-            };
-            match watch::watch(self.lake.root()) {
+            let refresher = self.refresher.clone();
+            match watch::watch(self.refresher.lake.root()) {
                 Ok((w, mut rx)) => {
                     let quiet = self.config.debounce();
                     let stop = shutdown.clone();
@@ -362,7 +396,7 @@ impl App {
                     Some((w, task))
                 }
                 Err(error) => {
-                    tracing::error!(%error, lake = %self.lake.root().display(), "cannot watch the lake; changes need REFRESH LAKE");
+                    tracing::error!(%error, lake = %self.refresher.lake.root().display(), "cannot watch the lake; changes need REFRESH LAKE");
                     None
                 }
             }

@@ -19,6 +19,8 @@ pub struct Config {
     pub warehouse: WarehouseConfig,
     pub audiences: AudiencesConfig,
     pub state: StateConfig,
+    pub activation: ActivationConfig,
+    pub exports: Vec<ExportConfig>,
     pub auth: AuthConfig,
     pub log: LogConfig,
 }
@@ -133,8 +135,134 @@ pub struct AudiencesConfig {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
-    /// Empty: $XDG_DATA_HOME/datapunk/state-... (or ~/.local/share/...), one per lake.
+    /// Empty: $XDG_DATA_HOME/datapunk/state-lake-... (or ~/.local/share/...), one per
+    /// lake; the demo lake's in the cache dir.
     pub dir: String,
+}
+
+/// Where exports may write.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActivationConfig {
+    /// Folders export paths must lie in. Empty: only `exports` in the state dir.
+    pub export_roots: Vec<String>,
+}
+
+/// One campaign export (`[[exports]]`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    pub name: String,
+    /// The audience exported, or
+    pub audience: String,
+    /// a query (mode `full` only).
+    pub query: String,
+    /// `full`: every member; `entered` / `exited`: the changes since the last successful
+    /// run.
+    pub mode: String,
+    /// `csv`, `parquet` or `jsonl`.
+    pub format: String,
+    /// The folder the files go to.
+    pub path: String,
+    /// Optional `http://...` URL the rows are POSTed to as JSON lines.
+    pub webhook: String,
+    /// Optional cron schedule.
+    pub schedule: String,
+    /// Rows whose value in this column is not true are never exported.
+    pub consent_column: String,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            audience: String::new(),
+            query: String::new(),
+            mode: "full".to_owned(),
+            format: "csv".to_owned(),
+            path: String::new(),
+            webhook: String::new(),
+            schedule: String::new(),
+            consent_column: "marketing_opt_in".to_owned(),
+        }
+    }
+}
+
+impl ExportConfig {
+    /// What is wrong with this export on its own (the i-th), as messages naming the key.
+    pub fn problems(&self, i: usize) -> Vec<String> {
+        let key = |k: &str| format!("exports[{i}].{k}");
+        let mut problems = Vec::new();
+        let valid_name = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            problems.push(format!(
+                "{} = {:?}: an export name is letters, digits, _ and -",
+                key("name"),
+                self.name
+            ));
+        }
+        match (self.audience.is_empty(), self.query.is_empty()) {
+            (true, true) => problems.push(format!(
+                "{} or {}: an export needs one of them",
+                key("audience"),
+                key("query")
+            )),
+            (false, false) => problems.push(format!(
+                "{} and {}: an export has one of them, not both",
+                key("audience"),
+                key("query")
+            )),
+            _ => {}
+        }
+        if !["full", "entered", "exited"].contains(&self.mode.as_str()) {
+            problems.push(format!(
+                "{} = {:?}: one of full, entered, exited",
+                key("mode"),
+                self.mode
+            ));
+        } else if self.mode != "full" && self.audience.is_empty() {
+            problems.push(format!(
+                "{} = {:?} needs {}: only an audience has changes",
+                key("mode"),
+                self.mode,
+                key("audience")
+            ));
+        }
+        if !["csv", "parquet", "jsonl"].contains(&self.format.as_str()) {
+            problems.push(format!(
+                "{} = {:?}: one of csv, parquet, jsonl",
+                key("format"),
+                self.format
+            ));
+        }
+        if self.path.is_empty() {
+            problems.push(format!("{} must name a folder", key("path")));
+        } else if Path::new(&self.path)
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            problems.push(format!(
+                "{} = {:?} must not contain ..",
+                key("path"),
+                self.path
+            ));
+        }
+        let is_url = ["http://", "https://"]
+            .iter()
+            .any(|scheme| self.webhook.starts_with(scheme));
+        if !self.webhook.is_empty() && !is_url {
+            problems.push(format!(
+                "{} = {:?}: an http:// or https:// URL",
+                key("webhook"),
+                self.webhook
+            ));
+        }
+        problems
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -292,6 +420,13 @@ impl Config {
                 "warehouse.scripts_dir = {:?} is not a directory",
                 self.warehouse.scripts_dir
             ));
+        }
+        let mut exports = std::collections::HashSet::new();
+        for (i, export) in self.exports.iter().enumerate() {
+            problems.extend(export.problems(i));
+            if !export.name.is_empty() && !exports.insert(export.name.as_str()) {
+                problems.push(format!("exports[{i}].name {:?} is used twice", export.name));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, user) in self.auth.users.iter().enumerate() {

@@ -37,6 +37,9 @@ pub enum Error {
     Undefined { what: &'static str, name: String },
     #[error("{what} \"{name}\" already exists")]
     Duplicate { what: &'static str, name: String },
+    /// The object exists but cannot be used yet (55000).
+    #[error("{0}")]
+    NotReady(String),
     #[error("column \"{column}\" does not exist: {hint}")]
     UndefinedColumn { column: String, hint: String },
     #[error("invalid {what} name \"{name}\": {rule}")]
@@ -69,6 +72,7 @@ impl Error {
             Error::Duplicate { .. } => SqlState::DUPLICATE_OBJECT,
             Error::InvalidName { .. } => SqlState::INVALID_NAME,
             Error::UndefinedColumn { .. } => SqlState::UNDEFINED_COLUMN,
+            Error::NotReady(_) => SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
             Error::Io(_) => SqlState::IO_ERROR,
             Error::DataFusion(e) => classify_datafusion(e).0,
         }

@@ -15,6 +15,7 @@ impl SqlState {
     pub const DATATYPE_MISMATCH: Self = Self("42804");
     pub const DUPLICATE_OBJECT: Self = Self("42710");
     pub const INVALID_NAME: Self = Self("42602");
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: Self = Self("55000");
     pub const INSUFFICIENT_PRIVILEGE: Self = Self("42501");
     pub const FEATURE_NOT_SUPPORTED: Self = Self("0A000");
     pub const INVALID_PARAMETER_VALUE: Self = Self("22023");

@@ -404,6 +404,53 @@ impl Audiences {
     }
 }
 
+/// An audience held at its last completed refresh (no refresh, create or drop runs
+/// while this lives): what an export reads.
+pub struct Pinned<'a> {
+    _audiences: tokio::sync::MutexGuard<'a, BTreeMap<String, Audience>>,
+    pub refresh_id: i64,
+    pub key_column: String,
+}
+
+impl std::fmt::Debug for Pinned<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pinned")
+            .field("refresh_id", &self.refresh_id)
+            .field("key_column", &self.key_column)
+            .finish()
+    }
+}
+
+impl Audiences {
+    /// Holds audience `name` at its last completed refresh.
+    ///
+    /// # Errors
+    /// No such audience (42704), or it was never refreshed (55000).
+    pub async fn pin(&self, name: &str) -> Result<Pinned<'_>, Error> {
+        let audiences = self.audiences.lock().await;
+        let audience = audiences.get(name).ok_or_else(|| undefined(name))?;
+        if audience.manifest.refresh_id == 0 {
+            return Err(Error::NotReady(format!(
+                "audience {name} has no completed refresh yet{}",
+                audience
+                    .error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )));
+        }
+        let (refresh_id, key_column) = (
+            audience.manifest.refresh_id,
+            audience.manifest.key_column.clone(),
+        );
+        Ok(Pinned {
+            _audiences: audiences,
+            refresh_id,
+            key_column,
+        })
+    }
+}
+
 fn undefined(name: &str) -> Error {
     Error::Undefined {
         what: "audience",

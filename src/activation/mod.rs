@@ -4,12 +4,16 @@
 //! act on who entered and who left. Definitions are files ([`definitions`]), the diff is
 //! streamed ([`diff`]), state is committed atomically ([`store`]), and SQL users read it
 //! through `audience.NAME`, `datapunk.audiences` and `datapunk.audience_changes`
-//! ([`tables`]).
+//! ([`tables`]). Exports ([`exports`]) write an audience, or only its changes since the
+//! last successful run, to files atomically, each run recorded ([`export_runs`]).
 
 pub mod audiences;
 pub mod definitions;
 pub mod diff;
+pub mod export_runs;
+pub mod exports;
 pub mod store;
 pub mod tables;
 
 pub use audiences::{AudienceView, Audiences};
+pub use exports::{ExportView, Exports};

@@ -198,3 +198,83 @@ impl ComputedRows for AudiencesTable {
         )?])
     }
 }
+
+/// `datapunk.export_runs`: every run of every export.
+#[derive(Debug)]
+pub struct ExportRunsTable {
+    view: Arc<super::exports::ExportView>,
+    schema: SchemaRef,
+}
+
+impl ExportRunsTable {
+    pub fn new(view: Arc<super::exports::ExportView>) -> Self {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("run_id", DataType::Int64, false),
+            Field::new("started", timestamp_type(), false),
+            Field::new("finished", timestamp_type(), true),
+            Field::new("rows", DataType::Int64, true),
+            Field::new("file", DataType::Utf8, false),
+            Field::new("state", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, true),
+            Field::new("attempt", DataType::Int64, false),
+            Field::new("from_refresh", DataType::Int64, false),
+            Field::new("to_refresh", DataType::Int64, false),
+        ]));
+        Self { view, schema }
+    }
+}
+
+#[async_trait]
+impl ComputedRows for ExportRunsTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    async fn rows(&self, _state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        let map = self.view.runs.read().map(|m| m.clone()).unwrap_or_default();
+        let mut name = StringBuilder::new();
+        let mut run_id = Int64Builder::new();
+        let mut started = TimestampMicrosecondBuilder::new().with_timezone("+00:00");
+        let mut finished = TimestampMicrosecondBuilder::new().with_timezone("+00:00");
+        let mut rows = Int64Builder::new();
+        let mut file = StringBuilder::new();
+        let mut state = StringBuilder::new();
+        let mut error = StringBuilder::new();
+        let mut attempt = Int64Builder::new();
+        let mut from = Int64Builder::new();
+        let mut to = Int64Builder::new();
+        for (export, runs) in &map {
+            for r in runs {
+                name.append_value(export);
+                run_id.append_value(r.run_id);
+                started.append_value(r.started_us);
+                finished.append_option(r.finished_us);
+                rows.append_option(int(r.rows));
+                file.append_value(&r.file);
+                state.append_value(&r.state);
+                error.append_option(r.error.as_deref());
+                attempt.append_value(i64::from(r.attempt));
+                from.append_value(r.from_refresh);
+                to.append_value(r.to_refresh);
+            }
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(name.finish()),
+            Arc::new(run_id.finish()),
+            Arc::new(started.finish()),
+            Arc::new(finished.finish()),
+            Arc::new(rows.finish()),
+            Arc::new(file.finish()),
+            Arc::new(state.finish()),
+            Arc::new(error.finish()),
+            Arc::new(attempt.finish()),
+            Arc::new(from.finish()),
+            Arc::new(to.finish()),
+        ];
+        Ok(vec![RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            columns,
+        )?])
+    }
+}

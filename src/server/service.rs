@@ -65,6 +65,8 @@ pub trait Admin: Send + Sync + Debug {
     async fn drop_audience(&self, name: &str) -> Result<String, crate::error::Error>;
     /// `REFRESH AUDIENCE name`.
     async fn refresh_audience(&self, name: &str) -> Result<String, crate::error::Error>;
+    /// `RUN EXPORT name`.
+    async fn run_export(&self, name: &str) -> Result<String, crate::error::Error>;
 }
 
 /// Counts running queries; shutdown waits until it reaches zero.
@@ -159,6 +161,7 @@ enum AdminCommand {
     CreateAudience { name: String, sql: String },
     DropAudience { name: String, if_exists: bool },
     RefreshAudience { name: String },
+    RunExport { name: String },
 }
 
 impl AdminCommand {
@@ -169,6 +172,7 @@ impl AdminCommand {
             Self::CreateAudience { .. } => "CREATE AUDIENCE",
             Self::DropAudience { .. } => "DROP AUDIENCE",
             Self::RefreshAudience { .. } => "REFRESH AUDIENCE",
+            Self::RunExport { .. } => "RUN EXPORT",
         }
     }
 }
@@ -219,6 +223,11 @@ fn admin_command(query: &str) -> Option<AdminCommand> {
         ("REFRESH", "LAKE") if rest.trim().is_empty() => Some(AdminCommand::RefreshLake),
         ("REFRESH", "AUDIENCE") => Some(AdminCommand::RefreshAudience {
             name: only_name(rest)?,
+        }),
+        ("RUN", "EXPORT") => Some(AdminCommand::RunExport {
+            name: next_word(rest)
+                .filter(|(_, after)| after.trim().is_empty())
+                .map(|(name, _)| name.trim_matches('"').to_owned())?,
         }),
         ("DROP", "AUDIENCE") => {
             let (if_exists, rest) = match (
@@ -539,11 +548,16 @@ impl QueryService {
                 .refresh_audience(name)
                 .await
                 .map_err(|e| errors::from_error(&e)),
+            AdminCommand::RunExport { name } => admin
+                .run_export(name)
+                .await
+                .map_err(|e| errors::from_error(&e)),
         };
         outcome?;
         Ok(Response::Execution(Tag::new(match command {
             AdminCommand::CreateAudience { .. } => "CREATE AUDIENCE",
             AdminCommand::DropAudience { .. } => "DROP AUDIENCE",
+            AdminCommand::RunExport { .. } => "RUN EXPORT",
             _ => "REFRESH",
         })))
     }

@@ -1,0 +1,278 @@
+//! Exports as a campaign tool uses them: RUN EXPORT on a real server writes complete files
+//! (a `.done` manifest per file), `entered` / `exited` deliver each change once across
+//! refreshes and a restart, consent is enforced, runs are recorded, and bad
+//! configuration is refused at startup with every problem named.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use datapunk::config::{Config, ExportConfig};
+
+use crate::harness::{sqlstate, user, TestServer};
+
+const BUSY: &str = "SELECT c.customer_id, c.email, c.marketing_opt_in, count(*) AS lines \
+                    FROM lake.order_lines AS l JOIN lake.customers AS c USING (customer_id) \
+                    GROUP BY c.customer_id, c.email, c.marketing_opt_in HAVING count(*) >= 4\n";
+
+struct Setup {
+    root: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        datapunk::testing::tiny_lake(&root.path().join("lake"));
+        let definitions = root.path().join("audiences");
+        std::fs::create_dir_all(&definitions).expect("dir");
+        std::fs::write(definitions.join("busy.sql"), BUSY).expect("definition");
+        Self { root }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.path().join(p)
+    }
+
+    fn export(&self, name: &str, mode: &str, format: &str) -> ExportConfig {
+        ExportConfig {
+            name: name.into(),
+            audience: "busy".into(),
+            mode: mode.into(),
+            format: format.into(),
+            path: self.path(&format!("out/{name}")).display().to_string(),
+            ..ExportConfig::default()
+        }
+    }
+
+    fn configure(&self, c: &mut Config) {
+        c.lake.root = self.path("lake").display().to_string();
+        c.state.dir = self.path("state").display().to_string();
+        c.audiences.dir = self.path("audiences").display().to_string();
+        c.activation.export_roots = vec![self.path("out").display().to_string()];
+        c.auth.users = vec![user("admin", "pw", true), user("analyst", "pw", false)];
+        c.exports = vec![
+            self.export("entered", "entered", "csv"),
+            self.export("exited", "exited", "jsonl"),
+            self.export("everyone", "full", "parquet"),
+        ];
+    }
+
+    async fn server(&self) -> TestServer {
+        TestServer::start(|c, _| self.configure(c)).await
+    }
+}
+
+async fn strings(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .simple_query(sql)
+        .await
+        .expect(sql)
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The completed files of an export folder (those with a `.done` manifest), oldest first.
+fn completed(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("export dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let s = p.display().to_string();
+            !s.ends_with(".done") && Path::new(&format!("{s}.done")).exists()
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The first column of a CSV file, header skipped.
+fn csv_keys(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("csv")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn entered_exports_deliver_each_new_member_once_with_consent() {
+    let setup = Setup::new();
+    let s = setup.server().await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    let analyst = s.connect_as("analyst", Some("pw")).await.expect("analyst");
+    let e = analyst
+        .batch_execute("RUN EXPORT entered")
+        .await
+        .expect_err("not admin");
+    assert_eq!(sqlstate(&e), "42501");
+    let e = c
+        .batch_execute("RUN EXPORT nope")
+        .await
+        .expect_err("unknown");
+    assert_eq!(sqlstate(&e), "42704");
+
+    c.batch_execute("RUN EXPORT entered")
+        .await
+        .expect("first run");
+    let consenting: BTreeSet<String> = strings(
+        &c,
+        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
+    )
+    .await
+    .into_iter()
+    .collect();
+    let everyone = strings(&c, "SELECT count(*) FROM audience.busy").await;
+    assert!(consenting.len() > 2, "{consenting:?}");
+    assert_ne!(everyone, vec![consenting.len().to_string()], "some said no");
+    let files = completed(&setup.path("out/entered"));
+    assert_eq!(files.len(), 1);
+    let first: BTreeSet<String> = csv_keys(&files[0]).into_iter().collect();
+    assert_eq!(first, consenting, "the members who consented, once each");
+    let done = std::fs::read_to_string(format!("{}.done", files[0].display())).expect("done");
+    assert!(
+        done.contains(&format!("rows = {}", consenting.len())),
+        "{done}"
+    );
+
+    // Nothing new: an empty file, recorded.
+    c.batch_execute("RUN EXPORT entered")
+        .await
+        .expect("second run");
+    let files = completed(&setup.path("out/entered"));
+    assert_eq!(files.len(), 2);
+    assert!(csv_keys(&files[1]).is_empty());
+
+    // The lake changes: only who entered now is exported; who left goes to `exited`.
+    let before: BTreeSet<String> =
+        strings(&c, "SELECT CAST(customer_id AS TEXT) FROM audience.busy")
+            .await
+            .into_iter()
+            .collect();
+    let mut lake_files: Vec<PathBuf> = std::fs::read_dir(setup.path("lake/order_lines"))
+        .expect("lake")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    lake_files.sort();
+    std::fs::remove_file(&lake_files[0]).expect("remove");
+    c.batch_execute("REFRESH LAKE").await.expect("refresh");
+    let after: BTreeSet<String> =
+        strings(&c, "SELECT CAST(customer_id AS TEXT) FROM audience.busy")
+            .await
+            .into_iter()
+            .collect();
+    c.batch_execute("RUN EXPORT entered")
+        .await
+        .expect("third run");
+    c.batch_execute("RUN EXPORT exited")
+        .await
+        .expect("exited run");
+    let consenting_now: BTreeSet<String> = strings(
+        &c,
+        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
+    )
+    .await
+    .into_iter()
+    .collect();
+    let files = completed(&setup.path("out/entered"));
+    let third: BTreeSet<String> = csv_keys(&files[2]).into_iter().collect();
+    let expected: BTreeSet<String> = after
+        .difference(&before)
+        .filter(|k| consenting_now.contains(*k))
+        .cloned()
+        .collect();
+    assert_eq!(third, expected);
+    let exited_files = completed(&setup.path("out/exited"));
+    let exited_text = std::fs::read_to_string(&exited_files[0]).expect("jsonl");
+    let exited: BTreeSet<String> = exited_text
+        .lines()
+        .map(|l| {
+            l.split("\"customer_id\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_else(|| panic!("a key in {l}"))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(exited, before.difference(&after).cloned().collect());
+    drop(c);
+    s.stop().await;
+
+    // After a restart the cursor holds: nothing is exported twice.
+    let s = setup.server().await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    c.batch_execute("RUN EXPORT entered")
+        .await
+        .expect("after restart");
+    let files = completed(&setup.path("out/entered"));
+    assert_eq!(files.len(), 4);
+    assert!(csv_keys(&files[3]).is_empty(), "{:?}", csv_keys(&files[3]));
+    let runs = strings(
+        &c,
+        "SELECT name || ' ' || run_id || ' ' || state || ' ' || rows FROM datapunk.export_runs \
+         ORDER BY name, run_id",
+    )
+    .await;
+    assert_eq!(
+        runs,
+        vec![
+            format!("entered 1 ok {}", consenting.len()),
+            "entered 2 ok 0".to_owned(),
+            format!("entered 3 ok {}", expected.len()),
+            "entered 4 ok 0".to_owned(),
+            format!("exited 1 ok {}", exited.len()),
+        ]
+    );
+    c.batch_execute("RUN EXPORT everyone")
+        .await
+        .expect("parquet");
+    assert_eq!(completed(&setup.path("out/everyone")).len(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_export_configuration_is_refused_with_every_problem() {
+    let setup = Setup::new();
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    setup.configure(&mut config);
+    let mut unknown = setup.export("a", "entered", "csv");
+    unknown.audience = "nope".into();
+    let mut outside = setup.export("b", "full", "csv");
+    outside.path = setup.path("elsewhere").display().to_string();
+    let mut escaping = setup.export("c", "full", "csv");
+    escaping.path = format!("{}/../x", setup.path("out").display());
+    let mut bad = setup.export("d", "sometimes", "xlsx");
+    bad.query = "SELECT 1".into();
+    config.exports = vec![unknown, outside, escaping, bad];
+    let e = datapunk::App::build(config)
+        .await
+        .expect_err("refused")
+        .to_string();
+    for expected in [
+        "exports[3].mode",
+        "exports[3].format",
+        "exports[3].audience and exports[3].query",
+        "exports[2].path",
+    ] {
+        assert!(e.contains(expected), "{expected} in {e}");
+    }
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    setup.configure(&mut config);
+    let mut unknown = setup.export("a", "entered", "csv");
+    unknown.audience = "nope".into();
+    let mut outside = setup.export("b", "full", "csv");
+    outside.path = setup.path("elsewhere").display().to_string();
+    config.exports = vec![unknown, outside];
+    let e = datapunk::App::build(config)
+        .await
+        .expect_err("refused")
+        .to_string();
+    for expected in ["exports[0].audience", "exports[1].path"] {
+        assert!(e.contains(expected), "{expected} in {e}");
+    }
+}
