@@ -364,6 +364,14 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
+    /// Runs export `name` once (the `datapunk export` command).
+    ///
+    /// # Errors
+    /// No such export, or the run failed (and is recorded).
+    pub async fn run_export(&self, name: &str) -> Result<String> {
+        self.refresher.run_export(name).await
+    }
+
     pub fn engine(&self) -> &Arc<Engine> {
         &self.shared.engine
     }

@@ -22,6 +22,18 @@ pub enum Command {
     /// Print a SCRAM-SHA-256 verifier for a password read from stdin (or a prompt), for
     /// `[[auth.users]] password = "..."`.
     Passwd,
+    /// Run one `[[exports]]` now and exit (for your own cron; while a server runs on the
+    /// same state dir, use `RUN EXPORT name` on it instead).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The export's name (`[[exports]] name`).
+    pub name: String,
+    /// TOML configuration file with the export.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

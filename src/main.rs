@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::Parser;
-use datapunk::cli::{Cli, Command, GenerateArgs, ServeArgs};
+use datapunk::cli::{Cli, Command, ExportArgs, GenerateArgs, ServeArgs};
 use datapunk::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args),
         Command::Generate(args) => generate(args),
         Command::Passwd => passwd(),
+        Command::Export(args) => export(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -50,6 +51,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             on_signal.cancel();
         });
         app.run(shutdown).await;
+        Ok(())
+    })
+}
+
+/// Loads the lake, warehouse and audiences as `serve` does (without serving), runs the
+/// export, prints the run.
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let mut config = Config::from_file(&args.config).map_err(anyhow::Error::msg)?;
+    // No clients are served: any free loopback port does.
+    config.server.listen = "127.0.0.1:0".into();
+    datapunk::telemetry::init(&config.log.filter);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let app = datapunk::App::build(config)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let message = app
+            .run_export(&args.name)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!("{message}");
         Ok(())
     })
 }

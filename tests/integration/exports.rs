@@ -276,3 +276,53 @@ async fn bad_export_configuration_is_refused_with_every_problem() {
         assert!(e.contains(expected), "{expected} in {e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_runs_one_export_for_your_own_cron() {
+    let setup = Setup::new();
+    let mut config = Config::default();
+    setup.configure(&mut config);
+    config.auth.users.clear();
+    let file = setup.path("datapunk.toml");
+    std::fs::write(&file, toml::to_string(&config).expect("toml")).expect("config");
+    let run = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_datapunk"))
+            .args(["export", name, "--config"])
+            .arg(&file)
+            .output()
+            .expect("datapunk export runs")
+    };
+    let out = run("entered");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("export entered:"), "{stdout}");
+    let files = completed(&setup.path("out/entered"));
+    assert_eq!(files.len(), 1);
+    assert!(!csv_keys(&files[0]).is_empty());
+    // The cursor is the same one the server uses: nothing twice.
+    let out = run("entered");
+    assert!(out.status.success());
+    let files = completed(&setup.path("out/entered"));
+    assert!(csv_keys(&files[1]).is_empty());
+    let out = run("nope");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"nope\" does not exist"));
+    // While a server holds the state dir, the command says so instead of racing it.
+    let server = TestServer::start(|c, _| {
+        setup.configure(c);
+        c.auth.users.clear();
+    })
+    .await;
+    let out = run("entered");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use by another datapunk server"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop().await;
+}
