@@ -32,6 +32,8 @@ pub struct App {
     config: Config,
     listener: TcpListener,
     refresher: Refresher,
+    /// The zone of schedules.
+    zone: chrono_tz::Tz,
     shared: Shared,
     /// Held while the server runs: one process per state dir.
     _state_lock: std::fs::File,
@@ -294,8 +296,19 @@ impl App {
                 .map(PathBuf::from)
                 .collect()
         };
-        let problems =
-            crate::activation::exports::check(&config.exports, &audiences.names().await, &roots);
+        let zone = crate::activation::schedule::zone(&config.activation.timezone)
+            .map_err(|m| Error::Config(format!("activation.timezone = {m}")))?;
+        let mut problems = crate::activation::exports::check(
+            &config.exports,
+            &audiences.names().await,
+            &roots,
+            zone,
+        );
+        for (name, pattern, path) in audiences.schedules().await {
+            if let Err(m) = crate::activation::schedule::Schedule::parse(&pattern, zone) {
+                problems.push(format!("{}: audience {name}: schedule {m}", path.display()));
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -351,6 +364,7 @@ impl App {
             config,
             listener,
             refresher,
+            zone,
             shared,
             _state_lock: state_lock,
         })
@@ -362,6 +376,41 @@ impl App {
     /// The socket has no local address.
     pub fn local_addr(&self) -> Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Starts the cron loops of scheduled exports and audiences (stopped by `shutdown`).
+    async fn start_schedules(&self, shutdown: &CancellationToken) {
+        use crate::activation::schedule::Schedule;
+        let exports = self.refresher.exports.schedules();
+        let audiences = self.refresher.audiences.schedules().await;
+        for (name, pattern) in exports {
+            let Ok(schedule) = Schedule::parse(&pattern, self.zone) else {
+                continue;
+            };
+            tracing::info!(export = %name, schedule = %pattern, "export scheduled");
+            let exports = Arc::clone(&self.refresher.exports);
+            tokio::spawn(schedule.run(shutdown.clone(), move || {
+                let (exports, name) = (Arc::clone(&exports), name.clone());
+                async move {
+                    // A failure is recorded in datapunk.export_runs; the next tick retries.
+                    let _ = exports.run(&name).await;
+                }
+            }));
+        }
+        for (name, pattern, _) in audiences {
+            let Ok(schedule) = Schedule::parse(&pattern, self.zone) else {
+                continue;
+            };
+            tracing::info!(audience = %name, schedule = %pattern, "audience refresh scheduled");
+            let audiences = Arc::clone(&self.refresher.audiences);
+            tokio::spawn(schedule.run(shutdown.clone(), move || {
+                let (audiences, name) = (Arc::clone(&audiences), name.clone());
+                async move {
+                    // A failure shows in datapunk.audiences; the next tick retries.
+                    let _ = audiences.refresh(&name).await;
+                }
+            }));
+        }
     }
 
     /// Runs export `name` once (the `datapunk export` command).
@@ -411,6 +460,7 @@ impl App {
         } else {
             None
         };
+        self.start_schedules(&shutdown).await;
         server::serve(self.listener, self.shared, shutdown).await;
         if let Some((w, task)) = watcher {
             drop(w);

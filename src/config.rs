@@ -140,12 +140,23 @@ pub struct StateConfig {
     pub dir: String,
 }
 
-/// Where exports may write.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+/// Where exports may write, and the zone schedules are read in.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActivationConfig {
     /// Folders export paths must lie in. Empty: only `exports` in the state dir.
     pub export_roots: Vec<String>,
+    /// IANA time zone of export and audience schedules.
+    pub timezone: String,
+}
+
+impl Default for ActivationConfig {
+    fn default() -> Self {
+        Self {
+            export_roots: Vec::new(),
+            timezone: "UTC".to_owned(),
+        }
+    }
 }
 
 /// One campaign export (`[[exports]]`).
@@ -166,7 +177,8 @@ pub struct ExportConfig {
     pub path: String,
     /// Optional `http://...` URL the rows are POSTed to as JSON lines.
     pub webhook: String,
-    /// Optional cron schedule.
+    /// Optional cron schedule (five fields, or six with seconds first), in
+    /// `activation.timezone`.
     pub schedule: String,
     /// Rows whose value in this column is not true are never exported.
     pub consent_column: String,

@@ -139,6 +139,19 @@ impl Audiences {
         self.audiences.lock().await.keys().cloned().collect()
     }
 
+    /// The audiences with a schedule: (name, pattern, definition file).
+    pub async fn schedules(&self) -> Vec<(String, String, PathBuf)> {
+        self.audiences
+            .lock()
+            .await
+            .values()
+            .filter_map(|a| {
+                let d = &a.definition;
+                Some((d.name.clone(), d.schedule.clone()?, d.path.clone()))
+            })
+            .collect()
+    }
+
     /// Refreshes every audience; returns (refreshed, failed).
     pub async fn refresh_all(&self) -> (usize, usize) {
         let mut audiences = self.audiences.lock().await;

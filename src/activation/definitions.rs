@@ -19,6 +19,8 @@ pub struct Definition {
     pub name: String,
     pub sql: String,
     pub key_column: String,
+    /// A cron schedule of extra refreshes (`-- schedule: pattern`).
+    pub schedule: Option<String>,
     /// The file it came from, as errors show it.
     pub path: PathBuf,
 }
@@ -32,14 +34,18 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 63
 }
 
-/// The key column a definition names with a `-- key: column` line, else the default.
-fn key_column(sql: &str) -> String {
+/// The value of a `-- name: value` line of a definition.
+fn setting(sql: &str, name: &str) -> Option<String> {
     sql.lines()
         .filter_map(|l| l.trim().strip_prefix("--"))
-        .filter_map(|l| l.trim().strip_prefix("key:"))
+        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
         .map(|k| k.trim().to_owned())
         .find(|k| !k.is_empty())
-        .unwrap_or_else(|| DEFAULT_KEY.to_owned())
+}
+
+/// The key column a definition names with a `-- key: column` line, else the default.
+fn key_column(sql: &str) -> String {
+    setting(sql, "key").unwrap_or_else(|| DEFAULT_KEY.to_owned())
 }
 
 /// The audiences folder.
@@ -85,6 +91,7 @@ impl Definitions {
             definitions.push(Definition {
                 name: name.to_owned(),
                 key_column: key_column(&sql),
+                schedule: setting(&sql, "schedule"),
                 sql,
                 path,
             });
@@ -99,6 +106,7 @@ impl Definitions {
         Definition {
             name: name.to_owned(),
             key_column: key_column(&sql),
+            schedule: setting(&sql, "schedule"),
             path: self.dir.join(format!("{name}.sql")),
             sql,
         }
@@ -139,10 +147,9 @@ mod tests {
         assert!(!valid_name("../x"));
         assert!(!valid_name(""));
         assert_eq!(key_column("SELECT 1"), "customer_id");
-        assert_eq!(
-            key_column("-- who\n-- key: email\nSELECT email FROM t"),
-            "email"
-        );
+        let sql = "-- who\n-- key: email\n-- schedule: */15 * * * *\nSELECT email FROM t";
+        assert_eq!(key_column(sql), "email");
+        assert_eq!(setting(sql, "schedule").as_deref(), Some("*/15 * * * *"));
     }
 
     #[test]

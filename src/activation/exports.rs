@@ -66,7 +66,12 @@ fn identifier(name: &str) -> String {
 
 /// Checks the exports against what exists: known audiences, export folders inside the
 /// roots and writable. Returns every problem, naming the key.
-pub fn check(configs: &[ExportConfig], audiences: &[String], roots: &[PathBuf]) -> Vec<String> {
+pub fn check(
+    configs: &[ExportConfig],
+    audiences: &[String],
+    roots: &[PathBuf],
+    zone: chrono_tz::Tz,
+) -> Vec<String> {
     let roots: Vec<PathBuf> = roots
         .iter()
         .filter_map(|r| {
@@ -76,13 +81,16 @@ pub fn check(configs: &[ExportConfig], audiences: &[String], roots: &[PathBuf]) 
         .collect();
     let mut problems = Vec::new();
     for (i, e) in configs.iter().enumerate() {
-        for (key, value) in [("webhook", &e.webhook), ("schedule", &e.schedule)] {
-            if !value.is_empty() {
-                problems.push(format!(
-                    "exports[{i}].{key}: not supported by this version yet; run the export \
-                     with RUN EXPORT {} (from your own scheduler) and deliver its files",
-                    e.name
-                ));
+        if !e.webhook.is_empty() {
+            problems.push(format!(
+                "exports[{i}].webhook: not supported by this version yet; deliver the \
+                 export's files (RUN EXPORT {} or a schedule) instead",
+                e.name
+            ));
+        }
+        if !e.schedule.is_empty() {
+            if let Err(message) = super::schedule::Schedule::parse(&e.schedule, zone) {
+                problems.push(format!("exports[{i}].schedule = {message}"));
             }
         }
         if !e.audience.is_empty() && !audiences.contains(&e.audience) {
@@ -170,6 +178,15 @@ impl Exports {
             .map(|mut m| *m = runs)
             .map_err(|_| Error::Io(io::Error::other("exports busy while opening")))?;
         Ok(this)
+    }
+
+    /// The scheduled exports: (name, pattern).
+    pub fn schedules(&self) -> Vec<(String, String)> {
+        self.configs
+            .values()
+            .filter(|c| !c.schedule.is_empty())
+            .map(|c| (c.name.clone(), c.schedule.clone()))
+            .collect()
     }
 
     fn show(&self, name: &str, runs: &Runs) {

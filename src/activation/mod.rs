@@ -5,13 +5,15 @@
 //! streamed ([`diff`]), state is committed atomically ([`store`]), and SQL users read it
 //! through `audience.NAME`, `datapunk.audiences` and `datapunk.audience_changes`
 //! ([`tables`]). Exports ([`exports`]) write an audience, or only its changes since the
-//! last successful run, to files atomically, each run recorded ([`export_runs`]).
+//! last successful run, to files atomically, each run recorded ([`export_runs`]);
+//! exports and audiences may run on cron schedules ([`schedule`]).
 
 pub mod audiences;
 pub mod definitions;
 pub mod diff;
 pub mod export_runs;
 pub mod exports;
+pub mod schedule;
 pub mod store;
 pub mod tables;
 

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use datapunk::config::{Config, ExportConfig};
 
-use crate::harness::{sqlstate, user, TestServer};
+use crate::harness::{eventually, sqlstate, user, TestServer};
 
 const BUSY: &str = "SELECT c.customer_id, c.email, c.marketing_opt_in, count(*) AS lines \
                     FROM lake.order_lines AS l JOIN lake.customers AS c USING (customer_id) \
@@ -325,4 +326,68 @@ async fn the_export_command_runs_one_export_for_your_own_cron() {
         String::from_utf8_lossy(&out.stderr)
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn schedules_run_exports_and_refresh_audiences() {
+    let setup = Setup::new();
+    std::fs::write(
+        setup.path("audiences/ticking.sql"),
+        "-- schedule: * * * * * *\nSELECT customer_id FROM lake.customers\n",
+    )
+    .expect("definition");
+    let s = TestServer::start(|c, _| {
+        setup.configure(c);
+        c.activation.timezone = "Europe/Paris".into();
+        let mut every_second = setup.export("ticks", "entered", "csv");
+        every_second.schedule = "* * * * * *".into();
+        c.exports = vec![every_second];
+    })
+    .await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    let check = |sql: &'static str| {
+        let c = &c;
+        move || async move {
+            let n: i64 = strings(c, sql).await.first()?.parse().ok()?;
+            (n >= 2).then_some(n)
+        }
+    };
+    eventually(
+        Duration::from_secs(10),
+        check("SELECT count(*) FROM datapunk.export_runs WHERE name = 'ticks' AND state = 'ok'"),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        check("SELECT refresh_id - 1 FROM datapunk.audiences WHERE name = 'ticking'"),
+    )
+    .await;
+    // Each member went out once, whatever the number of ticks.
+    let mut keys: Vec<String> = completed(&setup.path("out/ticks"))
+        .iter()
+        .flat_map(|f| csv_keys(f))
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a member exported twice");
+    s.stop().await;
+
+    // A bad schedule or zone is refused at startup, naming where.
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    setup.configure(&mut config);
+    config.exports[0].schedule = "every morning".into();
+    let e = datapunk::App::build(config.clone())
+        .await
+        .expect_err("bad schedule")
+        .to_string();
+    assert!(e.contains("exports[0].schedule"), "{e}");
+    config.exports[0].schedule.clear();
+    config.activation.timezone = "Mars/Olympus".into();
+    let e = datapunk::App::build(config)
+        .await
+        .expect_err("bad zone")
+        .to_string();
+    assert!(e.contains("activation.timezone"), "{e}");
 }
