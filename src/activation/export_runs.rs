@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::write_atomically;
+use super::store::{temp_path, write_atomically};
 
 /// One run of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +77,15 @@ impl Runs {
                 run.state = "ok".into();
                 tracing::info!(file = %run.file, "an interrupted export run had completed");
             } else {
-                let _ = fs::remove_file(&run.file);
+                for partial in [
+                    run.file.clone(),
+                    temp_path(Path::new(&run.file)).display().to_string(),
+                    temp_path(Path::new(&done_path(&run.file)))
+                        .display()
+                        .to_string(),
+                ] {
+                    let _ = fs::remove_file(partial);
+                }
                 run.state = "failed".into();
                 run.error = Some("interrupted (the server stopped during the run)".into());
                 tracing::warn!(file = %run.file, "an interrupted export run is retried by the next run");

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::harness::{sqlstate, user, TestServer};
+use crate::harness::{column, sqlstate, user, TestServer};
 
 /// Customers with at least `min` order lines: membership moves when files go.
 fn busy_customers(min: i64) -> String {
@@ -16,16 +16,7 @@ fn busy_customers(min: i64) -> String {
 }
 
 async fn keys(client: &tokio_postgres::Client, sql: &str) -> BTreeSet<String> {
-    client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .collect()
+    column(client, sql).await.into_iter().collect()
 }
 
 struct Dirs {

@@ -11,17 +11,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_datapunk");
 
-/// A started server process, killed if the test ends first.
-struct ServerProcess(std::process::Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use crate::harness::{rows, ServerProcess};
 
 /// Starts the server on `config` and returns it with its port once it is ready.
 fn start(config: &Path) -> (ServerProcess, u16) {
@@ -70,23 +60,6 @@ async fn connect(port: u16) -> tokio_postgres::Client {
     .expect("connect");
     tokio::spawn(conn);
     client
-}
-
-async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
-    client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("").to_owned())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,4 +185,110 @@ async fn kill_9_during_refreshes_keeps_the_history_consistent() {
             "{name} is not in the manifest:\n{manifest}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_exports_delivers_each_member_once_in_complete_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    datapunk::testing::tiny_lake(&lake);
+    let definitions = dir.path().join("audiences");
+    std::fs::create_dir_all(&definitions).expect("dir");
+    std::fs::write(
+        definitions.join("everyone.sql"),
+        "SELECT customer_id, email, marketing_opt_in FROM lake.customers\n",
+    )
+    .expect("definition");
+    let out = dir.path().join("out");
+    let config = dir.path().join("datapunk.toml");
+    let quote = |p: &Path| format!("{:?}", p.display().to_string());
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[lake]\nroot = {}\nwatch = false\n\
+             [audiences]\ndir = {}\n[state]\ndir = {}\n[activation]\nexport_roots = [{}]\n\
+             [[exports]]\nname = \"new\"\naudience = \"everyone\"\nmode = \"entered\"\npath = {}\n\
+             [[exports]]\nname = \"all\"\naudience = \"everyone\"\nformat = \"jsonl\"\npath = {}\n",
+            quote(&lake),
+            quote(&definitions),
+            quote(&dir.path().join("state")),
+            quote(&out),
+            quote(&out.join("new")),
+            quote(&out.join("all")),
+        ),
+    )
+    .expect("config");
+
+    for round in 0..8u64 {
+        let (mut server, port) = start(&config);
+        let client = connect(port).await;
+        let exporting = tokio::spawn(async move {
+            for export in ["new", "all"].iter().cycle() {
+                if client
+                    .batch_execute(&format!("RUN EXPORT {export}"))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(round * 30)).await;
+        server.0.kill().expect("kill -9");
+        server.0.wait().expect("reaped");
+        let _ = exporting.await;
+    }
+    let (_server, port) = start(&config);
+    let client = connect(port).await;
+    client
+        .batch_execute("RUN EXPORT new")
+        .await
+        .expect("last run");
+    client
+        .batch_execute("RUN EXPORT all")
+        .await
+        .expect("last run");
+
+    // Only complete files are left: each has its .done, with its row count.
+    let mut delivered = Vec::new();
+    for export in ["new", "all"] {
+        for entry in std::fs::read_dir(out.join(export)).expect("dir").flatten() {
+            let name = entry.path().display().to_string();
+            assert!(!name.ends_with(".tmp"), "left behind: {name}");
+            if name.ends_with(".done") {
+                continue;
+            }
+            let done = std::fs::read_to_string(format!("{name}.done"))
+                .unwrap_or_else(|_| panic!("{name} has no .done"));
+            let rows: usize = done
+                .lines()
+                .find_map(|l| l.strip_prefix("rows = "))
+                .and_then(|n| n.parse().ok())
+                .expect("rows");
+            let text = std::fs::read_to_string(&name).expect("file");
+            let lines: Vec<&str> = text.lines().collect();
+            if export == "new" {
+                assert_eq!(lines.len(), rows + 1, "{name}");
+                delivered.extend(
+                    lines[1..]
+                        .iter()
+                        .map(|l| l.split(',').next().unwrap_or("").to_owned()),
+                );
+            } else {
+                assert_eq!(lines.len(), rows, "{name}");
+            }
+        }
+    }
+    // Each consenting customer exactly once across all runs, kills and restarts.
+    let mut consenting = rows(
+        &client,
+        "SELECT CAST(customer_id AS TEXT) FROM lake.customers WHERE marketing_opt_in",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect::<Vec<_>>();
+    consenting.sort();
+    delivered.sort();
+    assert_eq!(delivered, consenting);
 }

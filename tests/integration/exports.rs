@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use datapunk::config::{Config, ExportConfig};
 
-use crate::harness::{eventually, sqlstate, user, TestServer};
+use crate::harness::{column, eventually, sqlstate, user, TestServer};
 
 const BUSY: &str = "SELECT c.customer_id, c.email, c.marketing_opt_in, count(*) AS lines \
                     FROM lake.order_lines AS l JOIN lake.customers AS c USING (customer_id) \
@@ -62,19 +62,6 @@ impl Setup {
     }
 }
 
-async fn strings(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The completed files of an export folder (those with a `.done` manifest), oldest first.
 fn completed(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -119,14 +106,14 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
     c.batch_execute("RUN EXPORT entered")
         .await
         .expect("first run");
-    let consenting: BTreeSet<String> = strings(
+    let consenting: BTreeSet<String> = column(
         &c,
         "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
     )
     .await
     .into_iter()
     .collect();
-    let everyone = strings(&c, "SELECT count(*) FROM audience.busy").await;
+    let everyone = column(&c, "SELECT count(*) FROM audience.busy").await;
     assert!(consenting.len() > 2, "{consenting:?}");
     assert_ne!(everyone, vec![consenting.len().to_string()], "some said no");
     let files = completed(&setup.path("out/entered"));
@@ -149,7 +136,7 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
 
     // The lake changes: only who entered now is exported; who left goes to `exited`.
     let before: BTreeSet<String> =
-        strings(&c, "SELECT CAST(customer_id AS TEXT) FROM audience.busy")
+        column(&c, "SELECT CAST(customer_id AS TEXT) FROM audience.busy")
             .await
             .into_iter()
             .collect();
@@ -160,18 +147,17 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
     lake_files.sort();
     std::fs::remove_file(&lake_files[0]).expect("remove");
     c.batch_execute("REFRESH LAKE").await.expect("refresh");
-    let after: BTreeSet<String> =
-        strings(&c, "SELECT CAST(customer_id AS TEXT) FROM audience.busy")
-            .await
-            .into_iter()
-            .collect();
+    let after: BTreeSet<String> = column(&c, "SELECT CAST(customer_id AS TEXT) FROM audience.busy")
+        .await
+        .into_iter()
+        .collect();
     c.batch_execute("RUN EXPORT entered")
         .await
         .expect("third run");
     c.batch_execute("RUN EXPORT exited")
         .await
         .expect("exited run");
-    let consenting_now: BTreeSet<String> = strings(
+    let consenting_now: BTreeSet<String> = column(
         &c,
         "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
     )
@@ -211,7 +197,7 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
     let files = completed(&setup.path("out/entered"));
     assert_eq!(files.len(), 4);
     assert!(csv_keys(&files[3]).is_empty(), "{:?}", csv_keys(&files[3]));
-    let runs = strings(
+    let runs = column(
         &c,
         "SELECT name || ' ' || run_id || ' ' || state || ' ' || rows FROM datapunk.export_runs \
          ORDER BY name, run_id",
@@ -348,7 +334,7 @@ async fn schedules_run_exports_and_refresh_audiences() {
     let check = |sql: &'static str| {
         let c = &c;
         move || async move {
-            let n: i64 = strings(c, sql).await.first()?.parse().ok()?;
+            let n: i64 = column(c, sql).await.first()?.parse().ok()?;
             (n >= 2).then_some(n)
         }
     };
@@ -390,4 +376,65 @@ async fn schedules_run_exports_and_refresh_audiences() {
         .expect_err("bad zone")
         .to_string();
     assert!(e.contains("activation.timezone"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_partial_file() {
+    let setup = Setup::new();
+    let s = TestServer::start(|c, _| {
+        setup.configure(c);
+        c.exports = vec![setup.export("all", "full", "csv")];
+    })
+    .await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    let dir = setup.path("out/all");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (dir, stop) = (dir.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            // Every version of every file name a reader could open, as it read it.
+            let mut seen: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+                    let path = entry.path();
+                    let name = path.display().to_string();
+                    if name.ends_with(".tmp") || name.ends_with(".done") {
+                        continue;
+                    }
+                    if let Ok(bytes) = std::fs::read(&path) {
+                        seen.push((path, bytes));
+                    }
+                }
+            }
+            seen
+        })
+    };
+    for _ in 0..15 {
+        c.batch_execute("RUN EXPORT all").await.expect("run");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = reader.join().expect("reader");
+    assert!(!seen.is_empty(), "the reader saw files");
+    for (path, bytes) in &seen {
+        let done = std::fs::read_to_string(format!("{}.done", path.display())).expect("done");
+        let rows: usize = done
+            .lines()
+            .find_map(|l| l.strip_prefix("rows = "))
+            .and_then(|n| n.parse().ok())
+            .expect("rows");
+        let text = String::from_utf8_lossy(bytes);
+        assert_eq!(
+            text.lines().count(),
+            rows + 1,
+            "{} read partially",
+            path.display()
+        );
+        assert_eq!(
+            bytes,
+            &std::fs::read(path).expect("final"),
+            "{}",
+            path.display()
+        );
+    }
+    s.stop().await;
 }

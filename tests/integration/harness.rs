@@ -145,6 +145,45 @@ pub async fn scalar(client: &tokio_postgres::Client, sql: &str) -> Option<String
     })?
 }
 
+/// Every row of `sql` as text (simple protocol; NULL as "").
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    client
+        .simple_query(sql)
+        .await
+        .expect(sql)
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("").to_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first column of every row of `sql`, as text.
+pub async fn column(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    rows(client, sql)
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect()
+}
+
+/// A started `datapunk` process, killed if the test ends (or fails) before it stops.
+pub struct ServerProcess(pub std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The one rule for external clients: present, or skipped with a loud message locally,
 /// or a failure under CI=true (CI must never pass by skipping).
 pub fn present_or_skip(present: bool, what: &str, install: &str) -> bool {
