@@ -2,7 +2,11 @@
 //! members, or only who entered / exited since the last successful run) or a query
 //! through the one door, drops rows without consent, and writes one file atomically
 //! (temp file, fsync, rename) followed by its `.done` manifest (rows, SHA-256); readers
-//! take a file once its `.done` exists. Runs are recorded durably ([`super::export_runs`]).
+//! take a file once its `.done` exists. With a webhook, the rows are also POSTed as JSON
+//! lines in batches (retried with backoff, an idempotency key per batch) before the file
+//! is completed: a run whose delivery fails leaves no file and its changes go out with
+//! the next run (at least once to the webhook, exactly once to files). Runs are
+//! recorded durably ([`super::export_runs`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -81,13 +85,6 @@ pub fn check(
         .collect();
     let mut problems = Vec::new();
     for (i, e) in configs.iter().enumerate() {
-        if !e.webhook.is_empty() {
-            problems.push(format!(
-                "exports[{i}].webhook: not supported by this version yet; deliver the \
-                 export's files (RUN EXPORT {} or a schedule) instead",
-                e.name
-            ));
-        }
         if !e.schedule.is_empty() {
             if let Err(message) = super::schedule::Schedule::parse(&e.schedule, zone) {
                 problems.push(format!("exports[{i}].schedule = {message}"));
@@ -289,9 +286,20 @@ impl Exports {
         let handle = tokio::runtime::Handle::current();
         let format = config.format.clone();
         let path = PathBuf::from(file);
+        let mut webhook = (!config.webhook.is_empty())
+            .then(|| super::webhook::Webhook::new(&config.name, &config.webhook));
         tokio::task::spawn_blocking(move || {
             let mut stream = stream;
-            write_file(&format, &path, &schema, || handle.block_on(stream.next()))
+            write_file(
+                &format,
+                &path,
+                &schema,
+                || handle.block_on(stream.next()),
+                |batch| match webhook.as_mut() {
+                    Some(w) => w.deliver(batch),
+                    None => Ok(()),
+                },
+            )
         })
         .await
         .map_err(|e| Error::Io(io::Error::other(e.to_string())))?
@@ -346,13 +354,14 @@ impl Write for Hashing {
     }
 }
 
-/// Writes the batches `next` yields to `path` in `format`, atomically, then its `.done`
-/// manifest; returns the rows.
+/// Writes the batches `next` yields to `path` in `format`, each also handed to
+/// `deliver`, atomically, then its `.done` manifest; returns the rows.
 fn write_file(
     format: &str,
     path: &Path,
     schema: &SchemaRef,
     mut next: impl FnMut() -> Option<DfResult<RecordBatch>>,
+    mut deliver: impl FnMut(&RecordBatch) -> DfResult<()>,
 ) -> DfResult<u64> {
     let tmp = temp_path(path);
     let written = (|| -> DfResult<(u64, Hashing)> {
@@ -368,6 +377,7 @@ fn write_file(
                     let batch = batch?;
                     rows += batch.num_rows() as u64;
                     w.write(&batch)?;
+                    deliver(&batch)?;
                 }
                 w.into_inner()?
             }
@@ -377,6 +387,7 @@ fn write_file(
                     let batch = batch?;
                     rows += batch.num_rows() as u64;
                     w.write(&batch)?;
+                    deliver(&batch)?;
                 }
                 w.finish()?;
                 w.into_inner()
@@ -391,6 +402,7 @@ fn write_file(
                     rows += batch.num_rows() as u64;
                     any = true;
                     w.write(&batch)?;
+                    deliver(&batch)?;
                 }
                 if !any {
                     // A header even without rows.

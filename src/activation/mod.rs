@@ -16,6 +16,7 @@ pub mod exports;
 pub mod schedule;
 pub mod store;
 pub mod tables;
+pub mod webhook;
 
 pub use audiences::{AudienceView, Audiences};
 pub use exports::{ExportView, Exports};

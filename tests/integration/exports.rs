@@ -438,3 +438,175 @@ async fn readers_never_see_a_partial_file() {
     }
     s.stop().await;
 }
+
+/// A loopback HTTP server that answers the first `failures` requests with 500 (all of
+/// them while `failures` is u32::MAX) and records (Idempotency-Key, body) of the rest.
+struct Hook {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Hook {
+    async fn start(failures: u32) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(failures));
+        let (r, f) = (
+            std::sync::Arc::clone(&received),
+            std::sync::Arc::clone(&failures),
+        );
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                // Headers, then Content-Length bytes of body.
+                let (head, body) = loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break (String::new(), Vec::new());
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&request[..end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while request.len() < end + 4 + length {
+                        let n = socket.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    break (head, request[end + 4..].to_vec());
+                };
+                let left = f.load(std::sync::atomic::Ordering::SeqCst);
+                let status = if left > 0 {
+                    if left != u32::MAX {
+                        f.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    "500 Internal Server Error"
+                } else {
+                    let key = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("idempotency-key")
+                                .then(|| v.trim().to_owned())
+                        })
+                        .unwrap_or_default();
+                    r.lock()
+                        .expect("lock")
+                        .push((key, String::from_utf8_lossy(&body).to_string()));
+                    "200 OK"
+                };
+                let _ = socket
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+        Self {
+            url,
+            received,
+            failures,
+            task,
+        }
+    }
+
+    /// The customer ids delivered, once per idempotency key.
+    fn keys(&self) -> Vec<String> {
+        let received = self.received.lock().expect("lock");
+        let mut seen = BTreeSet::new();
+        let mut keys = Vec::new();
+        for (key, body) in received.iter() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            for line in body.lines() {
+                let id = line
+                    .split("\"customer_id\":")
+                    .nth(1)
+                    .and_then(|r| r.split([',', '}']).next())
+                    .unwrap_or_else(|| panic!("customer_id in {line}"));
+                keys.push(id.trim_matches('"').to_owned());
+            }
+        }
+        keys.sort();
+        keys
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_retried_and_a_failed_run_is_delivered_by_the_next() {
+    let setup = Setup::new();
+    let hook = Hook::start(2).await;
+    let url = hook.url.clone();
+    let s = TestServer::start(|c, _| {
+        setup.configure(c);
+        let mut entered = setup.export("hooked", "entered", "csv");
+        entered.webhook = url.clone();
+        let mut full = setup.export("full_hook", "full", "jsonl");
+        full.webhook = url;
+        c.exports = vec![entered, full];
+    })
+    .await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    // Two 500s, then 200: the retries deliver.
+    c.batch_execute("RUN EXPORT hooked")
+        .await
+        .expect("delivered after retries");
+    let mut consenting = column(
+        &c,
+        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
+    )
+    .await;
+    consenting.sort();
+    assert_eq!(hook.keys(), consenting);
+    let files = completed(&setup.path("out/hooked"));
+    assert_eq!(files.len(), 1);
+
+    // The webhook is down: the run fails after its retries, is recorded, and leaves no
+    // file; once it is back, the next run delivers the same rows (same idempotency keys).
+    hook.failures
+        .store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    let e = c
+        .batch_execute("RUN EXPORT full_hook")
+        .await
+        .expect_err("down");
+    assert!(format!("{e:?}").contains("500"), "{e:?}");
+    assert!(completed(&setup.path("out/full_hook")).is_empty());
+    hook.failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    hook.received.lock().expect("lock").clear();
+    c.batch_execute("RUN EXPORT full_hook")
+        .await
+        .expect("delivered");
+    assert_eq!(hook.keys(), consenting);
+    assert_eq!(completed(&setup.path("out/full_hook")).len(), 1);
+    let states = column(
+        &c,
+        "SELECT state || ' ' || attempt FROM datapunk.export_runs WHERE name = 'full_hook' \
+         ORDER BY run_id",
+    )
+    .await;
+    assert_eq!(states, vec!["failed 1".to_owned(), "ok 2".to_owned()]);
+    s.stop().await;
+    hook.task.abort();
+}
