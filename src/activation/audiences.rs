@@ -340,7 +340,8 @@ impl Audiences {
             }
         };
         let mut manifest = audience.manifest.clone();
-        let replaced = manifest.members.replace(members_name);
+        let replaced = manifest.previous_members.take();
+        manifest.previous_members = manifest.members.replace(members_name);
         manifest.refresh_id = refresh_id;
         manifest.key_column.clone_from(&definition.key_column);
         if wrote_changes {
@@ -358,7 +359,7 @@ impl Audiences {
         }
         audience.manifest = manifest;
         if let Some(old) = replaced {
-            // Queries already planned on the old file keep their open handle.
+            // Two refreshes old: no query planned on it is still starting.
             audience.dir.remove_unlisted(&audience.manifest, &[old]);
         }
         Ok(counts)

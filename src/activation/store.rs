@@ -20,6 +20,8 @@ pub struct Manifest {
     pub key_column: String,
     /// The members file (sorted by key as text), none before the first refresh.
     pub members: Option<String>,
+    /// The members file before it, kept one refresh longer for queries planned on it.
+    pub previous_members: Option<String>,
     /// The change files, oldest first.
     pub changes: Vec<String>,
     pub member_count: u64,
@@ -84,6 +86,7 @@ impl AudienceDir {
         let keep: Vec<&str> = manifest
             .members
             .iter()
+            .chain(&manifest.previous_members)
             .chain(&manifest.changes)
             .map(String::as_str)
             .chain([MANIFEST])
@@ -136,6 +139,7 @@ impl AudienceDir {
     pub fn remove_unlisted(&self, manifest: &Manifest, candidates: &[String]) {
         for name in candidates {
             let listed = manifest.members.as_deref() == Some(name.as_str())
+                || manifest.previous_members.as_deref() == Some(name.as_str())
                 || manifest.changes.contains(name);
             if !listed {
                 let _ = fs::remove_file(self.dir.join(name));
@@ -154,10 +158,12 @@ mod tests {
         let (audience, manifest) = AudienceDir::open(dir.path().join("a")).expect("open");
         assert_eq!(manifest, Manifest::default());
         fs::write(audience.file("members-000001.parquet"), b"one").expect("write");
+        fs::write(audience.file("members-000000.parquet"), b"zero").expect("write");
         let committed = Manifest {
             refresh_id: 1,
             key_column: "customer_id".into(),
             members: Some("members-000001.parquet".into()),
+            previous_members: Some("members-000000.parquet".into()),
             ..Manifest::default()
         };
         audience.commit(&committed).expect("commit");
@@ -167,6 +173,7 @@ mod tests {
         let (audience, manifest) = AudienceDir::open(dir.path().join("a")).expect("reopen");
         assert_eq!(manifest, committed);
         assert!(audience.file("members-000001.parquet").exists());
+        assert!(audience.file("members-000000.parquet").exists());
         assert!(!audience.file("members-000002.parquet").exists());
         assert!(!audience.file("manifest.toml.tmp").exists());
     }
