@@ -449,6 +449,24 @@ mod tests {
         }
     }
 
+    /// A customer observed for `t` weeks, buying at Poisson times at `rate` a week and
+    /// dropping out after each purchase with probability `dropout`.
+    fn buyer(u: &mut impl FnMut() -> f64, t: f64, rate: f64, dropout: f64) -> History {
+        let (mut now, mut x, mut t_x) = (0.0, 0.0, 0.0);
+        loop {
+            now += -(1.0 - u()).ln() / rate;
+            if now > t {
+                break;
+            }
+            x += 1.0;
+            t_x = (now * 7.0).floor() / 7.0;
+            if dropout > 0.0 && u() < dropout {
+                break;
+            }
+        }
+        History { x, t_x, t }
+    }
+
     fn relative(a: f64, b: f64) -> f64 {
         (a - b).abs() / b.abs().max(1e-300)
     }
@@ -464,16 +482,7 @@ mod tests {
                 .map(|_| {
                     let t = 20.0 + (u() * 350.0).floor() / 7.0;
                     let rate = 0.05 + 0.5 * u();
-                    let (mut now, mut x, mut t_x) = (0.0, 0.0, 0.0);
-                    loop {
-                        now += -(1.0 - u()).ln() / rate;
-                        if now > t {
-                            break;
-                        }
-                        x += 1.0;
-                        t_x = (now * 7.0).floor() / 7.0;
-                    }
-                    (History { x, t_x, t }, 1.0)
+                    (buyer(&mut u, t, rate, 0.0), 1.0)
                 })
                 .collect();
             let fit = fit_bgnbd(&histories).expect("fit");
@@ -494,19 +503,7 @@ mod tests {
                 let t = 20.0 + (u() * 350.0).floor() / 7.0;
                 let rate = -(1.0 - u()).ln() * 0.4;
                 let dropout = 0.5 * u();
-                let (mut now, mut x, mut t_x) = (0.0, 0.0, 0.0);
-                loop {
-                    now += -(1.0 - u()).ln() / rate;
-                    if now > t {
-                        break;
-                    }
-                    x += 1.0;
-                    t_x = (now * 7.0).floor() / 7.0;
-                    if u() < dropout {
-                        break;
-                    }
-                }
-                (History { x, t_x, t }, 1.0)
+                (buyer(&mut u, t, rate, dropout), 1.0)
             })
             .collect();
         let warm = bgnbd(&histories, 20_000).expect("fit");

@@ -62,6 +62,26 @@ async fn connect(port: u16) -> tokio_postgres::Client {
     client
 }
 
+/// Eight rounds: start the server, run `statements` in a loop, kill -9 it `round * step_ms`
+/// milliseconds in.
+async fn kill_at_spread_points(config: &Path, step_ms: u64, statements: &'static [&'static str]) {
+    for round in 0..8u64 {
+        let (mut server, port) = start(config);
+        let client = connect(port).await;
+        let running = tokio::spawn(async move {
+            for sql in statements.iter().cycle() {
+                if client.batch_execute(sql).await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(round * step_ms)).await;
+        server.0.kill().expect("kill -9");
+        server.0.wait().expect("reaped");
+        let _ = running.await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_refreshes_keeps_the_history_consistent() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -90,26 +110,8 @@ async fn kill_9_during_refreshes_keeps_the_history_consistent() {
     )
     .expect("config");
 
-    for round in 0..8u64 {
-        let (mut server, port) = start(&config);
-        let client = connect(port).await;
-        let refreshing = tokio::spawn(async move {
-            loop {
-                if client
-                    .batch_execute("REFRESH AUDIENCE churn")
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        // Spread-out kill points: 0 to 280 ms into a stream of refreshes.
-        tokio::time::sleep(Duration::from_millis(round * 40)).await;
-        server.0.kill().expect("kill -9");
-        server.0.wait().expect("reaped");
-        let _ = refreshing.await;
-    }
+    // Spread-out kill points: 0 to 280 ms into a stream of refreshes.
+    kill_at_spread_points(&config, 40, &["REFRESH AUDIENCE churn"]).await;
 
     let (_server, port) = start(&config);
     let client = connect(port).await;
@@ -219,25 +221,7 @@ async fn kill_9_during_exports_delivers_each_member_once_in_complete_files() {
     )
     .expect("config");
 
-    for round in 0..8u64 {
-        let (mut server, port) = start(&config);
-        let client = connect(port).await;
-        let exporting = tokio::spawn(async move {
-            for export in ["new", "all"].iter().cycle() {
-                if client
-                    .batch_execute(&format!("RUN EXPORT {export}"))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(round * 30)).await;
-        server.0.kill().expect("kill -9");
-        server.0.wait().expect("reaped");
-        let _ = exporting.await;
-    }
+    kill_at_spread_points(&config, 30, &["RUN EXPORT new", "RUN EXPORT all"]).await;
     let (_server, port) = start(&config);
     let client = connect(port).await;
     client
