@@ -181,23 +181,45 @@ fn lock_state_dir(dir: &std::path::Path) -> Result<std::fs::File> {
     }
 }
 
-/// The built-in demo audiences, written into the definitions folder once.
-const DEMO_AUDIENCES: &[(&str, &str)] =
-    &[("win_back", include_str!("../sql/audiences/win_back.sql"))];
+/// The built-in demo audiences: the trigger-marketing patterns over the demo lake.
+const DEMO_AUDIENCES: &[(&str, &str)] = &[
+    ("win_back", include_str!("../sql/audiences/win_back.sql")),
+    (
+        "cart_abandonment",
+        include_str!("../sql/audiences/cart_abandonment.sql"),
+    ),
+    ("welcome", include_str!("../sql/audiences/welcome.sql")),
+    (
+        "post_purchase_recommendations",
+        include_str!("../sql/audiences/post_purchase_recommendations.sql"),
+    ),
+];
 
+/// Writes each demo audience into the definitions folder once: the marker lists the ones
+/// already offered, so one the user dropped stays dropped and a newer release's demo
+/// audiences still arrive.
 fn seed_demo_audiences(definitions: &Definitions, state: &std::path::Path) -> Result<()> {
     let marker = state.join("demo-audiences-seeded");
-    if marker.exists() {
+    let seeded = std::fs::read_to_string(&marker).unwrap_or_default();
+    let offered: Vec<&str> = seeded.lines().collect();
+    if DEMO_AUDIENCES
+        .iter()
+        .all(|(name, _)| offered.contains(name))
+    {
         return Ok(());
     }
     std::fs::create_dir_all(definitions.dir())?;
     for (name, sql) in DEMO_AUDIENCES {
         let path = definitions.dir().join(format!("{name}.sql"));
-        if !path.exists() {
+        if !offered.contains(name) && !path.exists() {
             crate::activation::store::write_atomically(&path, sql.as_bytes())?;
         }
     }
-    crate::activation::store::write_atomically(&marker, b"")?;
+    let names: String = DEMO_AUDIENCES
+        .iter()
+        .map(|(n, _)| format!("{n}\n"))
+        .collect();
+    crate::activation::store::write_atomically(&marker, names.as_bytes())?;
     Ok(())
 }
 
