@@ -12,7 +12,8 @@
 //! - `engine`: catalog, per-connection sessions, system tables, and the one door for SQL
 //!   text (`engine::prepare`)
 //! - `lake`, `warehouse`: what is served
-//! - `activation`: audiences (refreshed, diffed, recorded durably)
+//! - `activation`: audiences (refreshed, diffed, recorded durably) and their exports
+//! - `lookup`: key indexes for point lookups on warehouse and audience tables
 //! - `server`: the PostgreSQL protocol
 //! - `scram`: SCRAM-SHA-256 verifiers and exchange
 //! - `udf`: the registry of datapunk SQL functions
@@ -34,6 +35,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod lake;
+pub mod lookup;
 pub mod marketing;
 pub mod pg;
 pub mod scram;

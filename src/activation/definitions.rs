@@ -34,18 +34,9 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 63
 }
 
-/// The value of a `-- name: value` line of a definition.
-fn setting(sql: &str, name: &str) -> Option<String> {
-    sql.lines()
-        .filter_map(|l| l.trim().strip_prefix("--"))
-        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
-        .map(|k| k.trim().to_owned())
-        .find(|k| !k.is_empty())
-}
-
 /// The key column a definition names with a `-- key: column` line, else the default.
 fn key_column(sql: &str) -> String {
-    setting(sql, "key").unwrap_or_else(|| DEFAULT_KEY.to_owned())
+    crate::engine::prepare::comment_setting(sql, "key").unwrap_or_else(|| DEFAULT_KEY.to_owned())
 }
 
 /// The audiences folder.
@@ -91,7 +82,7 @@ impl Definitions {
             definitions.push(Definition {
                 name: name.to_owned(),
                 key_column: key_column(&sql),
-                schedule: setting(&sql, "schedule"),
+                schedule: crate::engine::prepare::comment_setting(&sql, "schedule"),
                 sql,
                 path,
             });
@@ -106,7 +97,7 @@ impl Definitions {
         Definition {
             name: name.to_owned(),
             key_column: key_column(&sql),
-            schedule: setting(&sql, "schedule"),
+            schedule: crate::engine::prepare::comment_setting(&sql, "schedule"),
             path: self.dir.join(format!("{name}.sql")),
             sql,
         }
@@ -149,7 +140,10 @@ mod tests {
         assert_eq!(key_column("SELECT 1"), "customer_id");
         let sql = "-- who\n-- key: email\n-- schedule: */15 * * * *\nSELECT email FROM t";
         assert_eq!(key_column(sql), "email");
-        assert_eq!(setting(sql, "schedule").as_deref(), Some("*/15 * * * *"));
+        assert_eq!(
+            crate::engine::prepare::comment_setting(sql, "schedule").as_deref(),
+            Some("*/15 * * * *")
+        );
     }
 
     #[test]

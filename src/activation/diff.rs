@@ -238,10 +238,14 @@ pub fn diff(
         .collect();
     fields.push(Field::new(ENTERED_AT, timestamp_type(), false));
     let members_schema = Arc::new(Schema::new(fields));
+    // Small pages: a point lookup (`crate::lookup`) decodes one page per column.
+    let lookup_pages = parquet::file::properties::WriterProperties::builder()
+        .set_data_page_row_count_limit(4096)
+        .build();
     let mut members = ArrowWriter::try_new(
         File::create(members_path)?,
         Arc::clone(&members_schema),
-        None,
+        Some(lookup_pages),
     )?;
     let mut changes = ChangeLog::new(changes_path, refresh);
     let mut last_key = String::new();

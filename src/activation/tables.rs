@@ -24,6 +24,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::audiences::AudienceView;
 use super::diff::{changes_schema, timestamp_type};
 use crate::lake::table::LakeTable;
+use crate::lookup::{KeyIndexed, Rows};
 use crate::pg::catalog::computed_view::ComputedRows;
 
 /// A Parquet file as a file of a [`LakeTable`].
@@ -53,14 +54,19 @@ fn parquet_table(schema: SchemaRef, files: &[&Path]) -> Result<LakeTable> {
     ))
 }
 
-/// `audience.NAME`: one members file.
+/// `audience.NAME`: one members file, with a key index for point lookups.
 ///
 /// # Errors
 /// The file cannot be read.
-pub fn members_table(path: &Path) -> Result<Arc<dyn TableProvider>> {
+pub fn members_table(path: &Path, key_column: &str) -> Result<Arc<dyn TableProvider>> {
     let schema =
         Arc::clone(ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?.schema());
-    Ok(Arc::new(parquet_table(schema, &[path])?))
+    let table = Arc::new(parquet_table(schema, &[path])?);
+    Ok(KeyIndexed::over(
+        table,
+        Rows::Parquet(path.to_path_buf()),
+        key_column,
+    ))
 }
 
 /// `datapunk.audience_changes`: the change files at the time of the scan.

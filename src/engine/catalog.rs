@@ -176,6 +176,11 @@ impl SwapSchema {
         }
     }
 
+    /// The current version of a table.
+    pub fn current(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
+        self.tables.read().ok().and_then(|t| t.get(name).cloned())
+    }
+
     /// Removes a table; returns whether it existed.
     pub fn remove(&self, name: &str) -> bool {
         self.tables

@@ -11,7 +11,7 @@ mod baskets;
 mod clv;
 mod clv_predictions;
 mod clv_summary;
-mod computed_table;
+pub mod computed_table;
 mod customer_clv;
 mod float_lists;
 mod folded_table;

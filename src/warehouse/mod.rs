@@ -18,6 +18,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::engine::system::WarehouseTableStatus;
 use crate::engine::Engine;
+use crate::lookup::{KeyIndexed, Rows};
 use script::{Kind, Script, ScriptError};
 
 /// The demo warehouse scripts, compiled in (the same files as `sql/warehouse/`).
@@ -239,10 +240,25 @@ impl Warehouse {
                 let schema = Arc::new(df.schema().as_arrow().clone());
                 let batches = df.collect().await.map_err(fail)?;
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                let mem = MemTable::try_new(schema, vec![batches]).map_err(fail)?;
-                (Arc::new(mem), Some(rows))
+                let key = s
+                    .key
+                    .clone()
+                    .or_else(|| schema.fields().first().map(|f| f.name().clone()))
+                    .unwrap_or_default();
+                let mem = MemTable::try_new(schema, vec![batches.clone()]).map_err(fail)?;
+                (
+                    KeyIndexed::over(Arc::new(mem), Rows::Memory(batches), &key),
+                    Some(rows),
+                )
             }
         };
+        let previous = self.engine.warehouse().current(&s.table);
+        let table = tokio::task::spawn_blocking(move || {
+            KeyIndexed::index_like(&table, previous.as_ref());
+            table
+        })
+        .await
+        .map_err(|e| fail(DataFusionError::External(Box::new(e))))?;
         self.engine.warehouse().publish(&s.table, table);
         Ok(rows)
     }

@@ -25,6 +25,8 @@ pub struct Script {
     pub query: Query,
     /// 1-based line of the statement, for errors that carry no position.
     pub line: usize,
+    /// The column point lookups use (`-- key: column`; else the first column).
+    pub key: Option<String>,
 }
 
 /// A script that could not be read or parsed.
@@ -178,6 +180,7 @@ pub fn parse(text: &str, file_name: &str, shown_as: &str) -> Result<Script, Scri
         kind,
         query,
         line,
+        key: crate::engine::prepare::comment_setting(text, "key"),
     })
 }
 

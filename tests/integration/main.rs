@@ -21,6 +21,7 @@ mod exports;
 mod jdbc;
 mod lake;
 mod lake_types;
+mod lookups;
 mod marketing;
 mod node;
 mod pgbench;
