@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::activation::definitions::Definitions;
 use crate::activation::tables::{AudiencesTable, ChangesTable, ExportRunsTable};
 use crate::activation::{AudienceView, Audiences, ExportView, Exports};
+use crate::background::Background;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -40,7 +41,7 @@ pub struct App {
 }
 
 /// Rebuilds on demand (`REFRESH WAREHOUSE` / `REFRESH LAKE`, audience commands) and after
-/// lake changes.
+/// lake changes, always on the [`Background`] runtime.
 #[derive(Debug, Clone)]
 struct Refresher {
     lake: Arc<Lake>,
@@ -48,10 +49,26 @@ struct Refresher {
     audiences: Arc<Audiences>,
     exports: Arc<Exports>,
     rebuild_on_change: bool,
+    background: Arc<Background>,
 }
 
 impl Refresher {
+    /// Runs `work` with this refresher on the background runtime and waits for it.
+    async fn in_background<T, Fut>(&self, work: impl FnOnce(Refresher) -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.background.run(work(self.clone())).await
+    }
+
     async fn after_lake_change(&self) -> String {
+        self.in_background(|r| async move { r.rescan_and_rebuild().await })
+            .await
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    async fn rescan_and_rebuild(&self) -> String {
         let summary = self.lake.rescan().await;
         let mut message = format!(
             "lake: {} added, {} changed, {} removed, {} failed",
@@ -84,13 +101,17 @@ impl Refresher {
 #[async_trait]
 impl Admin for Refresher {
     async fn refresh_warehouse(&self) -> Result<String, String> {
-        let report = self.warehouse.build().await;
-        let audiences = self.refresh_audiences().await;
-        Ok(format!(
-            "warehouse: {} built, {} failed{audiences}",
-            report.built.len(),
-            report.failed.len()
-        ))
+        self.in_background(|r| async move {
+            let report = r.warehouse.build().await;
+            let audiences = r.refresh_audiences().await;
+            format!(
+                "warehouse: {} built, {} failed{audiences}",
+                report.built.len(),
+                report.failed.len()
+            )
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
 
     async fn refresh_lake(&self) -> Result<String, String> {
@@ -98,30 +119,46 @@ impl Admin for Refresher {
     }
 
     async fn create_audience(&self, name: &str, sql: &str) -> Result<String, Error> {
-        let counts = self.audiences.create(name, sql).await?;
-        Ok(format!("audience {name}: {} members", counts.members))
+        let (name, sql) = (name.to_owned(), sql.to_owned());
+        self.in_background(|r| async move {
+            let counts = r.audiences.create(&name, &sql).await?;
+            Ok(format!("audience {name}: {} members", counts.members))
+        })
+        .await?
     }
 
     async fn drop_audience(&self, name: &str) -> Result<String, Error> {
-        self.audiences.drop_audience(name).await?;
-        Ok(format!("audience {name} dropped"))
+        let name = name.to_owned();
+        self.in_background(|r| async move {
+            r.audiences.drop_audience(&name).await?;
+            Ok(format!("audience {name} dropped"))
+        })
+        .await?
     }
 
     async fn run_export(&self, name: &str) -> Result<String, Error> {
-        let run = self.exports.run(name).await?;
-        Ok(format!(
-            "export {name}: {} rows to {}",
-            run.rows.unwrap_or(0),
-            run.file
-        ))
+        let name = name.to_owned();
+        self.in_background(|r| async move {
+            let run = r.exports.run(&name).await?;
+            Ok(format!(
+                "export {name}: {} rows to {}",
+                run.rows.unwrap_or(0),
+                run.file
+            ))
+        })
+        .await?
     }
 
     async fn refresh_audience(&self, name: &str) -> Result<String, Error> {
-        let c = self.audiences.refresh(name).await?;
-        Ok(format!(
-            "audience {name}: {} members, {} entered, {} exited",
-            c.members, c.entered, c.exited
-        ))
+        let name = name.to_owned();
+        self.in_background(|r| async move {
+            let c = r.audiences.refresh(&name).await?;
+            Ok(format!(
+                "audience {name}: {} members, {} entered, {} exited",
+                c.members, c.entered, c.exited
+            ))
+        })
+        .await?
     }
 }
 
@@ -360,6 +397,7 @@ impl App {
             audiences: Arc::clone(&audiences),
             exports: Arc::clone(&exports),
             rebuild_on_change: config.warehouse.rebuild_on_lake_change,
+            background: Arc::new(Background::start()?),
         };
         let admin: Arc<dyn Admin> = Arc::new(refresher.clone());
         let tls = if config.server.tls.enabled() {
@@ -411,13 +449,15 @@ impl App {
             };
             tracing::info!(export = %name, schedule = %pattern, "export scheduled");
             let exports = Arc::clone(&self.refresher.exports);
-            tokio::spawn(schedule.run(shutdown.clone(), move || {
-                let (exports, name) = (Arc::clone(&exports), name.clone());
-                async move {
-                    // A failure is recorded in datapunk.export_runs; the next tick retries.
-                    let _ = exports.run(&name).await;
-                }
-            }));
+            self.refresher
+                .background
+                .spawn(schedule.run(shutdown.clone(), move || {
+                    let (exports, name) = (Arc::clone(&exports), name.clone());
+                    async move {
+                        // A failure is recorded in datapunk.export_runs; the next tick retries.
+                        let _ = exports.run(&name).await;
+                    }
+                }));
         }
         for (name, pattern, _) in audiences {
             let Ok(schedule) = Schedule::parse(&pattern, self.zone) else {
@@ -425,13 +465,15 @@ impl App {
             };
             tracing::info!(audience = %name, schedule = %pattern, "audience refresh scheduled");
             let audiences = Arc::clone(&self.refresher.audiences);
-            tokio::spawn(schedule.run(shutdown.clone(), move || {
-                let (audiences, name) = (Arc::clone(&audiences), name.clone());
-                async move {
-                    // A failure shows in datapunk.audiences; the next tick retries.
-                    let _ = audiences.refresh(&name).await;
-                }
-            }));
+            self.refresher
+                .background
+                .spawn(schedule.run(shutdown.clone(), move || {
+                    let (audiences, name) = (Arc::clone(&audiences), name.clone());
+                    async move {
+                        // A failure shows in datapunk.audiences; the next tick retries.
+                        let _ = audiences.refresh(&name).await;
+                    }
+                }));
         }
     }
 

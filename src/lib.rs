@@ -6,7 +6,8 @@
 //! loop, one session per connection, datafusion-postgres handlers).
 //!
 //! Layout:
-//! - `cli`, `config`, `telemetry`: process setup
+//! - `cli`, `config`, `telemetry`: process setup; `background`: the low-priority runtime
+//!   of rebuilds, refreshes and exports
 //! - `error`, `sqlstate`: one error type, one SQLSTATE mapping
 //! - `pg`: PostgreSQL's behaviour over DataFusion (dialect, types, functions, catalogs)
 //! - `engine`: catalog, per-connection sessions, system tables, and the one door for SQL
@@ -29,6 +30,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod activation;
 pub mod app;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod engine;

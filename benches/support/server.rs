@@ -18,11 +18,19 @@ pub struct BenchServer {
 
 impl BenchServer {
     /// Serves `lake` (not watched) and connects as user `bench`.
+    #[allow(dead_code)] // the lookup and audience benches configure theirs
     pub async fn start(lake: &Path) -> Self {
+        Self::start_with(lake, |_| {}).await
+    }
+
+    /// Serves `lake` with what `configure` changes (the lake is not watched unless it
+    /// says so) and connects as user `bench`.
+    pub async fn start_with(lake: &Path, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
         config.lake.root = lake.display().to_string();
         config.lake.watch = false;
+        configure(&mut config);
         let app = App::build(config).await.expect("server builds");
         let port = app.local_addr().expect("address").port();
         let stop = CancellationToken::new();

@@ -47,6 +47,28 @@ impl Key {
     }
 }
 
+/// The key of every row of a key column (`None` for NULL).
+///
+/// # Errors
+/// A column of a type [`indexable`] refuses.
+pub fn keys_in(array: &ArrayRef) -> Result<Vec<Option<Key>>> {
+    if array.data_type().is_integer() {
+        let wide = datafusion::arrow::compute::cast(array, &DataType::Int64)?;
+        let ints = wide.as_primitive::<Int64Type>();
+        return Ok((0..ints.len())
+            .map(|i| ints.is_valid(i).then(|| Key::Int(ints.value(i))))
+            .collect());
+    }
+    let text = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
+    let text = text.as_string::<i32>();
+    Ok((0..text.len())
+        .map(|i| {
+            text.is_valid(i)
+                .then(|| Key::Text(text.value(i).to_owned()))
+        })
+        .collect())
+}
+
 /// Whether a column of this type can carry the index.
 pub fn indexable(data_type: &DataType) -> bool {
     data_type.is_integer() || is_text(data_type)

@@ -1,25 +1,26 @@
 //! Point lookups by key: a table version with a hash index on its key column, so
-//! `WHERE key = $1` (or `key IN (...)`) reads the matching rows ([`exec::KeyLookupExec`])
-//! instead of scanning — the personalization case, where a CMS asks for one visitor's
-//! audiences, segment or recommendations on every page view.
+//! `WHERE key = $1` (or `key IN (...)`, or an OR of those) reads the matching rows
+//! ([`exec::KeyLookupExec`]) instead of scanning — the personalization case, where a CMS
+//! asks for one visitor's audiences, segment or recommendations on every page view.
 //!
-//! The index belongs to one immutable table version and is built off the query path: the
-//! first lookup on a version starts the build in the background and scans meanwhile;
-//! once a version has served lookups, its successor is indexed before it is published
-//! ([`KeyIndexed::index_like`]), so readers are never blocked and never fall back to scans
-//! while the lake changes. Every other query goes to the wrapped table unchanged.
+//! The index belongs to one immutable table version. The first lookup on a version builds
+//! it (once; concurrent lookups wait for the same build); a version that served lookups
+//! has its successor indexed before that is published ([`KeyIndexed::index_like`]), so
+//! while the lake changes readers never wait and never scan. Key filters are answered
+//! exactly (no filter runs again above the lookup); every other query goes to the wrapped
+//! table unchanged.
 
 mod exec;
 pub mod index;
 mod rows;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{
     BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
 };
@@ -29,15 +30,6 @@ use index::Key;
 use rows::Built;
 pub use rows::Rows;
 
-/// Where a version's index is.
-#[derive(Debug)]
-enum State {
-    NotBuilt,
-    Building,
-    Ready(Arc<Built>),
-    Failed,
-}
-
 /// A table with a key index; see the module docs.
 #[derive(Debug)]
 pub struct KeyIndexed {
@@ -45,7 +37,7 @@ pub struct KeyIndexed {
     rows: Arc<Rows>,
     key: usize,
     key_column: String,
-    state: Arc<Mutex<State>>,
+    built: tokio::sync::OnceCell<Arc<Built>>,
     /// Whether this version has been asked for a lookup (its successor is then indexed
     /// before it is published).
     looked_up: AtomicBool,
@@ -66,7 +58,7 @@ impl KeyIndexed {
                 rows: Arc::new(rows),
                 key,
                 key_column: key_column.to_owned(),
-                state: Arc::new(Mutex::new(State::NotBuilt)),
+                built: tokio::sync::OnceCell::new(),
                 looked_up: AtomicBool::new(false),
             }),
             _ => inner,
@@ -84,9 +76,9 @@ impl KeyIndexed {
         };
         if previous.looked_up.load(Ordering::Relaxed) && previous.key_column == next.key_column {
             next.looked_up.store(true, Ordering::Relaxed);
-            if let Ok(mut state) = next.state.lock() {
-                if matches!(*state, State::NotBuilt) {
-                    *state = build(&next.rows, next.key, &next.key_column);
+            if !next.built.initialized() {
+                if let Ok(built) = build(&next.rows, next.key, &next.key_column) {
+                    let _ = next.built.set(built);
                 }
             }
         }
@@ -94,9 +86,7 @@ impl KeyIndexed {
 
     /// Whether this version's index is built.
     pub fn is_ready(&self) -> bool {
-        self.state
-            .lock()
-            .is_ok_and(|s| matches!(*s, State::Ready(_)))
+        self.built.initialized()
     }
 
     /// The keys a filter looks up, when it is `key = literal`, `key IN (literals)` or an OR
@@ -138,53 +128,38 @@ impl KeyIndexed {
         }
     }
 
-    /// The built index, or `None` after starting its build in the background.
-    fn ready_or_start(&self) -> Option<Arc<Built>> {
+    /// The built index, built now (off the runtime's threads) when this is the first
+    /// lookup on this version.
+    async fn index(&self) -> Result<Arc<Built>> {
         self.looked_up.store(true, Ordering::Relaxed);
-        let mut state = self.state.lock().ok()?;
-        match &*state {
-            State::Ready(built) => return Some(Arc::clone(built)),
-            State::Building | State::Failed => return None,
-            State::NotBuilt => *state = State::Building,
-        }
-        let (slot, rows, key, column) = (
-            Arc::clone(&self.state),
-            Arc::clone(&self.rows),
-            self.key,
-            self.key_column.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("datapunk-key-index".into())
-            .spawn(move || {
-                let built = build(&rows, key, &column);
-                if let Ok(mut state) = slot.lock() {
-                    *state = built;
-                }
-            });
-        if spawned.is_err() {
-            *state = State::NotBuilt;
-        }
-        None
+        self.built
+            .get_or_try_init(|| async {
+                let (rows, key, column) =
+                    (Arc::clone(&self.rows), self.key, self.key_column.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::background::lower_priority();
+                    build(&rows, key, &column)
+                })
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?
+            })
+            .await
+            .cloned()
     }
 }
 
-fn build(rows: &Rows, key: usize, column: &str) -> State {
+fn build(rows: &Rows, key: usize, column: &str) -> Result<Arc<Built>> {
     let started = std::time::Instant::now();
-    match rows.build(key) {
-        Ok(built) => {
-            tracing::debug!(
-                key = column,
-                index_bytes = built.index.heap_bytes(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "key index built"
-            );
-            State::Ready(Arc::new(built))
-        }
-        Err(e) => {
-            tracing::warn!(key = column, error = %e, "key index not built: lookups scan");
-            State::Failed
-        }
-    }
+    let built = rows.build(key).inspect_err(|e| {
+        tracing::warn!(key = column, error = %e, "key index not built");
+    })?;
+    tracing::debug!(
+        key = column,
+        index_bytes = built.index.heap_bytes(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "key index built"
+    );
+    Ok(Arc::new(built))
 }
 
 #[async_trait]
@@ -201,15 +176,15 @@ impl TableProvider for KeyIndexed {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // The inner table's answers, never Exact: a lookup ignores the other filters,
-        // and every filter is applied again above the scan.
+        // Key filters are answered exactly by the lookup; the others keep the inner
+        // table's answer, never Exact (a lookup does not apply them).
         Ok(self
             .inner
             .supports_filters_pushdown(filters)?
             .into_iter()
             .zip(filters)
             .map(|(answer, filter)| match answer {
-                _ if self.keys_of(filter).is_some() => TableProviderFilterPushDown::Inexact,
+                _ if self.keys_of(filter).is_some() => TableProviderFilterPushDown::Exact,
                 TableProviderFilterPushDown::Exact => TableProviderFilterPushDown::Inexact,
                 other => other,
             })
@@ -223,27 +198,25 @@ impl TableProvider for KeyIndexed {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        // The narrowest key filter (AND-ed filters: any one of them bounds the rows).
-        let keys = filters
-            .iter()
-            .filter_map(|f| self.keys_of(f))
-            .min_by_key(Vec::len);
-        if let Some(keys) = keys {
-            if let Some(built) = self.ready_or_start() {
-                let rows = built.index.candidates(&keys);
-                let (schema, properties) =
-                    crate::udf::computed_table::one_batch_output(self.inner.schema(), projection)?;
-                return Ok(Arc::new(exec::KeyLookupExec {
-                    built,
-                    key_column: self.key_column.clone(),
-                    keys: keys.len(),
-                    rows: Arc::new(rows),
-                    projection: projection.cloned(),
-                    schema,
-                    properties,
-                }));
-            }
-        }
-        self.inner.scan(state, projection, filters, limit).await
+        let key_sets: Vec<Vec<Key>> = filters.iter().filter_map(|f| self.keys_of(f)).collect();
+        let Some(narrowest) = key_sets.iter().min_by_key(|k| k.len()) else {
+            return self.inner.scan(state, projection, filters, limit).await;
+        };
+        let built = self.index().await?;
+        let rows = built.index.candidates(narrowest);
+        let (schema, properties) =
+            crate::udf::computed_table::one_batch_output(self.inner.schema(), projection)?;
+        Ok(Arc::new(exec::KeyLookupExec {
+            built,
+            key_column: self.key_column.clone(),
+            key: self.key,
+            key_sets,
+            rows: Arc::new(rows),
+            table_schema: self.inner.schema(),
+            projection: projection.cloned(),
+            limit,
+            schema,
+            properties,
+        }))
     }
 }

@@ -6,9 +6,9 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{concat_batches, interleave};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::Result;
 use parquet::arrow::arrow_reader::{
@@ -138,11 +138,18 @@ impl Built {
         }
         match &self.reader {
             Reader::Memory { batches, starts } => {
+                // Only the batches holding the rows take part, and text is copied out of
+                // their shared buffers: the result owns a few bytes, not references to
+                // the whole table's string data (which every later copy would carry).
+                let mut used: Vec<usize> = Vec::new();
                 let at: Vec<(usize, usize)> = rows
                     .iter()
                     .map(|&r| {
                         let b = starts.partition_point(|&s| s <= u64::from(r)) - 1;
-                        (b, (u64::from(r) - starts[b]) as usize)
+                        if used.last() != Some(&b) {
+                            used.push(b);
+                        }
+                        (used.len() - 1, (u64::from(r) - starts[b]) as usize)
                     })
                     .collect();
                 let width = batches.first().map_or(0, RecordBatch::num_columns);
@@ -153,9 +160,11 @@ impl Built {
                 let arrays = columns
                     .iter()
                     .map(|&c| {
-                        let parts: Vec<&dyn datafusion::arrow::array::Array> =
-                            batches.iter().map(|b| b.column(c).as_ref()).collect();
-                        interleave(&parts, &at)
+                        let parts: Vec<&dyn Array> = used
+                            .iter()
+                            .map(|&b| batches[b].column(c).as_ref())
+                            .collect();
+                        interleave(&parts, &at).map(compact)
                     })
                     .collect::<std::result::Result<Vec<_>, _>>()?;
                 Ok(RecordBatch::try_new_with_options(
@@ -233,6 +242,15 @@ fn skip_to(selectors: &mut Vec<RowSelector>, cursor: &mut u64, to: u64) {
     if to > *cursor {
         selectors.push(RowSelector::skip((to - *cursor) as usize));
         *cursor = to;
+    }
+}
+
+/// A view array with its own small buffers instead of views into the source's.
+fn compact(array: ArrayRef) -> ArrayRef {
+    match array.data_type() {
+        DataType::Utf8View => Arc::new(array.as_string_view().gc()),
+        DataType::BinaryView => Arc::new(array.as_binary_view().gc()),
+        _ => array,
     }
 }
 
@@ -319,6 +337,33 @@ mod tests {
             .expect("read");
         assert_eq!(got.column(0).as_string::<i32>().value(0), "n131");
         assert_eq!(built.read(&[], &schema, None).expect("none").num_rows(), 0);
+    }
+
+    #[test]
+    fn rows_read_from_memory_own_their_text() {
+        let names: ArrayRef =
+            Arc::new(datafusion::arrow::array::StringViewArray::from_iter_values(
+                (0..10_000).map(|i| format!("a name long enough to live in the data buffer {i}")),
+            ));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "name",
+            DataType::Utf8View,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![names]).expect("batch");
+        let built = Rows::Memory(vec![batch.slice(0, 5000), batch.slice(5000, 5000)])
+            .build(0)
+            .expect("index");
+        let got = built.read(&[7000], &schema, None).expect("read");
+        assert_eq!(
+            got.column(0).as_string_view().value(0),
+            "a name long enough to live in the data buffer 7000"
+        );
+        assert!(
+            got.get_array_memory_size() < 4096,
+            "{}",
+            got.get_array_memory_size()
+        );
     }
 
     #[test]

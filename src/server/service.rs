@@ -321,6 +321,11 @@ impl QueryParser for DoorParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        if admin_command(sql).is_some() {
+            // Run by Execute ([`QueryService::execute_portal`]): no plan, no parameters,
+            // no rows.
+            return Ok(Some((sql.to_owned(), None)));
+        }
         let statements = prepare::parse(sql).map_err(|e| errors::located(api(e), sql))?;
         let first = self
             .first_planned(client, sql, statements)
@@ -452,6 +457,11 @@ impl QueryService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if let (sql, None) = &portal.statement.statement {
+            if let Some(command) = admin_command(sql) {
+                return self.run_admin(client, command).await;
+            }
+        }
         if let (_, Some((statement, plan))) = &portal.statement.statement {
             let params = parameters::bind(portal, plan)?;
             for hook in &self.hooks {

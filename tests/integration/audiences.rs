@@ -232,6 +232,40 @@ async fn audience_commands_check_users_names_and_queries() {
     let n = keys(&analyst, "SELECT count(*) FROM audience.everyone").await;
     let customers = keys(&analyst, "SELECT count(*) FROM lake.customers").await;
     assert_eq!(n, customers);
+
+    // The extended protocol (what JDBC and most drivers use) runs the same commands.
+    let e = analyst
+        .execute("REFRESH AUDIENCE everyone", &[])
+        .await
+        .expect_err("not admin");
+    assert_eq!(sqlstate(&e), "42501");
+    c.execute(
+        "CREATE AUDIENCE later AS SELECT customer_id FROM lake.customers",
+        &[],
+    )
+    .await
+    .expect("create, extended");
+    let statement = c.prepare("REFRESH AUDIENCE later").await.expect("prepare");
+    assert!(statement.params().is_empty() && statement.columns().is_empty());
+    c.execute(&statement, &[]).await.expect("refresh, extended");
+    c.execute(&statement, &[]).await.expect("refresh again");
+    assert_eq!(
+        keys(
+            &c,
+            "SELECT refresh_id FROM datapunk.audiences WHERE name = 'later'"
+        )
+        .await,
+        BTreeSet::from(["3".to_owned()])
+    );
+    let e = c
+        .execute("DROP AUDIENCE nope", &[])
+        .await
+        .expect_err("unknown");
+    assert_eq!(sqlstate(&e), "42704");
+    c.execute("DROP AUDIENCE later", &[])
+        .await
+        .expect("drop, extended");
+    assert!(!d.definitions.join("later.sql").exists());
     s.stop().await;
 }
 

@@ -126,6 +126,18 @@ async fn prepared_lookups_answer_from_the_key_index_with_the_rows_a_scan_returns
         ),
     );
 
+    // Several key filters: every one holds; a LIMIT still limits.
+    let both = format!("{recommendations} WHERE customer_id IN (3, 4) AND customer_id = 4");
+    assert!(plan(&c, &both).await.contains("KeyLookupExec"));
+    assert_eq!(
+        sorted(c.query(&both, &[]).await.expect("both")),
+        sorted(c.query(&scan, &[&4i64]).await.expect("scan")),
+    );
+    let none = format!("{recommendations} WHERE customer_id IN (3, 4) AND customer_id = 5");
+    assert!(c.query(&none, &[]).await.expect("none").is_empty());
+    let limited = format!("{recommendations} WHERE customer_id = 4 LIMIT 2");
+    assert_eq!(c.query(&limited, &[]).await.expect("limit").len(), 2);
+
     // A text key on an audience (a Parquet file read through its page index).
     let by_email = c
         .prepare("SELECT customer_id::text, name, email FROM audience.by_email WHERE email = $1")
