@@ -86,6 +86,13 @@ async fn main() {
     let definitions = tmp.path().join("audiences");
     std::fs::create_dir_all(&definitions).expect("definitions");
     let exports = tmp.path().join("exports");
+    // Defined before the server starts (the export names it), empty until the first
+    // timed refresh.
+    std::fs::write(
+        definitions.join("orders.sql"),
+        format!("-- key: order_id\n{}", audience_query("order_id < 0")),
+    )
+    .expect("definition");
     let (state, defs, out) = (
         tmp.path().join("state").display().to_string(),
         definitions.display().to_string(),

@@ -252,7 +252,23 @@ impl Audiences {
     async fn refresh_one(&self, audience: &mut Audience) -> Result<Counts, Error> {
         let started = Instant::now();
         let name = audience.definition.name.clone();
-        let outcome = self.run_refresh(audience, started).await;
+        let outcome = match Definitions::reread(&audience.definition) {
+            // The member files are keyed by their key column: a new key is a new audience.
+            Some(edited) if edited.key_column != audience.definition.key_column => {
+                Err(Error::Config(format!(
+                    "the key column of audience {name} changed from {} to {}: an audience \
+                     keeps its key; DROP AUDIENCE and define it again",
+                    audience.definition.key_column, edited.key_column
+                )))
+            }
+            edited => {
+                if let Some(edited) = edited {
+                    tracing::info!(audience = %name, file = %edited.path.display(), "audience definition edited");
+                    audience.definition = edited;
+                }
+                self.run_refresh(audience, started).await
+            }
+        };
         match &outcome {
             Ok(counts) => {
                 audience.error = None;

@@ -91,6 +91,19 @@ impl Definitions {
         Ok(definitions)
     }
 
+    /// `definition` as its file now reads, when the file was edited since (a file that
+    /// cannot be read keeps the definition as it was).
+    pub fn reread(definition: &Definition) -> Option<Definition> {
+        let sql = fs::read_to_string(&definition.path).ok()?;
+        (sql != definition.sql).then(|| Definition {
+            name: definition.name.clone(),
+            key_column: key_column(&sql),
+            schedule: crate::engine::prepare::comment_setting(&sql, "schedule"),
+            path: definition.path.clone(),
+            sql,
+        })
+    }
+
     /// The definition `CREATE AUDIENCE name AS sql` makes (not yet written).
     pub fn define(&self, name: &str, sql: &str) -> Definition {
         let sql = format!("{}\n", sql.trim().trim_end_matches(';').trim_end());

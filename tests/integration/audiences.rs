@@ -266,6 +266,34 @@ async fn audience_commands_check_users_names_and_queries() {
         .await
         .expect("drop, extended");
     assert!(!d.definitions.join("later.sql").exists());
+
+    // An edited definition file counts from the next refresh; its key may not change.
+    std::fs::write(
+        d.definitions.join("everyone.sql"),
+        "SELECT customer_id, email FROM lake.customers WHERE customer_id <= 10",
+    )
+    .expect("edit");
+    c.batch_execute("REFRESH AUDIENCE everyone")
+        .await
+        .expect("refresh edited");
+    assert_eq!(
+        keys(&c, "SELECT count(*) FROM audience.everyone").await,
+        BTreeSet::from(["10".to_owned()])
+    );
+    std::fs::write(
+        d.definitions.join("everyone.sql"),
+        "-- key: email\nSELECT customer_id, email FROM lake.customers",
+    )
+    .expect("edit key");
+    let e = c
+        .batch_execute("REFRESH AUDIENCE everyone")
+        .await
+        .expect_err("key changed");
+    assert!(format!("{e:?}").contains("keeps its key"), "{e:?}");
+    assert_eq!(
+        keys(&c, "SELECT count(*) FROM audience.everyone").await,
+        BTreeSet::from(["10".to_owned()])
+    );
     s.stop().await;
 }
 
