@@ -21,6 +21,7 @@ mod server;
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use datapunk::marketing::rfm::SEGMENTS;
 use measure::{commit, median, peak_rss_mib, reset_peak_rss};
 use server::BenchServer;
 
@@ -29,19 +30,6 @@ const RATE_PER_SECOND: u64 = 1000;
 const ARRIVAL_ROWS: i64 = 1000;
 const COUNTRIES: &[&str] = &[
     "US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR", "JP", "CA", "AU", "IN", "MX",
-];
-const SEGMENTS: &[&str] = &[
-    "Champions",
-    "Loyal",
-    "Potential Loyalist",
-    "New Customers",
-    "Promising",
-    "Need Attention",
-    "About To Sleep",
-    "At Risk",
-    "Can't Lose Them",
-    "Hibernating",
-    "Lost",
 ];
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -80,13 +68,23 @@ fn profiles(from: i64, to: i64) -> RecordBatch {
     RecordBatch::try_new(Arc::new(schema), columns).expect("batch")
 }
 
-/// `profiles(from, to)` for PostgreSQL.
-const PG_ROWS: &str = "SELECT g, 'Customer ' || g, 'c' || g || '@example.com', \
-    (ARRAY['US','GB','DE','FR','ES','IT','NL','SE','PL','BR','JP','CA','AU','IN','MX'])[g % 15 + 1], \
-    (ARRAY['Champions','Loyal','Potential Loyalist','New Customers','Promising','Need Attention', \
-           'About To Sleep','At Risk','Can''t Lose Them','Hibernating','Lost'])[g % 11 + 1], \
-    ((g * 7919) % 100000) / 100.0, (g % 997 + 1) || ',' || (g % 991 + 1) || ',' || (g % 983 + 1) \
-    FROM generate_series";
+/// `profiles(from, to)` for PostgreSQL: the select list over `generate_series(...) AS g`.
+fn pg_rows() -> String {
+    let array = |items: &[&str]| {
+        let quoted: Vec<String> = items
+            .iter()
+            .map(|i| format!("'{}'", i.replace('\'', "''")))
+            .collect();
+        format!("(ARRAY[{}])", quoted.join(","))
+    };
+    format!(
+        "SELECT g, 'Customer ' || g, 'c' || g || '@example.com', {}[g % 15 + 1], {}[g % 11 + 1], \
+         ((g * 7919) % 100000) / 100.0, \
+         (g % 997 + 1) || ',' || (g % 991 + 1) || ',' || (g % 983 + 1) FROM generate_series",
+        array(COUNTRIES),
+        array(&SEGMENTS)
+    )
+}
 
 /// Writes customers `from..to` as one Parquet file of the lake's `customers` table, whole
 /// (written aside, then renamed in).
@@ -419,8 +417,9 @@ async fn main() {
         .batch_execute(&format!(
             "CREATE TABLE customer_profile (customer_id bigint PRIMARY KEY, name text, email text, \
              country text, segment text, clv double precision, recommended_products text);
-             INSERT INTO customer_profile {PG_ROWS}(1::bigint, {customers}) AS g;
-             ANALYZE customer_profile;"
+             INSERT INTO customer_profile {}(1::bigint, {customers}) AS g;
+             ANALYZE customer_profile;",
+            pg_rows()
         ))
         .await
         .expect("load postgres");
@@ -441,7 +440,8 @@ async fn main() {
                 let to = next + ARRIVAL_ROWS;
                 client
                     .batch_execute(&format!(
-                        "INSERT INTO customer_profile {PG_ROWS}({next}::bigint, {}) AS g",
+                        "INSERT INTO customer_profile {}({next}::bigint, {}) AS g",
+                        pg_rows(),
                         to - 1
                     ))
                     .await
