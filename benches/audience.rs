@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 #[path = "support/anchor_lake.rs"]
 mod anchor_lake;
 #[path = "support/measure.rs"]
+#[allow(dead_code)] // median: each figure here is one run
 mod measure;
 #[path = "support/server.rs"]
 mod server;

@@ -97,6 +97,16 @@ pub fn line_in_message(message: &str) -> Option<usize> {
         .ok()
 }
 
+/// The value of a `-- name: value` comment line of a script or definition (`-- key:
+/// customer_id`, `-- schedule: */15 * * * *`).
+pub fn comment_setting(sql: &str, name: &str) -> Option<String> {
+    sql.lines()
+        .filter_map(|l| l.trim().strip_prefix("--"))
+        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+        .map(|k| k.trim().to_owned())
+        .find(|k| !k.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,14 +119,4 @@ mod tests {
         );
         assert_eq!(line_in_message("no position"), None);
     }
-}
-
-/// The value of a `-- name: value` comment line of a script or definition (`-- key:
-/// customer_id`, `-- schedule: */15 * * * *`).
-pub fn comment_setting(sql: &str, name: &str) -> Option<String> {
-    sql.lines()
-        .filter_map(|l| l.trim().strip_prefix("--"))
-        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
-        .map(|k| k.trim().to_owned())
-        .find(|k| !k.is_empty())
 }

@@ -180,7 +180,7 @@ async fn prepared_lookups_answer_from_the_key_index_with_the_rows_a_scan_returns
     )
     .await
     .contains("KeyLookupExec"));
-    for id in customers.iter().copied() {
+    for &id in &customers {
         assert_eq!(
             sorted(c.query(&lookup, &[&id]).await.expect("lookup")),
             sorted(c.query(&scan, &[&id]).await.expect("scan")),
