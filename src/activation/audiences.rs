@@ -323,7 +323,9 @@ impl Audiences {
             .members
             .as_ref()
             .map(|m| (audience.dir.file(m), audience.manifest.key_column.clone()));
-        let now_us = micros(SystemTime::now());
+        // Strictly increasing refresh times even if the clock steps back: a member's
+        // `entered_at` then tells which refresh it entered in (exports rely on it).
+        let now_us = micros(SystemTime::now()).max(audience.manifest.refreshed_at_us + 1);
         let audience_name = definition.name.clone();
         let key_column = definition.key_column.clone();
         let handle = tokio::runtime::Handle::current();
@@ -445,6 +447,8 @@ pub struct Pinned<'a> {
     _audiences: tokio::sync::MutexGuard<'a, BTreeMap<String, Audience>>,
     pub refresh_id: i64,
     pub key_column: String,
+    /// When that refresh ran: the `entered_at` of the members who entered in it.
+    pub refreshed_at_us: i64,
 }
 
 impl std::fmt::Debug for Pinned<'_> {
@@ -474,14 +478,16 @@ impl Audiences {
                     .unwrap_or_default()
             )));
         }
-        let (refresh_id, key_column) = (
+        let (refresh_id, key_column, refreshed_at_us) = (
             audience.manifest.refresh_id,
             audience.manifest.key_column.clone(),
+            audience.manifest.refreshed_at_us,
         );
         Ok(Pinned {
             _audiences: audiences,
             refresh_id,
             key_column,
+            refreshed_at_us,
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct Run {
     /// The audience refreshes whose changes it delivers: (from, to].
     pub from_refresh: i64,
     pub to_refresh: i64,
+    /// When refresh `to_refresh` ran (0 in runs recorded before it was kept).
+    #[serde(default)]
+    pub to_refreshed_at_us: i64,
     pub rows: Option<u64>,
     pub file: String,
     /// `running`, `ok` or `failed`.
@@ -108,6 +111,16 @@ impl Runs {
             .rev()
             .find(|r| r.state == "ok")
             .map_or(0, |r| r.to_refresh)
+    }
+
+    /// When the refresh the last successful run delivered up to ran: `None` when that
+    /// run predates the record of it, `Some(i64::MIN)` before any successful run.
+    pub fn delivered_up_to_time(&self) -> Option<i64> {
+        match self.runs.iter().rev().find(|r| r.state == "ok") {
+            None => Some(i64::MIN),
+            Some(r) if r.to_refreshed_at_us > 0 => Some(r.to_refreshed_at_us),
+            Some(_) => None,
+        }
     }
 
     /// Failures since the last success.

@@ -214,6 +214,7 @@ impl Exports {
         };
         let to_refresh = pinned.as_ref().map_or(0, |p| p.refresh_id);
         let from_refresh = runs.delivered_up_to();
+        let from_time = runs.delivered_up_to_time();
         let started = SystemTime::now();
         let stamp = chrono::DateTime::<chrono::Utc>::from(started).format("%Y%m%dT%H%M%S%3fZ");
         let extension = config.format.as_str();
@@ -227,6 +228,7 @@ impl Exports {
             finished_us: None,
             from_refresh,
             to_refresh,
+            to_refreshed_at_us: pinned.as_ref().map_or(0, |p| p.refreshed_at_us),
             rows: None,
             file: file.clone(),
             state: "running".into(),
@@ -235,7 +237,7 @@ impl Exports {
         };
         runs.record(run.clone()).map_err(Error::Io)?;
         let sql = match &pinned {
-            Some(p) => audience_sql(config, &p.key_column, from_refresh, to_refresh),
+            Some(p) => audience_sql(config, &p.key_column, from_refresh, to_refresh, from_time),
             None => config.query.clone(),
         };
         let outcome = self.write(config, &sql, &file).await;
@@ -309,7 +311,18 @@ impl Exports {
 
 /// The query of an audience export: every member, or who entered (with the members'
 /// columns) or exited (key and when) in refreshes (from, to].
-fn audience_sql(config: &ExportConfig, key: &str, from: i64, to: i64) -> String {
+///
+/// Members who entered in refreshes (from, to] and still are members are those whose
+/// `entered_at` is after refresh `from` ran (`from_time`; refresh times strictly increase):
+/// one filter on the members file. Without that time (runs recorded before it was kept),
+/// the members are matched with the change files.
+fn audience_sql(
+    config: &ExportConfig,
+    key: &str,
+    from: i64,
+    to: i64,
+    from_time: Option<i64>,
+) -> String {
     let members = format!("audience.{}", identifier(&config.audience));
     let changes = |change: &str| {
         format!(
@@ -319,12 +332,20 @@ fn audience_sql(config: &ExportConfig, key: &str, from: i64, to: i64) -> String 
         )
     };
     let key_text = format!("CAST(m.{} AS VARCHAR)", identifier(key));
-    match config.mode.as_str() {
-        "entered" => format!(
+    match (config.mode.as_str(), from_time) {
+        ("entered", Some(i64::MIN)) => format!("SELECT m.* FROM {members} AS m"),
+        ("entered", Some(after)) => format!(
+            "SELECT m.* FROM {members} AS m WHERE m.{} > CAST('{}' AS TIMESTAMPTZ)",
+            identifier(super::diff::ENTERED_AT),
+            chrono::DateTime::from_timestamp_micros(after)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ),
+        ("entered", None) => format!(
             "SELECT m.* FROM {members} AS m WHERE {key_text} IN ({})",
             changes("entered")
         ),
-        "exited" => format!(
+        ("exited", _) => format!(
             "SELECT c.key AS {}, max(c.at) AS exited_at FROM datapunk.audience_changes AS c \
              WHERE c.audience = {} AND c.change = 'exited' AND c.refresh_id > {from} \
              AND c.refresh_id <= {to} AND c.key NOT IN (SELECT {key_text} FROM {members} AS m) \
