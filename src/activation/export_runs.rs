@@ -161,3 +161,56 @@ impl Runs {
 pub fn done_path(file: &str) -> String {
     format!("{file}.done")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(run_id: i64, state: &str, to_refresh: i64, to_refreshed_at_us: i64) -> Run {
+        Run {
+            run_id,
+            started_us: 0,
+            finished_us: None,
+            from_refresh: 0,
+            to_refresh,
+            to_refreshed_at_us,
+            rows: None,
+            file: format!("/nowhere/run-{run_id}.csv"),
+            state: state.into(),
+            error: None,
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn the_delivered_refresh_and_its_time_come_from_the_last_successful_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut runs = Runs::open(dir.path()).expect("open");
+        assert_eq!(
+            (runs.delivered_up_to(), runs.delivered_up_to_time()),
+            (0, Some(i64::MIN))
+        );
+        runs.record(run(1, "ok", 3, 300)).expect("record");
+        runs.record(run(2, "failed", 5, 500)).expect("record");
+        assert_eq!(
+            (runs.delivered_up_to(), runs.delivered_up_to_time()),
+            (3, Some(300))
+        );
+        // A run recorded before refresh times were kept: its time is unknown.
+        runs.record(run(3, "ok", 6, 0)).expect("record");
+        assert_eq!(
+            (runs.delivered_up_to(), runs.delivered_up_to_time()),
+            (6, None)
+        );
+        // Records written before the field existed read as unknown, too.
+        let old = "[[runs]]\nrun_id = 1\nstarted_us = 0\nfrom_refresh = 0\nto_refresh = 2\n\
+                   file = \"f.csv\"\nstate = \"ok\"\nattempt = 1\n";
+        let other = tempfile::tempdir().expect("tempdir");
+        std::fs::write(other.path().join("runs.toml"), old).expect("write");
+        let runs = Runs::open(other.path()).expect("open old");
+        assert_eq!(
+            (runs.delivered_up_to(), runs.delivered_up_to_time()),
+            (2, None)
+        );
+    }
+}
