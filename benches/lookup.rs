@@ -323,7 +323,6 @@ async fn main() {
     );
 
     let lake_dir = lake.clone();
-    let probe_info = s.conninfo.clone();
     reset_peak_rss();
     let dp = load(
         &s.conninfo,
@@ -346,32 +345,6 @@ async fn main() {
                     .await
                     .expect("arrival");
                 next = to;
-                if std::env::var("DATAPUNK_BENCH_PROBE").is_ok() {
-                    let (probe, conn) = tokio_postgres::connect(&probe_info, tokio_postgres::NoTls)
-                        .await
-                        .expect("probe");
-                    tokio::spawn(conn);
-                    let t = Instant::now();
-                    let mut last = String::new();
-                    while t.elapsed() < Duration::from_secs(2) {
-                        let q = Instant::now();
-                        let p = explain(&probe, &LOOKUP.replace("$1", "7")).await;
-                        let kind = if p.contains("KeyLookupExec") {
-                            "index"
-                        } else {
-                            "scan"
-                        };
-                        let took = q.elapsed().as_secs_f64() * 1000.0;
-                        if kind != last || took > 20.0 {
-                            println!(
-                                "          +{:.2} s: {kind} (explain {took:.1} ms)",
-                                t.elapsed().as_secs_f64()
-                            );
-                            last = kind.to_owned();
-                        }
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                }
             }
             next - 1
         },
