@@ -15,7 +15,7 @@ pub(super) fn log_add_exp(a: f64, b: f64) -> f64 {
     if high == f64::NEG_INFINITY {
         return high;
     }
-    high + ((a - high).exp() + (b - high).exp()).ln()
+    high + (-(a - b).abs()).exp().ln_1p()
 }
 
 /// ln(e^a − e^b) for a ≥ b.

@@ -10,10 +10,8 @@
 //! per-customer lists), partial summaries per input partition merged at the end, no
 //! sort of the lines.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash};
-
-use super::rfm_table::{Amount, KeyHasher};
+use super::customer_book::{BookEntry, CustomerBook, CustomerKey};
+use super::rfm_table::Amount;
 
 /// The calibration period (up to and including `calibration_end`, a day number) and
 /// the optional holdout period after it (up to and including `observation_end`).
@@ -43,7 +41,7 @@ const LOG_PARTS: usize = 256;
 
 impl LogPart {
     fn compact(&mut self) {
-        self.pairs.sort_unstable();
+        radsort::sort(&mut self.pairs);
         self.pairs.dedup();
         self.distinct_up_to = self.pairs.len();
     }
@@ -69,16 +67,38 @@ impl DayLog {
         self.bytes += (part.pairs.capacity() - before) * 8;
     }
 
-    /// Each slot's number of distinct days (`slots` slots).
-    fn distinct_days(mut self, slots: usize) -> Vec<u32> {
-        let mut counts = vec![0u32; slots];
-        for part in &mut self.parts {
-            part.compact();
-            for &pair in &part.pairs {
-                counts[(pair >> 32) as usize] += 1;
-            }
+    /// Each slot's number of distinct days (`slots` slots), the parts counted on all
+    /// cores.
+    fn distinct_days(self, slots: usize) -> Vec<u32> {
+        let threads = super::thread_count(0).clamp(1, self.parts.len().max(1));
+        let mut groups: Vec<Vec<LogPart>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, part) in self.parts.into_iter().enumerate() {
+            groups[i % threads].push(part);
         }
-        counts
+        let count = |group: Vec<LogPart>| {
+            let mut counts = vec![0u32; slots];
+            for mut part in group {
+                part.compact();
+                for &pair in &part.pairs {
+                    counts[(pair >> 32) as usize] += 1;
+                }
+            }
+            counts
+        };
+        std::thread::scope(|scope| {
+            let counted: Vec<_> = groups
+                .into_iter()
+                .map(|group| scope.spawn(move || count(group)))
+                .collect();
+            let mut total = vec![0u32; slots];
+            for part in counted {
+                let part = part
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                total.iter_mut().zip(part).for_each(|(t, c)| *t += c);
+            }
+            total
+        })
     }
 }
 
@@ -105,6 +125,15 @@ struct HoldoutTotals<A> {
     total: A,
     /// Holdout lines with a value.
     lines: u64,
+}
+
+impl<A: Amount> BookEntry for Purchases<A> {
+    fn vacant() -> Self {
+        Self::new(u32::MAX)
+    }
+    fn is_vacant(&self) -> bool {
+        self.slot == u32::MAX
+    }
 }
 
 impl<A: Amount> Purchases<A> {
@@ -134,7 +163,7 @@ impl<A: Amount> Purchases<A> {
 #[derive(Debug)]
 pub struct Summaries<K, A> {
     periods: Periods,
-    customers: HashMap<K, Purchases<A>, BuildHasherDefault<KeyHasher>>,
+    customers: CustomerBook<K, Purchases<A>>,
     holdouts: Vec<HoldoutTotals<A>>,
     days: DayLog,
     holdout_days: DayLog,
@@ -163,11 +192,11 @@ fn day32(day: i64) -> i32 {
     day.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
-impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
+impl<K: CustomerKey + 'static, A: Amount> Summaries<K, A> {
     pub fn new(periods: Periods) -> Self {
         Self {
             periods,
-            customers: HashMap::default(),
+            customers: CustomerBook::default(),
             holdouts: Vec::new(),
             days: DayLog::new(),
             holdout_days: DayLog::new(),
@@ -198,12 +227,11 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
                 Some((k, c)) if *k == key => c,
                 _ => {
                     current = None;
-                    let slot = customers.len() as u32;
-                    let c = customers.entry(key.clone()).or_insert_with(|| {
+                    let c = customers.entry(key, |slot| {
                         if periods.observation_end.is_some() {
                             holdouts.push(HoldoutTotals::default());
                         }
-                        Purchases::new(slot)
+                        Purchases::new(slot as u32)
                     });
                     &mut current.insert((key, c)).1
                 }
@@ -235,15 +263,14 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
     /// Folds in another partition's purchases.
     pub fn merge(&mut self, other: Summaries<K, A>) {
         let mut slots = vec![0u32; other.customers.len()];
-        for (key, theirs) in other.customers {
-            let slot = self.customers.len() as u32;
+        for (key, theirs) in other.customers.into_entries() {
             let holdouts = &mut self.holdouts;
             let with_holdout = self.periods.observation_end.is_some();
-            let ours = self.customers.entry(key).or_insert_with(|| {
+            let ours = self.customers.entry(&key, |slot| {
                 if with_holdout {
                     holdouts.push(HoldoutTotals::default());
                 }
-                Purchases::new(slot)
+                Purchases::new(slot as u32)
             });
             slots[theirs.slot as usize] = ours.slot;
             ours.add_first(theirs.first, theirs.first_value);
@@ -272,8 +299,7 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
 
     /// Approximate heap bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        let per_customer = std::mem::size_of::<(K, Purchases<A>)>() * 8 / 7 + 1;
-        self.customers.capacity() * per_customer
+        self.customers.heap_bytes()
             + self.holdouts.capacity() * std::mem::size_of::<HoldoutTotals<A>>()
             + self.days.bytes
             + self.holdout_days.bytes
@@ -289,7 +315,7 @@ impl<K: Hash + Eq + Clone + Ord, A: Amount> Summaries<K, A> {
         let holdouts = self.holdouts;
         let mut rows: Vec<(K, Summary)> = self
             .customers
-            .into_iter()
+            .into_entries()
             .filter(|(_, c)| c.first != i32::MAX)
             .map(|(key, c)| {
                 let slot = c.slot as usize;

@@ -27,6 +27,7 @@ pub mod btyd;
 pub mod btyd_fit;
 pub mod clv_summary;
 pub mod cooccurrence;
+pub mod customer_book;
 pub mod exact_sum;
 pub mod fit;
 pub mod itemsets;

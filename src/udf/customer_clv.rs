@@ -207,37 +207,55 @@ impl SummaryOutput for Predictions {
         customers: ArrayRef,
         summaries: &[Summary],
     ) -> Result<RecordBatch> {
+        let begun = std::time::Instant::now();
         let histories: Vec<History> = summaries.iter().map(|s| self.history(s)).collect();
-        let history_key = |h: &History| [h.x.to_bits(), h.t_x.to_bits(), h.t.to_bits()];
-        let distinct = counted(histories.iter().map(|h| (history_key(h), *h)));
-        let started = std::time::Instant::now();
-        let purchases = converged(btyd_fit::fit_bgnbd(&distinct), "BG/NBD", "customers")?;
-        let bgnbd_ms = started.elapsed().as_millis();
-        let spends = counted(
-            summaries
-                .iter()
-                .filter(|s| s.frequency > 0 && s.monetary_value > 0.0)
-                .map(|s| {
-                    let x = s.frequency as f64;
-                    (
-                        [x.to_bits(), s.monetary_value.to_bits(), 0],
-                        (x, s.monetary_value),
-                    )
-                }),
-        );
-        let spend: GammaGamma = converged(
-            btyd_fit::fit_gammagamma(&spends),
-            "Gamma-Gamma",
-            "repeat customers",
-        )?;
+        // Gamma-Gamma is counted and fitted beside BG/NBD.
+        let spend_fit = || {
+            let spends = counted(
+                summaries
+                    .iter()
+                    .filter(|s| s.frequency > 0 && s.monetary_value > 0.0)
+                    .map(|s| {
+                        let x = s.frequency as f64;
+                        (
+                            [x.to_bits(), s.monetary_value.to_bits(), 0],
+                            (x, s.monetary_value),
+                        )
+                    }),
+            );
+            (
+                btyd_fit::fit_gammagamma(&spends),
+                spends.len(),
+                begun.elapsed(),
+            )
+        };
+        let purchases_fit = || {
+            let history_key = |h: &History| [h.x.to_bits(), h.t_x.to_bits(), h.t.to_bits()];
+            let distinct = counted(histories.iter().map(|h| (history_key(h), *h)));
+            (
+                btyd_fit::fit_bgnbd(&distinct),
+                distinct.len(),
+                begun.elapsed(),
+            )
+        };
+        let ((purchases_fit, distinct_histories, bgnbd_time), spend_fit) =
+            std::thread::scope(|scope| {
+                let spend = scope.spawn(spend_fit);
+                (purchases_fit(), spend.join())
+            });
+        let (spend_fit, distinct_spends, gammagamma_time) =
+            spend_fit.map_err(|_| bad("the Gamma-Gamma fit failed".into()))?;
         tracing::debug!(
             customers = summaries.len(),
-            distinct_histories = distinct.len(),
-            distinct_spends = spends.len(),
-            bgnbd_ms,
-            gammagamma_ms = started.elapsed().as_millis() - bgnbd_ms,
-            "customer_clv fitted"
+            distinct_histories,
+            distinct_spends,
+            bgnbd_ms = bgnbd_time.as_millis(),
+            bgnbd_iterations = purchases_fit.as_ref().map_or(0, |f| f.iterations),
+            gammagamma_ms = gammagamma_time.as_millis(),
+            "customer_clv fitted (counting included, side by side)"
         );
+        let purchases = converged(purchases_fit, "BG/NBD", "customers")?;
+        let spend: GammaGamma = converged(spend_fit, "Gamma-Gamma", "repeat customers")?;
 
         // Predictions depend on the recency only through P(alive): the hypergeometric
         // series run once per distinct (x, T).
@@ -284,6 +302,10 @@ impl SummaryOutput for Predictions {
                     .collect(),
             ),
         ];
+        tracing::debug!(
+            total_ms = begun.elapsed().as_millis(),
+            "customer_clv predicted"
+        );
         Ok(RecordBatch::try_new(schema, columns)?)
     }
 }

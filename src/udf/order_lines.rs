@@ -4,7 +4,6 @@
 //! units per day to turn it into days) and an `amount` (exact decimal or double), and
 //! the readers of those columns from Arrow batches.
 
-use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -14,6 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64T
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{cast, col, Expr, LogicalPlan, LogicalPlanBuilder};
 
+use crate::marketing::customer_book::CustomerKey;
 use crate::marketing::exact_sum::DoubleDouble;
 use crate::marketing::rfm_table::Amount;
 
@@ -141,7 +141,7 @@ impl OrderLines {
 }
 
 /// Customer keys as Arrow columns.
-pub trait Key: Hash + Eq + Clone + Ord + Send + Sync + 'static {
+pub trait Key: CustomerKey + Send + Sync + 'static {
     fn read(array: &ArrayRef) -> Vec<Option<Self>>;
     fn build(keys: Vec<Self>) -> ArrayRef;
 }
