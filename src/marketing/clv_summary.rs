@@ -67,6 +67,31 @@ impl DayLog {
         self.bytes += (part.pairs.capacity() - before) * 8;
     }
 
+    /// Takes in another log whose slot `s` is our slot `slots[s]`: its pairs are
+    /// appended (room made once per part), left to be deduplicated when counted.
+    fn absorb(&mut self, other: DayLog, slots: &[u32]) {
+        let ours = |pair: u64| u64::from(slots[(pair >> 32) as usize]) << 32 | (pair & 0xffff_ffff);
+        let mut incoming = vec![0usize; LOG_PARTS];
+        for part in &other.parts {
+            for &pair in &part.pairs {
+                incoming[(ours(pair) >> 32) as usize % LOG_PARTS] += 1;
+            }
+        }
+        for (part, more) in self.parts.iter_mut().zip(incoming) {
+            let before = part.pairs.capacity();
+            part.pairs.reserve_exact(more);
+            self.bytes += (part.pairs.capacity() - before) * 8;
+        }
+        for part in other.parts {
+            for pair in part.pairs {
+                let pair = ours(pair);
+                self.parts[(pair >> 32) as usize % LOG_PARTS]
+                    .pairs
+                    .push(pair);
+            }
+        }
+    }
+
     /// Each slot's number of distinct days (`slots` slots), the parts counted on all
     /// cores.
     fn distinct_days(self, slots: usize) -> Vec<u32> {
@@ -282,19 +307,8 @@ impl<K: CustomerKey + 'static, A: Amount> Summaries<K, A> {
                 mine.lines += h.lines;
             }
         }
-        for (log, theirs) in [
-            (&mut self.days, other.days),
-            (&mut self.holdout_days, other.holdout_days),
-        ] {
-            for part in theirs.parts {
-                for pair in part.pairs {
-                    log.push(
-                        slots[(pair >> 32) as usize],
-                        (pair as u32 ^ 0x8000_0000) as i32,
-                    );
-                }
-            }
-        }
+        self.days.absorb(other.days, &slots);
+        self.holdout_days.absorb(other.holdout_days, &slots);
     }
 
     /// Approximate heap bytes held, for memory accounting.
