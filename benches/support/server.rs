@@ -1,5 +1,6 @@
 //! The datapunk server a bench measures: in-process on 127.0.0.1:0 over a lake folder,
-//! with one connected tokio-postgres client.
+//! with one connected tokio-postgres client and (unless configured) a state dir of its
+//! own, so a server already running on the same lake does not stop the bench.
 
 use std::path::Path;
 
@@ -14,6 +15,7 @@ pub struct BenchServer {
     pub conninfo: String,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    _state: Option<tempfile::TempDir>,
 }
 
 impl BenchServer {
@@ -31,6 +33,11 @@ impl BenchServer {
         config.lake.root = lake.display().to_string();
         config.lake.watch = false;
         configure(&mut config);
+        let state = config.state.dir.is_empty().then(|| {
+            let dir = tempfile::tempdir().expect("state dir");
+            config.state.dir = dir.path().display().to_string();
+            dir
+        });
         let app = App::build(config).await.expect("server builds");
         let port = app.local_addr().expect("address").port();
         let stop = CancellationToken::new();
@@ -45,6 +52,7 @@ impl BenchServer {
             conninfo,
             stop,
             task,
+            _state: state,
         }
     }
 
