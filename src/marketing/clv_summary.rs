@@ -5,8 +5,9 @@
 //! `t` = first purchase day to the end of calibration, `monetary_value` = mean value of
 //! the repeat purchase days (0 without any); with a holdout period, the distinct
 //! purchase days in it, the mean value of its order lines (lifetimes' definition) and
-//! its length. Gathered in one pass over the order lines: one hash lookup per run of a
-//! customer's lines, each purchase day appended to a log counted at the end (no
+//! its length. Gathered in one pass over the order lines: one lookup per run of a
+//! customer's lines (by id for dense integer ids, [`super::customer_book`]), each
+//! purchase day appended to a log radix-sorted and counted at the end on all cores (no
 //! per-customer lists), partial summaries per input partition merged at the end, no
 //! sort of the lines.
 

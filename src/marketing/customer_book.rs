@@ -152,15 +152,7 @@ impl<K: CustomerKey, V: BookEntry> CustomerBook<K, V> {
     {
         match self.layout {
             Layout::Hashed(map) => Box::new(map.into_iter()),
-            Layout::Direct { base, entries } => Box::new(
-                entries
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, entry)| !entry.is_vacant())
-                    .filter_map(move |(i, entry)| {
-                        Some((K::from_id(base.checked_add(i as i64)?)?, entry))
-                    }),
-            ),
+            Layout::Direct { base, entries } => Box::new(keyed(base, entries)),
         }
     }
 
@@ -180,15 +172,7 @@ impl<K: CustomerKey, V: BookEntry> CustomerBook<K, V> {
             return;
         };
         let mut map = HashMap::with_capacity_and_hasher(self.len * 2, Default::default());
-        map.extend(
-            entries
-                .into_iter()
-                .enumerate()
-                .filter(|(_, entry)| !entry.is_vacant())
-                .filter_map(move |(i, entry)| {
-                    Some((K::from_id(base.checked_add(i as i64)?)?, entry))
-                }),
-        );
+        map.extend(keyed(base, entries));
         self.considered_at = map.capacity();
         self.layout = Layout::Hashed(map);
     }
@@ -236,7 +220,7 @@ impl<K: CustomerKey, V: BookEntry> CustomerBook<K, V> {
         let Layout::Direct { base, entries } = &mut self.layout else {
             return;
         };
-        let (low, high) = (*base, *base + entries.len() as i64 - 1);
+        let (low, high) = (*base, *base + (entries.len() as i64 - 1));
         let (low, high) = (low.min(id), high.max(id));
         if !self.dense_enough(low, high) {
             self.hash_all();
@@ -263,6 +247,15 @@ impl<K: CustomerKey, V: BookEntry> CustomerBook<K, V> {
             entries.resize_with(len, V::vacant);
         }
     }
+}
+
+/// The customers of a direct layout from `base`, with their keys.
+fn keyed<K: CustomerKey, V: BookEntry>(base: i64, entries: Vec<V>) -> impl Iterator<Item = (K, V)> {
+    entries
+        .into_iter()
+        .enumerate()
+        .filter(|(_, entry)| !entry.is_vacant())
+        .filter_map(move |(i, entry)| Some((K::from_id(base.checked_add(i as i64)?)?, entry)))
 }
 
 #[cfg(test)]

@@ -233,10 +233,11 @@ impl<K: Key, A: AmountColumn> Fold for SummaryFold<K, A> {
         let amounts = A::read(batch.column(2));
         let units = self.parts.units_per_day;
         summaries.add_lines((0..batch.num_rows()).filter_map(|row| {
-            let key = keys[row].as_ref()?;
-            times
-                .is_valid(row)
-                .then(|| (key, times.value(row).div_euclid(units), amounts[row]))
+            let key = keys.get(row)?;
+            times.is_valid(row).then(|| {
+                let amount = amounts.get(row).copied();
+                (key, times.value(row).div_euclid(units), amount)
+            })
         }));
         Ok(())
     }

@@ -7,9 +7,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, StringArray,
 };
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type, TimeUnit};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Decimal128Type, Float64Type, Int64Type, TimeUnit,
+};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{cast, col, Expr, LogicalPlan, LogicalPlanBuilder};
 
@@ -140,15 +143,40 @@ impl OrderLines {
     }
 }
 
+/// A batch's column of keys or amounts: read in place where the Arrow layout is the
+/// type's (integers, decimals, doubles), copied out otherwise (text).
+#[derive(Debug)]
+pub enum Column<'a, T> {
+    InPlace(&'a [T], Option<&'a NullBuffer>),
+    Copied(Vec<Option<T>>),
+}
+
+impl<T> Column<'_, T> {
+    /// The value of a row, `None` when it is null.
+    pub fn get(&self, row: usize) -> Option<&T> {
+        match self {
+            Column::InPlace(values, nulls) => {
+                nulls.is_none_or(|n| n.is_valid(row)).then(|| &values[row])
+            }
+            Column::Copied(values) => values[row].as_ref(),
+        }
+    }
+}
+
+fn in_place<T: ArrowPrimitiveType>(array: &ArrayRef) -> Column<'_, T::Native> {
+    let array = array.as_primitive::<T>();
+    Column::InPlace(array.values(), array.nulls())
+}
+
 /// Customer keys as Arrow columns.
 pub trait Key: CustomerKey + Send + Sync + 'static {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>>;
+    fn read(array: &ArrayRef) -> Column<'_, Self>;
     fn build(keys: Vec<Self>) -> ArrayRef;
 }
 
 impl Key for i64 {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array.as_primitive::<Int64Type>().iter().collect()
+    fn read(array: &ArrayRef) -> Column<'_, Self> {
+        in_place::<Int64Type>(array)
     }
     fn build(keys: Vec<Self>) -> ArrayRef {
         Arc::new(Int64Array::from(keys))
@@ -156,12 +184,14 @@ impl Key for i64 {
 }
 
 impl Key for String {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect()
+    fn read(array: &ArrayRef) -> Column<'_, Self> {
+        Column::Copied(
+            array
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_owned))
+                .collect(),
+        )
     }
     fn build(keys: Vec<Self>) -> ArrayRef {
         Arc::new(StringArray::from(keys))
@@ -170,13 +200,13 @@ impl Key for String {
 
 /// Amounts as Arrow columns.
 pub trait AmountColumn: Amount + Sync {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>>;
+    fn read(array: &ArrayRef) -> Column<'_, Self>;
     fn build(values: Vec<Self>, data_type: &DataType) -> Result<ArrayRef>;
 }
 
 impl AmountColumn for i128 {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array.as_primitive::<Decimal128Type>().iter().collect()
+    fn read(array: &ArrayRef) -> Column<'_, Self> {
+        in_place::<Decimal128Type>(array)
     }
     fn build(values: Vec<Self>, data_type: &DataType) -> Result<ArrayRef> {
         Ok(Arc::new(
@@ -186,8 +216,8 @@ impl AmountColumn for i128 {
 }
 
 impl AmountColumn for f64 {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array.as_primitive::<Float64Type>().iter().collect()
+    fn read(array: &ArrayRef) -> Column<'_, Self> {
+        in_place::<Float64Type>(array)
     }
     fn build(values: Vec<Self>, _data_type: &DataType) -> Result<ArrayRef> {
         Ok(Arc::new(Float64Array::from(values)))
@@ -197,12 +227,14 @@ impl AmountColumn for f64 {
 /// Doubles summed in double-double: a customer's sum does not depend on the order of
 /// its lines (nor on how they were split into partitions).
 impl AmountColumn for DoubleDouble {
-    fn read(array: &ArrayRef) -> Vec<Option<Self>> {
-        array
-            .as_primitive::<Float64Type>()
-            .iter()
-            .map(|v| v.map(|v| DoubleDouble(v, 0.0)))
-            .collect()
+    fn read(array: &ArrayRef) -> Column<'_, Self> {
+        Column::Copied(
+            array
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.map(|v| DoubleDouble(v, 0.0)))
+                .collect(),
+        )
     }
     fn build(values: Vec<Self>, _data_type: &DataType) -> Result<ArrayRef> {
         Ok(Arc::new(Float64Array::from_iter_values(

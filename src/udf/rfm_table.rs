@@ -224,16 +224,16 @@ impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
         // Lines inside the window, then their customers' slots, then the additions.
         let rows: Vec<usize> = (0..batch.num_rows())
             .filter(|&row| {
-                keys[row].is_some() && days.is_valid(row) && days.value(row) < window_end
+                keys.get(row).is_some() && days.is_valid(row) && days.value(row) < window_end
             })
             .collect();
         let slots: Vec<usize> = rows
             .iter()
-            .filter_map(|&row| keys[row].as_ref().map(|k| totals.slot(k)))
+            .filter_map(|&row| keys.get(row).map(|k| totals.slot(k)))
             .collect();
         for (&row, &slot) in rows.iter().zip(&slots) {
             let order = orders.and_then(|o| o.is_valid(row).then(|| o.value(row)));
-            totals.add_to(slot, days.value(row), amounts[row], order);
+            totals.add_to(slot, days.value(row), amounts.get(row).copied(), order);
         }
         Ok(())
     }
