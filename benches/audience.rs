@@ -17,7 +17,7 @@ mod server;
 
 use anchor_lake::bench_lake;
 use measure::{bench_size, commit, peak_rss_mib, reset_peak_rss};
-use server::BenchServer;
+use server::{first_row, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -33,17 +33,9 @@ fn audience_query(condition: &str) -> String {
 const MEMBERS: &str = "order_id % 4 = 0";
 const MEMBERS_AND_NEW: &str = "order_id % 4 = 0 OR order_id % 40 = 1";
 
+/// The first value of the first row.
 async fn scalar(client: &tokio_postgres::Client, sql: &str) -> String {
-    client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .unwrap_or_default()
+    first_row(client, sql).await.swap_remove(0)
 }
 
 /// Rewrites the definition and refreshes; the refresh's own duration and its counts.

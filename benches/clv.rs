@@ -20,7 +20,7 @@ mod server;
 use anchor_lake::bench_lake;
 use duckdb::run_duckdb;
 use measure::{bench_size, commit, median, peak_rss_mib, reset_peak_rss};
-use server::BenchServer;
+use server::{first_row, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -50,23 +50,6 @@ fn summary_totals() -> String {
          CAST(round(sum(t) * 7) AS BIGINT), CAST(round(sum(monetary_value) * 100) AS BIGINT) \
          FROM clv_summary({ORDERS})"
     )
-}
-
-async fn first_row(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("").to_owned())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .expect("a row")
 }
 
 #[tokio::main]

@@ -62,3 +62,22 @@ impl BenchServer {
         let _ = self.task.await;
     }
 }
+
+/// The first row's values as text (NULL as empty), for checks and totals.
+#[allow(dead_code)] // not every bench reads rows this way
+pub async fn first_row(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .simple_query(sql)
+        .await
+        .expect(sql)
+        .into_iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("").to_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("a row")
+}
