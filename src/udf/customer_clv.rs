@@ -241,10 +241,13 @@ impl SummaryOutput for Predictions {
         let ((purchases_fit, distinct_histories, bgnbd_time), spend_fit) =
             std::thread::scope(|scope| {
                 let spend = scope.spawn(spend_fit);
-                (purchases_fit(), spend.join())
+                let purchases = purchases_fit();
+                let spend = spend
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (purchases, spend)
             });
-        let (spend_fit, distinct_spends, gammagamma_time) =
-            spend_fit.map_err(|_| bad("the Gamma-Gamma fit failed".into()))?;
+        let (spend_fit, distinct_spends, gammagamma_time) = spend_fit;
         tracing::debug!(
             customers = summaries.len(),
             distinct_histories,
