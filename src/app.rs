@@ -279,6 +279,7 @@ impl App {
     pub async fn build(config: Config) -> Result<Self> {
         config.validate().map_err(Error::Config)?;
         tracing::info!(config = %config.redacted(), "effective configuration");
+        crate::allocator::keep_freed_memory_a_while();
         let demo = config.lake.root.is_empty();
         let (root, scripts) = if demo {
             let dir = demo_dir(&config);

@@ -6,8 +6,8 @@
 //! loop, one session per connection, datafusion-postgres handlers).
 //!
 //! Layout:
-//! - `cli`, `config`, `telemetry`: process setup; `background`: the low-priority runtime
-//!   of rebuilds, refreshes and exports
+//! - `cli`, `config`, `telemetry`, `allocator`: process setup; `background`: the
+//!   low-priority runtime of rebuilds, refreshes and exports
 //! - `error`, `sqlstate`: one error type, one SQLSTATE mapping
 //! - `pg`: PostgreSQL's behaviour over DataFusion (dialect, types, functions, catalogs)
 //! - `engine`: catalog, per-connection sessions, system tables, and the one door for SQL
@@ -21,14 +21,8 @@
 //! - `generate`: the deterministic retail data set
 //! - `testing`: fixtures shared by tests and benches
 
-#![forbid(unsafe_code)]
-
-/// mimalloc instead of the system allocator: the engine's many short-lived buffers on
-/// all cores contend on glibc's arena locks, mimalloc's thread-local heaps do not.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod activation;
+pub mod allocator;
 pub mod app;
 pub mod background;
 pub mod cli;
