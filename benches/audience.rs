@@ -107,12 +107,21 @@ async fn main() {
     .await;
     let c = &s.client;
 
-    // The query alone, twice: counted (DataFusion may skip unused payload columns) and
-    // every row and column streamed out (what the refresh reads, plus the transfer).
+    // The query alone, twice: computed in the server (every column of every row folded
+    // into one row, so no aggregate is skipped and nothing is sent) and streamed out (every
+    // row and column, plus the transfer). A bare count(*) would not be the audience query:
+    // DataFusion drops the unused aggregates and reads one column instead of five.
     let query = audience_query(MEMBERS);
     let t = Instant::now();
-    let members = scalar(c, &format!("SELECT count(*) FROM ({query}) AS q")).await;
-    let counted = t.elapsed();
+    let members = scalar(
+        c,
+        &format!(
+            "SELECT count(*) || ' rows, ' || sum(customer_id) || ' ' || sum(lines) || ' ' || \
+             sum(value) || ' ' || max(ordered_at) FROM ({query}) AS q"
+        ),
+    )
+    .await;
+    let computed = t.elapsed();
     let t = Instant::now();
     let stream = c
         .copy_out(&format!("COPY ({query}) TO STDOUT (FORMAT binary)"))
@@ -125,8 +134,8 @@ async fn main() {
     }
     let streamed = t.elapsed();
     println!(
-        "query alone: {members} rows; counted {:.1} s; streamed out ({} MiB, binary COPY) {:.1} s",
-        counted.as_secs_f64(),
+        "query alone: {members}; computed {:.1} s; streamed out ({} MiB, binary COPY) {:.1} s",
+        computed.as_secs_f64(),
         bytes >> 20,
         streamed.as_secs_f64()
     );
@@ -134,18 +143,18 @@ async fn main() {
     reset_peak_rss();
     let (first, status) = refresh(c, &definitions, MEMBERS).await;
     println!(
-        "first refresh (everyone enters): {:.1} s = {:.2}x counted, {:.2}x streamed; {status}; peak RSS {} MiB",
+        "first refresh (everyone enters): {:.1} s = {:.2}x computed, {:.2}x streamed; {status}; peak RSS {} MiB",
         first.as_secs_f64(),
-        first.as_secs_f64() / counted.as_secs_f64(),
+        first.as_secs_f64() / computed.as_secs_f64(),
         first.as_secs_f64() / streamed.as_secs_f64(),
         peak_rss_mib()
     );
     reset_peak_rss();
     let (again, status) = refresh(c, &definitions, MEMBERS).await;
     println!(
-        "refresh, nothing changed: {:.1} s = {:.2}x counted; {status}; peak RSS {} MiB",
+        "refresh, nothing changed: {:.1} s = {:.2}x computed; {status}; peak RSS {} MiB",
         again.as_secs_f64(),
-        again.as_secs_f64() / counted.as_secs_f64(),
+        again.as_secs_f64() / computed.as_secs_f64(),
         peak_rss_mib()
     );
     // Everyone entered so far goes out once, then the next run has only the newcomers.
@@ -155,9 +164,9 @@ async fn main() {
     reset_peak_rss();
     let (grown, status) = refresh(c, &definitions, MEMBERS_AND_NEW).await;
     println!(
-        "refresh with 1M newcomers: {:.1} s = {:.2}x counted; {status}; peak RSS {} MiB",
+        "refresh with 1M newcomers: {:.1} s = {:.2}x computed; {status}; peak RSS {} MiB",
         grown.as_secs_f64(),
-        grown.as_secs_f64() / counted.as_secs_f64(),
+        grown.as_secs_f64() / computed.as_secs_f64(),
         peak_rss_mib()
     );
     let t = Instant::now();

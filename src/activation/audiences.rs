@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 
 use super::definitions::{valid_name, Definition, Definitions};
-use super::diff::{diff, Counts, Refresh, ENTERED_AT, KEY_TEXT};
+use super::diff::{diff, previous_members_file, Counts, PreviousMembers, Refresh, ENTERED_AT};
 use super::store::{AudienceDir, Manifest};
 use crate::engine::{prepare, Engine};
 use crate::error::Error;
@@ -318,11 +318,15 @@ impl Audiences {
         let changes_name = format!("changes-{refresh_id:06}.parquet");
         let members_path = audience.dir.file(&members_name);
         let changes_path = audience.dir.file(&changes_name);
-        let previous = audience
-            .manifest
-            .members
-            .as_ref()
-            .map(|m| (audience.dir.file(m), audience.manifest.key_column.clone()));
+        let key_type = schema
+            .field(
+                schema
+                    .index_of(&definition.key_column)
+                    .map_err(|e| Error::DataFusion(e.into()))?,
+            )
+            .data_type()
+            .clone();
+        let previous = self.previous_members(audience, &session, &key_type).await?;
         // Strictly increasing refresh times even if the clock steps back: a member's
         // `entered_at` then tells which refresh it entered in (exports rely on it).
         let now_us = micros(SystemTime::now()).max(audience.manifest.refreshed_at_us + 1);
@@ -340,7 +344,7 @@ impl Audiences {
             };
             diff(
                 &refresh,
-                previous.as_ref().map(|(p, k)| (p.as_path(), k.as_str())),
+                previous,
                 &schema,
                 || handle.block_on(stream.next()),
                 &m,
@@ -360,6 +364,7 @@ impl Audiences {
         let mut manifest = audience.manifest.clone();
         let replaced = manifest.previous_members.take();
         manifest.previous_members = manifest.members.replace(members_name);
+        manifest.members_sorted_by_key = true;
         manifest.refresh_id = refresh_id;
         manifest.key_column.clone_from(&definition.key_column);
         if wrote_changes {
@@ -381,6 +386,49 @@ impl Audiences {
             audience.dir.remove_unlisted(&audience.manifest, &[old]);
         }
         Ok(counts)
+    }
+
+    /// The previous members in the order of this refresh's key: straight from their
+    /// file when it was written in that order, else sorted by the engine (older versions
+    /// sorted by the key's text; an edited definition may give the key another type).
+    async fn previous_members(
+        &self,
+        audience: &Audience,
+        session: &crate::engine::Session,
+        key_type: &DataType,
+    ) -> Result<Option<PreviousMembers>, Error> {
+        let manifest = &audience.manifest;
+        let Some(members) = &manifest.members else {
+            return Ok(None);
+        };
+        let path = audience.dir.file(members);
+        let key_column = &manifest.key_column;
+        let (stored_type, file) = previous_members_file(&path, key_column)?;
+        if manifest.members_sorted_by_key && &stored_type == key_type {
+            return Ok(Some(file));
+        }
+        drop(file);
+        tracing::info!(audience = %audience.definition.name, file = %path.display(), "previous members sorted again by the key's value");
+        let key = Expr::Column(Column::from_name(key_column));
+        let stream = session
+            .ctx
+            .read_parquet(
+                path.display().to_string(),
+                datafusion::prelude::ParquetReadOptions::default(),
+            )
+            .await?
+            .select(vec![
+                cast(key.clone(), key_type.clone()).alias(key_column),
+                Expr::Column(Column::from_name(ENTERED_AT)),
+            ])?
+            .sort(vec![cast(key, key_type.clone()).sort(true, false)])?
+            .execute_stream()
+            .await?;
+        let handle = tokio::runtime::Handle::current();
+        let mut stream = stream;
+        Ok(Some(Box::new(std::iter::from_fn(move || {
+            handle.block_on(stream.next())
+        }))))
     }
 
     /// Publishes `audience.NAME` and the status row.
@@ -499,17 +547,15 @@ fn undefined(name: &str) -> Error {
     }
 }
 
-/// The audience query with its key as text added last ([`KEY_TEXT`]), sorted by it.
+/// The audience query sorted by its key.
 fn sorted_by_key(plan: LogicalPlan, key_column: &str) -> Result<LogicalPlan, Error> {
     let schema = Arc::clone(plan.schema());
-    for reserved in [ENTERED_AT, KEY_TEXT] {
-        if schema.has_column_with_unqualified_name(reserved) {
-            return Err(Error::InvalidName {
-                what: "audience column",
-                name: reserved.to_owned(),
-                rule: "datapunk adds this column to every audience",
-            });
-        }
+    if schema.has_column_with_unqualified_name(ENTERED_AT) {
+        return Err(Error::InvalidName {
+            what: "audience column",
+            name: ENTERED_AT.to_owned(),
+            rule: "datapunk adds this column to every audience",
+        });
     }
     let (qualifier, field) = schema
         .qualified_field_with_unqualified_name(key_column)
@@ -520,12 +566,7 @@ fn sorted_by_key(plan: LogicalPlan, key_column: &str) -> Result<LogicalPlan, Err
                 .to_owned(),
         })?;
     let key = Expr::Column(Column::from((qualifier, field)));
-    let mut columns: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
-    columns.push(cast(key, DataType::Utf8).alias(KEY_TEXT));
     Ok(LogicalPlanBuilder::from(plan)
-        .project(columns)?
-        .sort(vec![
-            Expr::Column(Column::from_name(KEY_TEXT)).sort(true, false)
-        ])?
+        .sort(vec![key.sort(true, false)])?
         .build()?)
 }

@@ -18,8 +18,11 @@ pub struct Manifest {
     pub refresh_id: i64,
     /// The key column the members were diffed on.
     pub key_column: String,
-    /// The members file (sorted by key as text), none before the first refresh.
+    /// The members file, none before the first refresh.
     pub members: Option<String>,
+    /// Whether the members file is sorted by the key's value (files of older versions
+    /// were sorted by the key's text).
+    pub members_sorted_by_key: bool,
     /// The members file before it, kept one refresh longer for queries planned on it.
     pub previous_members: Option<String>,
     /// The change files, oldest first.

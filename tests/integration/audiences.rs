@@ -179,6 +179,80 @@ async fn membership_diffs_follow_the_lake_and_survive_a_restart() {
     s.stop().await;
 }
 
+/// An edited definition may give the key another type (here integer to text, whose
+/// orders differ: "10" < "9"): the diff still matches members by value, and those
+/// who stay keep their `entered_at`.
+#[tokio::test]
+async fn an_edited_key_type_still_diffs_by_value() {
+    let d = dirs();
+    let s = server(&d).await;
+    let c = admin(&s).await;
+    // Ids of one digit and of two.
+    let query = format!(
+        "SELECT customer_id - 10 AS customer_id, lines FROM ({}) AS b",
+        busy_customers(2)
+    );
+    c.batch_execute(&format!("CREATE AUDIENCE busy AS {query}"))
+        .await
+        .expect("create");
+    let before = keys(
+        &c,
+        "SELECT customer_id || ' ' || entered_at FROM audience.busy",
+    )
+    .await;
+    assert!(
+        before.iter().any(|k| k.starts_with("1 ")) && before.iter().any(|k| k.starts_with("10 ")),
+        "keys of one and of several digits: {before:?}"
+    );
+
+    std::fs::remove_file(lake_file(&d.lake, "order_lines", 0)).expect("remove a file");
+    std::fs::write(
+        d.definitions.join("busy.sql"),
+        format!("SELECT CAST(customer_id AS VARCHAR) AS customer_id, lines FROM ({query}) AS q"),
+    )
+    .expect("edit");
+    c.batch_execute("REFRESH LAKE").await.expect("refresh lake");
+    c.batch_execute("REFRESH AUDIENCE busy")
+        .await
+        .expect("refresh");
+    let after = keys(&c, &query).await;
+    let before_keys: BTreeSet<String> = before
+        .iter()
+        .map(|k| k.split(' ').next().unwrap_or_default().to_owned())
+        .collect();
+    let rows = c
+        .simple_query(
+            "SELECT key, change FROM datapunk.audience_changes \
+             WHERE audience = 'busy' AND refresh_id = 2",
+        )
+        .await
+        .expect("changes");
+    assert_eq!(
+        changes_of(&rows, "exited"),
+        before_keys.difference(&after).cloned().collect()
+    );
+    assert_eq!(
+        changes_of(&rows, "entered"),
+        after.difference(&before_keys).cloned().collect()
+    );
+    assert!(
+        !changes_of(&rows, "exited").is_empty(),
+        "removing a file makes someone leave"
+    );
+    let stayed = keys(
+        &c,
+        "SELECT customer_id || ' ' || entered_at FROM audience.busy",
+    )
+    .await;
+    for member in &stayed {
+        let key = member.split(' ').next().unwrap_or_default();
+        if before_keys.contains(key) {
+            assert!(before.contains(member), "{member} kept its entered_at");
+        }
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn audience_commands_check_users_names_and_queries() {
     let d = dirs();
