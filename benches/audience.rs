@@ -112,16 +112,18 @@ async fn main() {
     // row and column, plus the transfer). A bare count(*) would not be the audience query:
     // DataFusion drops the unused aggregates and reads one column instead of five.
     let query = audience_query(MEMBERS);
-    let t = Instant::now();
-    let members = scalar(
-        c,
-        &format!(
-            "SELECT count(*) || ' rows, ' || sum(customer_id) || ' ' || sum(lines) || ' ' || \
-             sum(value) || ' ' || max(ordered_at) FROM ({query}) AS q"
-        ),
-    )
-    .await;
-    let computed = t.elapsed();
+    let computing = format!(
+        "SELECT count(*) || ' rows, ' || sum(customer_id) || ' ' || sum(lines) || ' ' || \
+         sum(value) || ' ' || max(ordered_at) FROM ({query}) AS q"
+    );
+    // Twice, the faster counts: the first run also warms the file cache and the heap.
+    let mut computed = Duration::MAX;
+    let mut members = String::new();
+    for _ in 0..2 {
+        let t = Instant::now();
+        members = scalar(c, &computing).await;
+        computed = computed.min(t.elapsed());
+    }
     let t = Instant::now();
     let stream = c
         .copy_out(&format!("COPY ({query}) TO STDOUT (FORMAT binary)"))

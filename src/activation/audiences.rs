@@ -14,6 +14,7 @@ use datafusion::logical_expr::{cast, Expr, LogicalPlan, LogicalPlanBuilder};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
+use super::compaction;
 use super::definitions::{valid_name, Definition, Definitions};
 use super::diff::{diff, previous_members_file, Counts, PreviousMembers, Refresh, ENTERED_AT};
 use super::store::{AudienceDir, Manifest};
@@ -385,7 +386,43 @@ impl Audiences {
             // Two refreshes old: no query planned on it is still starting.
             audience.dir.remove_unlisted(&audience.manifest, &[old]);
         }
+        // The refresh is done; a compaction that fails only leaves more files.
+        if let Err(e) = Self::compact_changes(audience).await {
+            tracing::warn!(audience = %audience.definition.name, error = %e, "change files not compacted");
+        }
         Ok(counts)
+    }
+
+    /// Merges the audience's newest change files while [`compaction::due`] says so, each
+    /// merge committed by the manifest; then removes the files the compaction before
+    /// this one retired.
+    async fn compact_changes(audience: &mut Audience) -> Result<(), Error> {
+        let mut removable: Option<Vec<String>> = None;
+        while let Some((start, level)) = compaction::due(&audience.manifest.changes) {
+            let sources = audience.manifest.changes[start..].to_vec();
+            let dir = audience.dir.path().to_owned();
+            let merged =
+                tokio::task::spawn_blocking(move || compaction::merge(&dir, &sources, level))
+                    .await
+                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+            let mut manifest = audience.manifest.clone();
+            if removable.is_none() {
+                removable = Some(std::mem::take(&mut manifest.retired_changes));
+            }
+            let retired = manifest.changes.split_off(start);
+            manifest.retired_changes.extend(retired);
+            manifest.changes.push(merged.clone());
+            if let Err(e) = audience.dir.commit(&manifest) {
+                let _ = std::fs::remove_file(audience.dir.file(&merged));
+                return Err(io_error("audience manifest", e));
+            }
+            audience.manifest = manifest;
+            tracing::debug!(audience = %audience.definition.name, file = %merged, "change files compacted");
+        }
+        if let Some(removable) = removable {
+            audience.dir.remove_unlisted(&audience.manifest, &removable);
+        }
+        Ok(())
     }
 
     /// The previous members in the order of this refresh's key: straight from their

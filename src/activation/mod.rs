@@ -2,13 +2,15 @@
 //! per member) whose membership is refreshed after every lake change and warehouse build
 //! and on demand, diffed against the last refresh and recorded durably, so campaigns can
 //! act on who entered and who left. Definitions are files ([`definitions`]), the diff is
-//! streamed ([`diff`]), state is committed atomically ([`store`]), and SQL users read it
+//! streamed ([`diff`]), state is committed atomically ([`store`]), the history kept in few
+//! files ([`compaction`]), and SQL users read it
 //! through `audience.NAME`, `datapunk.audiences` and `datapunk.audience_changes`
 //! ([`tables`]). Exports ([`exports`]) write an audience, or only its changes since the
 //! last successful run, to files atomically, each run recorded ([`export_runs`]);
 //! exports and audiences may run on cron schedules ([`schedule`]).
 
 pub mod audiences;
+pub mod compaction;
 pub mod definitions;
 pub mod diff;
 pub mod export_runs;

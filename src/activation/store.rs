@@ -27,6 +27,9 @@ pub struct Manifest {
     pub previous_members: Option<String>,
     /// The change files, oldest first.
     pub changes: Vec<String>,
+    /// Change files merged into another by the last compaction, removed by the next
+    /// (a query planned before it may still read them).
+    pub retired_changes: Vec<String>,
     pub member_count: u64,
     pub entered: u64,
     pub exited: u64,
@@ -91,6 +94,7 @@ impl AudienceDir {
             .iter()
             .chain(&manifest.previous_members)
             .chain(&manifest.changes)
+            .chain(&manifest.retired_changes)
             .map(String::as_str)
             .chain([MANIFEST])
             .collect();
@@ -143,7 +147,8 @@ impl AudienceDir {
         for name in candidates {
             let listed = manifest.members.as_deref() == Some(name.as_str())
                 || manifest.previous_members.as_deref() == Some(name.as_str())
-                || manifest.changes.contains(name);
+                || manifest.changes.contains(name)
+                || manifest.retired_changes.contains(name);
             if !listed {
                 let _ = fs::remove_file(self.dir.join(name));
             }

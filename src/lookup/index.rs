@@ -96,6 +96,9 @@ fn text_hash(bytes: &[u8]) -> u32 {
     (h.finish() >> 32) as u32
 }
 
+/// The most rows an index numbers.
+pub const MAX_ROWS: u32 = u32::MAX;
+
 /// (hash, row number) of every row with a non-NULL key, sorted.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
@@ -113,7 +116,7 @@ impl KeyIndex {
         for array in columns {
             let base = row;
             row += array.len() as u64;
-            if row > u64::from(u32::MAX) {
+            if row > u64::from(MAX_ROWS) {
                 return Err(DataFusionError::Execution(
                     "a key index covers at most 2^32 rows".into(),
                 ));

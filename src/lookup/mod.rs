@@ -45,15 +45,17 @@ pub struct KeyIndexed {
 
 impl KeyIndexed {
     /// `inner` with an index on `key_column` over `rows` (the same rows), or `inner`
-    /// itself when the table has no such column or its type cannot be indexed.
+    /// itself (lookups scan) when the table has no such column, its type cannot be
+    /// indexed, or it has more rows than an index numbers (2^32).
     pub fn over(
         inner: Arc<dyn TableProvider>,
         rows: Rows,
         key_column: &str,
     ) -> Arc<dyn TableProvider> {
         let schema = inner.schema();
+        let fits = rows.count().is_ok_and(|n| n <= u64::from(index::MAX_ROWS));
         match schema.index_of(key_column) {
-            Ok(key) if index::indexable(schema.field(key).data_type()) => Arc::new(Self {
+            Ok(key) if fits && index::indexable(schema.field(key).data_type()) => Arc::new(Self {
                 inner,
                 rows: Arc::new(rows),
                 key,

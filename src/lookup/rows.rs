@@ -52,6 +52,21 @@ enum Reader {
 }
 
 impl Rows {
+    /// How many rows there are.
+    ///
+    /// # Errors
+    /// The file's footer cannot be read.
+    pub fn count(&self) -> Result<u64> {
+        match self {
+            Rows::Memory(batches) => Ok(batches.iter().map(|b| b.num_rows() as u64).sum()),
+            Rows::Parquet(path) => {
+                let metadata =
+                    ArrowReaderMetadata::load(&File::open(path)?, ArrowReaderOptions::new())?;
+                Ok(metadata.metadata().file_metadata().num_rows().max(0) as u64)
+            }
+        }
+    }
+
     /// Reads the key column (`key`: its index in the schema) and indexes it.
     ///
     /// # Errors

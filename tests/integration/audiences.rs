@@ -253,6 +253,93 @@ async fn an_edited_key_type_still_diffs_by_value() {
     s.stop().await;
 }
 
+/// Twenty refreshes that each move the membership: the history is merged into few files
+/// (eight of one level make one of the next) and still reads change for change as the
+/// refreshes recorded it, also after a restart.
+#[tokio::test]
+async fn a_long_history_is_compacted_and_reads_the_same() {
+    let d = dirs();
+    let s = server(&d).await;
+    let c = admin(&s).await;
+    let customers: BTreeSet<i64> = column(&c, "SELECT DISTINCT customer_id FROM lake.order_lines")
+        .await
+        .iter()
+        .map(|k| k.parse().expect("an id"))
+        .collect();
+    let definition = |left_out: i64| {
+        format!(
+            "SELECT DISTINCT customer_id FROM lake.order_lines WHERE customer_id % 20 <> {left_out}"
+        )
+    };
+    let members = |left_out: i64| -> BTreeSet<i64> {
+        customers
+            .iter()
+            .copied()
+            .filter(|c| c % 20 != left_out)
+            .collect()
+    };
+    c.batch_execute(&format!("CREATE AUDIENCE rotating AS {}", definition(0)))
+        .await
+        .expect("create");
+    let mut expected: BTreeSet<String> = members(0)
+        .iter()
+        .map(|k| format!("1 {k} entered"))
+        .collect();
+    for refresh in 2..=21 {
+        // Refresh r leaves out the ids of remainder r - 1.
+        let (before, after) = ((refresh - 2) % 20, (refresh - 1) % 20);
+        std::fs::write(d.definitions.join("rotating.sql"), definition(after)).expect("edit");
+        c.batch_execute("REFRESH AUDIENCE rotating")
+            .await
+            .expect("refresh");
+        for k in members(before).difference(&members(after)) {
+            expected.insert(format!("{refresh} {k} exited"));
+        }
+        for k in members(after).difference(&members(before)) {
+            expected.insert(format!("{refresh} {k} entered"));
+        }
+    }
+    let history =
+        "SELECT refresh_id || ' ' || key || ' ' || change FROM datapunk.audience_changes \
+                   WHERE audience = 'rotating'";
+    let recorded = keys(&c, history).await;
+    assert_eq!(
+        (
+            recorded.difference(&expected).collect::<Vec<_>>(),
+            expected.difference(&recorded).collect::<Vec<_>>()
+        ),
+        (vec![], vec![]),
+        "recorded and not expected, expected and not recorded"
+    );
+    assert_eq!(
+        column(&c, "SELECT count(*) FROM datapunk.audience_changes").await,
+        vec![expected.len().to_string()],
+        "no change recorded twice"
+    );
+    drop(c);
+    s.stop().await;
+
+    // 21 change files: two merged files of eight, five of one refresh each.
+    let (_, manifest) =
+        datapunk::activation::store::AudienceDir::open(d.state.join("audiences").join("rotating"))
+            .expect("state");
+    let levels: Vec<u32> = manifest
+        .changes
+        .iter()
+        .map(|name| {
+            datapunk::activation::compaction::parse_name(name)
+                .expect("a change file")
+                .2
+        })
+        .collect();
+    assert_eq!(levels, [1, 1, 0, 0, 0, 0, 0], "{:?}", manifest.changes);
+
+    let s = server(&d).await;
+    let c = admin(&s).await;
+    assert_eq!(keys(&c, history).await, expected, "after a restart");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn audience_commands_check_users_names_and_queries() {
     let d = dirs();
