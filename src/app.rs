@@ -311,7 +311,7 @@ impl App {
         let engine = Arc::new(Engine::new(
             &config.server.database,
             roles,
-            config.server.memory_limit_mb,
+            &config.server,
             crate::udf::install,
         )?);
         let lake = Arc::new(Lake::new(root.clone(), Arc::clone(&engine)));

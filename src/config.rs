@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// Memory all running queries may use together, in MiB; sorts, joins and
     /// aggregations spill to disk and then fail with 53200 beyond it (0 = no limit).
     pub memory_limit_mb: u64,
+    /// Where queries spill (created if missing); empty = the system's temp dir.
+    pub spill_dir: String,
     pub tls: TlsConfig,
 }
 
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             max_connections: 100,
             shutdown_grace_secs: 30,
             memory_limit_mb: 0,
+            spill_dir: String::new(),
             tls: TlsConfig::default(),
         }
     }
@@ -418,6 +421,12 @@ impl Config {
         }
         if self.lake.debounce_ms == 0 {
             problems.push("lake.debounce_ms must be at least 1".to_owned());
+        }
+        if !self.server.spill_dir.is_empty() && Path::new(&self.server.spill_dir).is_file() {
+            problems.push(format!(
+                "server.spill_dir = {:?} is a file, not a directory",
+                self.server.spill_dir
+            ));
         }
         if !self.lake.root.is_empty() && !Path::new(&self.lake.root).is_dir() {
             problems.push(format!(

@@ -5,13 +5,13 @@
 //! never calls them.
 
 pub mod catalog;
+pub mod memory;
 pub mod prepare;
 pub mod system;
 
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
@@ -77,7 +77,8 @@ impl std::fmt::Debug for Session {
 }
 
 impl Engine {
-    /// Builds the catalog for `database` with pg_catalog, and every function
+    /// Builds the catalog for `database` with pg_catalog, the memory pool and spill
+    /// folder of `server`, and every function
     /// (`install_functions`: the function registry's `install`).
     ///
     /// # Errors
@@ -85,7 +86,7 @@ impl Engine {
     pub fn new(
         database: &str,
         roles: crate::pg::catalog::overlay::Roles,
-        memory_limit_mb: u64,
+        server: &crate::config::ServerConfig,
         install_functions: fn(&mut SessionState) -> datafusion::error::Result<()>,
     ) -> Result<Self> {
         let mut config = SessionConfig::new()
@@ -98,13 +99,7 @@ impl Engine {
         config.options_mut().sql_parser.collect_spans = true;
         // `0.1` is a numeric, as in PostgreSQL (DataFusion: a double); see `pg::literals`.
         config.options_mut().sql_parser.parse_float_as_decimal = true;
-        let mut runtime = RuntimeEnvBuilder::new();
-        if memory_limit_mb > 0 {
-            let bytes =
-                usize::try_from(memory_limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
-            runtime = runtime.with_memory_limit(bytes, 1.0);
-        }
-        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        let ctx = SessionContext::new_with_config_rt(config, memory::runtime(server)?);
         let catalog = ctx
             .catalog(database)
             .ok_or_else(|| Error::Config(format!("catalog {database} was not created")))?;

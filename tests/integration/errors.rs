@@ -159,6 +159,37 @@ async fn the_configured_memory_limit_fails_queries_not_the_server() {
         .unwrap();
 }
 
+/// Two queries that each need more than the memory limit to sort, at once: both spill
+/// (to the configured folder) and both finish; a greedy pool let the first hold
+/// everything and failed the second's first reservation with 53200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_running_at_once_share_the_memory_limit_and_spill() {
+    let _exclusive = crate::harness::MEMORY_HEAVY.lock().await;
+    let root = tempfile::tempdir().expect("tempdir");
+    let spill = root.path().join("spill");
+    let dir = spill.display().to_string();
+    let server = TestServer::start(move |c, _| {
+        c.server.memory_limit_mb = 200;
+        c.server.spill_dir = dir;
+    })
+    .await;
+    // About 300 MB of rows to sort by a text column.
+    let sorting = "SELECT count(*), max(r) FROM (SELECT row_number() OVER (ORDER BY m) AS r \
+                   FROM (SELECT md5(CAST(v AS TEXT)) AS m FROM generate_series(1, 3000000) AS t(v)) AS g) AS w";
+    let (a, b) = (server.client().await, server.client().await);
+    let (first, second) = tokio::join!(scalar(&a, sorting), scalar(&b, sorting));
+    assert_eq!(first.as_deref(), Some("3000000"));
+    assert_eq!(second.as_deref(), Some("3000000"));
+    let spilled: Vec<_> = std::fs::read_dir(&spill)
+        .expect("the spill folder was created")
+        .collect();
+    assert!(
+        !spilled.is_empty(),
+        "the sorts spilled into server.spill_dir"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn statements_after_an_error_in_a_transaction_fail_with_25p02_until_rollback() {
     let server = TestServer::start(|_, _| {}).await;
