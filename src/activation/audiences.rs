@@ -458,7 +458,7 @@ impl Audiences {
                 cast(key.clone(), key_type.clone()).alias(key_column),
                 Expr::Column(Column::from_name(ENTERED_AT)),
             ])?
-            .sort(vec![cast(key, key_type.clone()).sort(true, false)])?
+            .sort(vec![key.sort(true, false)])?
             .execute_stream()
             .await?;
         let handle = tokio::runtime::Handle::current();
