@@ -1,14 +1,18 @@
-//! The memory queries share and where they spill: one pool for the whole server,
-//! divided fairly between the operators that can spill (each may hold its share of what
-//! the others cannot give back), so a query that started first cannot starve the next;
-//! a sort merges its spilled runs a bounded number at a time; spill files go to the
-//! configured folder.
+//! The memory queries share and where they spill: one pool for the whole server
+//! ([`SharedPool`]: an operator that can spill takes free memory while there is plenty,
+//! and is always granted its fair share, so a query that started first can neither
+//! starve the next nor be held to a sliver of an idle pool); a sort merges its spilled
+//! runs a bounded number at a time; spill files go to the configured folder.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::common::resources_datafusion_err;
+use datafusion::error::Result as DfResult;
+use datafusion::execution::memory_pool::{
+    human_readable_size, MemoryLimit, MemoryPool, MemoryReservation, TrackConsumersPool,
+};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 use crate::config::ServerConfig;
@@ -33,7 +37,7 @@ pub fn runtime(server: &ServerConfig) -> Result<Arc<RuntimeEnv>> {
             .unwrap_or(usize::MAX);
         let named = NonZeroUsize::new(CONSUMERS_NAMED).unwrap_or(NonZeroUsize::MIN);
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
-            FairSpillPool::new(bytes),
+            SharedPool::new(bytes),
             named,
         )));
     }
@@ -48,4 +52,206 @@ pub fn runtime(server: &ServerConfig) -> Result<Arc<RuntimeEnv>> {
         runtime = runtime.with_temp_file_path(dir);
     }
     Ok(runtime.build_arc()?)
+}
+
+/// The part of the pool kept for memory that cannot be spilled (a sort's merge, a
+/// join's build side, a query's first reservations): 1/8.
+const HEADROOM_DIVISOR: usize = 8;
+
+/// One memory pool for every query, with an eighth of it kept as headroom for memory
+/// that cannot be spilled. An operator that can spill is granted more while the
+/// headroom stays free after it (one query alone uses nearly all of the pool), or while
+/// it holds no more than its fair share: the pool less the headroom and what cannot be
+/// spilled, divided by the spilling operators holding memory. A share granted to a
+/// newcomer may overcommit the pool for a moment; those above their share are refused
+/// their next growth and spill. Memory that cannot be spilled is granted while it fits,
+/// and up to the headroom even while spilling operators overcommit, so the pool is
+/// exceeded by at most an eighth, briefly.
+///
+/// DataFusion's `FairSpillPool` divides by every registered spilling operator, idle
+/// ones included: a plan with a dozen of them held its one busy sort to a twelfth of an
+/// empty pool. Its `GreedyMemoryPool` let the first query hold everything, and the next
+/// one failed its first reservation.
+#[derive(Debug)]
+pub struct SharedPool {
+    size: usize,
+    state: std::sync::Mutex<PoolState>,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    spillable: usize,
+    unspillable: usize,
+    /// Memory of each spilling consumer holding some, by consumer id (a consumer's
+    /// reservations may split and merge without telling the pool; their sum does not
+    /// change).
+    holders: std::collections::HashMap<usize, usize>,
+}
+
+impl PoolState {
+    fn add(&mut self, reservation: &MemoryReservation, additional: usize) {
+        let consumer = reservation.consumer();
+        if consumer.can_spill() {
+            self.spillable += additional;
+            if additional > 0 {
+                *self.holders.entry(consumer.id()).or_default() += additional;
+            }
+        } else {
+            self.unspillable += additional;
+        }
+    }
+
+    fn held_by(&self, reservation: &MemoryReservation) -> usize {
+        self.holders
+            .get(&reservation.consumer().id())
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+impl SharedPool {
+    pub fn new(size: usize) -> Self {
+        Self {
+            size,
+            state: std::sync::Mutex::new(PoolState::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Display for SharedPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "shared(pool_size: {})", human_readable_size(self.size))
+    }
+}
+
+impl MemoryPool for SharedPool {
+    fn name(&self) -> &str {
+        "shared"
+    }
+
+    fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+        self.state().add(reservation, additional);
+    }
+
+    fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+        let mut state = self.state();
+        let consumer = reservation.consumer();
+        if consumer.can_spill() {
+            state.spillable = state.spillable.saturating_sub(shrink);
+            if let Some(held) = state.holders.get_mut(&consumer.id()) {
+                *held = held.saturating_sub(shrink);
+                if *held == 0 {
+                    state.holders.remove(&consumer.id());
+                }
+            }
+        } else {
+            state.unspillable = state.unspillable.saturating_sub(shrink);
+        }
+    }
+
+    fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> DfResult<()> {
+        let mut state = self.state();
+        let free = self
+            .size
+            .saturating_sub(state.spillable + state.unspillable);
+        let headroom = self.size / HEADROOM_DIVISOR;
+        let granted = if reservation.consumer().can_spill() {
+            let held = state.held_by(reservation);
+            let holders = state.holders.len() + usize::from(held == 0);
+            let share = self.size.saturating_sub(state.unspillable + headroom) / holders.max(1);
+            additional.saturating_add(headroom) <= free || held.saturating_add(additional) <= share
+        } else {
+            additional <= free || state.unspillable.saturating_add(additional) <= headroom
+        };
+        if !granted {
+            return Err(resources_datafusion_err!(
+                "Failed to allocate additional {} for {} with {} already allocated for this \
+                 reservation - {} remain available for the total memory pool: {self}",
+                human_readable_size(additional),
+                reservation.consumer().name(),
+                human_readable_size(reservation.size()),
+                human_readable_size(free)
+            ));
+        }
+        state.add(reservation, additional);
+        Ok(())
+    }
+
+    fn reserved(&self) -> usize {
+        let state = self.state();
+        state.spillable + state.unspillable
+    }
+
+    fn memory_limit(&self) -> MemoryLimit {
+        MemoryLimit::Finite(self.size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::execution::memory_pool::MemoryConsumer;
+
+    const MB: usize = 1 << 20;
+
+    fn pool() -> Arc<dyn MemoryPool> {
+        Arc::new(SharedPool::new(1000 * MB))
+    }
+
+    fn spiller(pool: &Arc<dyn MemoryPool>, name: &str) -> MemoryReservation {
+        MemoryConsumer::new(name)
+            .with_can_spill(true)
+            .register(pool)
+    }
+
+    #[test]
+    fn a_query_alone_takes_nearly_all_of_the_pool_whatever_is_registered() {
+        let pool = pool();
+        let _idle: Vec<_> = (0..12)
+            .map(|i| spiller(&pool, &format!("idle{i}")))
+            .collect();
+        let sort = spiller(&pool, "sort");
+        sort.try_grow(800 * MB)
+            .expect("free memory, an eighth left");
+        // Its share (it is the only holder): the pool less the headroom.
+        sort.try_grow(75 * MB).expect("its share");
+        assert!(
+            sort.try_grow(MB).is_err(),
+            "the headroom is not a spiller's"
+        );
+        let merge = MemoryConsumer::new("merge").register(&pool);
+        merge.try_grow(125 * MB).expect("the headroom");
+    }
+
+    #[test]
+    fn a_second_query_gets_its_share_and_the_first_then_spills() {
+        let pool = pool();
+        let first = spiller(&pool, "first");
+        first.try_grow(875 * MB).expect("alone");
+        let second = spiller(&pool, "second");
+        second.try_grow(400 * MB).expect("within its share of two");
+        assert!(first.try_grow(MB).is_err(), "above its share: spill");
+        // Overcommitted: memory that cannot spill still gets the headroom.
+        let merge = MemoryConsumer::new("merge").register(&pool);
+        merge.try_grow(100 * MB).expect("within the headroom");
+        assert!(
+            merge.try_grow(50 * MB).is_err(),
+            "beyond it, only free memory"
+        );
+        first.shrink(700 * MB);
+        // 325 MB free; shares (1000 - 100 - 125) / 2 = 387.5 MB.
+        assert!(
+            second.try_grow(250 * MB).is_err(),
+            "neither the headroom free after it nor within its share"
+        );
+        assert!(first.try_grow(200 * MB).is_ok(), "within its share");
+        drop(first);
+        assert_eq!(pool.reserved(), 500 * MB);
+    }
 }
