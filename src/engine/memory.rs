@@ -63,10 +63,9 @@ const HEADROOM_DIVISOR: usize = 8;
 /// headroom stays free after it (one query alone uses nearly all of the pool), or while
 /// it holds no more than its fair share: the pool less the headroom and what cannot be
 /// spilled, divided by the spilling operators holding memory. A share granted to a
-/// newcomer may overcommit the pool for a moment; those above their share are refused
-/// their next growth and spill. Memory that cannot be spilled is granted while it fits,
-/// and up to the headroom even while spilling operators overcommit, so the pool is
-/// exceeded by at most an eighth, briefly.
+/// newcomer may overcommit the pool until those above their share next ask for more:
+/// they are refused and spill. Memory that cannot be spilled is granted while it fits,
+/// and up to the headroom even while the pool is overcommitted.
 ///
 /// DataFusion's `FairSpillPool` divides by every registered spilling operator, idle
 /// ones included: a plan with a dozen of them held its one busy sort to a twelfth of an
