@@ -175,14 +175,9 @@ impl<'a> Previous<'a> {
                 continue;
             }
             let schema = batch.schema();
-            let keys = batch.column(schema.index_of(self.key_column)?);
-            // The key's type may have changed with an edited definition: compare the
-            // previous keys as values of the new type.
-            let keys = if keys.data_type() == self.key_type {
-                Arc::clone(keys)
-            } else {
-                cast(keys, self.key_type)?
-            };
+            // Of the key's current type: a previous file of another type comes sorted
+            // and cast by the engine (`Audiences::previous_members`).
+            let keys = Arc::clone(batch.column(schema.index_of(self.key_column)?));
             self.keys = KeyBatch::new(keys, self.converter)?;
             self.entered = batch
                 .column(schema.index_of(ENTERED_AT)?)
