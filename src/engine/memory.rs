@@ -54,9 +54,14 @@ pub fn runtime(server: &ServerConfig) -> Result<Arc<RuntimeEnv>> {
     Ok(runtime.build_arc()?)
 }
 
-/// The part of the pool kept for memory that cannot be spilled (a sort's merge, a
-/// join's build side, a query's first reservations): 1/8.
+/// The part of the pool spilling operators leave free while they can: 1/8.
 const HEADROOM_DIVISOR: usize = 8;
+
+/// Memory that cannot be spilled (a sort merging its runs, a join's build side) is
+/// granted up to half the pool even while spilling operators hold the rest: they are
+/// refused at their next request and spill. Beyond that half only free memory is
+/// granted, and a query that needs more fails with 53200: spilling cannot help it.
+const UNSPILLABLE_DIVISOR: usize = 2;
 
 /// One memory pool for every query, with an eighth of it kept as headroom for memory
 /// that cannot be spilled. An operator that can spill is granted more while the
@@ -65,7 +70,8 @@ const HEADROOM_DIVISOR: usize = 8;
 /// spilled, divided by the spilling operators holding memory. A share granted to a
 /// newcomer may overcommit the pool until those above their share next ask for more:
 /// they are refused and spill. Memory that cannot be spilled is granted while it fits,
-/// and up to the headroom even while the pool is overcommitted.
+/// and up to half the pool even while the pool is overcommitted (two sorts merging
+/// their spilled runs beside two more that hold the rest of the pool both finish).
 ///
 /// DataFusion's `FairSpillPool` divides by every registered spilling operator, idle
 /// ones included: a plan with a dozen of them held its one busy sort to a twelfth of an
@@ -166,7 +172,8 @@ impl MemoryPool for SharedPool {
             let share = self.size.saturating_sub(state.unspillable + headroom) / holders.max(1);
             additional.saturating_add(headroom) <= free || held.saturating_add(additional) <= share
         } else {
-            additional <= free || state.unspillable.saturating_add(additional) <= headroom
+            additional <= free
+                || state.unspillable.saturating_add(additional) <= self.size / UNSPILLABLE_DIVISOR
         };
         if !granted {
             return Err(resources_datafusion_err!(
@@ -236,13 +243,16 @@ mod tests {
         let second = spiller(&pool, "second");
         second.try_grow(400 * MB).expect("within its share of two");
         assert!(first.try_grow(MB).is_err(), "above its share: spill");
-        // Overcommitted: memory that cannot spill still gets the headroom.
+        // Overcommitted: memory that cannot spill still gets up to half the pool.
         let merge = MemoryConsumer::new("merge").register(&pool);
-        merge.try_grow(100 * MB).expect("within the headroom");
-        assert!(
-            merge.try_grow(50 * MB).is_err(),
-            "beyond it, only free memory"
-        );
+        merge.try_grow(100 * MB).expect("within half the pool");
+        let other_merge = MemoryConsumer::new("merge").register(&pool);
+        other_merge
+            .try_grow(400 * MB)
+            .expect("within half the pool");
+        assert!(merge.try_grow(MB).is_err(), "beyond it, only free memory");
+        assert!(second.try_grow(MB).is_err(), "shares shrink: spill");
+        drop(other_merge);
         first.shrink(700 * MB);
         // 325 MB free; shares (1000 - 100 - 125) / 2 = 387.5 MB.
         assert!(
