@@ -22,6 +22,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::{watch, Lake};
 use crate::pg::catalog::computed_view::ComputedView;
+use crate::result_cache::ResultCache;
 use crate::server::auth::Users;
 use crate::server::service::Admin;
 use crate::server::{self, Shared};
@@ -412,10 +413,17 @@ impl App {
         } else {
             None
         };
+        let result_cache = ResultCache::new(
+            Arc::clone(&engine),
+            usize::try_from(config.server.result_cache_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX),
+        );
+        engine.register_system_table("result_cache", result_cache.status_table())?;
         let shared = Shared {
             engine,
             users,
             admin,
+            result_cache,
             max_connections: config.server.max_connections,
             tls,
             require_tls: config.server.tls.require,

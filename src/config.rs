@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub memory_limit_mb: u64,
     /// Where queries spill (created if missing); empty = the system's temp dir.
     pub spill_dir: String,
+    /// Memory for results kept to answer identical queries over unchanged tables
+    /// again, in MiB (0 = no result cache).
+    pub result_cache_mb: u64,
     pub tls: TlsConfig,
 }
 
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 30,
             memory_limit_mb: 0,
             spill_dir: String::new(),
+            result_cache_mb: 256,
             tls: TlsConfig::default(),
         }
     }

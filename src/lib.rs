@@ -15,6 +15,7 @@
 //! - `lake`, `warehouse`: what is served
 //! - `activation`: audiences (refreshed, diffed, recorded durably) and their exports
 //! - `lookup`: key indexes for point lookups on warehouse and audience tables
+//! - `result_cache`: repeated queries over unchanged tables answered from memory
 //! - `server`: the PostgreSQL protocol
 //! - `scram`: SCRAM-SHA-256 verifiers and exchange
 //! - `udf`: the registry of datapunk SQL functions
@@ -34,6 +35,7 @@ pub mod lake;
 pub mod lookup;
 pub mod marketing;
 pub mod pg;
+pub mod result_cache;
 pub mod scram;
 pub mod server;
 pub mod sqlstate;

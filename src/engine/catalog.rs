@@ -181,6 +181,13 @@ impl SwapSchema {
         self.tables.read().ok().and_then(|t| t.get(name).cloned())
     }
 
+    /// Whether `table` (this very version) is published here.
+    pub fn holds(&self, table: &Arc<dyn TableProvider>) -> bool {
+        self.tables
+            .read()
+            .is_ok_and(|t| t.values().any(|v| Arc::ptr_eq(v, table)))
+    }
+
     /// Removes a table; returns whether it existed.
     pub fn remove(&self, name: &str) -> bool {
         self.tables

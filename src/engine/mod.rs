@@ -199,6 +199,14 @@ impl Engine {
         &self.audience
     }
 
+    /// Whether `table` is the current version of a lake, warehouse or audience table:
+    /// an immutable version, replaced (never changed) when its data changes.
+    pub fn is_published(&self, table: &Arc<dyn datafusion::catalog::TableProvider>) -> bool {
+        [&self.lake, &self.warehouse, &self.audience]
+            .iter()
+            .any(|schema| schema.holds(table))
+    }
+
     /// Adds a read-only table to schema `datapunk` (the system tables of other modules).
     ///
     /// # Errors

@@ -80,6 +80,16 @@ impl Users {
         }
     }
 
+    /// What `user` may read, as far as it changes the rows a query answers: cached
+    /// results are shared only between users with the same.
+    pub fn permissions(&self, user: &str) -> crate::result_cache::Permissions {
+        crate::result_cache::Permissions(if self.is_admin(user) {
+            "admin"
+        } else {
+            "reader"
+        })
+    }
+
     /// The user's verifier, or a convincing fake that never matches.
     fn verifier(&self, user: &str) -> (Verifier, bool) {
         if let Some((v, _)) = self.verifiers.as_ref().and_then(|m| m.get(user)) {

@@ -53,6 +53,7 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     pub users: Arc<Users>,
     pub admin: Arc<dyn Admin>,
+    pub result_cache: Arc<crate::result_cache::ResultCache>,
     /// 0 = no limit.
     pub max_connections: usize,
     /// TLS for client connections, when configured.
@@ -124,6 +125,8 @@ fn handlers(
         Arc::new(TransactionStatementHook),
         Arc::new(results::ResultHook {
             format: Arc::clone(&result_format),
+            cache: Arc::clone(&shared.result_cache),
+            users: Arc::clone(&shared.users),
         }),
         // FETCH and CLOSE of the cursors ResultHook declares.
         Arc::new(CursorStatementHook),

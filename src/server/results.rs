@@ -14,7 +14,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ParamValues;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::ast::{Declare, DeclareType, Statement};
@@ -29,6 +31,8 @@ use datafusion_postgres::pgwire::types::format::FormatOptions;
 use futures::StreamExt;
 
 use crate::engine::prepare;
+use crate::result_cache::ResultCache;
+use crate::server::auth::Users;
 use crate::server::errors::user_error;
 use crate::server::row_description::result_fields;
 use crate::server::row_encoder::{Framing, RowEncoder};
@@ -70,11 +74,24 @@ pub async fn query_response(
     format: &Format,
     client: &(dyn ClientInfo + Send + Sync),
 ) -> PgWireResult<Response> {
-    let schema = df.schema().as_arrow().clone();
-    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-    let fields = Arc::new(result_fields(&schema, format, options)?);
-    let mut encoder = RowEncoder::new(Framing::Length, Arc::clone(&fields), &schema);
+    let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.execute_stream().await.map_err(api)?;
+    rows_response(&schema, batches, format, client)
+}
+
+/// Streams `batches` (of a result whose schema is `schema`) encoded in `format`.
+///
+/// # Errors
+/// A column type PostgreSQL has no counterpart for.
+fn rows_response(
+    schema: &SchemaRef,
+    batches: SendableRecordBatchStream,
+    format: &Format,
+    client: &(dyn ClientInfo + Send + Sync),
+) -> PgWireResult<Response> {
+    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+    let fields = Arc::new(result_fields(schema, format, options)?);
+    let mut encoder = RowEncoder::new(Framing::Length, Arc::clone(&fields), schema);
     let rows = batches.flat_map(move |batch| {
         let rows = match batch.map_err(api) {
             Ok(batch) => match encoder.data_rows(&batch) {
@@ -92,6 +109,43 @@ pub async fn query_response(
 #[derive(Debug)]
 pub struct ResultHook {
     pub format: Arc<ResultFormat>,
+    pub cache: Arc<ResultCache>,
+    pub users: Arc<Users>,
+}
+
+impl ResultHook {
+    /// Answers `plan` (of `statement`, `params` bound) from the result cache, or runs
+    /// it and keeps its rows there when they may be.
+    async fn answer(
+        &self,
+        statement: &Statement,
+        params: Option<&ParamValues>,
+        plan: LogicalPlan,
+        ctx: &SessionContext,
+        format: &Format,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> PgWireResult<Response> {
+        let user = client.metadata().get("user").map_or("", String::as_str);
+        let identity = self.cache.identify(
+            &statement.to_string(),
+            params,
+            &plan,
+            &ctx.state(),
+            self.users.permissions(user),
+        );
+        let Some(identity) = identity else {
+            let df = ctx.execute_logical_plan(plan).await.map_err(api)?;
+            return query_response(df, format, client).await;
+        };
+        if let Some((schema, batches)) = self.cache.get(&identity) {
+            return rows_response(&schema, batches, format, client);
+        }
+        let df = ctx.execute_logical_plan(plan).await.map_err(api)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.execute_stream().await.map_err(api)?;
+        let batches = self.cache.record(identity, Arc::clone(&schema), batches);
+        rows_response(&schema, batches, format, client)
+    }
 }
 
 #[async_trait]
@@ -107,11 +161,14 @@ impl QueryHook for ResultHook {
             Statement::Declare { stmts } => return Some(declare(stmts, ctx, client).await),
             _ => return None,
         }
-        let df = match run(statement, ctx).await {
-            Ok(df) => df,
+        let plan = match prepare::plan(&ctx.state(), statement).await {
+            Ok(plan) => plan,
             Err(e) => return Some(Err(api(e))),
         };
-        Some(query_response(df, &Format::UnifiedText, &*client).await)
+        Some(
+            self.answer(statement, None, plan, ctx, &Format::UnifiedText, &*client)
+                .await,
+        )
     }
 
     async fn handle_extended_parse_query(
@@ -142,8 +199,8 @@ impl QueryHook for ResultHook {
                 .clone()
                 .replace_params_with_values(params)
                 .map_err(api)?;
-            let df = ctx.execute_logical_plan(plan).await.map_err(api)?;
-            query_response(df, &format, &*client).await
+            self.answer(statement, Some(params), plan, ctx, &format, &*client)
+                .await
         };
         Some(run.await)
     }

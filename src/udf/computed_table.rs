@@ -93,6 +93,11 @@ impl ComputedTable {
             computation: Arc::new(computation),
         })
     }
+
+    /// The plans of the inputs.
+    pub fn inputs(&self) -> &[LogicalPlan] {
+        &self.inputs
+    }
 }
 
 #[async_trait]

@@ -54,26 +54,58 @@ pub trait Fold: fmt::Debug + Send + Sync + 'static {
     fn finish(&self, state: Self::State) -> Result<RecordBatch>;
 }
 
-/// A table whose rows are `fold` over `input`.
-#[derive(Debug)]
-pub struct FoldedTable<F> {
-    fold: Arc<F>,
+/// Plans a fold over the input's physical plan with a projection of its result.
+type PlanFold = dyn Fn(Arc<dyn ExecutionPlan>, Option<&Vec<usize>>) -> Result<Arc<dyn ExecutionPlan>>
+    + Send
+    + Sync;
+
+/// A table whose rows are a [`Fold`] over `input` (one type for every fold, so the
+/// input can be read back: [`FoldedTable::input`]).
+pub struct FoldedTable {
     input: LogicalPlan,
+    schema: SchemaRef,
+    name: &'static str,
+    plan_fold: Box<PlanFold>,
 }
 
-impl<F: Fold> FoldedTable<F> {
-    pub fn new(input: LogicalPlan, fold: F) -> Arc<Self> {
+impl fmt::Debug for FoldedTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FoldedTable")
+            .field("fold", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FoldedTable {
+    pub fn new<F: Fold>(input: LogicalPlan, fold: F) -> Arc<Self> {
+        let fold = Arc::new(fold);
         Arc::new(Self {
-            fold: Arc::new(fold),
             input,
+            schema: fold.schema(),
+            name: fold.name(),
+            plan_fold: Box::new(move |input, projection| {
+                let (schema, properties) = one_batch_output(fold.schema(), projection)?;
+                Ok(Arc::new(FoldExec {
+                    fold: Arc::clone(&fold),
+                    input,
+                    projection: projection.cloned(),
+                    schema,
+                    properties,
+                }))
+            }),
         })
+    }
+
+    /// The plan of the rows folded.
+    pub fn input(&self) -> &LogicalPlan {
+        &self.input
     }
 }
 
 #[async_trait]
-impl<F: Fold> TableProvider for FoldedTable<F> {
+impl TableProvider for FoldedTable {
     fn schema(&self) -> SchemaRef {
-        self.fold.schema()
+        Arc::clone(&self.schema)
     }
 
     fn table_type(&self) -> TableType {
@@ -88,14 +120,7 @@ impl<F: Fold> TableProvider for FoldedTable<F> {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = state.create_physical_plan(&self.input).await?;
-        let (schema, properties) = one_batch_output(self.fold.schema(), projection)?;
-        Ok(Arc::new(FoldExec {
-            fold: Arc::clone(&self.fold),
-            input,
-            projection: projection.cloned(),
-            schema,
-            properties,
-        }))
+        (self.plan_fold)(input, projection)
     }
 }
 

@@ -289,6 +289,23 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     Ok(())
 }
 
+/// The plans a table function's rows are computed from, when `provider` is the result
+/// of one of datapunk's table functions (what the result cache reads through to find
+/// the tables a query depends on). Its other arguments are in the statement's text.
+pub fn table_function_inputs(
+    provider: &dyn datafusion::catalog::TableProvider,
+) -> Option<Vec<&datafusion::logical_expr::LogicalPlan>> {
+    let any: &dyn std::any::Any = provider;
+    if let Some(t) = any.downcast_ref::<folded_table::FoldedTable>() {
+        return Some(vec![t.input()]);
+    }
+    if let Some(t) = any.downcast_ref::<computed_table::ComputedTable>() {
+        return Some(t.inputs().iter().collect());
+    }
+    any.downcast_ref::<query_table::QueryTable>()
+        .map(|t| vec![t.plan()])
+}
+
 /// Names of every function `register_all` adds, sorted.
 pub fn names() -> Vec<String> {
     let mut names: Vec<String> = scalar().iter().map(|f| f.name().to_owned()).collect();

@@ -58,9 +58,16 @@ impl TableFunctionImpl for QueryFunction {
 
 /// A planned query read as a table.
 #[derive(Debug)]
-struct QueryTable {
+pub struct QueryTable {
     plan: LogicalPlan,
     schema: SchemaRef,
+}
+
+impl QueryTable {
+    /// The plan of the query.
+    pub fn plan(&self) -> &LogicalPlan {
+        &self.plan
+    }
 }
 
 #[async_trait]

@@ -102,6 +102,19 @@ impl Drop for TestServer {
     }
 }
 
+/// Copies one file of a table into `dest` (creating folders).
+pub fn copy_part(from_table: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let first = std::fs::read_dir(from_table)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .min()
+        .unwrap();
+    std::fs::copy(first, dest).unwrap();
+}
+
 pub fn user(name: &str, password: &str, admin: bool) -> UserConfig {
     UserConfig {
         name: name.into(),

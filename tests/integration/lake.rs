@@ -1,23 +1,9 @@
 //! The lake: tables from folders and root files, hive partitions, ignored files, corrupt
 //! files, and watching for changes.
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::{eventually, scalar, sqlstate, TestServer};
-
-/// Copies one file of a table into `dest` (creating folders).
-fn copy_part(from_table: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    let first = std::fs::read_dir(from_table)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .min()
-        .unwrap();
-    std::fs::copy(first, dest).unwrap();
-}
+use crate::harness::{copy_part, eventually, scalar, sqlstate, TestServer};
 
 #[tokio::test]
 async fn folders_files_and_partitions_become_tables() {

@@ -29,6 +29,7 @@ mod protocol;
 mod psql;
 mod python;
 mod recommend;
+mod result_cache;
 mod robustness;
 mod tls;
 mod tools;
