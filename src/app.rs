@@ -83,8 +83,9 @@ impl Refresher {
             if self.rebuild_on_change {
                 let report = self.warehouse.build().await;
                 message.push_str(&format!(
-                    "; warehouse: {} built, {} failed",
+                    "; warehouse: {} built, {} unchanged, {} failed",
                     report.built.len(),
+                    report.unchanged.len(),
                     report.failed.len()
                 ));
             }
@@ -103,11 +104,12 @@ impl Refresher {
 impl Admin for Refresher {
     async fn refresh_warehouse(&self) -> Result<String, String> {
         self.in_background(|r| async move {
-            let report = r.warehouse.build().await;
+            let report = r.warehouse.rebuild().await;
             let audiences = r.refresh_audiences().await;
             format!(
-                "warehouse: {} built, {} failed{audiences}",
+                "warehouse: {} built, {} unchanged, {} failed{audiences}",
                 report.built.len(),
+                report.unchanged.len(),
                 report.failed.len()
             )
         })
@@ -250,14 +252,14 @@ fn seed_demo_audiences(definitions: &Definitions, state: &std::path::Path) -> Re
     for (name, sql) in DEMO_AUDIENCES {
         let path = definitions.dir().join(format!("{name}.sql"));
         if !offered.contains(name) && !path.exists() {
-            crate::activation::store::write_atomically(&path, sql.as_bytes())?;
+            crate::durable::write_atomically(&path, sql.as_bytes())?;
         }
     }
     let names: String = DEMO_AUDIENCES
         .iter()
         .map(|(n, _)| format!("{n}\n"))
         .collect();
-    crate::activation::store::write_atomically(&marker, names.as_bytes())?;
+    crate::durable::write_atomically(&marker, names.as_bytes())?;
     Ok(())
 }
 
@@ -318,10 +320,13 @@ impl App {
         let lake = Arc::new(Lake::new(root.clone(), Arc::clone(&engine)));
         let summary = lake.rescan().await;
         tracing::info!(lake = %lake.root().display(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
-        let warehouse = Arc::new(Warehouse::new(scripts, Arc::clone(&engine)));
-        warehouse.build().await;
         let state = state_dir(&config, &root, demo);
         let state_lock = lock_state_dir(&state)?;
+        let warehouse = Arc::new(
+            Warehouse::open(scripts, Arc::clone(&engine), state.join("warehouse"))
+                .map_err(|e| Error::Config(format!("state.dir {}: {e}", state.display())))?,
+        );
+        warehouse.build().await;
         let definitions = Definitions::new(if config.audiences.dir.is_empty() {
             state.join("audience-definitions")
         } else {

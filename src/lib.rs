@@ -7,7 +7,8 @@
 //!
 //! Layout:
 //! - `cli`, `config`, `telemetry`, `allocator`: process setup; `background`: the
-//!   low-priority runtime of rebuilds, refreshes and exports
+//!   low-priority runtime of rebuilds, refreshes and exports; `durable`: atomic file
+//!   writes
 //! - `error`, `sqlstate`: one error type, one SQLSTATE mapping
 //! - `pg`: PostgreSQL's behaviour over DataFusion (dialect, types, functions, catalogs)
 //! - `engine`: catalog, per-connection sessions, system tables, and the one door for SQL
@@ -15,7 +16,8 @@
 //! - `lake`, `warehouse`: what is served
 //! - `activation`: audiences (refreshed, diffed, recorded durably) and their exports
 //! - `lookup`: key indexes for point lookups on warehouse and audience tables
-//! - `result_cache`: repeated queries over unchanged tables answered from memory
+//! - `lineage`: the table versions a query reads; `result_cache`: repeated queries
+//!   over unchanged tables answered from memory
 //! - `server`: the PostgreSQL protocol
 //! - `scram`: SCRAM-SHA-256 verifiers and exchange
 //! - `udf`: the registry of datapunk SQL functions
@@ -28,10 +30,12 @@ pub mod app;
 pub mod background;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod lake;
+pub mod lineage;
 pub mod lookup;
 pub mod marketing;
 pub mod pg;

@@ -6,8 +6,7 @@
 //! values, the same session settings, the same permissions, and read the same versions
 //! of the same lake, warehouse and audience tables. Those tables are immutable
 //! versions: a changed lake file or a rebuilt script publishes a new one. An entry
-//! names the versions it read (found by walking the plan, through views and the inputs
-//! of datapunk's table functions), so once any of them is replaced no query can match
+//! names the versions it read ([`crate::lineage`]), so once any of them is replaced no query can match
 //! it again: invalidation is exact and needs no notification. A query is cached only
 //! when every table it reads is such a version and every function it calls is
 //! immutable: system tables, catalogs, `now()` and `random()` are always run.
@@ -24,13 +23,11 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::ParamValues;
-use datafusion::datasource::source_as_provider;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream};
-use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::memory::MemoryStream;
 use futures::{Stream, StreamExt};
 
@@ -105,8 +102,8 @@ impl ResultCache {
         if self.capacity == 0 {
             return None;
         }
-        let mut inputs = Vec::new();
-        if !self.reads_only_versions(plan, &mut inputs) || inputs.is_empty() {
+        let lineage = crate::lineage::of(&self.engine, plan);
+        if !lineage.is_determined() || lineage.reads.is_empty() {
             return None;
         }
         let mut key = format!("{}\n{statement}\n", permissions.0);
@@ -116,57 +113,17 @@ impl ResultCache {
         for entry in state.config_options().entries() {
             key.push_str(&format!("{}={:?}\n", entry.key, entry.value));
         }
-        for input in &inputs {
-            key.push_str(&format!("@{:x}", address(input)));
+        for read in &lineage.reads {
+            key.push_str(&format!("@{:x}", address(&read.table)));
         }
         Some(Identity {
             key,
-            inputs: inputs.iter().map(Arc::downgrade).collect(),
+            inputs: lineage
+                .reads
+                .iter()
+                .map(|r| Arc::downgrade(&r.table))
+                .collect(),
         })
-    }
-
-    /// Whether every table `plan` reads is a published version (collected in `inputs`)
-    /// and every function it calls immutable.
-    fn reads_only_versions(
-        &self,
-        plan: &LogicalPlan,
-        inputs: &mut Vec<Arc<dyn TableProvider>>,
-    ) -> bool {
-        let mut cacheable = true;
-        let walked = plan.apply_with_subqueries(|node| {
-            if let LogicalPlan::TableScan(scan) = node {
-                let Ok(provider) = source_as_provider(&scan.source) else {
-                    cacheable = false;
-                    return Ok(TreeNodeRecursion::Stop);
-                };
-                if self.engine.is_published(&provider) {
-                    if !inputs.iter().any(|i| address(i) == address(&provider)) {
-                        inputs.push(provider);
-                    }
-                } else if let Some(plans) = crate::udf::table_function_inputs(provider.as_ref()) {
-                    cacheable = plans
-                        .into_iter()
-                        .all(|inner| self.reads_only_versions(inner, inputs));
-                } else {
-                    cacheable = false;
-                }
-            }
-            node.apply_expressions(|expr| {
-                expr.apply(|e| {
-                    if !is_immutable(e) {
-                        cacheable = false;
-                        return Ok(TreeNodeRecursion::Stop);
-                    }
-                    Ok(TreeNodeRecursion::Continue)
-                })
-            })?;
-            Ok(if cacheable {
-                TreeNodeRecursion::Continue
-            } else {
-                TreeNodeRecursion::Stop
-            })
-        });
-        walked.is_ok() && cacheable
     }
 
     /// The cached result of `identity`: its schema and batches.
@@ -263,24 +220,6 @@ impl Entries {
 /// it) exists.
 fn address(table: &Arc<dyn TableProvider>) -> usize {
     Arc::as_ptr(table).cast::<()>() as usize
-}
-
-/// Whether `expr` gives the same value every time for the same inputs.
-fn is_immutable(expr: &Expr) -> bool {
-    match expr {
-        Expr::ScalarFunction(f) => f.func.signature().volatility == Volatility::Immutable,
-        Expr::AggregateFunction(f) => f.func.signature().volatility == Volatility::Immutable,
-        Expr::WindowFunction(f) => match &f.fun {
-            datafusion::logical_expr::WindowFunctionDefinition::AggregateUDF(u) => {
-                u.signature().volatility == Volatility::Immutable
-            }
-            datafusion::logical_expr::WindowFunctionDefinition::WindowUDF(u) => {
-                u.signature().volatility == Volatility::Immutable
-            }
-        },
-        Expr::ScalarVariable(..) | Expr::Placeholder(_) => false,
-        _ => true,
-    }
 }
 
 #[derive(Debug)]

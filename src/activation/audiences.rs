@@ -473,12 +473,12 @@ impl Audiences {
         let name = &audience.definition.name;
         let m = &audience.manifest;
         if let Some(members) = &m.members {
-            match super::tables::members_table(&audience.dir.file(members), &m.key_column) {
+            match crate::lookup::indexed_parquet_file(&audience.dir.file(members), &m.key_column) {
                 Ok(table) => {
                     // A version that served point lookups hands its successor an index.
                     let previous = self.engine.audience().current(name);
                     crate::lookup::KeyIndexed::index_like(&table, previous.as_ref());
-                    self.engine.audience().publish(name, table);
+                    self.engine.audience().publish(name, table, members.clone());
                 }
                 Err(e) => {
                     tracing::error!(audience = %name, error = %e, "cannot serve the audience's members")

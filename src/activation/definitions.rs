@@ -7,7 +7,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::store::{sync_dir, write_atomically};
+use crate::durable::{sync_dir, write_atomically};
 
 /// The column that identifies a member unless the definition names another
 /// (`-- key: column` on a line of its own).

@@ -382,10 +382,7 @@ pub fn diff(
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(ENTERED_AT, timestamp_type(), false));
     let members_schema = Arc::new(Schema::new(fields));
-    // Small pages: a point lookup (`crate::lookup`) decodes one page per column.
-    let lookup_pages = WriterProperties::builder()
-        .set_data_page_row_count_limit(4096)
-        .build();
+    let lookup_pages = crate::lookup::parquet_writer().build();
     let mut members = WriterThread::spawn(
         members_path,
         Arc::clone(&members_schema),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{temp_path, write_atomically};
+use crate::durable::{temp_path, write_atomically};
 
 /// One run of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,8 +25,8 @@ use tokio::sync::Mutex;
 
 use super::audiences::Audiences;
 use super::export_runs::{done_path, Run, Runs};
-use super::store::{sync_dir, temp_path, write_atomically};
 use crate::config::ExportConfig;
+use crate::durable::{sync_dir, temp_path, write_atomically};
 use crate::engine::{prepare, Engine};
 use crate::error::Error;
 

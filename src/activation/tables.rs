@@ -11,63 +11,15 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
-use datafusion::object_store::path::Path as StorePath;
-use datafusion::object_store::ObjectMeta;
 use datafusion::physical_plan::ExecutionPlan;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::audiences::AudienceView;
 use super::diff::{changes_schema, timestamp_type};
-use crate::lake::table::LakeTable;
-use crate::lookup::{KeyIndexed, Rows};
+use crate::lake::table::parquet_table;
 use crate::pg::catalog::computed_view::ComputedRows;
-
-/// A Parquet file as a file of a [`LakeTable`].
-fn partitioned_file(path: &Path) -> Result<PartitionedFile> {
-    let meta = std::fs::metadata(path)?;
-    Ok(PartitionedFile::new_from_meta(ObjectMeta {
-        location: StorePath::from_filesystem_path(path)
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
-        last_modified: chrono::DateTime::<chrono::Utc>::from(meta.modified()?),
-        size: meta.len(),
-        e_tag: None,
-        version: None,
-    }))
-}
-
-/// Parquet files of one schema as a table.
-fn parquet_table(schema: SchemaRef, files: &[&Path]) -> Result<LakeTable> {
-    let files = files
-        .iter()
-        .map(|p| partitioned_file(p))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(LakeTable::new(
-        schema,
-        vec![],
-        files,
-        Arc::new(ParquetFormat::default()),
-    ))
-}
-
-/// `audience.NAME`: one members file, with a key index for point lookups.
-///
-/// # Errors
-/// The file cannot be read.
-pub fn members_table(path: &Path, key_column: &str) -> Result<Arc<dyn TableProvider>> {
-    let schema =
-        Arc::clone(ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?.schema());
-    let table = Arc::new(parquet_table(schema, &[path])?);
-    Ok(KeyIndexed::over(
-        table,
-        Rows::Parquet(path.to_path_buf()),
-        key_column,
-    ))
-}
 
 /// `datapunk.audience_changes`: the change files at the time of the scan.
 #[derive(Debug)]

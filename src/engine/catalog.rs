@@ -162,30 +162,44 @@ impl SchemaProvider for SearchPathSchema {
 }
 
 /// A schema whose tables are replaced atomically: a query sees either the old or the new
-/// version of a table, never a gap. Used for `lake` and `warehouse`.
+/// version of a table, never a gap. Each version is immutable and carries a tag naming
+/// it (the lake: its files; the warehouse and audiences: the file it was written to), so
+/// what was built from it can tell whether it is still current. Used for `lake`,
+/// `warehouse` and `audience`.
 #[derive(Debug, Default)]
 pub struct SwapSchema {
-    tables: RwLock<std::collections::BTreeMap<String, Arc<dyn TableProvider>>>,
+    tables: RwLock<std::collections::BTreeMap<String, Version>>,
+}
+
+#[derive(Debug, Clone)]
+struct Version {
+    table: Arc<dyn TableProvider>,
+    tag: String,
 }
 
 impl SwapSchema {
-    /// Publishes a table, replacing any previous version.
-    pub fn publish(&self, name: &str, table: Arc<dyn TableProvider>) {
+    /// Publishes a version of a table, replacing any previous one.
+    pub fn publish(&self, name: &str, table: Arc<dyn TableProvider>, tag: String) {
         if let Ok(mut t) = self.tables.write() {
-            t.insert(name.to_owned(), table);
+            t.insert(name.to_owned(), Version { table, tag });
         }
     }
 
     /// The current version of a table.
     pub fn current(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
-        self.tables.read().ok().and_then(|t| t.get(name).cloned())
-    }
-
-    /// Whether `table` (this very version) is published here.
-    pub fn holds(&self, table: &Arc<dyn TableProvider>) -> bool {
         self.tables
             .read()
-            .is_ok_and(|t| t.values().any(|v| Arc::ptr_eq(v, table)))
+            .ok()
+            .and_then(|t| t.get(name).map(|v| Arc::clone(&v.table)))
+    }
+
+    /// The name and tag of `table` when it is the current version of one of these.
+    pub fn find(&self, table: &Arc<dyn TableProvider>) -> Option<(String, String)> {
+        let tables = self.tables.read().ok()?;
+        tables
+            .iter()
+            .find(|(_, v)| Arc::ptr_eq(&v.table, table))
+            .map(|(name, v)| (name.clone(), v.tag.clone()))
     }
 
     /// Removes a table; returns whether it existed.
@@ -207,7 +221,7 @@ impl SchemaProvider for SwapSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(self.tables.read().ok().and_then(|t| t.get(name).cloned()))
+        Ok(self.current(name))
     }
 
     fn table_exist(&self, name: &str) -> bool {

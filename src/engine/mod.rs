@@ -199,12 +199,20 @@ impl Engine {
         &self.audience
     }
 
-    /// Whether `table` is the current version of a lake, warehouse or audience table:
-    /// an immutable version, replaced (never changed) when its data changes.
-    pub fn is_published(&self, table: &Arc<dyn datafusion::catalog::TableProvider>) -> bool {
-        [&self.lake, &self.warehouse, &self.audience]
-            .iter()
-            .any(|schema| schema.holds(table))
+    /// Which table `table` is the current version of, when it is a lake, warehouse or
+    /// audience table (an immutable version, replaced, never changed, when its data
+    /// changes): schema, name and the version's tag.
+    pub fn published_as(
+        &self,
+        table: &Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> Option<(&'static str, String, String)> {
+        [
+            (LAKE_SCHEMA, &self.lake),
+            (WAREHOUSE_SCHEMA, &self.warehouse),
+            (AUDIENCE_SCHEMA, &self.audience),
+        ]
+        .into_iter()
+        .find_map(|(schema, tables)| tables.find(table).map(|(name, tag)| (schema, name, tag)))
     }
 
     /// Adds a read-only table to schema `datapunk` (the system tables of other modules).

@@ -109,6 +109,25 @@ struct DataFile {
     modified: SystemTime,
 }
 
+/// Names the version of a table made of `files`: their paths, sizes and modification
+/// times (a warehouse table built from it is current while this is).
+fn files_tag(files: &[DataFile]) -> String {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    for f in files {
+        let modified = f
+            .modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        digest.update(format!("{}\t{}\t{modified}\n", f.path.display(), f.size).as_bytes());
+    }
+    digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A table as found on disk, before its files are read.
 #[derive(Debug, Clone)]
 struct Candidate {
@@ -490,7 +509,7 @@ impl Lake {
             let versions = old.as_ref().map_or(0, |o| o.versions);
             match self.load(c).await {
                 Ok((table, rows)) => {
-                    schema.publish(&c.name, Arc::new(table));
+                    schema.publish(&c.name, Arc::new(table), files_tag(&c.files));
                     if let Ok(mut m) = self.registered.lock() {
                         m.insert(c.name.clone(), c.files.clone());
                     }

@@ -6,11 +6,13 @@
 //! query until a rescan has validated it. Only planning lives here; scanning is
 //! DataFusion's Parquet/CSV reader.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
@@ -18,6 +20,8 @@ use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::object_store::path::Path as StorePath;
+use datafusion::object_store::ObjectMeta;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -118,4 +122,36 @@ impl TableProvider for LakeTable {
             .build();
         self.format.create_physical_plan(state, config).await
     }
+}
+
+/// A Parquet file as a file of a [`LakeTable`].
+fn partitioned_file(path: &Path) -> Result<PartitionedFile> {
+    let meta = std::fs::metadata(path)?;
+    Ok(PartitionedFile::new_from_meta(ObjectMeta {
+        location: StorePath::from_filesystem_path(path)
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+        last_modified: chrono::DateTime::<chrono::Utc>::from(meta.modified()?),
+        size: meta.len(),
+        e_tag: None,
+        version: None,
+    }))
+}
+
+/// Parquet files of one schema written by datapunk (audience members and changes,
+/// warehouse tables) as a table.
+///
+/// # Errors
+/// A file cannot be found.
+pub fn parquet_table(schema: SchemaRef, files: &[&Path]) -> Result<LakeTable> {
+    let files = files
+        .iter()
+        .map(|p| partitioned_file(p))
+        .collect::<Result<Vec<_>>>()?;
+    // Read with the types they were written with (strings stay `Utf8`, not views).
+    Ok(LakeTable::new(
+        schema,
+        vec![],
+        files,
+        Arc::new(ParquetFormat::default().with_force_view_types(false)),
+    ))
 }

@@ -194,9 +194,20 @@ impl Built {
                 starts,
             } => {
                 let (groups, selection) = selection(metadata, starts, rows);
-                let mask = match projection {
-                    Some(p) => ProjectionMask::roots(metadata.parquet_schema(), p.iter().copied()),
-                    None => ProjectionMask::all(),
+                // The reader gives the chosen columns in the file's order: each wanted
+                // column's place among them.
+                let (mask, places) = match projection {
+                    Some(p) => {
+                        let mut in_file_order = p.clone();
+                        in_file_order.sort_unstable();
+                        let places: Vec<usize> = p
+                            .iter()
+                            .map(|c| in_file_order.partition_point(|x| x < c))
+                            .collect();
+                        let mask = ProjectionMask::roots(metadata.parquet_schema(), in_file_order);
+                        (mask, Some(places))
+                    }
+                    None => (ProjectionMask::all(), None),
                 };
                 let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
                     File::open(path)?,
@@ -209,9 +220,16 @@ impl Built {
                 .build()?;
                 let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
                 let batch = concat_batches(&reader_schema(schema, &batches), &batches)?;
+                let columns = match places {
+                    Some(places) => places
+                        .iter()
+                        .map(|&i| Arc::clone(batch.column(i)))
+                        .collect(),
+                    None => batch.columns().to_vec(),
+                };
                 Ok(RecordBatch::try_new_with_options(
                     Arc::clone(schema),
-                    batch.columns().to_vec(),
+                    columns,
                     &options,
                 )?)
             }
@@ -351,6 +369,13 @@ mod tests {
             .read(&[131], &projected, Some(&vec![1]))
             .expect("read");
         assert_eq!(got.column(0).as_string::<i32>().value(0), "n131");
+        // Columns asked for out of the file's order come in the order asked for.
+        let reversed = Arc::new(schema.project(&[1, 0]).expect("project"));
+        let got = built
+            .read(&[131], &reversed, Some(&vec![1, 0]))
+            .expect("read");
+        assert_eq!(got.column(0).as_string::<i32>().value(0), "n131");
+        assert_eq!(ids(&got.project(&[1]).expect("project")), [393]);
         assert_eq!(built.read(&[], &schema, None).expect("none").num_rows(), 0);
     }
 

@@ -2,24 +2,37 @@
 //! and after lake changes, each (re)building one table or view in schema `warehouse`.
 //!
 //! A script that fails logs `path:line: message`, keeps serving the previous version of
-//! its table, and the scripts after it still run. Tables are materialised in memory and
-//! swapped in atomically when complete, so readers never see a half-built table.
+//! its table, and the scripts after it still run. Tables are written to Parquet files in
+//! the state dir ([`store`]) and swapped in when complete, so readers never see a
+//! half-built table and a build never waits for readers; a restart serves the tables
+//! built before. A table is built again only when what it is built from changed: its
+//! script's text, or the version of a table it reads ([`crate::lineage`]; a lake change
+//! rebuilds only the scripts that read the changed tables, and those that read them).
+//! A script calling `now()` or reading a system table is built every time.
 
 pub mod script;
+pub mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use std::path::Path;
+
 use datafusion::catalog::SchemaProvider;
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::{MemTable, ViewTable};
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::ast::Statement;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
 
 use crate::engine::system::WarehouseTableStatus;
 use crate::engine::Engine;
 use crate::lookup::{KeyIndexed, Rows};
 use script::{Kind, Script, ScriptError};
+use store::{Manifest, Store};
 
 /// The demo warehouse scripts, compiled in (the same files as `sql/warehouse/`).
 pub const DEMO_SCRIPTS: &[(&str, &str)] = &[
@@ -110,8 +123,18 @@ impl Scripts {
 #[derive(Debug, Default, Clone)]
 pub struct BuildReport {
     pub built: Vec<String>,
+    /// Tables whose inputs had not changed since they were built.
+    pub unchanged: Vec<String>,
     pub failed: Vec<String>,
     pub elapsed: Duration,
+}
+
+/// What running one script did.
+enum Outcome {
+    /// Built (a table: with its row count), at that time.
+    Built(Option<u64>, SystemTime),
+    /// A table built from the same inputs already exists.
+    Unchanged,
 }
 
 /// The warehouse builder.
@@ -119,22 +142,81 @@ pub struct BuildReport {
 pub struct Warehouse {
     scripts: Option<Scripts>,
     engine: Arc<Engine>,
+    store: Store,
+    manifest: std::sync::Mutex<Manifest>,
     /// One build at a time.
     building: tokio::sync::Mutex<()>,
 }
 
 impl Warehouse {
-    pub fn new(scripts: Option<Scripts>, engine: Arc<Engine>) -> Self {
-        Self {
+    /// The warehouse stored in `dir`: the tables built before are served at once.
+    ///
+    /// # Errors
+    /// The folder cannot be created or its manifest read.
+    pub fn open(
+        scripts: Option<Scripts>,
+        engine: Arc<Engine>,
+        dir: std::path::PathBuf,
+    ) -> std::io::Result<Self> {
+        let (store, manifest) = Store::open(dir)?;
+        let warehouse = Self {
             scripts,
             engine,
+            store,
+            manifest: std::sync::Mutex::new(Manifest::default()),
             building: tokio::sync::Mutex::new(()),
+        };
+        for (table, built) in &manifest.tables {
+            match crate::lookup::indexed_parquet_file(
+                &warehouse.store.file(&built.file),
+                &built.key_column,
+            ) {
+                Ok(provider) => {
+                    warehouse
+                        .engine
+                        .warehouse()
+                        .publish(table, provider, built.file.clone());
+                    warehouse.set_status(
+                        table,
+                        &built.script,
+                        Ok(Some(built.rows)),
+                        Duration::from_millis(built.duration_ms),
+                        Some(
+                            SystemTime::UNIX_EPOCH
+                                + Duration::from_micros(
+                                    u64::try_from(built.built_at_us).unwrap_or(0),
+                                ),
+                        ),
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(table = %format!("warehouse.{table}"), file = %built.file, %error, "cannot serve a stored warehouse table; it is built again");
+                }
+            }
         }
+        tracing::info!(dir = %warehouse.store.path().display(), tables = manifest.tables.len(), "warehouse opened");
+        *warehouse.lock_manifest() = manifest;
+        Ok(warehouse)
     }
 
-    /// Runs every script in order. Never fails as a whole: each failure is logged and
-    /// recorded in `datapunk.warehouse_tables`.
+    fn lock_manifest(&self) -> std::sync::MutexGuard<'_, Manifest> {
+        self.manifest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs every script in order whose table's inputs changed. Never fails as a
+    /// whole: each failure is logged and recorded in `datapunk.warehouse_tables`.
     pub async fn build(&self) -> BuildReport {
+        self.build_tables(false).await
+    }
+
+    /// Runs every script in order, changed or not (`REFRESH WAREHOUSE`).
+    pub async fn rebuild(&self) -> BuildReport {
+        self.build_tables(true).await
+    }
+
+    async fn build_tables(&self, every_table: bool) -> BuildReport {
         let _one_at_a_time = self.building.lock().await;
         let started = Instant::now();
         let mut report = BuildReport::default();
@@ -160,20 +242,24 @@ impl Warehouse {
                 }),
             };
             let outcome = match parsed {
-                Ok(s) => self.run(&s).await.map(|rows| (s, rows)),
+                Ok(s) => self.run(&s, &shown, every_table).await.map(|o| (s, o)),
                 Err(e) => Err(e),
             };
             let elapsed = t0.elapsed();
             match outcome {
-                Ok((s, rows)) => {
+                Ok((s, Outcome::Built(rows, at))) => {
                     tracing::info!(table = %format!("warehouse.{}", s.table), script = %shown, rows = ?rows, duration_ms = elapsed.as_millis() as u64, "warehouse table built");
-                    self.set_status(&s.table, &shown, Ok(rows), elapsed);
+                    self.set_status(&s.table, &shown, Ok(rows), elapsed, Some(at));
                     report.built.push(s.table);
+                }
+                Ok((s, Outcome::Unchanged)) => {
+                    tracing::debug!(table = %format!("warehouse.{}", s.table), "warehouse table unchanged");
+                    report.unchanged.push(s.table);
                 }
                 Err(e) => {
                     tracing::error!("{e}");
                     if let Some(table) = &e.table {
-                        self.set_status(table, &shown, Err(e.to_string()), elapsed);
+                        self.set_status(table, &shown, Err(e.to_string()), elapsed, None);
                         report.failed.push(table.clone());
                     }
                 }
@@ -182,6 +268,7 @@ impl Warehouse {
         report.elapsed = started.elapsed();
         tracing::info!(
             built = report.built.len(),
+            unchanged = report.unchanged.len(),
             failed = report.failed.len(),
             duration_ms = report.elapsed.as_millis() as u64,
             "warehouse build finished"
@@ -189,8 +276,9 @@ impl Warehouse {
         report
     }
 
-    /// Plans and runs one script and swaps its table in; returns the row count of tables.
-    async fn run(&self, s: &Script) -> Result<Option<u64>, ScriptError> {
+    /// Plans one script and, unless its table is built from the same inputs already,
+    /// runs it and swaps its table or view in.
+    async fn run(&self, s: &Script, shown: &str, force: bool) -> Result<Outcome, ScriptError> {
         let fail = |e: DataFusionError| {
             let (_, message) = crate::error::classify_datafusion(&e);
             let line = crate::engine::prepare::error_line(&e).unwrap_or(s.line);
@@ -216,41 +304,89 @@ impl Warehouse {
                 table: Some(s.table.clone()),
             });
         }
-        let (table, rows): (Arc<dyn datafusion::catalog::TableProvider>, Option<u64>) = match s.kind
-        {
-            Kind::View => {
-                // Validate that the view runs before publishing it.
-                session
-                    .ctx
-                    .execute_logical_plan(plan.clone())
-                    .await
-                    .map_err(fail)?
-                    .limit(0, Some(0))
-                    .map_err(fail)?
-                    .collect()
-                    .await
-                    .map_err(fail)?;
-                (
-                    Arc::new(ViewTable::new(plan, Some(s.query.to_string()))),
-                    None,
-                )
+        let lineage = crate::lineage::of(&self.engine, &plan);
+        let fingerprint = fingerprint(s, &lineage);
+        if s.kind == Kind::View {
+            // Validate that the view runs before publishing it.
+            session
+                .ctx
+                .execute_logical_plan(plan.clone())
+                .await
+                .map_err(fail)?
+                .limit(0, Some(0))
+                .map_err(fail)?
+                .collect()
+                .await
+                .map_err(fail)?;
+            let tag =
+                fingerprint.unwrap_or_else(|| format!("view built at {:?}", SystemTime::now()));
+            let view = Arc::new(ViewTable::new(plan, Some(s.query.to_string())));
+            self.engine.warehouse().publish(&s.table, view, tag);
+            return Ok(Outcome::Built(None, SystemTime::now()));
+        }
+        let unchanged = !force
+            && fingerprint.as_ref().is_some_and(|f| {
+                self.lock_manifest()
+                    .tables
+                    .get(&s.table)
+                    .is_some_and(|built| &built.fingerprint == f)
+            })
+            && self.engine.warehouse().current(&s.table).is_some();
+        if unchanged {
+            return Ok(Outcome::Unchanged);
+        }
+        let started = Instant::now();
+        let file = {
+            let mut manifest = self.lock_manifest();
+            manifest.builds += 1;
+            format!("{}-{:06}.parquet", s.table, manifest.builds)
+        };
+        let path = self.store.file(&file);
+        let key = s
+            .key
+            .clone()
+            .or_else(|| plan.schema().fields().first().map(|f| f.name().clone()))
+            .unwrap_or_default();
+        let df = session.ctx.execute_logical_plan(plan).await.map_err(fail)?;
+        if !parquet_stores(df.schema().as_arrow()) {
+            return self.keep_in_memory(s, df, &key, &file).await.map_err(fail);
+        }
+        let rows = write_parquet(df, &path).await.map_err(fail)?;
+        let table = crate::lookup::indexed_parquet_file(&path, &key).map_err(fail)?;
+        // Kept to the microsecond, as it is stored.
+        let built_at = SystemTime::UNIX_EPOCH
+            + Duration::from_micros(
+                u64::try_from(micros_since_epoch(SystemTime::now())).unwrap_or(0),
+            );
+        let retired = {
+            let mut manifest = self.lock_manifest();
+            let previous = manifest.tables.get(&s.table).cloned();
+            let built = store::Built {
+                file: file.clone(),
+                previous_file: previous.as_ref().map(|p| p.file.clone()),
+                fingerprint: fingerprint.unwrap_or_default(),
+                reads: lineage.names(),
+                key_column: key,
+                script: shown.to_owned(),
+                rows,
+                built_at_us: micros_since_epoch(built_at),
+                duration_ms: started.elapsed().as_millis() as u64,
+            };
+            manifest.tables.insert(s.table.clone(), built);
+            if let Err(e) = self
+                .store
+                .sync()
+                .and_then(|()| self.store.commit(&manifest))
+            {
+                // Not committed: the previous version stays, in the manifest and served.
+                match previous {
+                    Some(p) => manifest.tables.insert(s.table.clone(), p),
+                    None => manifest.tables.remove(&s.table),
+                };
+                let _ = std::fs::remove_file(&path);
+                return Err(fail(DataFusionError::IoError(e)));
             }
-            Kind::Table => {
-                let df = session.ctx.execute_logical_plan(plan).await.map_err(fail)?;
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let batches = df.collect().await.map_err(fail)?;
-                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                let key = s
-                    .key
-                    .clone()
-                    .or_else(|| schema.fields().first().map(|f| f.name().clone()))
-                    .unwrap_or_default();
-                let mem = MemTable::try_new(schema, vec![batches.clone()]).map_err(fail)?;
-                (
-                    KeyIndexed::over(Arc::new(mem), Rows::Memory(batches), &key),
-                    Some(rows),
-                )
-            }
+            previous.and_then(|p| p.previous_file)
         };
         let previous = self.engine.warehouse().current(&s.table);
         let table = tokio::task::spawn_blocking(move || {
@@ -259,8 +395,40 @@ impl Warehouse {
         })
         .await
         .map_err(|e| fail(DataFusionError::External(Box::new(e))))?;
-        self.engine.warehouse().publish(&s.table, table);
-        Ok(rows)
+        self.engine.warehouse().publish(&s.table, table, file);
+        if let Some(old) = retired {
+            if let Err(e) = std::fs::remove_file(self.store.file(&old)) {
+                tracing::warn!(file = %old, error = %e, "cannot remove a retired warehouse file");
+            }
+        }
+        Ok(Outcome::Built(Some(rows), built_at))
+    }
+
+    /// Serves a table Parquet cannot store (an `interval` column) from memory; it is
+    /// built again at each start.
+    async fn keep_in_memory(
+        &self,
+        s: &Script,
+        df: DataFrame,
+        key: &str,
+        tag: &str,
+    ) -> datafusion::error::Result<Outcome> {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let memory = MemTable::try_new(schema, vec![batches.clone()])?;
+        let table = KeyIndexed::over(Arc::new(memory), Rows::Memory(batches), key);
+        let previous = self.engine.warehouse().current(&s.table);
+        KeyIndexed::index_like(&table, previous.as_ref());
+        self.engine
+            .warehouse()
+            .publish(&s.table, table, format!("{tag} (in memory)"));
+        let mut manifest = self.lock_manifest();
+        if manifest.tables.remove(&s.table).is_some() {
+            self.store.commit(&manifest)?;
+        }
+        tracing::warn!(table = %format!("warehouse.{}", s.table), "a column type Parquet cannot store: kept in memory, built again at each start");
+        Ok(Outcome::Built(Some(rows), SystemTime::now()))
     }
 
     fn set_status(
@@ -269,6 +437,7 @@ impl Warehouse {
         script: &str,
         outcome: Result<Option<u64>, String>,
         elapsed: Duration,
+        built_at: Option<SystemTime>,
     ) {
         let exists = self.engine.warehouse().table_exist(table);
         let Ok(mut map) = self.engine.status().warehouse.write() else {
@@ -281,7 +450,7 @@ impl Warehouse {
                 rows,
                 state: "ok",
                 error: None,
-                built_at: Some(SystemTime::now()),
+                built_at: Some(built_at.unwrap_or_else(SystemTime::now)),
                 duration_ms: Some(elapsed.as_millis() as u64),
             },
             Err(error) => WarehouseTableStatus {
@@ -295,6 +464,87 @@ impl Warehouse {
         };
         map.insert(table.to_owned(), status);
     }
+}
+
+/// What a table is built from: the script's text and the version of every table its
+/// plan reads; `None` when that does not decide its rows (it calls `now()`, reads a
+/// system table).
+fn fingerprint(s: &Script, lineage: &crate::lineage::Lineage) -> Option<String> {
+    if !lineage.is_determined() {
+        return None;
+    }
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(s.query.to_string().as_bytes());
+    digest.update(format!("\nkey {:?}\n", s.key).as_bytes());
+    for read in &lineage.reads {
+        digest.update(format!("{}.{} {}\n", read.schema, read.name, read.tag).as_bytes());
+    }
+    Some(
+        digest
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Streams `df`'s rows into the Parquet file `path` (written under a temporary name,
+/// synced, then renamed); returns the row count.
+async fn write_parquet(df: DataFrame, path: &Path) -> datafusion::error::Result<u64> {
+    let tmp = crate::durable::temp_path(path);
+    let written = async {
+        let mut stream = df.execute_stream().await?;
+        let properties = crate::lookup::parquet_writer()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&tmp)?,
+            stream.schema(),
+            Some(properties),
+        )?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            writer.write(&batch)?;
+        }
+        writer.into_inner()?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(rows)
+    }
+    .await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Whether the Parquet writer can store every column of `schema` (it has no encoding
+/// for PostgreSQL's `interval`, arrow's month-day-nanosecond interval).
+fn parquet_stores(schema: &datafusion::arrow::datatypes::Schema) -> bool {
+    use datafusion::arrow::datatypes::{DataType, IntervalUnit};
+    fn stores(t: &DataType) -> bool {
+        match t {
+            DataType::Interval(IntervalUnit::MonthDayNano) => false,
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::LargeListView(f)
+            | DataType::FixedSizeList(f, _)
+            | DataType::Map(f, _) => stores(f.data_type()),
+            DataType::Struct(fields) => fields.iter().all(|f| stores(f.data_type())),
+            DataType::Dictionary(_, v) => stores(v),
+            _ => true,
+        }
+    }
+    schema.fields().iter().all(|f| stores(f.data_type()))
+}
+
+/// `at` in whole microseconds since the epoch (as it is stored and shown).
+fn micros_since_epoch(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The first output name a query gives two columns, as clients see the names.

@@ -84,6 +84,21 @@ impl TestServer {
         self.connect_as("analyst", None).await.expect("connect")
     }
 
+    /// Stops the server gracefully and starts it again with the same config, lake and
+    /// state dir.
+    pub async fn restart(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task");
+        }
+        let app = App::build(self.config.clone())
+            .await
+            .expect("server builds again");
+        self.addr = app.local_addr().expect("bound");
+        self.stop = CancellationToken::new();
+        self.task = Some(tokio::spawn(app.run(self.stop.clone())));
+    }
+
     /// Stops the server and waits for it (graceful path).
     pub async fn stop(mut self) {
         self.stop.cancel();

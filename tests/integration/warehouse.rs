@@ -1,5 +1,7 @@
 //! The warehouse: the shipped scripts build their tables; a failing script reports
-//! file:line, keeps the previous version, and later scripts still run; REFRESH WAREHOUSE.
+//! file:line, keeps the previous version, and later scripts still run; REFRESH WAREHOUSE;
+//! tables are stored and served again after a restart, and a lake change rebuilds only
+//! the tables that read what changed.
 
 use crate::harness::{scalar, sqlstate, user, TestServer};
 
@@ -184,4 +186,141 @@ async fn scripts_with_date_arithmetic_build_tables_of_postgres_types() {
             .await
             .as_deref()
     );
+}
+
+/// `built_at` of each table of `datapunk.warehouse_tables`, by name.
+async fn built_at(c: &tokio_postgres::Client) -> std::collections::BTreeMap<String, String> {
+    crate::harness::rows(
+        c,
+        "SELECT table_name, CAST(built_at AS TEXT) FROM datapunk.warehouse_tables",
+    )
+    .await
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].clone()))
+    .collect()
+}
+
+/// The tables whose `built_at` differs between two readings.
+fn rebuilt(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(table, at)| before.get(*table) != Some(*at))
+        .map(|(table, _)| table.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn tables_persist_across_restarts_and_only_what_changed_is_rebuilt() {
+    let mut server = TestServer::start(|c, dir| {
+        let scripts = dir.join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        for (name, sql) in [
+            (
+                "010_per_customer.sql",
+                "CREATE TABLE warehouse.per_customer AS SELECT customer_id, count(*) AS n FROM lake.orders GROUP BY customer_id",
+            ),
+            (
+                "020_catalogue.sql",
+                "CREATE TABLE warehouse.catalogue AS SELECT count(*) AS products FROM lake.products",
+            ),
+            (
+                "030_total.sql",
+                "CREATE TABLE warehouse.total AS SELECT sum(n) AS orders FROM per_customer",
+            ),
+            (
+                "040_stamped.sql",
+                "CREATE TABLE warehouse.stamped AS SELECT count(*) AS products, max(now()) AS at FROM lake.products",
+            ),
+        ] {
+            std::fs::write(scripts.join(name), sql).unwrap();
+        }
+        c.warehouse.scripts_dir = scripts.display().to_string();
+    })
+    .await;
+    let c = server.client().await;
+    let first = built_at(&c).await;
+    assert_eq!(first.len(), 4, "{first:?}");
+    let orders = scalar(&c, "SELECT orders FROM warehouse.total").await;
+    assert_eq!(orders, scalar(&c, "SELECT count(*) FROM lake.orders").await);
+    let state = std::path::PathBuf::from(&server.config.state.dir).join("warehouse");
+    assert!(state.join("manifest.toml").exists());
+
+    // A restart serves what was built: nothing is built again, the rows are the same.
+    drop(c);
+    server.restart().await;
+    let c = server.client().await;
+    let restarted = built_at(&c).await;
+    assert_eq!(
+        rebuilt(&first, &restarted),
+        ["stamped"],
+        "only the script calling now()"
+    );
+    assert_eq!(
+        scalar(&c, "SELECT orders FROM warehouse.total").await,
+        orders
+    );
+    assert_eq!(
+        scalar(&c, "SELECT count(*) FROM warehouse.per_customer").await,
+        scalar(&c, "SELECT count(DISTINCT customer_id) FROM lake.orders").await
+    );
+
+    // More products: only the scripts reading lake.products are built again.
+    let before = built_at(&c).await;
+    let products = scalar(&c, "SELECT products FROM warehouse.catalogue").await;
+    crate::harness::copy_part(
+        &server.lake.join("products"),
+        &server.lake.join("products/part-extra.parquet"),
+    );
+    let after = crate::harness::eventually(std::time::Duration::from_secs(30), || async {
+        let after = built_at(&c).await;
+        (rebuilt(&before, &after).len() >= 2).then_some(after)
+    })
+    .await;
+    assert_eq!(rebuilt(&before, &after), ["catalogue", "stamped"]);
+    assert_ne!(
+        scalar(&c, "SELECT products FROM warehouse.catalogue").await,
+        products
+    );
+
+    // More orders: the table reading them and the one reading that table.
+    let before = after;
+    crate::harness::copy_part(
+        &server.lake.join("orders"),
+        &server.lake.join("orders/part-extra.parquet"),
+    );
+    let after = crate::harness::eventually(std::time::Duration::from_secs(30), || async {
+        let after = built_at(&c).await;
+        (rebuilt(&before, &after).len() >= 3).then_some(after)
+    })
+    .await;
+    assert_eq!(
+        rebuilt(&before, &after),
+        ["per_customer", "stamped", "total"]
+    );
+    assert_eq!(
+        scalar(&c, "SELECT orders FROM warehouse.total").await,
+        scalar(&c, "SELECT count(*) FROM lake.orders").await
+    );
+
+    // A stored file that cannot be read is built again at the next start, not served.
+    drop(c);
+    let manifest = std::fs::read_to_string(state.join("manifest.toml")).unwrap();
+    let file = manifest
+        .lines()
+        .skip_while(|l| !l.contains("[tables.total]"))
+        .find_map(|l| l.strip_prefix("file = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    std::fs::write(state.join(&file), b"PAR1 not parquet").unwrap();
+    server.restart().await;
+    let c = server.client().await;
+    assert_eq!(
+        scalar(&c, "SELECT orders FROM warehouse.total").await,
+        scalar(&c, "SELECT count(*) FROM lake.orders").await
+    );
+    server.stop().await;
 }
