@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// The size of a bench run: `DATAPUNK_BENCH_LINES` order lines (`1e7`, `1_000_000`;
 /// `default_lines` when unset) and `DATAPUNK_BENCH_RUNS` runs (3 when unset, at least 1).
+#[allow(dead_code)] // the scale bench reads a list of sizes
 pub fn bench_size(default_lines: u64) -> (u64, usize) {
     let lines = std::env::var("DATAPUNK_BENCH_LINES")
         .ok()

@@ -25,13 +25,15 @@ impl BenchServer {
         Self::start_with(lake, |_| {}).await
     }
 
-    /// Serves `lake` with what `configure` changes (the lake is not watched unless it
-    /// says so) and connects as user `bench`.
+    /// Serves `lake` with what `configure` changes (the lake is not watched and results
+    /// are not cached unless it says so) and connects as user `bench`.
     pub async fn start_with(lake: &Path, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
         config.lake.root = lake.display().to_string();
         config.lake.watch = false;
+        // Benches measure the work: repeated runs must not answer from the result cache.
+        config.server.result_cache_mb = 0;
         configure(&mut config);
         let state = config.state.dir.is_empty().then(|| {
             let dir = tempfile::tempdir().expect("state dir");

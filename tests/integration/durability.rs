@@ -1,7 +1,8 @@
 //! Kill -9 at any moment loses nothing that was reported done and never records anything
 //! twice: a real `datapunk serve` process refreshing an audience whose members change on
 //! every refresh is killed at spread-out points (during startup refreshes and during
-//! REFRESH AUDIENCE), restarted, and its history checked for consistency.
+//! REFRESH AUDIENCE), restarted, and its history checked for consistency; a warehouse
+//! build killed while it writes leaves the last committed tables.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -275,4 +276,97 @@ async fn kill_9_during_exports_delivers_each_member_once_in_complete_files() {
     consenting.sort();
     delivered.sort();
     assert_eq!(delivered, consenting);
+}
+
+/// A warehouse script whose table has `n` rows (a second or more to build).
+fn big_table_script(scripts: &Path, n: u64) {
+    std::fs::write(
+        scripts.join("010_big.sql"),
+        format!(
+            "CREATE TABLE warehouse.big AS SELECT v, md5(CAST(v AS TEXT)) AS h \
+             FROM generate_series(1, {n}) AS t(v)\n"
+        ),
+    )
+    .expect("script");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_warehouse_build_keeps_the_last_committed_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    datapunk::testing::tiny_lake(&lake);
+    let scripts = dir.path().join("warehouse");
+    std::fs::create_dir_all(&scripts).expect("dir");
+    big_table_script(&scripts, 2_000_000);
+    std::fs::write(
+        scripts.join("020_summary.sql"),
+        "CREATE TABLE warehouse.summary AS SELECT count(*) AS n FROM warehouse.big\n",
+    )
+    .expect("script");
+    let state = dir.path().join("state");
+    let config = dir.path().join("datapunk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[lake]\nroot = {:?}\nwatch = false\n\
+             [warehouse]\nscripts_dir = {:?}\n[state]\ndir = {:?}\n",
+            lake.display().to_string(),
+            scripts.display().to_string(),
+            state.display().to_string()
+        ),
+    )
+    .expect("config");
+    let summary = "SELECT n FROM warehouse.summary";
+    let (mut server, port) = start(&config);
+    assert_eq!(rows(&connect(port).await, summary).await, [["2000000"]]);
+    server.0.kill().expect("kill -9");
+    server.0.wait().expect("reaped");
+
+    // A changed script: the next start builds the table again; killed while it writes.
+    big_table_script(&scripts, 2_000_100);
+    let warehouse = state.join("warehouse");
+    let writing = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+    };
+    let mut server = ServerProcess(
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("datapunk starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !writing(&warehouse) {
+        assert!(Instant::now() < deadline, "the build never started writing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.0.kill().expect("kill -9");
+    server.0.wait().expect("reaped");
+
+    // The next start serves a whole table (and builds the changed one), leaves nothing
+    // the manifest does not name, and its tables agree with each other.
+    let (_server, port) = start(&config);
+    let client = connect(port).await;
+    assert_eq!(rows(&client, summary).await, [["2000100"]]);
+    assert_eq!(
+        rows(&client, "SELECT count(*) FROM warehouse.big").await,
+        [["2000100"]]
+    );
+    let manifest = std::fs::read_to_string(warehouse.join("manifest.toml")).expect("manifest");
+    for entry in std::fs::read_dir(&warehouse).expect("dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name == "manifest.toml" || manifest.contains(&name),
+            "{name} is not in the manifest:\n{manifest}"
+        );
+    }
 }
