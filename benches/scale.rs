@@ -7,8 +7,9 @@
 //!
 //! `DATAPUNK_BENCH_SIZES` (order lines per lake, default `1e7,1e8`),
 //! `DATAPUNK_BENCH_RUNS` (default 3), `DATAPUNK_BENCH_MEMORY_MB` (the server's memory
-//! limit, default 0: none), `DATAPUNK_BENCH_CLIENTS` (dashboard connections at the first
-//! size, default 50; 0 skips them).
+//! limit, default 0: none), `DATAPUNK_BENCH_SHARED_MB` (the limit the two queries at
+//! once share, default 1500), `DATAPUNK_BENCH_CLIENTS` (dashboard connections at the
+//! first size, default 50; 0 skips them).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -158,6 +159,7 @@ async fn main() {
         .collect();
     let runs: usize = env_or("DATAPUNK_BENCH_RUNS", 3usize).max(1);
     let memory_mb: u64 = env_or("DATAPUNK_BENCH_MEMORY_MB", 0);
+    let shared_mb: u64 = env_or("DATAPUNK_BENCH_SHARED_MB", 1500);
     let clients: usize = env_or("DATAPUNK_BENCH_CLIENTS", 50);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
@@ -203,7 +205,6 @@ async fn main() {
                 differing,
             });
         }
-        two_at_once(&server, lines, memory_mb).await;
         if clients > 0 && lines == sizes[0] {
             let single: f64 = table
                 .iter()
@@ -215,6 +216,9 @@ async fn main() {
             dashboards(&server, clients, single, cores).await;
         }
         server.stop().await;
+        let shared = BenchServer::start_with(&lake, |c| c.server.memory_limit_mb = shared_mb).await;
+        two_at_once(&shared, lines, shared_mb).await;
+        shared.stop().await;
     }
     println!();
     println!("| query | order lines | datapunk | DuckDB | datapunk / DuckDB | peak RSS datapunk / DuckDB | rows differing |");

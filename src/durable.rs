@@ -38,3 +38,47 @@ pub fn temp_path(path: &Path) -> PathBuf {
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
+
+/// Reads the TOML file `path` (a manifest); a missing file is `T::default()`.
+///
+/// # Errors
+/// The file cannot be read or is not a `T`.
+pub fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path) -> io::Result<T> {
+    match fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `value` to `path` as TOML, atomically.
+///
+/// # Errors
+/// The disk is full, ...
+pub fn write_toml<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let text = toml::to_string(value).map_err(io::Error::other)?;
+    write_atomically(path, text.as_bytes())
+}
+
+/// Removes the files of `dir` not named in `keep`: what an interrupted write left.
+///
+/// # Errors
+/// The folder cannot be read.
+pub fn remove_files_except(dir: &Path, keep: &[&str]) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !keep.contains(&name.to_string_lossy().as_ref()) {
+            tracing::info!(file = %entry.path().display(), "removing what an interrupted write left");
+            if let Err(e) = fs::remove_file(entry.path()) {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove it");
+            }
+        }
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::durable::write_atomically;
+use crate::durable::{read_toml, remove_files_except, write_toml};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,30 +67,12 @@ impl AudienceDir {
             .map(String::as_str)
             .chain([MANIFEST])
             .collect();
-        for entry in fs::read_dir(&this.dir)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if !keep.contains(&name.as_ref()) {
-                tracing::info!(file = %entry.path().display(), "removing what an interrupted refresh left");
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        remove_files_except(&this.dir, &keep)?;
         Ok((this, manifest))
     }
 
     fn read_manifest(&self) -> io::Result<Manifest> {
-        let path = self.dir.join(MANIFEST);
-        match fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Manifest::default()),
-            Err(e) => Err(e),
-        }
+        read_toml(&self.dir.join(MANIFEST))
     }
 
     /// Commits a refresh: its files must already be written and synced.
@@ -98,8 +80,7 @@ impl AudienceDir {
     /// # Errors
     /// The manifest cannot be written.
     pub fn commit(&self, manifest: &Manifest) -> io::Result<()> {
-        let text = toml::to_string(manifest).map_err(io::Error::other)?;
-        write_atomically(&self.dir.join(MANIFEST), text.as_bytes())
+        write_toml(&self.dir.join(MANIFEST), manifest)
     }
 
     /// A file of this audience's folder.

@@ -10,6 +10,7 @@
 //! rebuilds only the scripts that read the changed tables, and those that read them).
 //! A script calling `now()` or reading a system table is built every time.
 
+mod materialize;
 pub mod script;
 pub mod store;
 
@@ -17,20 +18,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use std::path::Path;
-
 use datafusion::catalog::SchemaProvider;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::{MemTable, ViewTable};
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::ast::Statement;
-use futures::StreamExt;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
 
 use crate::engine::system::WarehouseTableStatus;
 use crate::engine::Engine;
 use crate::lookup::{KeyIndexed, Rows};
+use materialize::{fingerprint, micros_since_epoch, parquet_stores, write_parquet};
 use script::{Kind, Script, ScriptError};
 use store::{Manifest, Store};
 
@@ -156,7 +153,7 @@ impl Warehouse {
     pub fn open(
         scripts: Option<Scripts>,
         engine: Arc<Engine>,
-        dir: std::path::PathBuf,
+        dir: PathBuf,
     ) -> std::io::Result<Self> {
         let (store, manifest) = Store::open(dir)?;
         let warehouse = Self {
@@ -464,87 +461,6 @@ impl Warehouse {
         };
         map.insert(table.to_owned(), status);
     }
-}
-
-/// What a table is built from: the script's text and the version of every table its
-/// plan reads; `None` when that does not decide its rows (it calls `now()`, reads a
-/// system table).
-fn fingerprint(s: &Script, lineage: &crate::lineage::Lineage) -> Option<String> {
-    if !lineage.is_determined() {
-        return None;
-    }
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    digest.update(s.query.to_string().as_bytes());
-    digest.update(format!("\nkey {:?}\n", s.key).as_bytes());
-    for read in &lineage.reads {
-        digest.update(format!("{}.{} {}\n", read.schema, read.name, read.tag).as_bytes());
-    }
-    Some(
-        digest
-            .finish()
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
-}
-
-/// Streams `df`'s rows into the Parquet file `path` (written under a temporary name,
-/// synced, then renamed); returns the row count.
-async fn write_parquet(df: DataFrame, path: &Path) -> datafusion::error::Result<u64> {
-    let tmp = crate::durable::temp_path(path);
-    let written = async {
-        let mut stream = df.execute_stream().await?;
-        let properties = crate::lookup::parquet_writer()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        let mut writer = ArrowWriter::try_new(
-            std::fs::File::create(&tmp)?,
-            stream.schema(),
-            Some(properties),
-        )?;
-        let mut rows = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            rows += batch.num_rows() as u64;
-            writer.write(&batch)?;
-        }
-        writer.into_inner()?.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(rows)
-    }
-    .await;
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-/// Whether the Parquet writer can store every column of `schema` (it has no encoding
-/// for PostgreSQL's `interval`, arrow's month-day-nanosecond interval).
-fn parquet_stores(schema: &datafusion::arrow::datatypes::Schema) -> bool {
-    use datafusion::arrow::datatypes::{DataType, IntervalUnit};
-    fn stores(t: &DataType) -> bool {
-        match t {
-            DataType::Interval(IntervalUnit::MonthDayNano) => false,
-            DataType::List(f)
-            | DataType::LargeList(f)
-            | DataType::ListView(f)
-            | DataType::LargeListView(f)
-            | DataType::FixedSizeList(f, _)
-            | DataType::Map(f, _) => stores(f.data_type()),
-            DataType::Struct(fields) => fields.iter().all(|f| stores(f.data_type())),
-            DataType::Dictionary(_, v) => stores(v),
-            _ => true,
-        }
-    }
-    schema.fields().iter().all(|f| stores(f.data_type()))
-}
-
-/// `at` in whole microseconds since the epoch (as it is stored and shown).
-fn micros_since_epoch(at: SystemTime) -> i64 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The first output name a query gives two columns, as clients see the names.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable::{sync_dir, write_atomically};
+use crate::durable::{read_toml, remove_files_except, sync_dir, write_toml};
 
 const MANIFEST: &str = "manifest.toml";
 
@@ -60,17 +60,7 @@ impl Store {
     /// The folder cannot be created or the manifest read.
     pub fn open(dir: PathBuf) -> io::Result<(Self, Manifest)> {
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(MANIFEST);
-        let manifest: Manifest = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            })?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
-            Err(e) => return Err(e),
-        };
+        let manifest: Manifest = read_toml(&dir.join(MANIFEST))?;
         let store = Self { dir };
         store.remove_unlisted(&manifest);
         Ok((store, manifest))
@@ -81,8 +71,7 @@ impl Store {
     /// # Errors
     /// The disk is full, ...
     pub fn commit(&self, manifest: &Manifest) -> io::Result<()> {
-        let text = toml::to_string(manifest).map_err(io::Error::other)?;
-        write_atomically(&self.dir.join(MANIFEST), text.as_bytes())
+        write_toml(&self.dir.join(MANIFEST), manifest)
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -102,23 +91,15 @@ impl Store {
     }
 
     /// Removes the files `manifest` does not name.
-    pub fn remove_unlisted(&self, manifest: &Manifest) {
-        let named: std::collections::HashSet<&str> = manifest
+    fn remove_unlisted(&self, manifest: &Manifest) {
+        let named: Vec<&str> = manifest
             .tables
             .values()
             .flat_map(|t| std::iter::once(t.file.as_str()).chain(t.previous_file.as_deref()))
             .chain([MANIFEST])
             .collect();
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !named.contains(name.as_str()) {
-                if let Err(e) = std::fs::remove_file(entry.path()) {
-                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a leftover warehouse file");
-                }
-            }
+        if let Err(e) = remove_files_except(&self.dir, &named) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot list the warehouse folder");
         }
     }
 }

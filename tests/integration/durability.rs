@@ -63,6 +63,39 @@ async fn connect(port: u16) -> tokio_postgres::Client {
     client
 }
 
+/// `dir/datapunk.toml`: a server on a free port over `lake` (not watched), its state in
+/// `dir/state`, and `sections`.
+fn write_config(dir: &Path, lake: &Path, sections: &str) -> std::path::PathBuf {
+    let config = dir.join("datapunk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[lake]\nroot = {:?}\nwatch = false\n\
+             [state]\ndir = {:?}\n{sections}",
+            lake.display().to_string(),
+            dir.join("state").display().to_string()
+        ),
+    )
+    .expect("config");
+    config
+}
+
+/// Nothing but `manifest.toml` and the files it names is left in `folder`.
+fn only_committed_files(folder: &Path) {
+    let manifest = std::fs::read_to_string(folder.join("manifest.toml")).expect("manifest");
+    for entry in std::fs::read_dir(folder).expect("dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name == "manifest.toml" || manifest.contains(&name),
+            "{name} is not in the manifest:\n{manifest}"
+        );
+    }
+}
+
 /// Eight rounds: start the server, run `statements` in a loop, kill -9 it `round * step_ms`
 /// milliseconds in.
 async fn kill_at_spread_points(config: &Path, step_ms: u64, statements: &'static [&'static str]) {
@@ -98,18 +131,14 @@ async fn kill_9_during_refreshes_keeps_the_history_consistent() {
     )
     .expect("definition");
     let state = dir.path().join("state");
-    let config = dir.path().join("datapunk.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[lake]\nroot = {:?}\nwatch = false\n\
-             [audiences]\ndir = {:?}\n[state]\ndir = {:?}\n",
-            lake.display().to_string(),
-            definitions.display().to_string(),
-            state.display().to_string()
+    let config = write_config(
+        dir.path(),
+        &lake,
+        &format!(
+            "[audiences]\ndir = {:?}\n",
+            definitions.display().to_string()
         ),
-    )
-    .expect("config");
+    );
 
     // Spread-out kill points: 0 to 280 ms into a stream of refreshes.
     kill_at_spread_points(&config, 40, &["REFRESH AUDIENCE churn"]).await;
@@ -175,19 +204,7 @@ async fn kill_9_during_refreshes_keeps_the_history_consistent() {
     );
 
     // Nothing but the committed files is left in the audience's folder.
-    let manifest =
-        std::fs::read_to_string(state.join("audiences/churn/manifest.toml")).expect("manifest");
-    for entry in std::fs::read_dir(state.join("audiences/churn")).expect("dir") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        assert!(
-            name == "manifest.toml" || manifest.contains(&name),
-            "{name} is not in the manifest:\n{manifest}"
-        );
-    }
+    only_committed_files(&state.join("audiences/churn"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,18 +321,14 @@ async fn kill_9_during_a_warehouse_build_keeps_the_last_committed_tables() {
     )
     .expect("script");
     let state = dir.path().join("state");
-    let config = dir.path().join("datapunk.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[lake]\nroot = {:?}\nwatch = false\n\
-             [warehouse]\nscripts_dir = {:?}\n[state]\ndir = {:?}\n",
-            lake.display().to_string(),
-            scripts.display().to_string(),
-            state.display().to_string()
+    let config = write_config(
+        dir.path(),
+        &lake,
+        &format!(
+            "[warehouse]\nscripts_dir = {:?}\n",
+            scripts.display().to_string()
         ),
-    )
-    .expect("config");
+    );
     let summary = "SELECT n FROM warehouse.summary";
     let (mut server, port) = start(&config);
     assert_eq!(rows(&connect(port).await, summary).await, [["2000000"]]);
@@ -357,16 +370,5 @@ async fn kill_9_during_a_warehouse_build_keeps_the_last_committed_tables() {
         rows(&client, "SELECT count(*) FROM warehouse.big").await,
         [["2000100"]]
     );
-    let manifest = std::fs::read_to_string(warehouse.join("manifest.toml")).expect("manifest");
-    for entry in std::fs::read_dir(&warehouse).expect("dir") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        assert!(
-            name == "manifest.toml" || manifest.contains(&name),
-            "{name} is not in the manifest:\n{manifest}"
-        );
-    }
+    only_committed_files(&warehouse);
 }
