@@ -7,7 +7,11 @@
 //!
 //! Frequency counts distinct order ids when an order column is given (the lines of an
 //! order are usually contiguous, so only id changes are kept; exact whatever the order
-//! of lines), otherwise lines.
+//! of lines), otherwise lines. The id changes are kept in full only up to a bound: past
+//! it, each increasing stretch keeps its first and last ones (all that orders split
+//! between partitions need when lines arrive in id order), and a state that then meets
+//! lines out of order says so ([`Totals::needs_exact_pass`]): the input is folded once
+//! more keeping everything.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -112,7 +116,6 @@ struct Customer<A> {
     lines: u64,
     runs: u64,
     last_order: i64,
-    low_order: i64,
     /// Latest order time, in the date column's own units (days, or timestamp units).
     last_at: i64,
     /// Runs may not be distinct orders: count from the run starts.
@@ -126,7 +129,6 @@ impl<A: Amount> Customer<A> {
             lines: 0,
             runs: 0,
             last_order: i64::MIN,
-            low_order: i64::MAX,
             last_at: i64::MIN,
             recount: false,
         }
@@ -141,19 +143,36 @@ impl<A: Amount> Customer<A> {
         self.runs += other.runs;
         self.recount |= other.recount;
         self.last_order = self.last_order.max(other.last_order);
-        self.low_order = self.low_order.min(other.low_order);
     }
 }
 
 /// A stretch of run starts whose order ids increase (typically one file or row group):
-/// `starts[begin..end]`, ids from `low` to `high`.
+/// `starts[begin..end]`, ids from `low` to `high`. A trimmed stretch dropped the ids
+/// strictly between `dropped.0` and `dropped.1`.
 #[derive(Debug, Clone, Copy)]
 struct Stretch {
     begin: usize,
     end: usize,
     low: i64,
     high: i64,
+    dropped: Option<(i64, i64)>,
 }
+
+impl Stretch {
+    /// Whether every id this stretch saw within `[low, high]` is still kept.
+    fn keeps_all_within(&self, low: i64, high: i64) -> bool {
+        match self.dropped {
+            None => true,
+            Some((after, before)) => high <= after || low >= before,
+        }
+    }
+}
+
+/// Run starts kept at each end of a trimmed stretch.
+const KEPT_AT_EACH_END: usize = 256;
+
+/// Run starts a partition keeps in full (16 bytes each) before trimming stretches.
+pub const KEEP_STARTS: usize = 8 << 20;
 
 /// Beyond this many stretches per side, the order of lines is too mixed for the
 /// stretch comparison: every customer is recounted instead.
@@ -172,10 +191,22 @@ pub struct Totals<K, A> {
     stretches: Vec<Stretch>,
     /// The previous line's customer and slot: consecutive lines of an order share it.
     previous: Option<(K, usize)>,
+    /// Beyond this many run starts, stretches are trimmed to their ends.
+    keep_starts: usize,
+    /// Some run starts were dropped.
+    trimmed: bool,
+    /// Orders shared between partitions fell where starts were dropped.
+    inexact: bool,
 }
 
 impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
+    /// Totals that keep every run start (exact whatever the order of lines).
     pub fn new(count_orders: bool) -> Self {
+        Self::keeping(count_orders, usize::MAX)
+    }
+
+    /// Totals that trim their stretches past `keep_starts` run starts.
+    pub fn keeping(count_orders: bool, keep_starts: usize) -> Self {
         Self {
             index: KeyMap::default(),
             keys: Vec::new(),
@@ -184,7 +215,17 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
             starts: Vec::new(),
             stretches: Vec::new(),
             previous: None,
+            keep_starts: keep_starts.max(4 * KEPT_AT_EACH_END),
+            trimmed: false,
+            inexact: false,
         }
+    }
+
+    /// Whether the distinct order counts need run starts these totals dropped: lines of
+    /// a customer out of id order, or an order split between partitions where a
+    /// stretch was trimmed. Fold the input again with [`Totals::new`].
+    pub fn needs_exact_pass(&self) -> bool {
+        self.inexact || (self.trimmed && self.customers.iter().any(|c| c.recount))
     }
 
     pub fn customers(&self) -> usize {
@@ -257,12 +298,11 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
         if let Some(a) = amount {
             c.amount = c.amount.add(a);
         }
-        if let (true, Some(order)) = (self.count_orders, order) {
+        if let (true, Some(order)) = (self.count_orders && !self.inexact, order) {
             let last = c.last_order;
             if order != last {
                 c.recount |= order < last;
                 c.last_order = last.max(order);
-                c.low_order = c.low_order.min(order);
                 c.runs += 1;
                 match self.stretches.last_mut() {
                     Some(s) if order > s.high => {
@@ -274,11 +314,54 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
                         end: self.starts.len() + 1,
                         low: order,
                         high: order,
+                        dropped: None,
                     }),
                 }
                 self.starts.push((i as u32, order));
+                if self.starts.len() >= self.keep_starts {
+                    self.trim();
+                }
             }
         }
+    }
+
+    /// Keeps only the first and last run starts of every stretch; when lines are too far
+    /// out of id order for that to free memory, keeps none (an exact pass will follow).
+    fn trim(&mut self) {
+        if self.stretches.len() > MAX_STRETCHES {
+            self.give_up_starts();
+            return;
+        }
+        let mut kept = Vec::with_capacity(self.stretches.len() * 2 * KEPT_AT_EACH_END);
+        for s in &mut self.stretches {
+            let ids = &self.starts[s.begin..s.end];
+            let begin = kept.len();
+            if ids.len() <= 2 * KEPT_AT_EACH_END {
+                kept.extend_from_slice(ids);
+            } else {
+                let (head, tail) = (
+                    &ids[..KEPT_AT_EACH_END],
+                    &ids[ids.len() - KEPT_AT_EACH_END..],
+                );
+                let after = s.dropped.map_or(head[head.len() - 1].1, |(after, _)| after);
+                s.dropped = Some((after, tail[0].1));
+                kept.extend_from_slice(head);
+                kept.extend_from_slice(tail);
+                self.trimmed = true;
+            }
+            s.begin = begin;
+            s.end = kept.len();
+        }
+        self.starts = kept;
+        if self.starts.len() * 2 > self.keep_starts {
+            self.give_up_starts();
+        }
+    }
+
+    fn give_up_starts(&mut self) {
+        self.inexact = true;
+        self.starts = Vec::new();
+        self.stretches = Vec::new();
     }
 
     /// Folds another partition's totals into these. An order whose lines both
@@ -291,6 +374,8 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
             slots.push(i as u32);
             self.customers[i].merge(theirs);
         }
+        self.trimmed |= other.trimmed;
+        self.inexact |= other.inexact;
         if self.count_orders {
             self.subtract_shared_orders(&other, &slots);
         }
@@ -329,6 +414,9 @@ impl<K: Hash + Eq + Clone, A: Amount> Totals<K, A> {
             for s in &self.stretches {
                 let (low, high) = (s.low.max(theirs.low), s.high.min(theirs.high));
                 if low <= high {
+                    if !s.keeps_all_within(low, high) || !theirs.keeps_all_within(low, high) {
+                        self.inexact = true;
+                    }
                     mine.extend(within(&self.starts, s, low, high));
                 }
             }
@@ -530,6 +618,59 @@ mod tests {
         a.merge(d);
         assert_eq!(a.keys, vec![1, 2, 3]);
         assert_eq!(a.frequency(), vec![4, 2, 3]);
+    }
+
+    /// Lines of orders 1..=n, `lines_per_order` each, customers round-robin, cut into
+    /// `parts` partitions at arbitrary lines (orders split at the cuts).
+    fn partitioned(n: i64, parts: usize, keep: usize, shuffle: bool) -> Totals<i64, i128> {
+        let mut lines: Vec<(i64, i64)> = (1..=n)
+            .flat_map(|order| (0..3).map(move |_| (order % 97, order)))
+            .collect();
+        if shuffle {
+            let mut rng = crate::marketing::rng::Rng::for_entity(7, 0, 0);
+            for i in (1..lines.len()).rev() {
+                lines.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+            }
+        }
+        let cut = lines.len() / parts + 1;
+        let mut all: Option<Totals<i64, i128>> = None;
+        for chunk in lines.chunks(cut) {
+            let mut t = Totals::keeping(true, keep);
+            for (customer, order) in chunk {
+                t.add(customer, 0, Some(1), Some(*order));
+            }
+            match &mut all {
+                None => all = Some(t),
+                Some(a) => a.merge(t),
+            }
+        }
+        all.expect("lines")
+    }
+
+    fn by_customer(t: &Totals<i64, i128>) -> Vec<(i64, u64)> {
+        let mut out: Vec<(i64, u64)> = t.keys.iter().copied().zip(t.frequency()).collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn trimmed_stretches_count_exactly_when_lines_come_in_id_order() {
+        let exact = partitioned(50_000, 3, usize::MAX, false);
+        let trimmed = partitioned(50_000, 3, 4096, false);
+        assert!(trimmed.trimmed && !trimmed.needs_exact_pass());
+        assert!(trimmed.heap_bytes() < exact.heap_bytes() / 4);
+        assert_eq!(by_customer(&trimmed), by_customer(&exact));
+        // 50,000 orders over 97 customers, each counted once across the cuts.
+        assert_eq!(by_customer(&exact).iter().map(|c| c.1).sum::<u64>(), 50_000);
+    }
+
+    #[test]
+    fn trimmed_totals_ask_for_an_exact_pass_when_lines_are_out_of_order() {
+        let shuffled = partitioned(50_000, 2, 4096, true);
+        assert!(shuffled.needs_exact_pass());
+        let exact = partitioned(50_000, 2, usize::MAX, true);
+        assert!(!exact.needs_exact_pass());
+        assert_eq!(by_customer(&exact).iter().map(|c| c.1).sum::<u64>(), 50_000);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 
-use super::folded_table::{Fold, FoldedTable};
+use super::folded_table::{Fold, FoldedTable, Pass};
 use super::order_lines::{AmountColumn, AmountKind, Key, KeyKind, OrderLines};
 use super::table_args::{session_state, Args};
 use crate::marketing::clv_summary::{Periods, Summaries, Summary};
@@ -223,7 +223,7 @@ impl<K: Key, A: AmountColumn> Fold for SummaryFold<K, A> {
         Arc::clone(&self.parts.schema)
     }
 
-    fn start(&self) -> Self::State {
+    fn start(&self, _pass: Pass) -> Self::State {
         Summaries::new(self.parts.periods)
     }
 

@@ -4,7 +4,9 @@
 //! merged state), wrap it with its planned input in [`FoldedTable`], and a scan reads all
 //! input partitions in parallel (state memory accounted in the session's pool), merges
 //! the partial states in partition order and computes the one result batch on a
-//! blocking thread. Nothing is sorted or materialized but the states.
+//! blocking thread. Nothing is sorted or materialized but the states. A fold whose
+//! first-pass state keeps bounded detail may ask for a second, exact pass over the
+//! input when that detail turned out to be needed ([`Pass`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,6 +31,15 @@ use futures::StreamExt;
 
 use super::computed_table::one_batch_output;
 
+/// Which pass over the input a state is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The first: a state may drop detail it will most likely not need.
+    Bounded,
+    /// Again, because the bounded state could not give an exact result: keep everything.
+    Exact,
+}
+
 /// A table function's one-pass work over its input.
 pub trait Fold: fmt::Debug + Send + Sync + 'static {
     type State: Send + 'static;
@@ -36,8 +47,12 @@ pub trait Fold: fmt::Debug + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The schema of the result.
     fn schema(&self) -> SchemaRef;
-    /// An empty state.
-    fn start(&self) -> Self::State;
+    /// An empty state for `pass`.
+    fn start(&self, pass: Pass) -> Self::State;
+    /// Whether the merged state of the bounded pass dropped detail its result needs.
+    fn needs_exact_pass(&self, _state: &Self::State) -> bool {
+        false
+    }
     /// Folds one batch of the input into `state`.
     ///
     /// # Errors
@@ -216,10 +231,11 @@ async fn fold_partition<F: Fold>(
     mut stream: SendableRecordBatchStream,
     context: Arc<TaskContext>,
     partition: usize,
+    pass: Pass,
 ) -> Result<F::State> {
     let reservation = MemoryConsumer::new(format!("{}[{partition}]", fold.name()))
         .register(context.memory_pool());
-    let mut state = fold.start();
+    let mut state = fold.start(pass);
     while let Some(batch) = stream.next().await {
         fold.fold(&mut state, &batch?)?;
         reservation.try_resize(fold.heap_bytes(&state))?;
@@ -232,15 +248,41 @@ async fn run<F: Fold>(
     input: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
 ) -> Result<RecordBatch> {
+    let mut state = fold_all(&fold, &input, &context, Pass::Bounded).await?;
+    if fold.needs_exact_pass(&state) {
+        tracing::info!(
+            fold = fold.name(),
+            "the input is out of order where detail was dropped: folding it again, exactly"
+        );
+        drop(state);
+        state = fold_all(&fold, &input, &context, Pass::Exact).await?;
+    }
+    let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
+    reservation.try_resize(fold.heap_bytes(&state))?;
+    let finishing = Arc::clone(&fold);
+    SpawnedTask::spawn_blocking(move || finishing.finish(state))
+        .join()
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))?
+}
+
+/// Every input partition folded in parallel, merged in partition order.
+async fn fold_all<F: Fold>(
+    fold: &Arc<F>,
+    input: &Arc<dyn ExecutionPlan>,
+    context: &Arc<TaskContext>,
+    pass: Pass,
+) -> Result<F::State> {
     let partitions = input.output_partitioning().partition_count();
     let mut tasks = Vec::with_capacity(partitions);
     for partition in 0..partitions {
-        let stream = input.execute(partition, Arc::clone(&context))?;
+        let stream = input.execute(partition, Arc::clone(context))?;
         tasks.push(SpawnedTask::spawn(fold_partition(
-            Arc::clone(&fold),
+            Arc::clone(fold),
             stream,
-            Arc::clone(&context),
+            Arc::clone(context),
             partition,
+            pass,
         )));
     }
     let mut all: Option<F::State> = None;
@@ -253,12 +295,5 @@ async fn run<F: Fold>(
             Some(all) => fold.merge(all, part),
         }
     }
-    let state = all.unwrap_or_else(|| fold.start());
-    let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
-    reservation.try_resize(fold.heap_bytes(&state))?;
-    let finishing = Arc::clone(&fold);
-    SpawnedTask::spawn_blocking(move || finishing.finish(state))
-        .join()
-        .await
-        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))?
+    Ok(all.unwrap_or_else(|| fold.start(pass)))
 }

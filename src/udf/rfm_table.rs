@@ -17,12 +17,12 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{cast, col};
 
-use super::folded_table::{Fold, FoldedTable};
+use super::folded_table::{Fold, FoldedTable, Pass};
 use super::order_lines::{AmountColumn, AmountKind, Key, KeyKind, OrderLines};
 use super::table_args::{session_state, Args};
 use crate::error::invalid_argument;
 use crate::marketing::rfm::{self, Ties};
-use crate::marketing::rfm_table::{scores, Totals};
+use crate::marketing::rfm_table::{scores, Totals, KEEP_STARTS};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const RFM: FunctionDoc = FunctionDoc {
@@ -206,8 +206,15 @@ impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
         Arc::clone(&self.schema)
     }
 
-    fn start(&self) -> Self::State {
-        Totals::new(self.params.count_orders)
+    fn start(&self, pass: Pass) -> Self::State {
+        match pass {
+            Pass::Bounded => Totals::keeping(self.params.count_orders, KEEP_STARTS),
+            Pass::Exact => Totals::new(self.params.count_orders),
+        }
+    }
+
+    fn needs_exact_pass(&self, totals: &Self::State) -> bool {
+        totals.needs_exact_pass()
     }
 
     fn fold(&self, totals: &mut Self::State, batch: &RecordBatch) -> Result<()> {

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::time::SystemTime;
 
+use datafusion::common::tree_node::TreeNode;
 use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -33,6 +36,16 @@ pub fn fingerprint(s: &Script, lineage: &crate::lineage::Lineage) -> Option<Stri
             .map(|b| format!("{b:02x}"))
             .collect(),
     )
+}
+
+/// Whether building `plan` again with sort-merge joins may succeed where it failed with
+/// `e`: the memory limit refused a plan that joins (a hash join holds its build side in
+/// memory; a sort-merge join's sorts spill).
+pub fn retry_with_sort_merge_joins(e: &DataFusionError, plan: &LogicalPlan) -> bool {
+    matches!(e.find_root(), DataFusionError::ResourcesExhausted(_))
+        && plan
+            .exists(|node| Ok(matches!(node, LogicalPlan::Join(_))))
+            .unwrap_or(false)
 }
 
 /// Streams `df`'s rows into the Parquet file `path` (written under a temporary name,

@@ -27,7 +27,9 @@ use datafusion::sql::sqlparser::ast::Statement;
 use crate::engine::system::WarehouseTableStatus;
 use crate::engine::Engine;
 use crate::lookup::{KeyIndexed, Rows};
-use materialize::{fingerprint, micros_since_epoch, parquet_stores, write_parquet};
+use materialize::{
+    fingerprint, micros_since_epoch, parquet_stores, retry_with_sort_merge_joins, write_parquet,
+};
 use script::{Kind, Script, ScriptError};
 use store::{Manifest, Store};
 
@@ -344,11 +346,33 @@ impl Warehouse {
             .clone()
             .or_else(|| plan.schema().fields().first().map(|f| f.name().clone()))
             .unwrap_or_default();
-        let df = session.ctx.execute_logical_plan(plan).await.map_err(fail)?;
+        let df = session
+            .ctx
+            .execute_logical_plan(plan.clone())
+            .await
+            .map_err(fail)?;
         if !parquet_stores(df.schema().as_arrow()) {
             return self.keep_in_memory(s, df, &key, &file).await.map_err(fail);
         }
-        let rows = write_parquet(df, &path).await.map_err(fail)?;
+        let rows = match write_parquet(df, &path).await {
+            Err(e) if retry_with_sort_merge_joins(&e, &plan) => {
+                tracing::warn!(
+                    "{shown}: out of memory in a hash join ({e}); building again with \
+                     sort-merge joins, which spill"
+                );
+                let state = session.ctx.state_ref();
+                state
+                    .write()
+                    .config_mut()
+                    .options_mut()
+                    .optimizer
+                    .prefer_hash_join = false;
+                let df = session.ctx.execute_logical_plan(plan).await.map_err(fail)?;
+                write_parquet(df, &path).await
+            }
+            written => written,
+        }
+        .map_err(fail)?;
         let table = crate::lookup::indexed_parquet_file(&path, &key).map_err(fail)?;
         // Kept to the microsecond, as it is stored.
         let built_at = SystemTime::UNIX_EPOCH

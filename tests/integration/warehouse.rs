@@ -324,3 +324,55 @@ async fn tables_persist_across_restarts_and_only_what_changed_is_rebuilt() {
     );
     server.stop().await;
 }
+
+/// A script joining two inputs too big to hash under the memory limit: its build fails
+/// with hash joins and is run again with sort-merge joins, whose sorts spill, so the
+/// table is built within the limit (and the server keeps serving).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_too_big_to_hash_under_the_memory_limit_is_built_by_sorting() {
+    let _exclusive = crate::harness::MEMORY_HEAVY.lock().await;
+    let server = TestServer::start(|c, dir| {
+        let scripts = dir.join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        // Each side: two million rows with a 32-character text, ~100 MB in memory.
+        std::fs::write(
+            scripts.join("010_joined.sql"),
+            "CREATE TABLE warehouse.joined AS\n\
+             SELECT a.v, a.m, b.w\n\
+             FROM (SELECT v, md5(CAST(v AS TEXT)) AS m FROM generate_series(1, 2000000) AS t(v)) AS a\n\
+             JOIN (SELECT v * 3 AS v, md5(CAST(v AS TEXT)) AS w FROM generate_series(1, 2000000) AS t(v)) AS b\n\
+             ON a.v = b.v\n",
+        )
+        .unwrap();
+        c.warehouse.scripts_dir = scripts.display().to_string();
+        c.server.memory_limit_mb = 100;
+        c.server.spill_dir = dir.join("spill").display().to_string();
+    })
+    .await;
+    let c = server.client().await;
+    let row = c
+        .query_one(
+            "SELECT state, error FROM datapunk.warehouse_tables WHERE table_name = 'joined'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (state, error): (String, Option<String>) = (row.get(0), row.get(1));
+    assert_eq!(state, "ok", "{error:?}");
+    assert_eq!(
+        scalar(&c, "SELECT count(*) FROM warehouse.joined")
+            .await
+            .as_deref(),
+        Some("666666")
+    );
+    assert_eq!(
+        scalar(
+            &c,
+            "SELECT w = md5('666666') AND m = md5('1999998') FROM warehouse.joined WHERE v = 1999998"
+        )
+        .await
+        .as_deref(),
+        Some("t")
+    );
+    server.stop().await;
+}
