@@ -144,6 +144,20 @@ impl<K: CustomerKey, V: BookEntry> CustomerBook<K, V> {
         }
     }
 
+    /// Starts loading the entry of `key` into the cache, when the layout is direct (a
+    /// hash map's slot is only known by probing).
+    #[inline]
+    pub fn prefetch(&self, key: &K) {
+        if let (Layout::Direct { base, entries }, Some(id)) = (&self.layout, key.id()) {
+            if let Some(entry) = usize::try_from(id.wrapping_sub(*base))
+                .ok()
+                .and_then(|i| entries.get(i))
+            {
+                super::prefetch::prefetch(entry);
+            }
+        }
+    }
+
     /// Every customer with its entry, in no particular order.
     pub fn into_entries(self) -> Box<dyn Iterator<Item = (K, V)>>
     where

@@ -32,6 +32,7 @@ pub mod exact_sum;
 pub mod fit;
 pub mod itemsets;
 pub mod kmeans;
+pub mod prefetch;
 pub mod recommend;
 pub mod recommend_eval;
 pub mod rfm;

@@ -23,6 +23,7 @@ use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -248,14 +249,18 @@ async fn run<F: Fold>(
     input: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
 ) -> Result<RecordBatch> {
-    let mut state = fold_all(&fold, &input, &context, Pass::Bounded).await?;
+    let reading = in_file_order(&context);
+    let mut state = fold_all(&fold, &input, &reading, Pass::Bounded).await?;
     if fold.needs_exact_pass(&state) {
         tracing::info!(
             fold = fold.name(),
             "the input is out of order where detail was dropped: folding it again, exactly"
         );
         drop(state);
-        state = fold_all(&fold, &input, &context, Pass::Exact).await?;
+        // A plan runs once: file scans hand out their files from state made at the
+        // first execution.
+        let again = reset_plan_states(input)?;
+        state = fold_all(&fold, &again, &reading, Pass::Exact).await?;
     }
     let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
     reservation.try_resize(fold.heap_bytes(&state))?;
@@ -264,6 +269,27 @@ async fn run<F: Fold>(
         .join()
         .await
         .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))?
+}
+
+/// `context` for reading the input: each partition reads its own files in their order
+/// (no partition takes over files of another that is behind), so a fold sees the order
+/// the files have.
+fn in_file_order(context: &Arc<TaskContext>) -> Arc<TaskContext> {
+    let mut config = context.session_config().clone();
+    config
+        .options_mut()
+        .execution
+        .enable_file_stream_work_stealing = false;
+    Arc::new(TaskContext::new(
+        context.task_id(),
+        context.session_id(),
+        config,
+        context.scalar_functions().clone(),
+        context.higher_order_functions().clone(),
+        context.aggregate_functions().clone(),
+        context.window_functions().clone(),
+        context.runtime_env(),
+    ))
 }
 
 /// Every input partition folded in parallel, merged in partition order.
@@ -296,4 +322,90 @@ async fn fold_all<F: Fold>(
         }
     }
     Ok(all.unwrap_or_else(|| fold.start(pass)))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, UInt64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::{CsvReadOptions, SessionConfig, SessionContext};
+
+    use super::*;
+
+    /// Counts rows and the pass they were counted in; asks for an exact pass once.
+    #[derive(Debug)]
+    struct CountInExactPass;
+
+    impl Fold for CountInExactPass {
+        type State = (Pass, u64);
+        fn name(&self) -> &'static str {
+            "count"
+        }
+        fn schema(&self) -> SchemaRef {
+            Arc::new(Schema::new(vec![
+                Field::new("exact", DataType::Int64, false),
+                Field::new("rows", DataType::UInt64, false),
+            ]))
+        }
+        fn start(&self, pass: Pass) -> Self::State {
+            (pass, 0)
+        }
+        fn fold(&self, state: &mut Self::State, batch: &RecordBatch) -> Result<()> {
+            state.1 += batch.num_rows() as u64;
+            Ok(())
+        }
+        fn heap_bytes(&self, _state: &Self::State) -> usize {
+            0
+        }
+        fn merge(&self, into: &mut Self::State, other: Self::State) {
+            into.1 += other.1;
+        }
+        fn needs_exact_pass(&self, state: &Self::State) -> bool {
+            state.0 == Pass::Bounded
+        }
+        fn finish(&self, (pass, rows): Self::State) -> Result<RecordBatch> {
+            Ok(RecordBatch::try_new(
+                self.schema(),
+                vec![
+                    Arc::new(Int64Array::from(vec![i64::from(pass == Pass::Exact)])),
+                    Arc::new(UInt64Array::from(vec![rows])),
+                ],
+            )?)
+        }
+    }
+
+    /// The second pass reads every file again (a scan's plan hands its files out once).
+    #[tokio::test]
+    async fn an_exact_pass_reads_the_whole_input_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in 0..4 {
+            let rows: String = (0..250).map(|i| format!("{}\n", f * 1000 + i)).collect();
+            std::fs::write(dir.path().join(format!("{f}.csv")), format!("v\n{rows}")).expect("csv");
+        }
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        let path = format!("{}/", dir.path().display());
+        ctx.register_csv("t", &path, CsvReadOptions::new())
+            .await
+            .expect("table");
+        let input = ctx.table("t").await.expect("t").into_unoptimized_plan();
+        let table = FoldedTable::new(input, CountInExactPass);
+        let batches = ctx
+            .read_table(table)
+            .expect("read")
+            .collect()
+            .await
+            .expect("folded");
+        let batch = &batches[0];
+        let exact = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("i64");
+        let rows = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .expect("u64");
+        assert_eq!((exact.value(0), rows.value(0)), (1, 1000));
+    }
 }

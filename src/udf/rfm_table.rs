@@ -162,6 +162,9 @@ fn output_schema(p: &Params) -> SchemaRef {
     ]))
 }
 
+/// How many lines ahead a fold asks for the memory it will touch.
+const PREFETCH_AHEAD: usize = 16;
+
 /// The RFM table as a one-pass fold: per-customer [`Totals`] per input partition.
 struct RfmFold<K, A> {
     params: Params,
@@ -228,17 +231,25 @@ impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
         let orders = params
             .count_orders
             .then(|| batch.column(3).as_primitive::<Int64Type>());
-        // Lines inside the window, then their customers' slots, then the additions.
-        let rows: Vec<usize> = (0..batch.num_rows())
-            .filter(|&row| {
-                keys.get(row).is_some() && days.is_valid(row) && days.value(row) < window_end
+        // Lines inside the window, then their customers' slots, then the additions; each
+        // step asks for the memory of the line PREFETCH_AHEAD lines on.
+        let rows: Vec<(usize, &K)> = (0..batch.num_rows())
+            .filter_map(|row| {
+                let key = keys.get(row)?;
+                (days.is_valid(row) && days.value(row) < window_end).then_some((row, key))
             })
             .collect();
-        let slots: Vec<usize> = rows
-            .iter()
-            .filter_map(|&row| keys.get(row).map(|k| totals.slot(k)))
-            .collect();
-        for (&row, &slot) in rows.iter().zip(&slots) {
+        let mut slots = Vec::with_capacity(rows.len());
+        for (n, (_, key)) in rows.iter().enumerate() {
+            if let Some((_, ahead)) = rows.get(n + PREFETCH_AHEAD) {
+                totals.prefetch_slot(ahead);
+            }
+            slots.push(totals.slot(key));
+        }
+        for (n, (&(row, _), &slot)) in rows.iter().zip(&slots).enumerate() {
+            if let Some(&ahead) = slots.get(n + PREFETCH_AHEAD) {
+                totals.prefetch_customer(ahead);
+            }
             let order = orders.and_then(|o| o.is_valid(row).then(|| o.value(row)));
             totals.add_to(slot, days.value(row), amounts.get(row).copied(), order);
         }
