@@ -1,7 +1,8 @@
 //! `rfm(orders, customer_column, date_column, amount_column, analysis_date [, n [, ties
 //! [, order_column]]])`: the whole RFM table in one call, one row per customer. The
 //! orders are a table name or a query; the function plans them with the caller's
-//! session, reads only the named columns, and folds them in one pass ([`RfmFold`]):
+//! session, reads only the named columns, and folds them in one pass ([`RfmFold`];
+//! a second, exact one only when a large input's order ids come out of order):
 //! per-partition totals, merged, scored by [`crate::marketing::rfm_table`] (no global
 //! sort per dimension).
 
