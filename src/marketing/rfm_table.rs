@@ -724,10 +724,18 @@ mod tests {
             }
         }
         let cut = lines.len() / parts + 1;
+        folded(lines.chunks(cut), keep)
+    }
+
+    /// Each partition's (customer, order) lines folded, then merged in order.
+    fn folded<'a>(
+        partitions: impl IntoIterator<Item = &'a [(i64, i64)]>,
+        keep: usize,
+    ) -> Totals<i64, i128> {
         let mut all: Option<Totals<i64, i128>> = None;
-        for chunk in lines.chunks(cut) {
+        for lines in partitions {
             let mut t = Totals::keeping(true, keep);
-            for (customer, order) in chunk {
+            for (customer, order) in lines {
                 t.add(customer, 0, Some(1), Some(*order));
             }
             match &mut all {
@@ -773,20 +781,7 @@ mod tests {
             [second.to_vec(), file(7)].concat(),
             [file(1), file(3), file(5)].concat(),
         ];
-        let fold = |keep: usize| {
-            let mut all: Option<Totals<i64, i128>> = None;
-            for lines in &partitions {
-                let mut t = Totals::keeping(true, keep);
-                for (customer, order) in lines {
-                    t.add(customer, 0, Some(1), Some(*order));
-                }
-                match &mut all {
-                    None => all = Some(t),
-                    Some(a) => a.merge(t),
-                }
-            }
-            all.expect("partitions")
-        };
+        let fold = |keep: usize| folded(partitions.iter().map(Vec::as_slice), keep);
         let (exact, trimmed) = (fold(usize::MAX), fold(4096));
         assert!(trimmed.trimmed, "the stretches were trimmed");
         assert!(!trimmed.needs_exact_pass());
