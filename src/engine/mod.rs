@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod memory;
 pub mod prepare;
+pub mod run_aggregate;
 pub mod system;
 
 use std::sync::Arc;
@@ -171,6 +172,7 @@ impl Engine {
             optimizer.rules =
                 crate::pg::with_postgres_optimizer_rules(std::mem::take(&mut optimizer.rules));
         }
+        builder = builder.with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule));
         let base = builder.build();
         Ok(Self {
             database: database.to_owned(),
