@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Field, FieldRef, Float64Type, Int64Type,
+};
 use datafusion::common::{exec_err, internal_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult};
@@ -150,13 +152,19 @@ impl ScalarUDFImpl for ExtractNumeric {
             .map_or(1.0, |r| r.multiplier);
         let is_scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let values: ArrayRef = args.args[0].to_array(args.number_rows)?;
-        let values = cast(&values, &DataType::Float64)?;
-        let digits: Decimal128Array = values
-            .as_primitive::<Float64Type>()
-            .iter()
-            .map(|v| v.map(|v| (v * multiplier).round() as i128))
-            .collect::<Decimal128Array>()
-            .with_precision_and_scale(38, scale)?;
+        let digits: Decimal128Array = if multiplier == 1.0 && values.data_type().is_integer() {
+            // Whole numbers (year, month, microseconds): the digits as they are.
+            cast(&values, &DataType::Int64)?
+                .as_primitive::<Int64Type>()
+                .unary::<_, Decimal128Type>(i128::from)
+        } else {
+            cast(&values, &DataType::Float64)?
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.map(|v| (v * multiplier).round() as i128))
+                .collect::<Decimal128Array>()
+        }
+        .with_precision_and_scale(38, scale)?;
         if is_scalar && digits.len() == 1 {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
                 &digits, 0,

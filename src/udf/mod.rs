@@ -13,6 +13,7 @@ mod clv_predictions;
 mod clv_summary;
 pub mod computed_table;
 mod customer_clv;
+mod date_trunc;
 mod float_lists;
 mod folded_table;
 mod keys;
@@ -107,6 +108,7 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::pg::uuid::uuid_text_udf());
     all.push(crate::pg::like::udf());
     all.extend(crate::pg::json::udfs());
+    all.push(date_trunc::udf());
     all.extend(rfm::scalar_udfs());
     all.extend(kmeans::scalar_udfs());
     all.extend(ab_test::scalar_udfs());
@@ -222,6 +224,7 @@ const REPLACES_BUILTIN: &[&str] = &[
     "pg_relation_size",
     "pg_total_relation_size",
     "pg_get_expr",
+    "date_trunc",
 ];
 
 /// Registers every datapunk function; a name that collides with an existing function is
