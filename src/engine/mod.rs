@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod memory;
 pub mod prepare;
 pub mod run_aggregate;
+pub mod shared_subplan;
 pub mod system;
 
 use std::sync::Arc;
@@ -172,7 +173,9 @@ impl Engine {
             optimizer.rules =
                 crate::pg::with_postgres_optimizer_rules(std::mem::take(&mut optimizer.rules));
         }
-        builder = builder.with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule));
+        builder = builder
+            .with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule))
+            .with_physical_optimizer_rule(Arc::new(shared_subplan::SharedSubplanRule::default()));
         let base = builder.build();
         Ok(Self {
             database: database.to_owned(),
