@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{partition, take};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::hash_utils::{create_hashes, RandomState};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -96,9 +96,30 @@ fn foldable(aggregate: &AggregateExec) -> bool {
         && !aggregate.group_expr().is_empty()
         && aggregate.limit_options().is_none()
         && aggregate.dynamic_expressions_produced().is_empty()
+        && aggregate.group_expr().expr().iter().all(|(e, _)| {
+            e.data_type(&aggregate.input_schema())
+                .is_ok_and(|t| comparable_key(&t))
+        })
         && aggregate.aggr_expr().iter().all(|a| {
             !a.is_distinct() && a.order_bys().is_empty() && a.groups_accumulator_supported()
         })
+}
+
+/// Key types whose runs are found by comparing neighbours and whose values hash.
+fn comparable_key(data_type: &DataType) -> bool {
+    data_type.is_primitive()
+        || matches!(
+            data_type,
+            DataType::Boolean
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        )
+        || matches!(data_type, DataType::Dictionary(_, value) if comparable_key(value))
 }
 
 /// A partial aggregate that folds runs of equal group keys (module header). Holds the

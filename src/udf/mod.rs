@@ -347,6 +347,7 @@ mod tests {
                 "cuped_ttest",
                 "current_setting",
                 "customer_clv",
+                "date_trunc",
                 "floor",
                 "format",
                 "format_type",
