@@ -16,6 +16,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::TaskContext;
@@ -25,6 +26,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     displayable, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
@@ -223,9 +225,11 @@ async fn collect(
         MemoryConsumer::new(format!("SharedSubplan[{partition}]")).register(context.memory_pool());
     let mut stream = plan.execute(partition, context).map_err(Arc::new)?;
     let mut batches = Vec::new();
+    // Batches an aggregate emits are slices of its buffers: each buffer counts once.
+    let mut counter = RecordBatchMemoryCounter::new();
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(Arc::new)?;
-        let bytes = batch.get_array_memory_size();
+        let bytes = counter.count_batch(&batch);
         if reservation.size() + bytes > max_bytes || reservation.try_grow(bytes).is_err() {
             tracing::debug!(
                 partition,
@@ -246,11 +250,16 @@ async fn collect(
 pub struct SharedSubplanExec {
     own: Arc<dyn ExecutionPlan>,
     result: Arc<SharedResult>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl SharedSubplanExec {
     fn new(own: Arc<dyn ExecutionPlan>, result: Arc<SharedResult>) -> Result<Self> {
-        Ok(Self { own, result })
+        Ok(Self {
+            own,
+            result,
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
     }
 }
 
@@ -290,11 +299,16 @@ impl ExecutionPlan for SharedSubplanExec {
         Ok(own)
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn execute(
         &self,
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let ran_alone = MetricBuilder::new(&self.metrics).counter("ran_alone", partition);
         let shared = self.result.partition(&self.own, partition, &context)?;
         let own = Arc::clone(&self.own);
         let schema = self.schema();
@@ -305,7 +319,10 @@ impl ExecutionPlan for SharedSubplanExec {
                         collected.batches.iter().cloned().map(Ok).collect();
                     Ok(futures::stream::iter(batches).boxed())
                 }
-                Ok(None) => Ok(own.execute(partition, context)?.boxed()),
+                Ok(None) => {
+                    ran_alone.add(1);
+                    Ok(own.execute(partition, context)?.boxed())
+                }
                 Err(e) => Err(DataFusionError::Shared(e)),
             }
         })
@@ -334,13 +351,14 @@ mod tests {
 
     /// A CTE read twice: in a join and in an aggregate joined back.
     const QUERY: &str = "WITH firsts AS ( \
-            SELECT v % 97 AS customer, min(v) AS first FROM generate_series(1, 200000) AS t(v) \
-            GROUP BY v % 97), \
+            SELECT v % 100000 AS customer, min(v) AS first \
+            FROM generate_series(1, 400000) AS t(v) GROUP BY v % 100000), \
         sizes AS (SELECT first % 5 AS bucket, count(*) AS n FROM firsts GROUP BY first % 5) \
         SELECT f.customer, f.first, s.n FROM firsts f JOIN sizes s ON s.bucket = f.first % 5 \
         ORDER BY f.customer";
 
-    async fn run(ctx: &SessionContext, sql: &str) -> (String, String) {
+    /// The rows, the plan, and how many copies ran their own subtree.
+    async fn run(ctx: &SessionContext, sql: &str) -> (String, String, usize) {
         let plan = ctx
             .sql(sql)
             .await
@@ -349,31 +367,52 @@ mod tests {
             .await
             .unwrap();
         let shown = displayable(plan.as_ref()).indent(true).to_string();
-        let rows = collect_all(plan, ctx.task_ctx()).await.unwrap();
-        (pretty_format_batches(&rows).unwrap().to_string(), shown)
+        let rows = collect_all(Arc::clone(&plan), ctx.task_ctx())
+            .await
+            .unwrap();
+        let mut alone = 0;
+        plan.apply(|node| {
+            if node.is::<SharedSubplanExec>() {
+                let metrics = node.metrics().unwrap();
+                alone += metrics.sum_by_name("ran_alone").map_or(0, |m| m.as_usize());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        (
+            pretty_format_batches(&rows).unwrap().to_string(),
+            shown,
+            alone,
+        )
     }
 
     #[tokio::test]
     async fn a_cte_read_twice_is_computed_once_with_the_same_rows() {
-        let (expected, plain_plan) = run(&context(None), QUERY).await;
+        let (expected, plain_plan, _) = run(&context(None), QUERY).await;
         assert!(!plain_plan.contains("SharedSubplanExec"));
-        let (rows, plan) = run(&context(Some(SharedSubplanRule::default())), QUERY).await;
+        // 100K groups take about 1.6 MB; the aggregate emits them as slices of its
+        // buffers, which would add up to far more if every slice counted them all.
+        let rule = SharedSubplanRule { max_bytes: 8 << 20 };
+        let (rows, plan, alone) = run(&context(Some(rule)), QUERY).await;
         assert_eq!(plan.matches("SharedSubplanExec").count(), 2, "{plan}");
         assert_eq!(rows, expected);
+        assert_eq!(alone, 0);
     }
 
     #[tokio::test]
     async fn a_shared_result_too_big_to_hold_lets_each_copy_run_alone() {
-        let (expected, _) = run(&context(None), QUERY).await;
-        let (rows, plan) = run(&context(Some(SharedSubplanRule { max_bytes: 0 })), QUERY).await;
+        let (expected, _, _) = run(&context(None), QUERY).await;
+        let rule = SharedSubplanRule { max_bytes: 0 };
+        let (rows, plan, alone) = run(&context(Some(rule)), QUERY).await;
         assert!(plan.contains("SharedSubplanExec"));
         assert_eq!(rows, expected);
+        assert!(alone >= 2, "{alone}");
     }
 
     #[tokio::test]
     async fn subplans_with_volatile_functions_are_not_shared() {
         let sql = QUERY.replace("min(v)", "min(v + floor(random() * 2))");
-        let (_, plan) = run(&context(Some(SharedSubplanRule::default())), &sql).await;
+        let (_, plan, _) = run(&context(Some(SharedSubplanRule::default())), &sql).await;
         assert!(!plan.contains("SharedSubplanExec"), "{plan}");
     }
 }
