@@ -2,7 +2,7 @@
 //! in two branches) computed once. DataFusion plans every reference of a CTE on its
 //! own, scanning and aggregating the same files again; [`SharedSubplanRule`] finds
 //! aggregates and joins whose whole subtrees are identical (same operators, expressions
-//! and files) and without volatile functions, and puts a [`SharedSubplanExec`] over each
+//! and files), read only files or memory and call no volatile function, and puts a [`SharedSubplanExec`] over each
 //! copy. The first copy executed runs the subplan, partition by partition, on a task of
 //! its own (so no reader waits on another reader's progress) into memory reserved from
 //! the pool; every copy reads those batches. When the result outgrows its reservation
@@ -109,7 +109,26 @@ fn worth_sharing(node: &Arc<dyn ExecutionPlan>) -> bool {
         .downcast_ref::<AggregateExec>()
         .is_some_and(|a| *a.mode() != AggregateMode::Partial)
         || node.is::<HashJoinExec>();
-    costly && !has_volatile_function(node)
+    costly && reads_only_plain_sources(node) && !has_volatile_function(node)
+}
+
+/// Leaves a reset copy can run again beside the original: files and memory. A table
+/// function's inner query is a leaf whose plan a reset does not reach.
+fn reads_only_plain_sources(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut plain = true;
+    let _ = plan.apply(|node| {
+        if node.children().is_empty()
+            && !matches!(
+                node.name(),
+                "DataSourceExec" | "LazyMemoryExec" | "EmptyExec" | "PlaceholderRowExec"
+            )
+        {
+            plain = false;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    plain
 }
 
 fn has_volatile_function(plan: &Arc<dyn ExecutionPlan>) -> bool {
