@@ -4,8 +4,10 @@
 //! Never sees pgwire types. The lake and the warehouse register tables into it; the engine
 //! never calls them.
 
+pub mod adaptive_join;
 pub mod catalog;
 pub mod memory;
+pub mod once_stream;
 pub mod prepare;
 pub mod run_aggregate;
 pub mod shared_subplan;
@@ -174,6 +176,7 @@ impl Engine {
                 crate::pg::with_postgres_optimizer_rules(std::mem::take(&mut optimizer.rules));
         }
         builder = builder
+            .with_physical_optimizer_rule(Arc::new(adaptive_join::AdaptiveJoinRule::default()))
             .with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule))
             .with_physical_optimizer_rule(Arc::new(shared_subplan::SharedSubplanRule::default()));
         let base = builder.build();

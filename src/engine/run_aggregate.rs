@@ -19,8 +19,9 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::once_stream::OnceStream;
 use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{partition, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -37,7 +38,6 @@ use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
@@ -288,7 +288,7 @@ impl Probe {
         if self.strategy == Strategy::Hash {
             metrics.hashed.add(1);
             let input = RecordBatchStreamAdapter::new(Arc::clone(&input_schema), input);
-            let source = OnceStream::exec(input_schema, Box::pin(input))?;
+            let source = OnceStream::exec(input_schema, vec![Box::pin(input)])?;
             let hash = Arc::clone(hash) as Arc<dyn ExecutionPlan>;
             #[allow(deprecated)]
             let plan = hash.with_new_children(vec![source])?;
@@ -311,7 +311,7 @@ impl Probe {
         metrics.hashed.add(1);
         let source = OnceStream::exec(
             Arc::clone(&schema),
-            Box::pin(RecordBatchStreamAdapter::new(schema, folded)),
+            vec![Box::pin(RecordBatchStreamAdapter::new(schema, folded))],
         )?;
         let reduce = AggregateExec::try_new(
             AggregateMode::PartialReduce,
@@ -427,57 +427,6 @@ impl RunFolder {
             return Ok(RecordBatch::new_empty(Arc::clone(&self.schema)));
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
-    }
-}
-
-/// A stream already started, offered to a plan as its input once.
-struct OnceStream {
-    schema: SchemaRef,
-    stream: Mutex<Option<SendableRecordBatchStream>>,
-}
-
-impl fmt::Debug for OnceStream {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("OnceStream")
-    }
-}
-
-impl OnceStream {
-    fn exec(
-        schema: SchemaRef,
-        stream: SendableRecordBatchStream,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let once = Arc::new(Self {
-            schema: Arc::clone(&schema),
-            stream: Mutex::new(Some(stream)),
-        });
-        Ok(Arc::new(StreamingTableExec::try_new(
-            schema,
-            vec![once],
-            None,
-            Vec::new(),
-            false,
-            None,
-        )?))
-    }
-}
-
-impl PartitionStream for OnceStream {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let taken = self.stream.lock().ok().and_then(|mut s| s.take());
-        match taken {
-            Some(stream) => stream,
-            None => Box::pin(RecordBatchStreamAdapter::new(
-                Arc::clone(&self.schema),
-                futures::stream::once(async {
-                    Err(DataFusionError::Internal("a stream read twice".into()))
-                }),
-            )),
-        }
     }
 }
 
