@@ -14,7 +14,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch};
+use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::aggregate::{max, min};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -24,9 +28,11 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::sanity_checker::SanityCheckPlan;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -239,6 +245,7 @@ impl AdaptiveHashJoinExec {
             max_rows: self.max_build_rows(),
             build_rows: MetricBuilder::new(&self.metrics).counter("build_rows", 0),
             collected_left: MetricBuilder::new(&self.metrics).counter("collected_left", 0),
+            key_bitmap: MetricBuilder::new(&self.metrics).counter("key_bitmap", 0),
         };
         let context = Arc::clone(context);
         let task = SpawnedTask::spawn(async move { chooser.choose(context).await });
@@ -265,6 +272,7 @@ struct Chooser {
     max_rows: usize,
     build_rows: datafusion::physical_plan::metrics::Count,
     collected_left: datafusion::physical_plan::metrics::Count,
+    key_bitmap: datafusion::physical_plan::metrics::Count,
 }
 
 /// How much of the build side the partitions have read, together.
@@ -361,9 +369,17 @@ impl Chooser {
         let join = self.join.builder();
         let join = if collected {
             self.collected_left.add(1);
-            let batches = reads.into_iter().flat_map(|r| r.batches).collect();
+            let batches: Vec<RecordBatch> = reads.into_iter().flat_map(|r| r.batches).collect();
+            let probe = match BuildKeys::of(&self.join, &batches, &reservation)? {
+                Some(keys) => {
+                    self.key_bitmap.add(1);
+                    let probe = FilterExec::try_new(Arc::new(keys), Arc::clone(&self.probe))?;
+                    Arc::new(probe) as Arc<dyn ExecutionPlan>
+                }
+                None => Arc::clone(&self.probe),
+            };
             let build = MemorySourceConfig::try_new_exec(&[batches], schema, None)?;
-            join.with_new_children(vec![build, Arc::clone(&self.probe)])?
+            join.with_new_children(vec![build, probe])?
                 .with_partition_mode(PartitionMode::CollectLeft)
         } else {
             let streams = reads
@@ -388,6 +404,156 @@ impl Chooser {
             join: join.reset_state().build_exec()?,
             _reservation: reservation,
         })
+    }
+}
+
+/// Whether a probe row's integer key is among the build side's keys, by one bit per
+/// key in the build keys' range: most order lines are not in a small build side, and
+/// a bit test drops them before the join looks each of them up in its hash table.
+#[derive(Debug)]
+struct BuildKeys {
+    key: Arc<dyn PhysicalExpr>,
+    min: i64,
+    bits: Arc<Vec<u64>>,
+}
+
+/// The widest key range a bitmap covers (64 MiB of bits).
+const MAX_BITMAP_BITS: u64 = 1 << 29;
+
+impl BuildKeys {
+    /// The bitmap for an inner or right-semi join (probe rows without a match are never
+    /// output) on one integer key whose range is not much wider than the build side.
+    fn of(
+        join: &HashJoinExec,
+        batches: &[RecordBatch],
+        reservation: &MemoryReservation,
+    ) -> Result<Option<Self>> {
+        let [(build_key, probe_key)] = join.on() else {
+            return Ok(None);
+        };
+        if !matches!(join.join_type(), JoinType::Inner | JoinType::RightSemi) {
+            return Ok(None);
+        }
+        let mut keys = Vec::with_capacity(batches.len());
+        for batch in batches {
+            match as_i64(&build_key.evaluate(batch)?.into_array(batch.num_rows())?)? {
+                Some(k) => keys.push(k),
+                None => return Ok(None),
+            }
+        }
+        let (Some(min), Some(max)) = (
+            keys.iter().filter_map(min).min(),
+            keys.iter().filter_map(max).max(),
+        ) else {
+            return Ok(None);
+        };
+        let rows: usize = keys.iter().map(|k| k.len()).sum();
+        let range = max.abs_diff(min) + 1;
+        if range > MAX_BITMAP_BITS || range > 1024 * rows as u64 {
+            return Ok(None);
+        }
+        let words = range.div_ceil(64) as usize;
+        if reservation.try_grow(words * 8).is_err() {
+            return Ok(None);
+        }
+        let mut bits = vec![0u64; words];
+        for key in keys.iter().flat_map(|k| k.iter().flatten()) {
+            let at = key.abs_diff(min);
+            bits[(at / 64) as usize] |= 1 << (at % 64);
+        }
+        Ok(Some(Self {
+            key: Arc::clone(probe_key),
+            min,
+            bits: Arc::new(bits),
+        }))
+    }
+
+    fn contains(&self, key: i64) -> bool {
+        let at = key.wrapping_sub(self.min) as u64;
+        let word = (at / 64) as usize;
+        word < self.bits.len() && self.bits[word] & (1 << (at % 64)) != 0
+    }
+}
+
+/// An integer key column as i64 (none for other types).
+fn as_i64(keys: &ArrayRef) -> Result<Option<Int64Array>> {
+    use datafusion::arrow::datatypes::DataType::*;
+    if !matches!(
+        keys.data_type(),
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32
+    ) {
+        return Ok(None);
+    }
+    Ok(Some(
+        cast(keys, &Int64)?.as_primitive::<Int64Type>().clone(),
+    ))
+}
+
+impl PartialEq for BuildKeys {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.bits, &other.bits) && self.key.eq(&other.key)
+    }
+}
+
+impl Eq for BuildKeys {}
+
+impl std::hash::Hash for BuildKeys {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.bits).hash(state);
+        self.key.hash(state);
+    }
+}
+
+impl fmt::Display for BuildKeys {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{} IN build side keys", self.key)
+    }
+}
+
+impl PhysicalExpr for BuildKeys {
+    fn return_field(&self, _input_schema: &Schema) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(
+            "in_build_side",
+            DataType::Boolean,
+            false,
+        )))
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let keys = self.key.evaluate(batch)?.into_array(batch.num_rows())?;
+        let Some(keys) = as_i64(&keys)? else {
+            return Err(DataFusionError::Internal(
+                "build side keys of another type".into(),
+            ));
+        };
+        let values = keys.values();
+        let found = BooleanBuffer::collect_bool(keys.len(), |i| {
+            keys.is_valid(i) && self.contains(values[i])
+        });
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::new(
+            found, None,
+        ))))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.key]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let [key] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("one key expected".into()))?;
+        Ok(Arc::new(Self {
+            key,
+            min: self.min,
+            bits: Arc::clone(&self.bits),
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -552,6 +718,12 @@ mod tests {
     /// The rows without and with the rule, the plan with it, and the adaptive joins'
     /// counters (collected into one table, build rows read).
     async fn both(query: &str) -> (String, String, String, usize, usize) {
+        let (plain, rows, plan, counters) = counted(query).await;
+        (plain, rows, plan, counters[0], counters[1])
+    }
+
+    /// As [`both`], with the counters `collected_left, build_rows, key_bitmap`.
+    async fn counted(query: &str) -> (String, String, String, [usize; 3]) {
         let plain = context(false)
             .sql(query)
             .await
@@ -568,16 +740,17 @@ mod tests {
             .await
             .unwrap();
         let rows = collect(Arc::clone(&plan), ctx.task_ctx()).await.unwrap();
-        let (mut collected, mut build_rows) = (0, 0);
+        let mut counters = [0; 3];
         plan.apply(|node| {
             if node.is::<AdaptiveHashJoinExec>() {
                 let metrics = node.metrics().unwrap();
-                collected += metrics
-                    .sum_by_name("collected_left")
-                    .map_or(0, |m| m.as_usize());
-                build_rows += metrics
-                    .sum_by_name("build_rows")
-                    .map_or(0, |m| m.as_usize());
+                for (counter, name) in
+                    counters
+                        .iter_mut()
+                        .zip(["collected_left", "build_rows", "key_bitmap"])
+                {
+                    *counter += metrics.sum_by_name(name).map_or(0, |m| m.as_usize());
+                }
             }
             Ok(TreeNodeRecursion::Continue)
         })
@@ -587,8 +760,7 @@ mod tests {
             pretty_format_batches(&plain).unwrap().to_string(),
             pretty_format_batches(&rows).unwrap().to_string(),
             shown,
-            collected,
-            build_rows,
+            counters,
         )
     }
 
@@ -600,6 +772,22 @@ mod tests {
         assert_eq!(collected, 1, "{plan}");
         // Every anchor order: 10 of the 1000 products, three lines an order.
         assert_eq!(build_rows, 4_000, "{plan}");
+    }
+
+    #[tokio::test]
+    async fn probe_rows_outside_the_build_keys_are_dropped_by_a_bitmap_first() {
+        // Negative keys, NULL keys (never equal), keys beyond the build side's range.
+        let query = "WITH anchors AS (SELECT DISTINCT \
+                CASE WHEN order_id % 7 = 0 THEN NULL ELSE order_id - 60000 END AS k \
+                FROM lines WHERE product_id % 100 = 0), \
+            probes AS (SELECT CASE WHEN order_id % 5 = 0 THEN NULL ELSE order_id - 60000 END \
+                AS k, product_id FROM lines) \
+            SELECT count(*) AS n, sum(p.product_id) AS s, min(p.k) AS low, max(p.k) AS high \
+            FROM anchors a JOIN probes p ON p.k = a.k";
+        let (plain, rows, plan, [collected, _, bitmap]) = counted(query).await;
+        assert_eq!(plain, rows);
+        assert!(plain.contains("-59"), "{plain}");
+        assert_eq!((collected, bitmap), (1, 1), "{plan}");
     }
 
     #[tokio::test]
