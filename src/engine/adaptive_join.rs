@@ -164,6 +164,7 @@ type Choice = Shared<BoxFuture<'static, Result<Arc<Chosen>, Arc<DataFusionError>
 
 struct Chosen {
     join: Arc<dyn ExecutionPlan>,
+    /// The collected build side (held by the chosen plan) and its key bitmap.
     _reservation: MemoryReservation,
 }
 
@@ -382,6 +383,8 @@ impl Chooser {
             join.with_new_children(vec![build, probe])?
                 .with_partition_mode(PartitionMode::CollectLeft)
         } else {
+            // The planned join holds (and counts) these batches as it reads them.
+            reservation.free();
             let streams = reads
                 .into_iter()
                 .map(|read| {
