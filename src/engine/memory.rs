@@ -77,6 +77,11 @@ const UNSPILLABLE_DIVISOR: usize = 2;
 /// ones included: a plan with a dozen of them held its one busy sort to a twelfth of an
 /// empty pool. Its `GreedyMemoryPool` let the first query hold everything, and the next
 /// one failed its first reservation.
+///
+/// Batches in flight between partitions (`RepartitionExec`) are always granted and
+/// counted, so that other operators spill sooner: refused, DataFusion 55 writes them to
+/// a spill pool whose reader can wait forever for a batch in another file, and the
+/// query hangs with every thread idle (apache/datafusion#24883).
 #[derive(Debug)]
 pub struct SharedPool {
     size: usize,
@@ -135,6 +140,14 @@ impl std::fmt::Display for SharedPool {
     }
 }
 
+/// A repartition's buffered batches (its consumers are `RepartitionExec[n]`).
+fn in_flight_between_partitions(reservation: &MemoryReservation) -> bool {
+    reservation
+        .consumer()
+        .name()
+        .starts_with("RepartitionExec[")
+}
+
 impl MemoryPool for SharedPool {
     fn name(&self) -> &str {
         "shared"
@@ -162,6 +175,10 @@ impl MemoryPool for SharedPool {
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> DfResult<()> {
         let mut state = self.state();
+        if in_flight_between_partitions(reservation) {
+            state.add(reservation, additional);
+            return Ok(());
+        }
         let free = self
             .size
             .saturating_sub(state.spillable + state.unspillable);
@@ -262,5 +279,23 @@ mod tests {
         assert!(first.try_grow(200 * MB).is_ok(), "within its share");
         drop(first);
         assert_eq!(pool.reserved(), 500 * MB);
+    }
+
+    #[test]
+    fn batches_between_partitions_are_granted_and_make_others_spill() {
+        let pool = pool();
+        let sort = spiller(&pool, "ExternalSorter[0]");
+        sort.try_grow(800 * MB).expect("alone");
+        let repartition = spiller(&pool, "RepartitionExec[1]");
+        repartition
+            .try_grow(300 * MB)
+            .expect("never refused: refused, it would spill into a pool that can hang");
+        assert_eq!(pool.reserved(), 1100 * MB);
+        assert!(
+            sort.try_grow(MB).is_err(),
+            "the pool is overcommitted: spill"
+        );
+        drop(repartition);
+        assert_eq!(pool.reserved(), 800 * MB);
     }
 }

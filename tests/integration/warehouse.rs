@@ -3,6 +3,8 @@
 //! tables are stored and served again after a restart, and a lake change rebuilds only
 //! the tables that read what changed.
 
+use std::time::Duration;
+
 use crate::harness::{scalar, sqlstate, user, TestServer};
 
 #[tokio::test]
@@ -331,7 +333,8 @@ async fn tables_persist_across_restarts_and_only_what_changed_is_rebuilt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_too_big_to_hash_under_the_memory_limit_is_built_by_sorting() {
     let _exclusive = crate::harness::MEMORY_HEAVY.lock().await;
-    let server = TestServer::start(|c, dir| {
+    // Spilling between partitions could hang with every thread idle: fail instead.
+    let starting = TestServer::start(|c, dir| {
         let scripts = dir.join("scripts");
         std::fs::create_dir_all(&scripts).unwrap();
         // Each side: two million rows with a 32-character text, ~100 MB in memory.
@@ -347,8 +350,10 @@ async fn a_join_too_big_to_hash_under_the_memory_limit_is_built_by_sorting() {
         c.warehouse.scripts_dir = scripts.display().to_string();
         c.server.memory_limit_mb = 100;
         c.server.spill_dir = dir.join("spill").display().to_string();
-    })
-    .await;
+    });
+    let server = tokio::time::timeout(Duration::from_secs(120), starting)
+        .await
+        .expect("the build finishes, one way or another, within two minutes");
     let c = server.client().await;
     let row = c
         .query_one(
