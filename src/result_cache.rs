@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::common::ParamValues;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::session_state::SessionState;
@@ -161,6 +162,7 @@ impl ResultCache {
                 schema,
                 batches: Vec::new(),
                 bytes: 0,
+                counter: RecordBatchMemoryCounter::new(),
             }),
         })
     }
@@ -228,6 +230,8 @@ struct Pending {
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
     bytes: usize,
+    /// Slices of one buffer (an aggregate's output) count it once.
+    counter: RecordBatchMemoryCounter,
 }
 
 /// A query's rows passed on to the client and, while they fit, kept.
@@ -246,7 +250,7 @@ impl Stream for Recorder {
         match &item {
             Some(Ok(batch)) => {
                 if let Some(pending) = &mut self.pending {
-                    pending.bytes += batch.get_array_memory_size();
+                    pending.bytes += pending.counter.count_batch(batch);
                     pending.batches.push(batch.clone());
                     if pending.bytes > limit {
                         self.pending = None;

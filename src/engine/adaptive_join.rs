@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch};
 use datafusion::arrow::buffer::BooleanBuffer;
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::aggregate::{max, min};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
+use datafusion::arrow::compute::{cast, concat_batches};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::utils::memory::RecordBatchMemoryCounter;
+use datafusion::common::utils::memory::{get_record_batch_memory_size, RecordBatchMemoryCounter};
 use datafusion::common::JoinType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
@@ -370,7 +370,11 @@ impl Chooser {
         let join = self.join.builder();
         let join = if collected {
             self.collected_left.add(1);
-            let batches: Vec<RecordBatch> = reads.into_iter().flat_map(|r| r.batches).collect();
+            let batches = compacted(
+                &schema,
+                reads.into_iter().flat_map(|r| r.batches).collect(),
+                reservation.size(),
+            )?;
             let probe = match BuildKeys::of(&self.join, &batches, &reservation)? {
                 Some(keys) => {
                     self.key_bitmap.add(1);
@@ -408,6 +412,21 @@ impl Chooser {
             _reservation: reservation,
         })
     }
+}
+
+/// The build batches as one batch when they are slices of larger buffers (an
+/// aggregate's output): the join counts each batch's buffers whole, and would count
+/// one aggregate's output once per slice.
+fn compacted(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    held: usize,
+) -> Result<Vec<RecordBatch>> {
+    let counted: usize = batches.iter().map(get_record_batch_memory_size).sum();
+    if counted <= held.saturating_mul(2) {
+        return Ok(batches);
+    }
+    Ok(vec![concat_batches(schema, &batches)?])
 }
 
 /// Whether a probe row's integer key is among the build side's keys, by one bit per

@@ -28,6 +28,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::hash_utils::{create_hashes, RandomState};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
@@ -242,11 +243,12 @@ struct Probe {
 impl Probe {
     async fn read(mut input: SendableRecordBatchStream, hash: &AggregateExec) -> Result<Self> {
         let group_exprs = group_exprs(hash);
-        let (mut rows, mut bytes, mut runs, mut repeated) = (0usize, 0usize, 0usize, 0usize);
+        let (mut rows, mut runs, mut repeated) = (0usize, 0usize, 0usize);
+        let mut bytes = RecordBatchMemoryCounter::new();
         let mut seen = HashSet::new();
         let mut hashes = Vec::new();
         let mut batches = Vec::new();
-        while rows < PROBE_ROWS && bytes < PROBE_BYTES {
+        while rows < PROBE_ROWS && bytes.memory_usage() < PROBE_BYTES {
             let Some(batch) = input.next().await.transpose()? else {
                 break;
             };
@@ -259,7 +261,7 @@ impl Probe {
             repeated += hashes.iter().filter(|h| !seen.insert(**h)).count();
             runs += ranges.len();
             rows += batch.num_rows();
-            bytes += batch.get_array_memory_size();
+            bytes.count_batch(&batch);
             batches.push(batch);
         }
         let strategy = if runs as f64 > MAX_RUNS_PER_ROW * rows as f64 {

@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::MemoryConsumer;
@@ -230,15 +231,15 @@ impl ExecutionPlan for ComputedExec {
             let reservation =
                 MemoryConsumer::new(computation.name()).register(context.memory_pool());
             let mut collected = Vec::with_capacity(inputs.len());
-            let mut bytes = 0;
+            // An aggregate's batches are slices of its buffers: each buffer counts once.
+            let mut counter = RecordBatchMemoryCounter::new();
             for input in inputs {
                 let schema = input.schema();
                 let mut stream = execute_stream(input, Arc::clone(&context))?;
                 let mut batches = Vec::new();
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
-                    bytes += batch.get_array_memory_size();
-                    reservation.try_resize(bytes)?;
+                    reservation.try_grow(counter.count_batch(&batch))?;
                     batches.push(batch);
                 }
                 collected.push(Input { schema, batches });

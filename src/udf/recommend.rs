@@ -383,27 +383,35 @@ impl Computation for AlsRecommend {
     }
 
     fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
-        let inputs = whole_inputs(inputs)?;
-        let batch = &inputs[0];
         let mut customers = KeyDict::for_type(&self.customer_type);
         let mut items = KeyDict::for_type(&self.item_type);
-        let customer_ids = intern_all(&mut customers, &[batch.column(0)]).remove(0);
-        let item_ids = intern_all(&mut items, &[batch.column(1)]).remove(0);
-        let weights = self
-            .weighted
-            .then(|| batch.column(2).as_primitive::<Float64Type>());
-        let mut triples = Vec::with_capacity(batch.num_rows());
-        for row in 0..batch.num_rows() {
-            let weight = match weights {
-                Some(w) if w.is_null(row) => continue,
-                Some(w) => w.value(row),
-                None => 1.0,
-            };
-            if let (Some(c), Some(i)) = (customer_ids[row], item_ids[row]) {
-                if weight > 0.0 && weight.is_finite() {
-                    triples.push((c, i, weight));
+        // Batch by batch, each let go once read: the interactions are the most memory.
+        let batches = inputs.into_iter().flat_map(|input| input.batches);
+        let mut triples = Vec::new();
+        for batch in batches {
+            let customer_ids = customers.intern(batch.column(0));
+            let item_ids = items.intern(batch.column(1));
+            let weights = self
+                .weighted
+                .then(|| batch.column(2).as_primitive::<Float64Type>());
+            for row in 0..batch.num_rows() {
+                let weight = match weights {
+                    Some(w) if w.is_null(row) => continue,
+                    Some(w) => w.value(row),
+                    None => 1.0,
+                };
+                if let (Some(c), Some(i)) = (customer_ids[row], item_ids[row]) {
+                    if weight > 0.0 && weight.is_finite() {
+                        triples.push((c, i, weight));
+                    }
                 }
             }
+        }
+        // Ids in key order, whatever order the rows came in.
+        let (customer_order, item_order) = (customers.sort(), items.sort());
+        for (c, i, _) in &mut triples {
+            *c = customer_order[*c as usize];
+            *i = item_order[*i as usize];
         }
         let by_user = als::Rows::from_triples(&triples, customers.len(), false);
         let by_item = als::Rows::from_triples(&triples, items.len(), true);

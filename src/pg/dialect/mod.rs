@@ -96,11 +96,13 @@ fn to_text(statements: &[Statement]) -> String {
 }
 
 /// The query a statement runs, where our rules on queries apply: the statement itself,
-/// `COPY (query) TO`, `CREATE TABLE ... AS`, `CREATE VIEW ... AS`, `DECLARE ... CURSOR FOR`.
+/// `COPY (query) TO`, `CREATE TABLE ... AS`, `CREATE VIEW ... AS`, `DECLARE ... CURSOR FOR`,
+/// and what `EXPLAIN` explains (so it shows the plan the statement runs).
 fn queries_of(statement: &mut Statement) -> Vec<&mut Query> {
     use datafusion::sql::sqlparser::ast::CopySource;
     match statement {
         Statement::Query(q) => vec![q.as_mut()],
+        Statement::Explain { statement, .. } => queries_of(statement),
         Statement::Copy {
             source: CopySource::Query(q),
             ..
@@ -214,6 +216,14 @@ mod tests {
         // Different expressions of the same PostgreSQL name stay as they are.
         let distinct = "SELECT pg_get_expr(a, b), pg_get_expr(c, b) FROM pg_catalog.pg_policy";
         assert_eq!(rewrite(distinct), distinct);
+    }
+
+    #[test]
+    fn explain_explains_the_statement_as_it_runs() {
+        assert_eq!(
+            rewrite("EXPLAIN SELECT count(*), count(*) FROM t WHERE a % 100 = 0"),
+            "EXPLAIN SELECT count(*) AS \"count\", count(*) AS \"count\u{1f}2\" FROM t WHERE a % 100 = 0"
+        );
     }
 
     #[test]
