@@ -6,6 +6,7 @@
 
 pub mod adaptive_join;
 pub mod catalog;
+pub mod compact_slices;
 pub mod memory;
 pub mod once_stream;
 pub mod prepare;
@@ -178,7 +179,8 @@ impl Engine {
         builder = builder
             .with_physical_optimizer_rule(Arc::new(adaptive_join::AdaptiveJoinRule::default()))
             .with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule))
-            .with_physical_optimizer_rule(Arc::new(shared_subplan::SharedSubplanRule::default()));
+            .with_physical_optimizer_rule(Arc::new(shared_subplan::SharedSubplanRule::default()))
+            .with_physical_optimizer_rule(Arc::new(compact_slices::CompactSlicesRule));
         let base = builder.build();
         Ok(Self {
             database: database.to_owned(),
