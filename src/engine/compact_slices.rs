@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::utils::memory::get_record_batch_memory_size;
@@ -88,7 +89,11 @@ fn compacted(batch: RecordBatch) -> Result<RecordBatch> {
     }
     let mut used = 0;
     for column in batch.columns() {
-        used += column.to_data().get_slice_memory_size()?;
+        used += match column.data_type() {
+            // Their strings stay in the shared buffers whatever is copied: counted whole.
+            DataType::Utf8View | DataType::BinaryView => column.get_array_memory_size(),
+            _ => column.to_data().get_slice_memory_size()?,
+        };
     }
     if held <= used.saturating_mul(2) {
         return Ok(batch);
@@ -160,7 +165,7 @@ impl ExecutionPlan for CompactSlicesExec {
 mod tests {
     use super::*;
     use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::datatypes::{Field, Schema};
 
     fn batch(rows: i64) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
