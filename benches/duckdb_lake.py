@@ -13,6 +13,10 @@ def open_lake(lake):
     """A DuckDB connection with a view per table folder of LAKE (`order_lines`, ...)."""
     con = duckdb.connect()
     con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'duckdb_spill')}'")
+    # The same memory limit as the datapunk server of the run, when it has one.
+    limit_mib = int(os.environ.get("DATAPUNK_BENCH_MEMORY_MB") or 0)
+    if limit_mib > 0:
+        con.execute(f"SET memory_limit = '{limit_mib}MiB'")
     for t in ("order_lines", "customers", "products"):
         d = os.path.join(lake, t)
         if os.path.isdir(d):

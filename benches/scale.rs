@@ -161,6 +161,7 @@ async fn main() {
     let memory_mb: u64 = env_or("DATAPUNK_BENCH_MEMORY_MB", 0);
     let shared_mb: u64 = env_or("DATAPUNK_BENCH_SHARED_MB", 1500);
     let clients: usize = env_or("DATAPUNK_BENCH_CLIENTS", 50);
+    let dashboard_mb: u64 = env_or("DATAPUNK_BENCH_DASHBOARD_MB", 4000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "datapunk {} (commit {}), {cores} cores, median of {runs}, memory_limit_mb = {memory_mb}, result cache off",
@@ -213,12 +214,20 @@ async fn main() {
                 .filter_map(|l| l.ours.as_ref().ok())
                 .sum::<f64>()
                 / 3.0;
-            dashboards(&server, clients, single, cores).await;
+            server.stop().await;
+            let limited =
+                BenchServer::start_with(&lake, |c| c.server.memory_limit_mb = dashboard_mb).await;
+            dashboards(&limited, clients, single, cores, dashboard_mb).await;
+            limited.stop().await;
+        } else {
+            server.stop().await;
         }
-        server.stop().await;
-        let shared = BenchServer::start_with(&lake, |c| c.server.memory_limit_mb = shared_mb).await;
-        two_at_once(&shared, lines, shared_mb).await;
-        shared.stop().await;
+        if shared_mb > 0 {
+            let shared =
+                BenchServer::start_with(&lake, |c| c.server.memory_limit_mb = shared_mb).await;
+            two_at_once(&shared, lines, shared_mb).await;
+            shared.stop().await;
+        }
     }
     println!();
     println!("| query | order lines | datapunk | DuckDB | datapunk / DuckDB | peak RSS datapunk / DuckDB | rows differing |");
@@ -263,7 +272,13 @@ async fn two_at_once(server: &BenchServer, lines: u64, memory_mb: u64) {
 
 /// `clients` connections, each running the three anchor queries in turn (starting at a
 /// different one), twice; latencies against one client's.
-async fn dashboards(server: &BenchServer, clients: usize, single: f64, cores: usize) {
+async fn dashboards(
+    server: &BenchServer,
+    clients: usize,
+    single: f64,
+    cores: usize,
+    memory_mb: u64,
+) {
     reset_peak_rss();
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -298,7 +313,7 @@ async fn dashboards(server: &BenchServer, clients: usize, single: f64, cores: us
     // With `cores` queries running at once, a query waits for clients / cores others.
     let expected = single * clients as f64 / cores as f64;
     println!(
-        "dashboards: {clients} connections x 6 queries in {wall:.1} s, median latency {med:.2} s (p95 {p95:.2} s), \
+        "dashboards (memory_limit_mb = {memory_mb}): {clients} connections x 6 queries in {wall:.1} s, median latency {med:.2} s (p95 {p95:.2} s), \
          one client's mean {single:.2} s x {clients} / {cores} cores = {expected:.2} s: {:.2}x of it; {errors} errors; peak RSS {} MiB",
         med / expected,
         peak_rss_mib()

@@ -18,6 +18,7 @@ use crate::activation::tables::{AudiencesTable, ChangesTable, ExportRunsTable};
 use crate::activation::{AudienceView, Audiences, ExportView, Exports};
 use crate::background::Background;
 use crate::config::Config;
+use crate::engine::admission::QueryGate;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::{watch, Lake};
@@ -282,7 +283,7 @@ impl App {
     pub async fn build(config: Config) -> Result<Self> {
         config.validate().map_err(Error::Config)?;
         tracing::info!(config = %config.redacted(), "effective configuration");
-        crate::allocator::keep_freed_memory_a_while();
+        crate::allocator::set_purge_delay(config.server.memory_limit_mb);
         let demo = config.lake.root.is_empty();
         let (root, scripts) = if demo {
             let dir = demo_dir(&config);
@@ -424,11 +425,14 @@ impl App {
                 .unwrap_or(usize::MAX),
         );
         engine.register_system_table("result_cache", result_cache.status_table())?;
+        let query_gate = Arc::new(QueryGate::new(config.server.max_running_queries));
+        engine.register_system_table("query_queue", query_gate.status_table())?;
         let shared = Shared {
             engine,
             users,
             admin,
             result_cache,
+            query_gate,
             max_connections: config.server.max_connections,
             tls,
             require_tls: config.server.tls.require,

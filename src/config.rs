@@ -45,6 +45,9 @@ pub struct ServerConfig {
     /// Memory for results kept to answer identical queries over unchanged tables
     /// again, in MiB (0 = no result cache).
     pub result_cache_mb: u64,
+    /// Client queries reading tables that run at once; the others wait their turn in
+    /// arrival order (0 = no limit). Each query already uses every core.
+    pub max_running_queries: usize,
     pub tls: TlsConfig,
 }
 
@@ -76,6 +79,7 @@ impl Default for ServerConfig {
             memory_limit_mb: 0,
             spill_dir: String::new(),
             result_cache_mb: 256,
+            max_running_queries: 4,
             tls: TlsConfig::default(),
         }
     }

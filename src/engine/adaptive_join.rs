@@ -46,6 +46,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 
 use super::once_stream::OnceStream;
+use super::one_batch_build::one_batch;
 
 /// A build side of at most this many rows is always collected into one table: built
 /// on one thread in well under a second, and file scans often have no row estimate.
@@ -399,10 +400,10 @@ impl Chooser {
                         as SendableRecordBatchStream
                 })
                 .collect();
-            let build = repartitioned(
+            let build = one_batch(repartitioned(
                 OnceStream::exec(Arc::clone(&schema), streams)?,
                 self.build_partitioning.as_ref(),
-            )?;
+            )?);
             let probe =
                 RepartitionExec::try_new(Arc::clone(&self.probe), self.probe_partitioning.clone())?;
             join.with_new_children(vec![build, Arc::new(probe)])?

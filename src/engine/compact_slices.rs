@@ -6,26 +6,25 @@
 //! every sort that keeps its input; it copies a batch whose buffers are more than twice
 //! what its rows use into buffers of its own, and passes any other batch on as it is.
 
-use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::utils::memory::get_record_batch_memory_size;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    replace_children_if_necessary, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
-    SendableRecordBatchStream,
+    replace_children_if_necessary, ExecutionPlan, SendableRecordBatchStream,
 };
 use futures::StreamExt;
+
+use super::batches_exec::{Batches, BatchesExec};
 
 /// Below this, a batch is passed on whatever it holds (copying would cost more than
 /// the memory it counts).
@@ -70,14 +69,24 @@ impl PhysicalOptimizerRule for CompactSlicesRule {
 }
 
 /// Its input's batches, each in buffers of its own when it is a small part of larger ones.
-#[derive(Debug)]
-pub struct CompactSlicesExec {
-    input: Arc<dyn ExecutionPlan>,
-}
+#[derive(Debug, Default)]
+pub struct CompactSlices;
 
-impl CompactSlicesExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        Self { input }
+/// The operator [`CompactSlicesRule`] puts under sorts.
+pub type CompactSlicesExec = BatchesExec<CompactSlices>;
+
+impl Batches for CompactSlices {
+    const NAME: &'static str = "CompactSlicesExec";
+
+    fn stream(
+        &self,
+        input: SendableRecordBatchStream,
+        _partition: usize,
+        _context: &Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let schema = input.schema();
+        let batches = input.map(|batch| batch.and_then(compacted));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }
 }
 
@@ -104,61 +113,6 @@ fn compacted(batch: RecordBatch) -> Result<RecordBatch> {
         &batch,
         &UInt32Array::from_iter_values(0..rows),
     )?)
-}
-
-impl DisplayAs for CompactSlicesExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "CompactSlicesExec")
-    }
-}
-
-impl ExecutionPlan for CompactSlicesExec {
-    fn name(&self) -> &str {
-        "CompactSlicesExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children)
-            .map_err(|_| DataFusionError::Internal("one child expected".into()))?;
-        Ok(Arc::new(Self::new(input)))
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
-        let schema = input.schema();
-        let batches = input.map(|batch| batch.and_then(compacted));
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
-    }
 }
 
 #[cfg(test)]

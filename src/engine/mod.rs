@@ -5,10 +5,13 @@
 //! never calls them.
 
 pub mod adaptive_join;
+pub mod admission;
+pub mod batches_exec;
 pub mod catalog;
 pub mod compact_slices;
 pub mod memory;
 pub mod once_stream;
+pub mod one_batch_build;
 pub mod prepare;
 pub mod run_aggregate;
 pub mod shared_subplan;
@@ -180,6 +183,7 @@ impl Engine {
             .with_physical_optimizer_rule(Arc::new(adaptive_join::AdaptiveJoinRule::default()))
             .with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule))
             .with_physical_optimizer_rule(Arc::new(shared_subplan::SharedSubplanRule::default()))
+            .with_physical_optimizer_rule(Arc::new(one_batch_build::OneBatchBuildRule))
             .with_physical_optimizer_rule(Arc::new(compact_slices::CompactSlicesRule));
         let base = builder.build();
         Ok(Self {

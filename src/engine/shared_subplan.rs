@@ -35,6 +35,8 @@ use datafusion::physical_plan::{
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 
+use super::batches_exec::one_child;
+
 /// The most a shared result holds in memory, whatever the pool has free.
 pub const MAX_SHARED_BYTES: usize = 512 << 20;
 
@@ -313,9 +315,7 @@ impl ExecutionPlan for SharedSubplanExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // New children (a reset for another run, a rewrite): a copy of its own again.
-        let [own] = <[_; 1]>::try_from(children)
-            .map_err(|_| DataFusionError::Internal("one child expected".into()))?;
-        Ok(own)
+        one_child(children)
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

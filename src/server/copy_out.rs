@@ -28,6 +28,7 @@ use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use futures::{Sink, SinkExt, StreamExt};
 
+use crate::engine::admission::QueryGate;
 use crate::server::errors::user_error;
 use crate::server::row_description::result_fields;
 use crate::server::row_encoder::{Framing, RowEncoder};
@@ -269,6 +270,7 @@ pub async fn copy_out(
     ctx: &SessionContext,
     client: &dyn HookClient,
     rows: Arc<CopyRows>,
+    gate: &QueryGate,
 ) -> PgWireResult<Response> {
     let api = |e: datafusion::error::DataFusionError| PgWireError::ApiError(Box::new(e));
     let df = crate::server::results::run(query, ctx).await.map_err(api)?;
@@ -292,7 +294,7 @@ pub async fn copy_out(
     );
     let binary = format == CopyFormat::Binary;
     rows.reset();
-    let batches = df.execute_stream().await.map_err(api)?;
+    let batches = gate.execute(df).await.map_err(api)?;
     // One item per batch (its rows, each after its length: `feed_messages` makes a
     // `CopyData` of each), then the trailer; the first failure ends the stream. Rows
     // travel in batches so the streams between here and the socket do their work once

@@ -21,6 +21,7 @@ use datafusion_postgres::pgwire::api::{ClientInfo, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use futures::StreamExt;
 
+use crate::engine::admission::QueryGate;
 use crate::engine::SearchPath;
 use crate::server::copy_out::{copy_format, copy_out, copy_query, CopyRows};
 use crate::server::errors::user_error;
@@ -288,6 +289,7 @@ impl QueryHook for SessionHook {
 pub struct CopyHook {
     /// Shared with the connection's sender, which reports the count in `COPY n`.
     pub rows: Arc<CopyRows>,
+    pub gate: Arc<QueryGate>,
 }
 
 impl CopyHook {
@@ -322,7 +324,17 @@ impl CopyHook {
             Ok(query) => query,
             Err(e) => return Some(Err(PgWireError::ApiError(Box::new(e)))),
         };
-        Some(copy_out(&query, format, ctx, client, Arc::clone(&self.rows)).await)
+        Some(
+            copy_out(
+                &query,
+                format,
+                ctx,
+                client,
+                Arc::clone(&self.rows),
+                &self.gate,
+            )
+            .await,
+        )
     }
 }
 

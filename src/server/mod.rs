@@ -54,6 +54,8 @@ pub struct Shared {
     pub users: Arc<Users>,
     pub admin: Arc<dyn Admin>,
     pub result_cache: Arc<crate::result_cache::ResultCache>,
+    /// The queue in front of queries that read tables.
+    pub query_gate: Arc<crate::engine::admission::QueryGate>,
     /// 0 = no limit.
     pub max_connections: usize,
     /// TLS for client connections, when configured.
@@ -120,12 +122,14 @@ fn handlers(
         }),
         Arc::new(hooks::CopyHook {
             rows: Arc::clone(&copy_rows),
+            gate: Arc::clone(&shared.query_gate),
         }),
         Arc::new(SetShowHook),
         Arc::new(TransactionStatementHook),
         Arc::new(results::ResultHook {
             format: Arc::clone(&result_format),
             cache: Arc::clone(&shared.result_cache),
+            gate: Arc::clone(&shared.query_gate),
             users: Arc::clone(&shared.users),
         }),
         // FETCH and CLOSE of the cursors ResultHook declares.

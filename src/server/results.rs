@@ -30,6 +30,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use futures::StreamExt;
 
+use crate::engine::admission::QueryGate;
 use crate::engine::prepare;
 use crate::result_cache::ResultCache;
 use crate::server::auth::Users;
@@ -110,6 +111,7 @@ fn rows_response(
 pub struct ResultHook {
     pub format: Arc<ResultFormat>,
     pub cache: Arc<ResultCache>,
+    pub gate: Arc<QueryGate>,
     pub users: Arc<Users>,
 }
 
@@ -135,14 +137,16 @@ impl ResultHook {
         );
         let Some(identity) = identity else {
             let df = ctx.execute_logical_plan(plan).await.map_err(api)?;
-            return query_response(df, format, client).await;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let batches = self.gate.execute(df).await.map_err(api)?;
+            return rows_response(&schema, batches, format, client);
         };
         if let Some((schema, batches)) = self.cache.get(&identity) {
             return rows_response(&schema, batches, format, client);
         }
         let df = ctx.execute_logical_plan(plan).await.map_err(api)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.execute_stream().await.map_err(api)?;
+        let batches = self.gate.execute(df).await.map_err(api)?;
         let batches = self.cache.record(identity, Arc::clone(&schema), batches);
         rows_response(&schema, batches, format, client)
     }

@@ -187,8 +187,7 @@ impl<F: Fold> ExecutionPlan for FoldExec<F> {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children)
-            .map_err(|_| DataFusionError::Internal("FoldExec has one input".into()))?;
+        let input = crate::engine::batches_exec::one_child(children)?;
         Ok(Arc::new(FoldExec {
             fold: Arc::clone(&self.fold),
             input,

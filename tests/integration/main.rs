@@ -28,6 +28,7 @@ mod pgbench;
 mod protocol;
 mod psql;
 mod python;
+mod query_queue;
 mod recommend;
 mod result_cache;
 mod robustness;

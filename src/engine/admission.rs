@@ -1,0 +1,152 @@
+//! How many client queries scan tables at once. A box runs as many queries' work at a
+//! time as it has cores; fifty dashboard queries started together finish no sooner in
+//! all, but each holds its hash tables, sorts and buffers until the slowest is done (over
+//! 13 GB at 1e7 order lines for results of a few kilobytes). [`QueryGate`] lets
+//! `server.max_running_queries` queries that read table files (lake, warehouse,
+//! audiences, and table functions' inputs) run and queues the others in arrival order; a
+//! query keeps its place until its stream is dropped (its last row sent, or cancelled:
+//! a query waiting for its turn is cancelled like a running one). Queries that read no
+//! files (catalog introspection, system tables, key lookups) never wait, nor do answers
+//! from the result cache and cursors' queries (a cursor left open would keep its turn
+//! while its rows wait for FETCH).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::Result;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{execute_stream, ExecutionPlan, SendableRecordBatchStream};
+use datafusion::prelude::DataFrame;
+use futures::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::pg::catalog::computed_view::{ComputedRows, ComputedView};
+
+/// The queue in front of table-scanning queries (module header).
+#[derive(Debug)]
+pub struct QueryGate {
+    /// None: no limit.
+    running: Option<Arc<Semaphore>>,
+    max_running: usize,
+    waiting: AtomicUsize,
+}
+
+impl QueryGate {
+    /// A gate for `max_running` queries at once (0 = no limit).
+    pub fn new(max_running: usize) -> Self {
+        Self {
+            running: (max_running > 0).then(|| Arc::new(Semaphore::new(max_running))),
+            max_running,
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// `datapunk.query_queue`: one row, queries running and waiting now, and the limit
+    /// (running counts only queries that took a turn; 0 and 0 without a limit).
+    pub fn status_table(self: &Arc<Self>) -> Arc<dyn TableProvider> {
+        Arc::new(ComputedView(QueueRows(Arc::clone(self))))
+    }
+
+    /// Runs `df` once it is its turn; the returned stream holds the turn.
+    ///
+    /// # Errors
+    /// The plan cannot be built or started.
+    pub async fn execute(&self, df: DataFrame) -> Result<SendableRecordBatchStream> {
+        let context = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let turn = self.turn(&plan).await;
+        let stream = execute_stream(plan, context)?;
+        let Some(turn) = turn else {
+            return Ok(stream);
+        };
+        let schema = stream.schema();
+        let held = stream.map(move |batch| {
+            let _turn = &turn;
+            batch
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, held)))
+    }
+
+    async fn turn(&self, plan: &Arc<dyn ExecutionPlan>) -> Option<OwnedSemaphorePermit> {
+        let running = self.running.as_ref()?;
+        if !reads_files(plan) {
+            return None;
+        }
+        if let Ok(permit) = Arc::clone(running).try_acquire_owned() {
+            return Some(permit);
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waited = Waiting(&self.waiting);
+        Arc::clone(running).acquire_owned().await.ok()
+    }
+}
+
+/// Counts one waiting query for as long as it lives (a cancelled wait included).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether `plan` scans files, or runs a table function's own query (a leaf of
+/// `crate::udf::query_table`, named by its name since the engine sits below it).
+fn reads_files(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        found = node.name() == "PlannedQuery"
+            || node.downcast_ref::<DataSourceExec>().is_some_and(|source| {
+                source
+                    .data_source()
+                    .downcast_ref::<FileScanConfig>()
+                    .is_some()
+            });
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+/// The row of `datapunk.query_queue`.
+#[derive(Debug)]
+struct QueueRows(Arc<QueryGate>);
+
+#[async_trait]
+impl ComputedRows for QueueRows {
+    fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            ["running", "waiting", "max_running"]
+                .map(|name| Field::new(name, DataType::Int64, false))
+                .to_vec(),
+        ))
+    }
+
+    async fn rows(&self, _state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        let gate = &self.0;
+        let running = gate
+            .running
+            .as_ref()
+            .map_or(0, |s| gate.max_running - s.available_permits());
+        let values = [
+            running,
+            gate.waiting.load(Ordering::Relaxed),
+            gate.max_running,
+        ];
+        let columns = values
+            .map(|v| Arc::new(Int64Array::from(vec![i64::try_from(v).unwrap_or(i64::MAX)])) as _)
+            .to_vec();
+        Ok(vec![RecordBatch::try_new(self.schema(), columns)?])
+    }
+}
