@@ -24,6 +24,7 @@ mod measure;
 mod server;
 
 use anchor_lake::bench_lake;
+use datapunk::config::ServerConfig;
 use duckdb::run_duckdb;
 use measure::{commit, median, peak_rss_mib, reset_peak_rss};
 use server::BenchServer;
@@ -215,10 +216,16 @@ async fn main() {
                 .sum::<f64>()
                 / 3.0;
             server.stop().await;
-            let limited =
-                BenchServer::start_with(&lake, |c| c.server.memory_limit_mb = dashboard_mb).await;
-            dashboards(&limited, clients, single, cores, dashboard_mb).await;
-            limited.stop().await;
+            // The work (result cache off), then what dashboards get by default.
+            for cache_mb in [0, ServerConfig::default().result_cache_mb] {
+                let limited = BenchServer::start_with(&lake, |c| {
+                    c.server.memory_limit_mb = dashboard_mb;
+                    c.server.result_cache_mb = cache_mb;
+                })
+                .await;
+                dashboards(&limited, clients, single, cores, dashboard_mb, cache_mb).await;
+                limited.stop().await;
+            }
         } else {
             server.stop().await;
         }
@@ -278,6 +285,7 @@ async fn dashboards(
     single: f64,
     cores: usize,
     memory_mb: u64,
+    cache_mb: u64,
 ) {
     reset_peak_rss();
     let started = Instant::now();
@@ -313,7 +321,7 @@ async fn dashboards(
     // With `cores` queries running at once, a query waits for clients / cores others.
     let expected = single * clients as f64 / cores as f64;
     println!(
-        "dashboards (memory_limit_mb = {memory_mb}): {clients} connections x 6 queries in {wall:.1} s, median latency {med:.2} s (p95 {p95:.2} s), \
+        "dashboards (memory_limit_mb = {memory_mb}, result_cache_mb = {cache_mb}): {clients} connections x 6 queries in {wall:.1} s, median latency {med:.2} s (p95 {p95:.2} s), \
          one client's mean {single:.2} s x {clients} / {cores} cores = {expected:.2} s: {:.2}x of it; {errors} errors; peak RSS {} MiB",
         med / expected,
         peak_rss_mib()

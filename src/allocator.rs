@@ -9,7 +9,7 @@
 //! stops. Under `server.memory_limit_mb` they go back after mimalloc's 10 ms: kept, a
 //! large allocation rarely fits in the pieces just freed, so the process held freed and
 //! new memory at once (the demo warehouse's `010_orders` at 1e8 order lines peaked at
-//! 16.2 GB under a 12000 MB limit, and at 11.3 GB this way, 8 % slower).
+//! 15.8 GiB under a 12000 MB limit, and at 10.8 GiB this way, 8 % slower).
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -129,6 +129,16 @@ impl ResultCache {
 
     /// The cached result of `identity`: its schema and batches.
     pub fn get(&self, identity: &Identity) -> Option<(SchemaRef, SendableRecordBatchStream)> {
+        let found = self.get_again(identity);
+        if found.is_none() {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// [`Self::get`] for a query that missed and waited for its turn to run, in which an
+    /// identical query may have been answered and kept: a hit counts, a miss was counted.
+    pub fn get_again(&self, identity: &Identity) -> Option<(SchemaRef, SendableRecordBatchStream)> {
         let found = self.lock().lru.get(&identity.key).map(|e| {
             (
                 Arc::clone(&e.schema),
@@ -136,10 +146,7 @@ impl ResultCache {
                 e.batches.first().map(RecordBatch::schema),
             )
         });
-        let Some((schema, batches, batch_schema)) = found else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
+        let (schema, batches, batch_schema) = found?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         let batch_schema = batch_schema.unwrap_or_else(|| Arc::clone(&schema));
         let stream = MemoryStream::try_new(batches.to_vec(), batch_schema, None).ok()?;

@@ -5,11 +5,14 @@
 //! `server.max_running_queries` queries that read table files (lake, warehouse,
 //! audiences, and table functions' inputs) run and queues the others in arrival order; a
 //! query keeps its place until its stream is dropped (its last row sent, or cancelled:
-//! a query waiting for its turn is cancelled like a running one). Queries that read no
+//! a query waiting for its turn is cancelled like a running one). A query that waited
+//! looks in the result cache again when its turn comes: fifty dashboards asking the same
+//! question at once compute it once. Queries that read no
 //! files (catalog introspection, system tables, key lookups) never wait, nor do answers
 //! from the result cache and cursors' queries (a cursor left open would keep its turn
 //! while its rows wait for FETCH).
 
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -60,19 +63,40 @@ impl QueryGate {
     /// # Errors
     /// The plan cannot be built or started.
     pub async fn execute(&self, df: DataFrame) -> Result<SendableRecordBatchStream> {
+        match self.execute_or(df, || None::<Infallible>).await? {
+            Started::Ran(stream) => Ok(stream),
+            Started::Instead(never) => match never {},
+        }
+    }
+
+    /// Runs `df` once it is its turn, unless `instead` (asked when the turn comes: an
+    /// identical query that ran meanwhile may have left its answer) has an answer.
+    ///
+    /// # Errors
+    /// The plan cannot be built or started.
+    pub async fn execute_or<T>(
+        &self,
+        df: DataFrame,
+        instead: impl FnOnce() -> Option<T>,
+    ) -> Result<Started<T>> {
         let context = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
         let turn = self.turn(&plan).await;
+        if let Some(answer) = instead() {
+            return Ok(Started::Instead(answer));
+        }
         let stream = execute_stream(plan, context)?;
         let Some(turn) = turn else {
-            return Ok(stream);
+            return Ok(Started::Ran(stream));
         };
         let schema = stream.schema();
         let held = stream.map(move |batch| {
             let _turn = &turn;
             batch
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, held)))
+        Ok(Started::Ran(Box::pin(RecordBatchStreamAdapter::new(
+            schema, held,
+        ))))
     }
 
     async fn turn(&self, plan: &Arc<dyn ExecutionPlan>) -> Option<OwnedSemaphorePermit> {
@@ -86,6 +110,23 @@ impl QueryGate {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let _waited = Waiting(&self.waiting);
         Arc::clone(running).acquire_owned().await.ok()
+    }
+}
+
+/// What [`QueryGate::execute_or`] did.
+pub enum Started<T> {
+    /// The query runs: its stream, holding its turn.
+    Ran(SendableRecordBatchStream),
+    /// The answer found when its turn came.
+    Instead(T),
+}
+
+impl<T> std::fmt::Debug for Started<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ran(_) => "Ran",
+            Self::Instead(_) => "Instead",
+        })
     }
 }
 

@@ -30,7 +30,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use futures::StreamExt;
 
-use crate::engine::admission::QueryGate;
+use crate::engine::admission::{QueryGate, Started};
 use crate::engine::prepare;
 use crate::result_cache::ResultCache;
 use crate::server::auth::Users;
@@ -146,9 +146,14 @@ impl ResultHook {
         }
         let df = ctx.execute_logical_plan(plan).await.map_err(api)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = self.gate.execute(df).await.map_err(api)?;
-        let batches = self.cache.record(identity, Arc::clone(&schema), batches);
-        rows_response(&schema, batches, format, client)
+        let started = self.gate.execute_or(df, || self.cache.get_again(&identity));
+        match started.await.map_err(api)? {
+            Started::Ran(batches) => {
+                let batches = self.cache.record(identity, Arc::clone(&schema), batches);
+                rows_response(&schema, batches, format, client)
+            }
+            Started::Instead((schema, batches)) => rows_response(&schema, batches, format, client),
+        }
     }
 }
 

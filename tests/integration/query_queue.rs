@@ -95,3 +95,61 @@ async fn queries_past_the_limit_wait_their_turn_and_can_be_cancelled_while_waiti
     queue_becomes(&watcher, (0, 0)).await;
     server.stop().await;
 }
+
+/// (hits, misses) of `datapunk.result_cache`.
+async fn cache_counts(c: &tokio_postgres::Client) -> (i64, i64) {
+    let row = c
+        .query_one("SELECT hits, misses FROM datapunk.result_cache", &[])
+        .await
+        .expect("datapunk.result_cache");
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_queries_that_waited_together_are_computed_once() {
+    let server = TestServer::start(|c, _| c.server.max_running_queries = 1).await;
+    let watcher = server.client().await;
+    let holder = server.client().await;
+    let holder_cancel = holder.cancel_token();
+    let holding = tokio::spawn(async move { holder.simple_query(ENDLESS_SCAN).await.map(|_| ()) });
+    queue_becomes(&watcher, (1, 0)).await;
+
+    let (hits, misses) = cache_counts(&watcher).await;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let client = server.client().await;
+        waiting.push(tokio::spawn(async move { scalar(&client, ORDERS).await }));
+    }
+    queue_becomes(&watcher, (1, 3)).await;
+    assert_eq!(
+        cache_counts(&watcher).await,
+        (hits, misses + 3),
+        "all three missed"
+    );
+
+    holder_cancel
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    assert!(holding.await.unwrap().is_err(), "cancelled");
+    let mut answers = Vec::new();
+    for w in waiting {
+        answers.push(
+            tokio::time::timeout(Duration::from_secs(20), w)
+                .await
+                .expect("answered")
+                .unwrap(),
+        );
+    }
+    let expected = scalar(&watcher, ORDERS_UNCACHED).await;
+    assert!(
+        answers.iter().all(|a| *a == expected),
+        "{answers:?} vs {expected:?}"
+    );
+    assert_eq!(
+        cache_counts(&watcher).await,
+        (hits + 2, misses + 3),
+        "the first to run computed it; the two after it were answered from the cache"
+    );
+    server.stop().await;
+}
