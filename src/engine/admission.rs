@@ -7,10 +7,10 @@
 //! query keeps its place until its stream is dropped (its last row sent, or cancelled:
 //! a query waiting for its turn is cancelled like a running one). A query that waited
 //! looks in the result cache again when its turn comes: fifty dashboards asking the same
-//! question at once compute it once. Queries that read no
-//! files (catalog introspection, system tables, key lookups) never wait, nor do answers
-//! from the result cache and cursors' queries (a cursor left open would keep its turn
-//! while its rows wait for FETCH).
+//! question at once compute it once. Queries that read no files (catalog introspection,
+//! system tables, key lookups) never wait, nor do answers from the result cache and
+//! cursors' queries (a cursor left open would keep its turn while its rows wait for
+//! FETCH).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +20,6 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
