@@ -14,6 +14,7 @@ pub mod once_stream;
 pub mod one_batch_build;
 pub mod prepare;
 pub mod run_aggregate;
+pub mod shared_scan;
 pub mod shared_subplan;
 pub mod system;
 
@@ -183,6 +184,7 @@ impl Engine {
             .with_physical_optimizer_rule(Arc::new(adaptive_join::AdaptiveJoinRule::default()))
             .with_physical_optimizer_rule(Arc::new(run_aggregate::RunAggregateRule))
             .with_physical_optimizer_rule(Arc::new(shared_subplan::SharedSubplanRule::default()))
+            .with_physical_optimizer_rule(Arc::new(shared_scan::SharedScanRule::default()))
             .with_physical_optimizer_rule(Arc::new(one_batch_build::OneBatchBuildRule))
             .with_physical_optimizer_rule(Arc::new(compact_slices::CompactSlicesRule));
         let base = builder.build();
