@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::engine::admission::QueryGate;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::lake::{watch, Lake};
+use crate::lake::{watch, Lake, LakeStore};
 use crate::pg::catalog::computed_view::ComputedView;
 use crate::result_cache::ResultCache;
 use crate::server::auth::Users;
@@ -176,7 +176,7 @@ fn cache_dir() -> PathBuf {
 
 /// The state dir: `state.dir`, else one per lake under the user's data dir (the demo
 /// lake's next to it, in the cache dir).
-fn state_dir(config: &Config, lake: &std::path::Path, demo: bool) -> PathBuf {
+fn state_dir(config: &Config, lake: &str, demo: bool) -> PathBuf {
     if !config.state.dir.is_empty() {
         return PathBuf::from(&config.state.dir);
     }
@@ -188,8 +188,7 @@ fn state_dir(config: &Config, lake: &std::path::Path, demo: bool) -> PathBuf {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
             .unwrap_or_else(std::env::temp_dir)
     };
-    let lake = std::fs::canonicalize(lake).unwrap_or_else(|_| lake.to_owned());
-    let digest = ring::digest::digest(&ring::digest::SHA256, lake.display().to_string().as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, lake.as_bytes());
     let id: String = digest.as_ref()[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -299,8 +298,14 @@ impl App {
             };
             (dir, scripts)
         } else {
-            (PathBuf::from(&config.lake.root), None)
+            (PathBuf::new(), None)
         };
+        let root = if demo {
+            LakeStore::folder(&root)
+        } else {
+            LakeStore::open(&config.lake)
+        }
+        .map_err(Error::Config)?;
         let scripts = if config.warehouse.scripts_dir.is_empty() {
             scripts
         } else {
@@ -318,10 +323,17 @@ impl App {
             &config.server,
             crate::udf::install,
         )?);
-        let lake = Arc::new(Lake::new(root.clone(), Arc::clone(&engine)));
+        if root.local_folder().is_none() {
+            // Unreachable, wrong credentials, no such bucket: say so now, not per query.
+            root.list()
+                .await
+                .map_err(|e| Error::Config(format!("lake.root = {:?}: {e}", config.lake.root)))?;
+        }
+        root.register(engine.runtime());
+        let state = state_dir(&config, root.shown(), demo);
+        let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
         let summary = lake.rescan().await;
-        tracing::info!(lake = %lake.root().display(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
-        let state = state_dir(&config, &root, demo);
+        tracing::info!(lake = %lake.root().shown(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
         let state_lock = lock_state_dir(&state)?;
         let warehouse = Arc::new(
             Warehouse::open(scripts, Arc::clone(&engine), state.join("warehouse"))
@@ -514,33 +526,12 @@ impl App {
             addr.map(|a| a.ip().to_string()).unwrap_or_default(),
             addr.map(|a| a.port()).unwrap_or_default(),
             self.config.server.database);
-        let watcher = if self.config.lake.watch {
-            let refresher = self.refresher.clone();
-            match watch::watch(self.refresher.lake.root()) {
-                Ok((w, mut rx)) => {
-                    let quiet = self.config.debounce();
-                    let stop = shutdown.clone();
-                    let task = tokio::spawn(async move {
-                        loop {
-                            tokio::select! {
-                                () = stop.cancelled() => break,
-                                settled = watch::next_settled_change(&mut rx, quiet) => {
-                                    if !settled { break; }
-                                    let message = refresher.after_lake_change().await;
-                                    tracing::debug!(%message, "lake rescanned");
-                                }
-                            }
-                        }
-                    });
-                    Some((w, task))
-                }
-                Err(error) => {
-                    tracing::error!(%error, lake = %self.refresher.lake.root().display(), "cannot watch the lake; changes need REFRESH LAKE");
-                    None
-                }
-            }
-        } else {
+        let watcher = if !self.config.lake.watch {
             None
+        } else if let Some(folder) = self.refresher.lake.root().local_folder() {
+            self.watch_folder(folder, &shutdown)
+        } else {
+            Some((None, self.poll_object_store(&shutdown)))
         };
         self.start_schedules(&shutdown).await;
         server::serve(self.listener, self.shared, shutdown).await;
@@ -548,5 +539,59 @@ impl App {
             drop(w);
             task.abort();
         }
+    }
+
+    /// Rescans after each settled burst of changes in the lake's folder.
+    fn watch_folder(
+        &self,
+        folder: &std::path::Path,
+        shutdown: &CancellationToken,
+    ) -> Option<(
+        Option<notify::RecommendedWatcher>,
+        tokio::task::JoinHandle<()>,
+    )> {
+        let refresher = self.refresher.clone();
+        match watch::watch(folder) {
+            Ok((w, mut rx)) => {
+                let quiet = self.config.debounce();
+                let stop = shutdown.clone();
+                let task = tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => break,
+                            settled = watch::next_settled_change(&mut rx, quiet) => {
+                                if !settled { break; }
+                                let message = refresher.after_lake_change().await;
+                                tracing::debug!(%message, "lake rescanned");
+                            }
+                        }
+                    }
+                });
+                Some((Some(w), task))
+            }
+            Err(error) => {
+                tracing::error!(%error, lake = %folder.display(), "cannot watch the lake; changes need REFRESH LAKE");
+                None
+            }
+        }
+    }
+
+    /// Lists a lake in object storage every `lake.poll_ms` (no change notifications
+    /// there); a listing that shows no change costs nothing more.
+    fn poll_object_store(&self, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
+        let refresher = self.refresher.clone();
+        let every = std::time::Duration::from_millis(self.config.lake.poll_ms);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(every) => {
+                        let message = refresher.after_lake_change().await;
+                        tracing::debug!(%message, "lake polled");
+                    }
+                }
+            }
+        })
     }
 }

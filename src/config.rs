@@ -89,7 +89,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LakeConfig {
-    /// Lake root folder. Empty: generate (once) and serve the built-in demo lake.
+    /// Lake root: a folder, or `s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix`. Empty: generate (once) and serve the built-in demo lake.
     pub root: String,
     /// Where the demo lake is generated when `root` is empty. Empty: the user cache dir.
     pub demo_dir: String,
@@ -97,6 +98,11 @@ pub struct LakeConfig {
     pub watch: bool,
     /// Quiet period after the last file change before the lake is rescanned, in milliseconds.
     pub debounce_ms: u64,
+    /// How often a lake in object storage is listed for changes, in milliseconds (a
+    /// folder is watched instead).
+    pub poll_ms: u64,
+    /// Connection to an `s3://` root (any S3-compatible service).
+    pub s3: S3Config,
 }
 
 impl Default for LakeConfig {
@@ -106,7 +112,45 @@ impl Default for LakeConfig {
             demo_dir: String::new(),
             watch: true,
             debounce_ms: 1000,
+            poll_ms: 10_000,
+            s3: S3Config::default(),
         }
+    }
+}
+
+impl LakeConfig {
+    /// The root's object store scheme (`s3`, `gs`, `az`), `None` for a folder.
+    pub fn object_store_scheme(&self) -> Option<&str> {
+        let (scheme, _) = self.root.split_once("://")?;
+        Some(scheme)
+    }
+}
+
+/// An S3-compatible service. Empty keys fall back to the standard AWS environment
+/// variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL`, ...).
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// The service's URL, for a service other than AWS (`http://127.0.0.1:9000`).
+    pub endpoint: String,
+    pub region: String,
+    /// Allow a plain `http://` endpoint (a local test server).
+    pub allow_http: bool,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |set: &str| if set.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("allow_http", &self.allow_http)
+            .field("access_key_id", &shown(&self.access_key_id))
+            .field("secret_access_key", &shown(&self.secret_access_key))
+            .finish()
     }
 }
 
@@ -436,7 +480,20 @@ impl Config {
                 self.server.spill_dir
             ));
         }
-        if !self.lake.root.is_empty() && !Path::new(&self.lake.root).is_dir() {
+        if self.lake.poll_ms == 0 {
+            problems.push("lake.poll_ms must be at least 1".to_owned());
+        }
+        match self.lake.object_store_scheme() {
+            Some("s3" | "gs" | "az") | None => {}
+            Some(other) => problems.push(format!(
+                "lake.root = {:?}: {other}:// is not a supported object store (s3://, gs://, az://)",
+                self.lake.root
+            )),
+        }
+        if !self.lake.root.is_empty()
+            && self.lake.object_store_scheme().is_none()
+            && !Path::new(&self.lake.root).is_dir()
+        {
             problems.push(format!(
                 "lake.root = {:?} is not a directory",
                 self.lake.root

@@ -248,6 +248,11 @@ impl Engine {
         &self.status
     }
 
+    /// The runtime every session shares: memory pool, spill folder, object stores.
+    pub fn runtime(&self) -> &Arc<datafusion::execution::runtime_env::RuntimeEnv> {
+        self.base.runtime_env()
+    }
+
     /// A new session over the shared catalog with its own settings and search path.
     pub fn session(&self) -> Session {
         let search_path = SearchPath::new(default_search_path());

@@ -1,17 +1,18 @@
-//! The lake: every sub-folder of the lake root is a table in schema `lake`
-//! (`ROOT/orders/**/*.parquet` → `lake.orders`), hive-style `key=value` folders become
-//! partition columns, and single `.parquet`/`.csv` files at the root are tables too.
+//! The lake: every sub-folder of the lake root (a local folder or a prefix in object
+//! storage, see [`store`]) is a table in schema `lake` (`ROOT/orders/**/*.parquet` →
+//! `lake.orders`), hive-style `key=value` folders become partition columns, and single
+//! `.parquet`/`.csv` files at the root are tables too.
 //!
 //! Files and folders whose names start with `.` or `_` are ignored (writers use them for
 //! in-progress files). A table whose files cannot all be read keeps its last good version
 //! (or stays absent), and `datapunk.lake_tables` says why. Registers tables into the
 //! engine; never called by it.
 
+pub mod store;
 pub mod table;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -21,14 +22,14 @@ use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::object_store::path::Path as StorePath;
-use datafusion::object_store::ObjectMeta;
-use datafusion::parquet::file::metadata::ParquetMetaDataReader;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::scalar::ScalarValue;
+use object_store::path::Path as StorePath;
+use object_store::ObjectMeta;
 
 use crate::engine::system::LakeTableStatus;
 use crate::engine::Engine;
+pub use store::LakeStore;
 pub use table::LakeTable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +39,10 @@ enum Format {
 }
 
 impl Format {
-    fn of(path: &Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+    /// By a file name's extension.
+    fn of(name: &str) -> Option<Self> {
+        let (_, extension) = name.rsplit_once('.')?;
+        match extension.to_ascii_lowercase().as_str() {
             "parquet" => Some(Self::Parquet),
             "csv" => Some(Self::Csv),
             _ => None,
@@ -102,23 +105,31 @@ async fn with_extension_types(
 /// One data file found under a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DataFile {
-    path: PathBuf,
+    meta: ObjectMeta,
     /// `key=value` folders between the table folder and the file.
     partitions: Vec<(String, String)>,
-    size: u64,
-    modified: SystemTime,
 }
 
-/// Names the version of a table made of `files`: their paths, sizes and modification
-/// times (a warehouse table built from it is current while this is).
+impl DataFile {
+    fn name(&self) -> &str {
+        self.meta.location.filename().unwrap_or_default()
+    }
+
+    fn format(&self) -> Option<Format> {
+        Format::of(self.name())
+    }
+}
+
+/// Names the version of a table made of `files`: their paths, sizes, modification
+/// times and entity tags (a warehouse table built from it is current while this is).
 fn files_tag(files: &[DataFile]) -> String {
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     for f in files {
-        let modified = f
-            .modified
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        digest.update(format!("{}\t{}\t{modified}\n", f.path.display(), f.size).as_bytes());
+        let modified = f.meta.last_modified.timestamp_nanos_opt().unwrap_or(0);
+        let tag = f.meta.e_tag.as_deref().unwrap_or_default();
+        digest.update(
+            format!("{}\t{}\t{modified}\t{tag}\n", f.meta.location, f.meta.size).as_bytes(),
+        );
     }
     digest
         .finish()
@@ -128,7 +139,7 @@ fn files_tag(files: &[DataFile]) -> String {
         .collect()
 }
 
-/// A table as found on disk, before its files are read.
+/// A table as found in the listing, before its files are read.
 #[derive(Debug, Clone)]
 struct Candidate {
     name: String,
@@ -151,15 +162,15 @@ impl ScanSummary {
     }
 }
 
-/// The lake rooted at one folder.
+/// The lake under one root.
 #[derive(Debug)]
 pub struct Lake {
-    root: PathBuf,
+    root: LakeStore,
     engine: Arc<Engine>,
     /// The files each registered table was built from, to skip unchanged tables.
     registered: Mutex<HashMap<String, Vec<DataFile>>>,
-    /// Row counts from Parquet footers, keyed by file and its size and mtime.
-    footers: Mutex<HashMap<PathBuf, (u64, SystemTime, u64)>>,
+    /// Row counts from Parquet footers, keyed by the object as listed.
+    footers: Mutex<HashMap<ObjectKey, u64>>,
     /// One rescan at a time.
     scanning: tokio::sync::Mutex<()>,
 }
@@ -183,99 +194,92 @@ fn is_ignored(name: &str) -> bool {
     name.starts_with('.') || name.starts_with('_')
 }
 
-fn data_file(path: &Path, partitions: Vec<(String, String)>) -> Option<DataFile> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some(DataFile {
-        path: path.to_path_buf(),
-        partitions,
-        size: meta.len(),
-        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-    })
+/// The folders and file name of an object under `prefix`, as named on disk or in the
+/// bucket (object paths percent-encode some characters; hive's own escapes stay).
+fn relative_parts(location: &StorePath, prefix: &StorePath) -> Option<Vec<String>> {
+    let parts: Vec<String> = location
+        .prefix_match(prefix)?
+        .map(|p| percent_decode(p.as_ref()))
+        .collect();
+    Some(parts)
 }
 
-/// Walks a table folder; `partitions` holds the `key=value` folders above `dir`.
-fn walk(dir: &Path, partitions: &[(String, String)], out: &mut Vec<DataFile>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if is_ignored(&name) {
+/// Finds the tables in a listing of everything under `prefix`: each first-level folder
+/// is a table of the files below it (one format: Parquet if it has any, CSV
+/// otherwise), each data file at the root a table of its own unless a folder defines
+/// that table.
+fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
+    let mut folders: BTreeMap<String, Vec<DataFile>> = BTreeMap::new();
+    let mut singles: BTreeMap<String, DataFile> = BTreeMap::new();
+    for meta in objects {
+        let Some(parts) = relative_parts(&meta.location, prefix) else {
+            continue;
+        };
+        if parts.is_empty() || parts.iter().any(|p| is_ignored(p)) {
             continue;
         }
-        let path = entry.path();
-        if path.is_dir() {
-            let mut parts = partitions.to_vec();
-            if let Some((k, v)) = name.split_once('=') {
-                parts.push((k.to_owned(), v.to_owned()));
-            }
-            walk(&path, &parts, out);
-        } else if Format::of(&path).is_some() {
-            if let Some(f) = data_file(&path, partitions.to_vec()) {
-                out.push(f);
-            }
-        }
-    }
-}
-
-/// Finds the tables under `root`.
-fn discover(root: &Path) -> Vec<Candidate> {
-    let mut tables: BTreeMap<String, Candidate> = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut entries: Vec<_> = entries.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let raw = entry.file_name().to_string_lossy().into_owned();
-        if is_ignored(&raw) {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            let mut files = Vec::new();
-            walk(&path, &[], &mut files);
-            // A folder holds one format: Parquet if it has any, CSV otherwise.
-            let format = if files
-                .iter()
-                .any(|f| Format::of(&f.path) == Some(Format::Parquet))
-            {
-                Format::Parquet
-            } else {
-                Format::Csv
-            };
-            files.retain(|f| Format::of(&f.path) == Some(format));
-            tables.insert(
-                table_name(&raw),
-                Candidate {
-                    name: table_name(&raw),
-                    format,
-                    files,
-                },
-            );
-        } else if let Some(format) = Format::of(&path) {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let name = table_name(&stem);
-            if tables.contains_key(&name) {
-                tracing::warn!(file = %path.display(), table = %name, "ignoring file: a folder already defines this table");
-                continue;
-            }
-            if let Some(f) = data_file(&path, Vec::new()) {
-                tables.insert(
-                    name.clone(),
-                    Candidate {
-                        name,
-                        format,
-                        files: vec![f],
+        match parts.as_slice() {
+            [file] => {
+                let Some(stem) = Format::of(file).and(file.rsplit_once('.')).map(|(s, _)| s) else {
+                    continue;
+                };
+                singles.insert(
+                    table_name(stem),
+                    DataFile {
+                        meta,
+                        partitions: Vec::new(),
                     },
                 );
             }
+            [folder, between @ .., _file] => {
+                let partitions = between
+                    .iter()
+                    .filter_map(|p| p.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                folders
+                    .entry(folder.clone())
+                    .or_default()
+                    .push(DataFile { meta, partitions });
+            }
+            [] => {}
         }
+    }
+    let mut tables: BTreeMap<String, Candidate> = BTreeMap::new();
+    for (raw, mut files) in folders {
+        files.sort_by(|a, b| a.meta.location.cmp(&b.meta.location));
+        let format = if files.iter().any(|f| f.format() == Some(Format::Parquet)) {
+            Format::Parquet
+        } else {
+            Format::Csv
+        };
+        files.retain(|f| f.format() == Some(format));
+        let name = table_name(&raw);
+        tables.insert(
+            name.clone(),
+            Candidate {
+                name,
+                format,
+                files,
+            },
+        );
+    }
+    for (name, file) in singles {
+        if tables.contains_key(&name) {
+            tracing::warn!(file = %file.meta.location, table = %name, "ignoring file: a folder already defines this table");
+            continue;
+        }
+        let Some(format) = file.format() else {
+            continue;
+        };
+        tables.insert(
+            name.clone(),
+            Candidate {
+                name,
+                format,
+                files: vec![file],
+            },
+        );
     }
     tables.into_values().collect()
 }
@@ -291,10 +295,7 @@ fn partition_columns(files: &[DataFile]) -> Result<Vec<(FieldRef, bool)>, String
         if these != keys {
             return Err(format!(
                 "inconsistent partition folders: {} has {:?}, {} has {:?}",
-                first.path.display(),
-                keys,
-                f.path.display(),
-                these
+                first.meta.location, keys, f.meta.location, these
             ));
         }
     }
@@ -351,8 +352,25 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
 }
 
+/// A listed object as the footer cache knows it: changed when any of these changes.
+type ObjectKey = (
+    StorePath,
+    u64,
+    chrono::DateTime<chrono::Utc>,
+    Option<String>,
+);
+
+fn object_key(meta: &ObjectMeta) -> ObjectKey {
+    (
+        meta.location.clone(),
+        meta.size,
+        meta.last_modified,
+        meta.e_tag.clone(),
+    )
+}
+
 impl Lake {
-    pub fn new(root: PathBuf, engine: Arc<Engine>) -> Self {
+    pub fn new(root: LakeStore, engine: Arc<Engine>) -> Self {
         Self {
             root,
             engine,
@@ -362,36 +380,32 @@ impl Lake {
         }
     }
 
-    pub fn root(&self) -> &Path {
+    pub fn root(&self) -> &LakeStore {
         &self.root
     }
 
-    /// Rows in a Parquet file, from its footer; an error when the file is not valid
-    /// Parquet (half-written, truncated, corrupt).
-    fn parquet_rows(&self, f: &DataFile) -> Result<u64, String> {
-        if let Ok(cache) = self.footers.lock() {
-            if let Some((size, modified, rows)) = cache.get(&f.path) {
-                if *size == f.size && *modified == f.modified {
-                    return Ok(*rows);
-                }
-            }
+    /// Rows in a Parquet file, from its footer (read once per version of the object);
+    /// an error when the file is not valid Parquet (half-written, truncated, corrupt).
+    async fn parquet_rows(&self, f: &DataFile) -> Result<u64, String> {
+        let key = object_key(&f.meta);
+        if let Some(rows) = self.footers.lock().ok().and_then(|c| c.get(&key).copied()) {
+            return Ok(rows);
         }
-        let file = std::fs::File::open(&f.path).map_err(|e| e.to_string())?;
-        let meta = ParquetMetaDataReader::new()
-            .parse_and_finish(&file)
+        let meta = DFParquetMetadata::new(self.root.store().as_ref(), &f.meta)
+            .fetch_metadata()
+            .await
             .map_err(|e| e.to_string())?;
         let rows = u64::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
         if let Ok(mut cache) = self.footers.lock() {
-            cache.insert(f.path.clone(), (f.size, f.modified, rows));
+            cache.insert(key, rows);
         }
         Ok(rows)
     }
 
-    fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+    /// A file's path under the root.
+    fn relative(&self, f: &DataFile) -> String {
+        relative_parts(&f.meta.location, self.root.prefix())
+            .map_or_else(|| f.meta.location.to_string(), |parts| parts.join("/"))
     }
 
     /// Builds one table version from its files.
@@ -404,33 +418,18 @@ impl Lake {
             for f in &c.files {
                 total += self
                     .parquet_rows(f)
-                    .map_err(|e| format!("{}: {e}", self.relative(&f.path)))?;
+                    .await
+                    .map_err(|e| format!("{}: {e}", self.relative(f)))?;
             }
             Some(total)
         } else {
             None
         };
         let partitions = partition_columns(&c.files)?;
-        let metas = c
-            .files
-            .iter()
-            .map(|f| {
-                Ok(ObjectMeta {
-                    location: StorePath::from_filesystem_path(&f.path)
-                        .map_err(|e| e.to_string())?,
-                    last_modified: chrono::DateTime::<chrono::Utc>::from(f.modified),
-                    size: f.size,
-                    e_tag: None,
-                    version: None,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let metas: Vec<ObjectMeta> = c.files.iter().map(|f| f.meta.clone()).collect();
         let session = self.engine.session();
         let state = session.ctx.state();
-        let store = state
-            .runtime_env()
-            .object_store(ObjectStoreUrl::local_filesystem())
-            .map_err(|e| e.to_string())?;
+        let store = Arc::clone(self.root.store());
         let format = c.format.file_format();
         let schema = format
             .infer_schema(&state, &store, &metas)
@@ -462,7 +461,10 @@ impl Lake {
             })
             .collect();
         let cols = partitions.into_iter().map(|(f, _)| f).collect();
-        Ok((LakeTable::new(schema, cols, files, format), rows))
+        Ok((
+            LakeTable::new(self.root.url().clone(), schema, cols, files, format),
+            rows,
+        ))
     }
 
     fn set_status(&self, name: &str, status: Option<LakeTableStatus>) {
@@ -482,10 +484,14 @@ impl Lake {
     /// A table that fails to load keeps its last good version.
     pub async fn rescan(&self) -> ScanSummary {
         let _one_at_a_time = self.scanning.lock().await;
-        let root = self.root.clone();
-        let candidates = tokio::task::spawn_blocking(move || discover(&root))
-            .await
-            .unwrap_or_default();
+        let candidates = match self.root.list().await {
+            Ok(objects) => discover(objects, self.root.prefix()),
+            Err(error) => {
+                // Serving goes on with what was loaded; the next scan tries again.
+                tracing::warn!(lake = %self.root.shown(), %error, "lake not rescanned");
+                return ScanSummary::default();
+            }
+        };
         let mut summary = ScanSummary::default();
         let schema = Arc::clone(self.engine.lake());
         let previous: HashMap<String, Vec<DataFile>> = self

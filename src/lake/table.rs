@@ -1,7 +1,8 @@
 //! `LakeTable`: a snapshot of one lake table (its files, their partition values and the
 //! merged schema) as a DataFusion `TableProvider`.
 //!
-//! The file list is fixed when the snapshot is taken, so a running query keeps reading
+//! A filter on partition columns (`year = 2024`) chooses the files a scan reads. The
+//! file list is fixed when the snapshot is taken, so a running query keeps reading
 //! the files it was planned with, and a new, half-written or corrupt file never reaches a
 //! query until a rescan has validated it. Only planning lives here; scanning is
 //! DataFusion's Parquet/CSV reader.
@@ -10,15 +11,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::expr_rewriter::unnormalize_col;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::object_store::path::Path as StorePath;
 use datafusion::object_store::ObjectMeta;
@@ -28,6 +34,8 @@ use datafusion::physical_plan::ExecutionPlan;
 /// One immutable version of a lake table.
 #[derive(Debug)]
 pub struct LakeTable {
+    /// The store the files are in.
+    store: ObjectStoreUrl,
     /// File columns followed by partition columns.
     schema: SchemaRef,
     file_schema: SchemaRef,
@@ -38,6 +46,7 @@ pub struct LakeTable {
 
 impl LakeTable {
     pub fn new(
+        store: ObjectStoreUrl,
         file_schema: SchemaRef,
         partition_cols: Vec<FieldRef>,
         files: Vec<PartitionedFile>,
@@ -46,6 +55,7 @@ impl LakeTable {
         let mut fields: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
         fields.extend(partition_cols.iter().cloned());
         Self {
+            store,
             schema: Arc::new(Schema::new(fields)),
             file_schema,
             partition_cols,
@@ -58,9 +68,9 @@ impl LakeTable {
     /// Lakes are usually written in time order (part-00000, part-00001, ...), so each
     /// partition reads a contiguous stretch of time: the RFM fast path then sees each
     /// customer's order ids in increasing runs, and no partition jumps back in time.
-    fn file_groups(&self, n: usize) -> Vec<FileGroup> {
-        let n = n.clamp(1, self.files.len().max(1));
-        let mut files: Vec<&PartitionedFile> = self.files.iter().collect();
+    fn file_groups(files: Vec<&PartitionedFile>, n: usize) -> Vec<FileGroup> {
+        let n = n.clamp(1, files.len().max(1));
+        let mut files = files;
         files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
         let total: u64 = files.iter().map(|f| f.object_meta.size).sum();
         let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
@@ -79,6 +89,49 @@ impl LakeTable {
     }
 }
 
+impl LakeTable {
+    /// The files whose partition values can satisfy `filters` (those on partition
+    /// columns alone, e.g. `year = 2024 AND month IN (5, 6)`): only these are read.
+    fn files_matching(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> Result<Vec<&PartitionedFile>> {
+        let names: Vec<&str> = self
+            .partition_cols
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let on_partitions = filters
+            .iter()
+            .filter(|f| !names.is_empty() && expr_applicable_for_cols(&names, f))
+            .map(|f| unnormalize_col(f.clone()));
+        let Some(predicate) = conjunction(on_partitions) else {
+            return Ok(self.files.iter().collect());
+        };
+        let schema = Arc::new(Schema::new(self.partition_cols.clone()));
+        let columns = (0..self.partition_cols.len())
+            .map(|i| {
+                ScalarValue::iter_to_array(self.files.iter().map(|f| f.partition_values[i].clone()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let values = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let matches = state
+            .create_physical_expr(predicate, &df_schema)?
+            .evaluate(&values)?
+            .into_array(values.num_rows())?;
+        let matches = matches.as_boolean();
+        Ok(self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matches.is_valid(*i) && matches.value(*i))
+            .map(|(_, f)| f)
+            .collect())
+    }
+}
+
 #[async_trait]
 impl TableProvider for LakeTable {
     fn schema(&self) -> SchemaRef {
@@ -93,7 +146,8 @@ impl TableProvider for LakeTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Row groups are pruned by the Parquet reader; rows are still filtered above us.
+        // Files are chosen by partition values and row groups pruned by the Parquet
+        // reader; rows are still filtered above us.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -101,10 +155,11 @@ impl TableProvider for LakeTable {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if self.files.is_empty() {
+        let files = self.files_matching(state, filters)?;
+        if files.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),
                 None => Arc::clone(&self.schema),
@@ -115,8 +170,8 @@ impl TableProvider for LakeTable {
             .with_table_partition_cols(self.partition_cols.clone())
             .build();
         let source = self.format.file_source(table_schema);
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
-            .with_file_groups(self.file_groups(state.config().target_partitions()))
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
+            .with_file_groups(Self::file_groups(files, state.config().target_partitions()))
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
@@ -149,6 +204,7 @@ pub fn parquet_table(schema: SchemaRef, files: &[&Path]) -> Result<LakeTable> {
         .collect::<Result<Vec<_>>>()?;
     // Read with the types they were written with (strings stay `Utf8`, not views).
     Ok(LakeTable::new(
+        ObjectStoreUrl::local_filesystem(),
         schema,
         vec![],
         files,

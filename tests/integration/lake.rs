@@ -66,6 +66,24 @@ async fn folders_files_and_partitions_become_tables() {
     let year: i64 = row.get(0);
     let region: String = row.get(1);
     assert_eq!((year, region.as_str()), (2023, "eu"));
+    // A filter on partition columns reads only the files of matching folders.
+    let plan = |sql: &'static str| {
+        let c = &c;
+        async move {
+            let shown = crate::harness::rows(c, &format!("EXPLAIN ANALYZE {sql}")).await;
+            shown.concat().join("\n")
+        }
+    };
+    let one = plan("SELECT * FROM lake.parted WHERE year = 2024").await;
+    assert!(
+        one.contains("b.parquet") && !one.contains("a.parquet"),
+        "{one}"
+    );
+    assert!(one.contains("files_opened=1,"), "{one}");
+    let both = plan("SELECT * FROM lake.parted WHERE year > 2000 OR region = 'eu'").await;
+    assert!(both.contains("files_opened=2,"), "{both}");
+    let none = plan("SELECT * FROM lake.parted WHERE region = 'nowhere'").await;
+    assert!(!none.contains("parquet"), "{none}");
     let target: i64 = c
         .query_one("SELECT target FROM lake.targets WHERE country = 'DE'", &[])
         .await

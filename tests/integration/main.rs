@@ -32,6 +32,7 @@ mod query_queue;
 mod recommend;
 mod result_cache;
 mod robustness;
+mod s3_lake;
 mod tls;
 mod tools;
 mod twin;

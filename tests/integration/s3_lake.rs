@@ -1,0 +1,225 @@
+//! A lake in S3: the tiny lake uploaded to a local S3-compatible server (moto, started
+//! here on loopback) serves the same answers as the folder it came from, new objects
+//! are picked up by polling, a truncated object never breaks serving, and a bucket that
+//! cannot be listed is a startup error naming the root.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datapunk::config::{Config, S3Config};
+use datapunk::App;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::harness::{eventually, require_tool, rows, scalar, ServerProcess, TestServer};
+
+/// moto's S3 server on a free loopback port, with one empty bucket.
+struct S3Server {
+    endpoint: String,
+    _process: ServerProcess,
+}
+
+const BUCKET: &str = "lake";
+
+impl S3Server {
+    fn start() -> Option<Self> {
+        if !require_tool("moto_server") {
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let process = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let process = ServerProcess(process);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Creating the bucket is also the readiness check.
+        loop {
+            match ureq::put(&format!("{endpoint}/{BUCKET}")).send_empty() {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "moto_server did not start: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        Some(Self {
+            endpoint,
+            _process: process,
+        })
+    }
+
+    fn config(&self) -> S3Config {
+        S3Config {
+            endpoint: self.endpoint.clone(),
+            region: "us-east-1".into(),
+            allow_http: true,
+            access_key_id: "test-key".into(),
+            secret_access_key: "test-secret".into(),
+        }
+    }
+
+    fn store(&self) -> Arc<dyn ObjectStore> {
+        Arc::new(
+            AmazonS3Builder::new()
+                .with_bucket_name(BUCKET)
+                .with_endpoint(&self.endpoint)
+                .with_region("us-east-1")
+                .with_allow_http(true)
+                .with_access_key_id("test-key")
+                .with_secret_access_key("test-secret")
+                .build()
+                .expect("an S3 client"),
+        )
+    }
+}
+
+/// Uploads every file under `dir` to `prefix/<relative path>`.
+async fn upload(store: &Arc<dyn ObjectStore>, dir: &Path, prefix: &str) {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
+            put(
+                store,
+                &format!("{prefix}/{relative}"),
+                std::fs::read(&path).unwrap(),
+            )
+            .await;
+        }
+    }
+}
+
+async fn put(store: &Arc<dyn ObjectStore>, key: &str, bytes: Vec<u8>) {
+    store
+        .put(&StorePath::from(key), PutPayload::from(bytes))
+        .await
+        .unwrap_or_else(|e| panic!("uploading {key}: {e}"));
+}
+
+/// The same questions to a lake in a folder and to its copy in S3.
+const QUESTIONS: &[&str] = &[
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'lake' ORDER BY 1",
+    "SELECT count(*), sum(quantity), min(order_ts)::text FROM lake.order_lines",
+    "SELECT count(*) FROM lake.customers",
+    "SELECT country, count(*) FROM lake.customers GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5",
+    "SELECT year, count(*) FROM lake.parted GROUP BY 1 ORDER BY 1",
+    "SELECT count(*) FROM lake.parted WHERE year = 2024",
+];
+
+#[tokio::test]
+async fn a_lake_in_s3_answers_as_its_folder_and_picks_up_new_objects() {
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let store = s3.store();
+    let local = TestServer::start(|c, dir| {
+        let lake = dir.join("lake");
+        let products = lake.join("products");
+        crate::harness::copy_part(&products, &lake.join("parted/year=2023/a.parquet"));
+        crate::harness::copy_part(&products, &lake.join("parted/year=2024/b.parquet"));
+        c.lake.watch = false;
+    })
+    .await;
+    upload(&store, &local.lake, "warehouse/lake").await;
+    let endpoint = s3.config();
+    let remote = TestServer::start(move |c, _| {
+        c.lake.root = format!("s3://{BUCKET}/warehouse/lake");
+        c.lake.s3 = endpoint;
+        c.lake.poll_ms = 200;
+    })
+    .await;
+    let (l, r) = (local.client().await, remote.client().await);
+    for question in QUESTIONS {
+        assert_eq!(
+            rows(&r, question).await,
+            rows(&l, question).await,
+            "{question}"
+        );
+    }
+    let status = rows(
+        &r,
+        "SELECT table_name, state FROM datapunk.lake_tables WHERE table_name = 'order_lines'",
+    )
+    .await;
+    assert_eq!(status, [["order_lines", "ok"]]);
+
+    // A new object is picked up by the next listing.
+    let before: i64 = scalar(&r, "SELECT count(*) FROM lake.parted")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let part = std::fs::read(local.lake.join("parted/year=2024/b.parquet")).unwrap();
+    put(
+        &store,
+        "warehouse/lake/parted/year=2025/c.parquet",
+        part.clone(),
+    )
+    .await;
+    eventually(Duration::from_secs(20), || async {
+        let now: i64 = scalar(&r, "SELECT count(*) FROM lake.parted")
+            .await?
+            .parse()
+            .ok()?;
+        (now > before).then_some(())
+    })
+    .await;
+    let years = rows(&r, "SELECT DISTINCT year FROM lake.parted ORDER BY 1").await;
+    assert_eq!(years, [["2023"], ["2024"], ["2025"]]);
+
+    // A truncated object: its table is not served, everything else still is.
+    put(
+        &store,
+        "warehouse/lake/broken/x.parquet",
+        part[..part.len() / 2].to_vec(),
+    )
+    .await;
+    let error = eventually(Duration::from_secs(20), || async {
+        scalar(
+            &r,
+            "SELECT state || ': ' || error FROM datapunk.lake_tables WHERE table_name = 'broken'",
+        )
+        .await
+    })
+    .await;
+    assert!(error.starts_with("error: broken/x.parquet"), "{error}");
+    assert_eq!(rows(&r, QUESTIONS[1]).await, rows(&l, QUESTIONS[1]).await);
+    remote.stop().await;
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn a_bucket_that_cannot_be_listed_is_a_startup_error_naming_the_root() {
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.state.dir = dir.path().join("state").display().to_string();
+    config.lake.root = "s3://no-such-bucket/lake".into();
+    config.lake.s3 = s3.config();
+    let Err(error) = App::build(config).await else {
+        panic!("a server over a missing bucket");
+    };
+    let error = error.to_string();
+    assert!(
+        error.contains("lake.root = \"s3://no-such-bucket/lake\""),
+        "{error}"
+    );
+}
