@@ -30,6 +30,7 @@ use datafusion::prelude::DataFrame;
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::shared_scan::SharedScanExec;
 use crate::pg::catalog::computed_view::{ComputedRows, ComputedView};
 
 /// The queue in front of table-scanning queries (module header).
@@ -138,12 +139,14 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Whether `plan` scans files, or runs a table function's own query (a leaf of
-/// `crate::udf::query_table`, named by its name since the engine sits below it).
+/// Whether `plan` scans files (itself, or shared by both sides of a join), or runs a
+/// table function's own query (a leaf of `crate::udf::query_table`, named by its name
+/// since the engine sits below it).
 fn reads_files(plan: &Arc<dyn ExecutionPlan>) -> bool {
     let mut found = false;
     let _ = plan.apply(|node| {
         found = node.name() == "PlannedQuery"
+            || node.is::<SharedScanExec>()
             || node.downcast_ref::<DataSourceExec>().is_some_and(|source| {
                 source
                     .data_source()
@@ -188,5 +191,67 @@ impl ComputedRows for QueueRows {
             .map(|v| Arc::new(Int64Array::from(vec![i64::try_from(v).unwrap_or(i64::MAX)])) as _)
             .to_vec();
         Ok(vec![RecordBatch::try_new(self.schema(), columns)?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+    use crate::engine::shared_scan::SharedScanRule;
+
+    #[tokio::test]
+    async fn a_self_join_whose_scans_are_shared_still_waits_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lines.parquet");
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(SessionConfig::new().with_target_partitions(2))
+            .with_physical_optimizer_rule(Arc::new(SharedScanRule::default()))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.sql(&format!(
+            "COPY (SELECT v AS o, v % 7 AS p FROM generate_series(1, 1000) t(v)) TO '{}'",
+            file.display()
+        ))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+        ctx.register_parquet(
+            "lines",
+            file.to_str().unwrap(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        let plan = ctx
+            .sql(
+                "SELECT a.p, count(*) FROM (SELECT DISTINCT o, p FROM lines WHERE p % 3 = 0) a \
+                  JOIN lines l ON l.o = a.o AND l.p <> a.p GROUP BY a.p",
+            )
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let shown = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(false)
+            .to_string();
+        let scans = |name: &str| {
+            shown
+                .lines()
+                .filter(|l| l.trim_start().starts_with(name))
+                .count()
+        };
+        assert_eq!(
+            (scans("DataSourceExec"), scans("SharedScanExec")),
+            (0, 2),
+            "{shown}"
+        );
+        assert!(reads_files(&plan), "{shown}");
     }
 }
