@@ -124,7 +124,7 @@ async fn main() {
     println!("  summary totals: duckdb {expected}; datapunk {summary}");
 
     match Command::new("python3")
-        .arg(std::path::Path::new(BENCHES).join("benches/lifetimes_fit.py"))
+        .arg(anchor_lake::repo_dir(BENCHES).join("benches/lifetimes_fit.py"))
         .arg(&lake)
         .output()
     {

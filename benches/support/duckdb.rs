@@ -21,10 +21,11 @@ pub fn run_duckdb(
     runs: usize,
     out: &Path,
 ) -> DuckFigures {
+    let repo = crate::anchor_lake::repo_dir(benches);
     let output = Command::new("python3")
-        .arg(Path::new(benches).join("benches").join(script))
+        .arg(repo.join("benches").join(script))
         .arg(lake)
-        .arg(Path::new(benches).join("benches/queries").join(sql_file))
+        .arg(repo.join("benches/queries").join(sql_file))
         .arg(runs.to_string())
         .arg(out)
         .output()
