@@ -280,7 +280,12 @@ impl App {
     /// Invalid configuration, a listen address that cannot be bound, or an unwritable
     /// demo folder.
     pub async fn build(config: Config) -> Result<Self> {
-        config.validate().map_err(Error::Config)?;
+        let mut problems = config.problems();
+        let zone =
+            crate::activation::schedule::zone(&config.activation.timezone).unwrap_or_else(|m| {
+                problems.push(format!("activation.timezone = {m}"));
+                chrono_tz::UTC
+            });
         tracing::info!(config = %config.redacted(), "effective configuration");
         crate::allocator::set_purge_delay(config.server.memory_limit_mb);
         let demo = config.lake.root.is_empty();
@@ -300,12 +305,48 @@ impl App {
         } else {
             (PathBuf::new(), None)
         };
-        let root = if demo {
+        let root = match if demo {
             LakeStore::folder(&root)
         } else {
             LakeStore::open(&config.lake)
+        } {
+            Ok(root) => root,
+            Err(m) => {
+                problems.push(m);
+                return Err(Error::Config(problems.join("\n")));
+            }
+        };
+        // Everything that can be wrong in the configuration is reported now, at once,
+        // before the lake is read.
+        let state = state_dir(&config, root.shown(), demo);
+        let state_lock = lock_state_dir(&state)?;
+        let definitions = Definitions::new(if config.audiences.dir.is_empty() {
+            state.join("audience-definitions")
+        } else {
+            PathBuf::from(&config.audiences.dir)
+        });
+        if demo && config.audiences.dir.is_empty() {
+            seed_demo_audiences(&definitions, &state)?;
         }
-        .map_err(Error::Config)?;
+        let roots: Vec<PathBuf> = if config.activation.export_roots.is_empty() {
+            vec![state.join("exports")]
+        } else {
+            config
+                .activation
+                .export_roots
+                .iter()
+                .map(PathBuf::from)
+                .collect()
+        };
+        problems.extend(crate::activation::configuration_problems(
+            &config.exports,
+            &definitions,
+            &roots,
+            zone,
+        ));
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("\n")));
+        }
         let scripts = if config.warehouse.scripts_dir.is_empty() {
             scripts
         } else {
@@ -330,24 +371,14 @@ impl App {
                 .map_err(|e| Error::Config(format!("lake.root = {:?}: {e}", config.lake.root)))?;
         }
         root.register(engine.runtime());
-        let state = state_dir(&config, root.shown(), demo);
         let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
         let summary = lake.rescan().await;
         tracing::info!(lake = %lake.root().shown(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
-        let state_lock = lock_state_dir(&state)?;
         let warehouse = Arc::new(
             Warehouse::open(scripts, Arc::clone(&engine), state.join("warehouse"))
                 .map_err(|e| Error::Config(format!("state.dir {}: {e}", state.display())))?,
         );
         warehouse.build().await;
-        let definitions = Definitions::new(if config.audiences.dir.is_empty() {
-            state.join("audience-definitions")
-        } else {
-            PathBuf::from(&config.audiences.dir)
-        });
-        if demo && config.audiences.dir.is_empty() {
-            seed_demo_audiences(&definitions, &state)?;
-        }
         let view = Arc::new(AudienceView::default());
         engine.register_system_table(
             "audiences",
@@ -365,32 +396,6 @@ impl App {
         )?);
         let (refreshed, failed) = audiences.refresh_all().await;
         tracing::info!(state = %state.display(), refreshed, failed, "audiences refreshed");
-        let roots: Vec<PathBuf> = if config.activation.export_roots.is_empty() {
-            vec![state.join("exports")]
-        } else {
-            config
-                .activation
-                .export_roots
-                .iter()
-                .map(PathBuf::from)
-                .collect()
-        };
-        let zone = crate::activation::schedule::zone(&config.activation.timezone)
-            .map_err(|m| Error::Config(format!("activation.timezone = {m}")))?;
-        let mut problems = crate::activation::exports::check(
-            &config.exports,
-            &audiences.names().await,
-            &roots,
-            zone,
-        );
-        for (name, pattern, path) in audiences.schedules().await {
-            if let Err(m) = crate::activation::schedule::Schedule::parse(&pattern, zone) {
-                problems.push(format!("{}: audience {name}: schedule {m}", path.display()));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::Config(problems.join("; ")));
-        }
         let export_view = Arc::new(ExportView::default());
         engine.register_system_table(
             "export_runs",

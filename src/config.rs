@@ -180,7 +180,7 @@ impl Default for WarehouseConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AudiencesConfig {
     /// Folder of `NAME.sql` audience definitions; `CREATE AUDIENCE` writes there too.
-    /// Empty: `audiences` in the state dir (with the demo audiences when serving the
+    /// Empty: `audience-definitions` in the state dir (with the demo audiences when serving the
     /// demo lake).
     pub dir: String,
 }
@@ -450,6 +450,17 @@ impl Config {
     /// # Errors
     /// One message listing all problems.
     pub fn validate(&self) -> Result<(), String> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// Every problem of the configuration on its own, each naming its key (what can be
+    /// checked without the lake, the state dir or the audience definitions).
+    pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         match self.listen_addr() {
             Err(e) => problems.push(e),
@@ -534,11 +545,7 @@ impl Config {
                 ));
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("\n"))
-        }
+        problems
     }
 
     /// The configuration as it may be logged: passwords are redacted by `UserConfig`'s Debug.

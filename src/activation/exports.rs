@@ -96,10 +96,15 @@ pub fn check(
                 e.audience
             ));
         }
-        if e.path.is_empty() {
+        let path = Path::new(&e.path);
+        // No folder is made for a path the configuration check refused already.
+        if e.path.is_empty()
+            || path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
             continue;
         }
-        let path = Path::new(&e.path);
         let inside = path.is_absolute() && roots.iter().any(|r| path.starts_with(r));
         let canonical = inside
             .then(|| std::fs::create_dir_all(path).and_then(|()| std::fs::canonicalize(path)));

@@ -22,3 +22,38 @@ pub mod webhook;
 
 pub use audiences::{AudienceView, Audiences};
 pub use exports::{ExportView, Exports};
+
+/// What is wrong with the exports and audience schedules of a configuration, as messages
+/// naming the key (or the definition file): bad cron, unknown audience, paths outside the
+/// export roots or not writable.
+pub fn configuration_problems(
+    exports: &[crate::config::ExportConfig],
+    definitions: &definitions::Definitions,
+    roots: &[std::path::PathBuf],
+    zone: chrono_tz::Tz,
+) -> Vec<String> {
+    let (defined, mut problems) = match definitions.load() {
+        Ok(defined) => (defined, Vec::new()),
+        Err(e) => (
+            Vec::new(),
+            vec![format!(
+                "audiences.dir {}: {e}",
+                definitions.dir().display()
+            )],
+        ),
+    };
+    let names: Vec<String> = defined.iter().map(|d| d.name.clone()).collect();
+    problems.extend(exports::check(exports, &names, roots, zone));
+    for d in &defined {
+        if let Some(pattern) = &d.schedule {
+            if let Err(m) = schedule::Schedule::parse(pattern, zone) {
+                problems.push(format!(
+                    "{}: audience {}: schedule {m}",
+                    d.path.display(),
+                    d.name
+                ));
+            }
+        }
+    }
+    problems
+}

@@ -120,3 +120,60 @@ mod tests {
         assert_eq!(line_in_message("no position"), None);
     }
 }
+
+/// The statements of `sql` as written, split at the semicolons between them (not those
+/// in strings, quoted names or comments); empty ones dropped. `None` when the text
+/// cannot even be tokenized. Lets one simple query mix SQL with commands the SQL
+/// parser does not know (`REFRESH AUDIENCE x; SELECT ...`).
+pub fn statement_texts(sql: &str) -> Option<Vec<&str>> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |at: Location| {
+        let start = *line_starts.get(usize::try_from(at.line).ok()?.checked_sub(1)?)?;
+        let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
+        sql[start..]
+            .char_indices()
+            .nth(column)
+            .map(|(i, _)| start + i)
+    };
+    let mut texts = Vec::new();
+    let mut from = 0;
+    for token in tokens {
+        if token.token == Token::SemiColon {
+            let at = offset(token.span.start)?;
+            texts.push(&sql[from..at]);
+            from = at + 1;
+        }
+    }
+    texts.push(&sql[from..]);
+    texts.retain(|t| !t.trim().is_empty());
+    Some(texts)
+}
+
+#[cfg(test)]
+mod statement_text_tests {
+    use super::statement_texts;
+
+    #[test]
+    fn statements_split_at_semicolons_outside_strings_names_and_comments() {
+        assert_eq!(
+            statement_texts("RUN EXPORT a; SELECT 'x;y', \"a;b\" -- c;d\nFROM t;\n  ;REFRESH LAKE"),
+            Some(vec![
+                "RUN EXPORT a",
+                " SELECT 'x;y', \"a;b\" -- c;d\nFROM t",
+                "REFRESH LAKE"
+            ])
+        );
+        assert_eq!(
+            statement_texts("SELECT 'é;' ;\nSELECT $$a;b$$"),
+            Some(vec!["SELECT 'é;' ", "\nSELECT $$a;b$$"])
+        );
+        assert_eq!(statement_texts(" ; "), Some(vec![]));
+    }
+}

@@ -652,6 +652,16 @@ impl SimpleQueryHandler for QueryService {
         if let Some(command) = admin_command(query) {
             return Ok(vec![self.run_admin(client, command).await?]);
         }
+        // Commands among other statements run one statement at a time, in order.
+        if let Some(texts) = prepare::statement_texts(query)
+            .filter(|t| t.len() > 1 && t.iter().any(|t| admin_command(t).is_some()))
+        {
+            let mut responses = Vec::with_capacity(texts.len());
+            for text in texts {
+                responses.extend(SimpleQueryHandler::do_query(self, client, text).await?);
+            }
+            return Ok(responses);
+        }
         let running = self.parts.activity.begin();
         let statement = self.parts.slot.begin(statement_timeout(client));
         let statements = prepare::parse(query).map_err(|e| errors::located(api(e), query))?;

@@ -389,10 +389,33 @@ async fn audience_commands_check_users_names_and_queries() {
         .await
         .expect_err("taken");
     assert_eq!(sqlstate(&e), "42710");
-    // Everyone reads.
+    // Everyone reads: the members, their status and their history.
     let n = keys(&analyst, "SELECT count(*) FROM audience.everyone").await;
     let customers = keys(&analyst, "SELECT count(*) FROM lake.customers").await;
     assert_eq!(n, customers);
+    assert_eq!(
+        keys(
+            &analyst,
+            "SELECT members || ' ' || state FROM datapunk.audiences WHERE name = 'everyone'"
+        )
+        .await,
+        BTreeSet::from([format!("{} ok", customers.first().expect("count"))])
+    );
+    assert_eq!(
+        keys(
+            &analyst,
+            "SELECT count(*) FROM datapunk.audience_changes WHERE audience = 'everyone'"
+        )
+        .await,
+        customers
+    );
+    keys(&analyst, "SELECT count(*) FROM datapunk.export_runs").await;
+    // But only an admin changes them.
+    for sql in ["DROP AUDIENCE everyone", "REFRESH AUDIENCE everyone"] {
+        let e = analyst.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql}");
+    }
+    assert!(d.definitions.join("everyone.sql").exists());
 
     // The extended protocol (what JDBC and most drivers use) runs the same commands.
     let e = analyst
@@ -467,6 +490,7 @@ async fn a_failing_audience_keeps_its_members_and_says_where() {
         "-- everyone who said yes\nSELECT customer_id\nFROM lake.customers\nWHERE marketing_opt_in\n",
     )
     .expect("definition");
+    std::fs::write(d.definitions.join("buyers.sql"), busy_customers(1)).expect("definition");
     let s = server(&d).await;
     let c = admin(&s).await;
     let members = keys(&c, "SELECT count(*) FROM audience.opted_in").await;
@@ -478,10 +502,81 @@ async fn a_failing_audience_keeps_its_members_and_says_where() {
         keys(&c, "SELECT count(*) FROM audience.opted_in").await,
         members
     );
-    let status = keys(&c, "SELECT state || ' ' || error FROM datapunk.audiences").await;
+    let status = keys(
+        &c,
+        "SELECT state || ' ' || error FROM datapunk.audiences WHERE name = 'opted_in'",
+    )
+    .await;
     let status = status.into_iter().next().expect("a status row");
     assert!(status.starts_with("stale "), "{status}");
-    assert!(status.contains("opted_in.sql:3:"), "{status}");
+    let file = d.definitions.join("opted_in.sql");
+    assert!(
+        status.contains(&format!("{}:3: ", file.display())),
+        "the file and line of the error: {status}"
+    );
+    // The others still refresh.
+    assert_eq!(
+        keys(
+            &c,
+            "SELECT refresh_id || ' ' || state FROM datapunk.audiences WHERE name = 'buyers'"
+        )
+        .await,
+        BTreeSet::from(["2 ok".to_owned()])
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_warehouse_build_refreshes_the_audiences_over_its_tables() {
+    let d = dirs();
+    let scripts = d.lake.parent().expect("root").join("scripts");
+    std::fs::create_dir_all(&scripts).expect("scripts");
+    std::fs::write(
+        scripts.join("010_buyers.sql"),
+        format!("CREATE TABLE warehouse.buyers AS {}", busy_customers(2)),
+    )
+    .expect("script");
+    std::fs::create_dir_all(&d.definitions).expect("dir");
+    std::fs::write(
+        d.definitions.join("loyal.sql"),
+        "SELECT customer_id FROM warehouse.buyers WHERE lines >= 3\n",
+    )
+    .expect("definition");
+    let (lake, state, definitions) = (d.lake.clone(), d.state.clone(), d.definitions.clone());
+    let s = TestServer::start(move |c, _| {
+        c.lake.root = lake.display().to_string();
+        c.state.dir = state.display().to_string();
+        c.audiences.dir = definitions.display().to_string();
+        c.warehouse.scripts_dir = scripts.display().to_string();
+    })
+    .await;
+    let c = s.client().await;
+    let status = "SELECT refresh_id || ' ' || members FROM datapunk.audiences";
+    let before = keys(&c, status).await;
+    let expected = keys(&c, "SELECT count(*) FROM warehouse.buyers WHERE lines >= 3").await;
+    assert_eq!(
+        before,
+        BTreeSet::from([format!("1 {}", expected.first().expect("count"))])
+    );
+    // The script changes: the rebuilt table is what the audience reads next.
+    std::fs::write(
+        d.lake
+            .parent()
+            .expect("root")
+            .join("scripts/010_buyers.sql"),
+        format!("CREATE TABLE warehouse.buyers AS {}", busy_customers(5)),
+    )
+    .expect("script");
+    c.batch_execute("REFRESH WAREHOUSE").await.expect("rebuild");
+    let expected = keys(&c, "SELECT count(*) FROM warehouse.buyers WHERE lines >= 3").await;
+    assert_eq!(
+        keys(&c, status).await,
+        BTreeSet::from([format!("2 {}", expected.first().expect("count"))])
+    );
+    assert_eq!(
+        keys(&c, "SELECT count(*) FROM audience.loyal").await,
+        expected
+    );
     s.stop().await;
 }
 

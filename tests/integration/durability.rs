@@ -1,10 +1,10 @@
 //! Kill -9 at any moment loses nothing that was reported done and never records anything
 //! twice: a real `datapunk serve` process refreshing an audience whose members change on
-//! every refresh is killed at spread-out points (during startup refreshes and during
-//! REFRESH AUDIENCE), restarted, and its history checked for consistency; a warehouse
-//! build killed while it writes leaves the last committed tables.
+//! every refresh, or exporting one, is killed at random points (seeded; the seed is
+//! printed), restarted, and its history and deliveries checked for consistency; a
+//! warehouse build killed while it writes leaves the last committed tables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -96,10 +96,34 @@ fn only_committed_files(folder: &Path) {
     }
 }
 
-/// Eight rounds: start the server, run `statements` in a loop, kill -9 it `round * step_ms`
-/// milliseconds in.
-async fn kill_at_spread_points(config: &Path, step_ms: u64, statements: &'static [&'static str]) {
-    for round in 0..8u64 {
+/// The kill points of a run: the first round at startup, the others at random up to
+/// `max_ms` into the work. The seed is printed, and `DATAPUNK_KILL_SEED` replays it.
+fn kill_points(max_ms: u64) -> Vec<u64> {
+    let mut state: u64 = std::env::var("DATAPUNK_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+        | 1;
+    eprintln!("kill points: DATAPUNK_KILL_SEED={state}");
+    let mut points = vec![0];
+    while points.len() < 8 {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        points.push(state % (max_ms + 1));
+    }
+    points
+}
+
+/// Eight rounds: start the server, run `statements` in a loop, kill -9 it at one of
+/// [`kill_points`].
+async fn kill_at_random_points(config: &Path, max_ms: u64, statements: &'static [&'static str]) {
+    for wait in kill_points(max_ms) {
         let (mut server, port) = start(config);
         let client = connect(port).await;
         let running = tokio::spawn(async move {
@@ -109,7 +133,7 @@ async fn kill_at_spread_points(config: &Path, step_ms: u64, statements: &'static
                 }
             }
         });
-        tokio::time::sleep(Duration::from_millis(round * step_ms)).await;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
         server.0.kill().expect("kill -9");
         server.0.wait().expect("reaped");
         let _ = running.await;
@@ -140,8 +164,8 @@ async fn kill_9_during_refreshes_keeps_the_history_consistent() {
         ),
     );
 
-    // Spread-out kill points: 0 to 280 ms into a stream of refreshes.
-    kill_at_spread_points(&config, 40, &["REFRESH AUDIENCE churn"]).await;
+    // Kill points up to 300 ms into a stream of refreshes.
+    kill_at_random_points(&config, 300, &["REFRESH AUDIENCE churn"]).await;
 
     let (_server, port) = start(&config);
     let client = connect(port).await;
@@ -169,8 +193,8 @@ async fn kill_9_during_refreshes_keeps_the_history_consistent() {
     )
     .await;
     let mut members: BTreeMap<String, String> = BTreeMap::new();
-    let mut refreshes = std::collections::BTreeSet::new();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut refreshes = BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for r in &history {
         let (key, change, refresh, at) = (&r[0], &r[1], &r[2], &r[3]);
         let refresh: i64 = refresh.parse().expect("refresh id");
@@ -214,9 +238,12 @@ async fn kill_9_during_exports_delivers_each_member_once_in_complete_files() {
     datapunk::testing::tiny_lake(&lake);
     let definitions = dir.path().join("audiences");
     std::fs::create_dir_all(&definitions).expect("dir");
+    // A third of the customers, a different third every tenth of a second: members enter,
+    // leave and come back while exports run.
     std::fs::write(
-        definitions.join("everyone.sql"),
-        "SELECT customer_id, email, marketing_opt_in FROM lake.customers\n",
+        definitions.join("churn.sql"),
+        "SELECT customer_id, email, marketing_opt_in FROM lake.customers \
+         WHERE (customer_id + CAST(extract(epoch FROM now()) * 10 AS BIGINT)) % 3 = 0\n",
     )
     .expect("definition");
     let out = dir.path().join("out");
@@ -227,33 +254,36 @@ async fn kill_9_during_exports_delivers_each_member_once_in_complete_files() {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[lake]\nroot = {}\nwatch = false\n\
              [audiences]\ndir = {}\n[state]\ndir = {}\n[activation]\nexport_roots = [{}]\n\
-             [[exports]]\nname = \"new\"\naudience = \"everyone\"\nmode = \"entered\"\npath = {}\n\
-             [[exports]]\nname = \"all\"\naudience = \"everyone\"\nformat = \"jsonl\"\npath = {}\n",
+             [[exports]]\nname = \"new\"\naudience = \"churn\"\nmode = \"entered\"\npath = {}\n\
+             [[exports]]\nname = \"all\"\naudience = \"churn\"\nformat = \"jsonl\"\npath = {}\n\
+             [[exports]]\nname = \"now\"\naudience = \"churn\"\npath = {}\n",
             quote(&lake),
             quote(&definitions),
             quote(&dir.path().join("state")),
             quote(&out),
             quote(&out.join("new")),
             quote(&out.join("all")),
+            quote(&out.join("now")),
         ),
     )
     .expect("config");
 
-    kill_at_spread_points(&config, 30, &["RUN EXPORT new", "RUN EXPORT all"]).await;
+    kill_at_random_points(
+        &config,
+        300,
+        &["RUN EXPORT new", "REFRESH AUDIENCE churn", "RUN EXPORT all"],
+    )
+    .await;
     let (_server, port) = start(&config);
     let client = connect(port).await;
-    client
-        .batch_execute("RUN EXPORT new")
-        .await
-        .expect("last run");
-    client
-        .batch_execute("RUN EXPORT all")
-        .await
-        .expect("last run");
+    for last in ["RUN EXPORT new", "RUN EXPORT all", "RUN EXPORT now"] {
+        client.batch_execute(last).await.expect(last);
+    }
 
     // Only complete files are left: each has its .done, with its row count.
     let mut delivered = Vec::new();
-    for export in ["new", "all"] {
+    let mut now = Vec::new();
+    for export in ["new", "all", "now"] {
         for entry in std::fs::read_dir(out.join(export)).expect("dir").flatten() {
             let name = entry.path().display().to_string();
             assert!(!name.ends_with(".tmp"), "left behind: {name}");
@@ -269,30 +299,60 @@ async fn kill_9_during_exports_delivers_each_member_once_in_complete_files() {
                 .expect("rows");
             let text = std::fs::read_to_string(&name).expect("file");
             let lines: Vec<&str> = text.lines().collect();
-            if export == "new" {
-                assert_eq!(lines.len(), rows + 1, "{name}");
-                delivered.extend(
-                    lines[1..]
-                        .iter()
-                        .map(|l| l.split(',').next().unwrap_or("").to_owned()),
-                );
-            } else {
+            if export == "all" {
                 assert_eq!(lines.len(), rows, "{name}");
+                continue;
+            }
+            assert_eq!(lines.len(), rows + 1, "{name}");
+            // customer_id,email,marketing_opt_in,entered_at
+            let entries = lines[1..].iter().map(|l| {
+                let fields: Vec<&str> = l.split(',').collect();
+                (fields[0].to_owned(), fields[3].to_owned())
+            });
+            if export == "new" {
+                delivered.extend(entries);
+            } else {
+                now.extend(entries);
             }
         }
     }
-    // Each consenting customer exactly once across all runs, kills and restarts.
-    let mut consenting = rows(
+    // No entry into the audience delivered twice, across all runs, kills and restarts ...
+    let unique: BTreeSet<&(String, String)> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "an entry delivered twice");
+    // ... every consenting member's entry delivered ...
+    assert!(!now.is_empty());
+    for member in &now {
+        assert!(unique.contains(member), "{member:?} was never delivered");
+    }
+    // ... and nothing delivered that did not enter, or did not consent.
+    let entries: BTreeMap<String, usize> = rows(
+        &client,
+        "SELECT key, CAST(count(*) AS TEXT) FROM datapunk.audience_changes \
+         WHERE audience = 'churn' AND change = 'entered' GROUP BY key",
+    )
+    .await
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].parse().expect("count")))
+    .collect();
+    let consenting: BTreeSet<String> = rows(
         &client,
         "SELECT CAST(customer_id AS TEXT) FROM lake.customers WHERE marketing_opt_in",
     )
     .await
     .into_iter()
     .map(|r| r[0].clone())
-    .collect::<Vec<_>>();
-    consenting.sort();
-    delivered.sort();
-    assert_eq!(delivered, consenting);
+    .collect();
+    let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
+    for (key, _) in &delivered {
+        assert!(consenting.contains(key), "{key} did not consent");
+        *per_key.entry(key).or_default() += 1;
+    }
+    for (key, n) in per_key {
+        assert!(
+            n <= entries.get(key).copied().unwrap_or(0),
+            "{key}: {n} deliveries"
+        );
+    }
 }
 
 /// A warehouse script whose table has `n` rows (a second or more to build).

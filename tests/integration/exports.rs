@@ -125,6 +125,10 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
         done.contains(&format!("rows = {}", consenting.len())),
         "{done}"
     );
+    assert!(
+        done.contains(&format!("sha256 = \"{}\"", sha256_hex(&files[0]))),
+        "the .done names the file's checksum: {done}"
+    );
 
     // Nothing new: an empty file, recorded.
     c.batch_execute("RUN EXPORT entered")
@@ -216,16 +220,120 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
     c.batch_execute("RUN EXPORT everyone")
         .await
         .expect("parquet");
-    assert_eq!(completed(&setup.path("out/everyone")).len(), 1);
+    let parquet = completed(&setup.path("out/everyone"));
+    assert_eq!(parquet.len(), 1);
+    let mut in_file = parquet_keys(&parquet[0]);
+    in_file.sort();
+    let mut expected: Vec<String> = consenting_now.into_iter().collect();
+    expected.sort();
+    assert_eq!(
+        in_file, expected,
+        "every consenting member, in a Parquet file"
+    );
+    s.stop().await;
+}
+
+/// The SHA-256 of a file, in hex.
+fn sha256_hex(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("file");
+    ring::digest::digest(&ring::digest::SHA256, &bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `customer_id` column of a Parquet export, as text; checks `entered_at` is there.
+fn parquet_keys(path: &Path) -> Vec<String> {
+    use datafusion::arrow::array::Array;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).expect("parquet file"),
+    )
+    .expect("a Parquet file")
+    .build()
+    .expect("reader");
+    let mut keys = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        assert!(
+            batch.schema().index_of("entered_at").is_ok(),
+            "{:?}",
+            batch.schema()
+        );
+        let ids = datafusion::arrow::compute::cast(
+            batch.column(batch.schema().index_of("customer_id").expect("customer_id")),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .expect("cast");
+        let ids = ids
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::StringArray>()
+            .expect("text");
+        keys.extend((0..ids.len()).map(|i| ids.value(i).to_owned()));
+    }
+    keys
+}
+
+#[tokio::test]
+async fn rows_whose_consent_is_false_or_null_are_never_exported() {
+    let setup = Setup::new();
+    let s = TestServer::start(|c, _| {
+        setup.configure(c);
+        let mut unsure = setup.export("unsure", "full", "csv");
+        unsure.audience.clear();
+        unsure.query = "SELECT customer_id, CASE WHEN customer_id % 2 = 0 THEN NULL \
+                        ELSE marketing_opt_in END AS marketing_opt_in FROM lake.customers"
+            .into();
+        let mut asked = setup.export("asked", "full", "jsonl");
+        asked.audience.clear();
+        asked.query =
+            "SELECT customer_id, customer_id % 3 = 0 AS said_yes FROM lake.customers".into();
+        asked.consent_column = "said_yes".into();
+        c.exports = vec![unsure, asked];
+    })
+    .await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    c.batch_execute("RUN EXPORT unsure; RUN EXPORT asked")
+        .await
+        .expect("runs");
+    let mut expected = column(
+        &c,
+        "SELECT CAST(customer_id AS TEXT) FROM lake.customers \
+         WHERE customer_id % 2 = 1 AND marketing_opt_in",
+    )
+    .await;
+    expected.sort();
+    let mut exported = csv_keys(&completed(&setup.path("out/unsure"))[0]);
+    exported.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(exported, expected, "NULL consent is no consent");
+    let text = std::fs::read_to_string(&completed(&setup.path("out/asked"))[0]).expect("jsonl");
+    let n = column(
+        &c,
+        "SELECT count(*) FROM lake.customers WHERE customer_id % 3 = 0",
+    )
+    .await;
+    assert_eq!(vec![text.lines().count().to_string()], n);
+    assert!(
+        text.lines().all(|l| l.contains("\"said_yes\":true")),
+        "the configured consent column decides: {text}"
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn bad_export_configuration_is_refused_with_every_problem() {
     let setup = Setup::new();
+    std::fs::write(
+        setup.path("audiences/hourly.sql"),
+        "-- schedule: every hour or so\nSELECT customer_id FROM lake.customers\n",
+    )
+    .expect("definition");
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".into();
     setup.configure(&mut config);
+    config.lake.debounce_ms = 0;
+    config.activation.timezone = "Mars/Olympus".into();
     let mut unknown = setup.export("a", "entered", "csv");
     unknown.audience = "nope".into();
     let mut outside = setup.export("b", "full", "csv");
@@ -234,34 +342,33 @@ async fn bad_export_configuration_is_refused_with_every_problem() {
     escaping.path = format!("{}/../x", setup.path("out").display());
     let mut bad = setup.export("d", "sometimes", "xlsx");
     bad.query = "SELECT 1".into();
-    config.exports = vec![unknown, outside, escaping, bad];
+    let mut unwritable = setup.export("e", "full", "csv");
+    std::fs::create_dir_all(setup.path("out")).expect("out");
+    std::fs::write(setup.path("out/e"), "a file where the folder goes").expect("file");
+    unwritable.schedule = "at dawn".into();
+    config.exports = vec![unknown, outside, escaping, bad, unwritable];
     let e = datapunk::App::build(config)
         .await
         .expect_err("refused")
         .to_string();
+    // Every problem in one message, each naming its key (or its file).
     for expected in [
+        "lake.debounce_ms",
+        "activation.timezone",
+        "exports[0].audience",
+        "exports[1].path",
+        "exports[2].path",
         "exports[3].mode",
         "exports[3].format",
         "exports[3].audience and exports[3].query",
-        "exports[2].path",
+        "exports[4].path",
+        "exports[4].schedule",
+        "hourly.sql: audience hourly: schedule",
     ] {
         assert!(e.contains(expected), "{expected} in {e}");
     }
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    setup.configure(&mut config);
-    let mut unknown = setup.export("a", "entered", "csv");
-    unknown.audience = "nope".into();
-    let mut outside = setup.export("b", "full", "csv");
-    outside.path = setup.path("elsewhere").display().to_string();
-    config.exports = vec![unknown, outside];
-    let e = datapunk::App::build(config)
-        .await
-        .expect_err("refused")
-        .to_string();
-    for expected in ["exports[0].audience", "exports[1].path"] {
-        assert!(e.contains(expected), "{expected} in {e}");
-    }
+    // Refused before the lake was read or anything was refreshed.
+    assert!(!setup.path("state/audiences/busy").exists(), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,10 +547,12 @@ async fn readers_never_see_a_partial_file() {
 }
 
 /// A loopback HTTP server that answers the first `failures` requests with 500 (all of
-/// them while `failures` is u32::MAX) and records (Idempotency-Key, body) of the rest.
+/// them while `failures` is u32::MAX), recording their Idempotency-Key, and records
+/// (Idempotency-Key, body) of the rest.
 struct Hook {
     url: String,
     received: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    refused: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     failures: std::sync::Arc<std::sync::atomic::AtomicU32>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -457,9 +566,11 @@ impl Hook {
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(failures));
-        let (r, f) = (
+        let refused = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (r, f, refused_keys) = (
             std::sync::Arc::clone(&received),
             std::sync::Arc::clone(&failures),
+            std::sync::Arc::clone(&refused),
         );
         let task = tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
@@ -493,21 +604,22 @@ impl Hook {
                     }
                     break (head, request[end + 4..].to_vec());
                 };
+                let key = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("idempotency-key")
+                            .then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default();
                 let left = f.load(std::sync::atomic::Ordering::SeqCst);
                 let status = if left > 0 {
                     if left != u32::MAX {
                         f.store(left - 1, std::sync::atomic::Ordering::SeqCst);
                     }
+                    refused_keys.lock().expect("lock").push(key);
                     "500 Internal Server Error"
                 } else {
-                    let key = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("idempotency-key")
-                                .then(|| v.trim().to_owned())
-                        })
-                        .unwrap_or_default();
                     r.lock()
                         .expect("lock")
                         .push((key, String::from_utf8_lossy(&body).to_string()));
@@ -526,9 +638,21 @@ impl Hook {
         Self {
             url,
             received,
+            refused,
             failures,
             task,
         }
+    }
+
+    /// The distinct idempotency keys of the batches delivered.
+    fn delivered_keys(&self) -> BTreeSet<String> {
+        let received = self.received.lock().expect("lock");
+        received.iter().map(|(key, _)| key.clone()).collect()
+    }
+
+    /// The distinct idempotency keys of the batches refused.
+    fn refused_keys(&self) -> BTreeSet<String> {
+        self.refused.lock().expect("lock").iter().cloned().collect()
     }
 
     /// The customer ids delivered, once per idempotency key.
@@ -580,11 +704,19 @@ async fn webhooks_are_retried_and_a_failed_run_is_delivered_by_the_next() {
     .await;
     consenting.sort();
     assert_eq!(hook.keys(), consenting);
+    // A retried batch carries the key of its first try.
+    assert_eq!(
+        hook.refused_keys().len(),
+        1,
+        "the first batch, twice refused"
+    );
+    assert!(hook.refused_keys().is_subset(&hook.delivered_keys()));
     let files = completed(&setup.path("out/hooked"));
     assert_eq!(files.len(), 1);
 
     // The webhook is down: the run fails after its retries, is recorded, and leaves no
     // file; once it is back, the next run delivers the same rows (same idempotency keys).
+    hook.refused.lock().expect("lock").clear();
     hook.failures
         .store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
     let e = c
@@ -599,6 +731,10 @@ async fn webhooks_are_retried_and_a_failed_run_is_delivered_by_the_next() {
         .await
         .expect("delivered");
     assert_eq!(hook.keys(), consenting);
+    // A receiver that saw the refused batch recognises it when it comes again.
+    let refused = hook.refused_keys();
+    assert!(!refused.is_empty());
+    assert!(refused.is_subset(&hook.delivered_keys()), "{refused:?}");
     assert_eq!(completed(&setup.path("out/full_hook")).len(), 1);
     let states = column(
         &c,
@@ -608,5 +744,66 @@ async fn webhooks_are_retried_and_a_failed_run_is_delivered_by_the_next() {
     .await;
     assert_eq!(states, vec!["failed 1".to_owned(), "ok 2".to_owned()]);
     s.stop().await;
+    hook.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_run_that_fails_is_retried_at_the_next_tick_and_delivers_the_changes() {
+    let setup = Setup::new();
+    let hook = Hook::start(u32::MAX).await;
+    let url = hook.url.clone();
+    let s = TestServer::start(|c, _| {
+        setup.configure(c);
+        let mut entered = setup.export("ticking_hook", "entered", "csv");
+        entered.webhook = url;
+        entered.schedule = "* * * * * *".into();
+        c.exports = vec![entered];
+    })
+    .await;
+    let c = s.connect_as("admin", Some("pw")).await.expect("admin");
+    let runs = |state: &'static str| {
+        let c = &c;
+        move || async move {
+            let n: i64 = column(
+                c,
+                &format!(
+                    "SELECT count(*) FROM datapunk.export_runs \
+                     WHERE name = 'ticking_hook' AND state = '{state}'"
+                ),
+            )
+            .await
+            .first()?
+            .parse()
+            .ok()?;
+            (n >= 1).then_some(n)
+        }
+    };
+    // The webhook is down: the ticks fail, are recorded, and complete no file.
+    eventually(Duration::from_secs(30), runs("failed")).await;
+    assert!(completed(&setup.path("out/ticking_hook")).is_empty());
+    let error = column(
+        &c,
+        "SELECT error FROM datapunk.export_runs WHERE name = 'ticking_hook' AND state = 'failed' \
+         LIMIT 1",
+    )
+    .await;
+    assert!(error[0].contains("500"), "{error:?}");
+    // Back up: a later tick delivers every entered member, once to the files.
+    hook.failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    eventually(Duration::from_secs(30), runs("ok")).await;
+    let mut consenting = column(
+        &c,
+        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
+    )
+    .await;
+    consenting.sort();
+    assert_eq!(hook.keys(), consenting);
+    s.stop().await;
+    let mut in_files: Vec<String> = completed(&setup.path("out/ticking_hook"))
+        .iter()
+        .flat_map(|f| csv_keys(f))
+        .collect();
+    in_files.sort();
+    assert_eq!(in_files, consenting, "each member in exactly one file");
     hook.task.abort();
 }
