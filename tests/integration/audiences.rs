@@ -527,7 +527,7 @@ async fn a_failing_audience_keeps_its_members_and_says_where() {
 }
 
 #[tokio::test]
-async fn a_warehouse_build_refreshes_the_audiences_over_its_tables() {
+async fn warehouse_builds_and_lake_changes_refresh_the_audiences_over_them() {
     let d = dirs();
     let scripts = d.lake.parent().expect("root").join("scripts");
     std::fs::create_dir_all(&scripts).expect("scripts");
@@ -548,6 +548,7 @@ async fn a_warehouse_build_refreshes_the_audiences_over_its_tables() {
         c.state.dir = state.display().to_string();
         c.audiences.dir = definitions.display().to_string();
         c.warehouse.scripts_dir = scripts.display().to_string();
+        c.lake.watch = true;
     })
     .await;
     let c = s.client().await;
@@ -576,6 +577,24 @@ async fn a_warehouse_build_refreshes_the_audiences_over_its_tables() {
     assert_eq!(
         keys(&c, "SELECT count(*) FROM audience.loyal").await,
         expected
+    );
+    // A file leaves the lake: the watcher rebuilds the table, then the audience, unasked.
+    std::fs::remove_file(lake_file(&d.lake, "order_lines", 0)).expect("remove");
+    let refreshed = crate::harness::eventually(std::time::Duration::from_secs(30), || async {
+        let status = keys(&c, status).await;
+        status
+            .contains(&format!(
+                "3 {}",
+                keys(&c, "SELECT count(*) FROM warehouse.buyers WHERE lines >= 3")
+                    .await
+                    .first()?
+            ))
+            .then_some(status)
+    })
+    .await;
+    assert_eq!(
+        refreshed,
+        keys(&c, "SELECT '3 ' || count(*) FROM audience.loyal").await
     );
     s.stop().await;
 }
