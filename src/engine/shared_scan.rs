@@ -1,19 +1,26 @@
 //! Files a hash join reads on both sides, decoded once. A self-join (orders holding an
-//! anchor product joined back to all their lines) plans the same Parquet scan under the
-//! build side and under the probe side: decompressing and decoding the same columns
-//! twice is most of such a query's time. [`SharedScanRule`] pairs such scans (same
-//! files, same columns, neither with a predicate that could prune row groups) and puts a
-//! [`SharedScanExec`] in place of each. The build side's copy reads the files of its
-//! partition one by one and keeps what it decoded, within memory reserved from the pool
-//! while a limited pool is at most a quarter full (and [`MAX_KEPT_BYTES`]); the probe side's copy, which a hash join starts only once
-//! its build side is complete, hands on what was kept and reads the files that did not
-//! fit itself. Nothing waits on the other copy: a probe copy that starts first, or while
-//! its build copy is still reading, reads all of its files itself.
+//! anchor product joined back to all their lines) or a CTE joined to another aggregate
+//! of the same table (cohorts: first orders joined to monthly activity) plans a Parquet
+//! scan of the same files under the build side and under the probe side: decompressing
+//! and decoding the same columns twice is much of such a query's time.
+//! [`SharedScanRule`] pairs such scans (same files; the build side's reads plain
+//! columns, among them every column the probe side's computes from; neither with a
+//! predicate that could prune row groups) and puts a [`SharedScanExec`] in place of
+//! each. The build side's copy reads the files of its partition one by one and keeps
+//! what it decoded, within memory reserved from the pool while a limited pool is at
+//! most a quarter full (and [`MAX_KEPT_BYTES`]); the probe side's copy, which a hash
+//! join starts only once its build side is complete, hands on what was kept (computing
+//! its own projection from it) and reads the files that did not fit itself. Nothing
+//! waits on the other copy: a probe copy that starts first, or while its build copy is
+//! still reading, reads all of its files itself.
+//!
+//! A build side's scan inside a `SharedSubplanExec` (a subtree run once for several
+//! copies) becomes a keeper in every copy of that subplan, so whichever copy runs keeps;
+//! only the first keeper of a partition keeps and only the first reader takes.
 //!
 //! Scan predicates are dropped in the shared scan: with `parquet.pushdown_filters` off
 //! (the rule does nothing when it is on) they only prune, and a predicate that could
-//! prune keeps its scan out of the pair. Scans under a `SharedSubplanExec` are left
-//! alone: that subtree already runs once for all its copies.
+//! prune keeps its scan out of the pair.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -22,7 +29,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::utils::memory::RecordBatchMemoryCounter;
@@ -34,7 +42,8 @@ use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::expressions::lit;
+use datafusion::physical_expr::expressions::{lit, Column};
+use datafusion::physical_expr::projection::ProjectionExprs;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -83,27 +92,88 @@ impl PhysicalOptimizerRule for SharedScanRule {
         if config.execution.parquet.pushdown_filters {
             return Ok(plan);
         }
+        // Keepers inside a subplan that runs once for several copies go into every copy
+        // of it, once the joins are done: whichever copy runs it keeps.
+        let mut in_subplans: Vec<(usize, String, Arc<Shared>)> = Vec::new();
+        let plan = plan
+            .transform_down(|node| {
+                let Some([build, probe]) = join_sides(&node) else {
+                    return Ok(Transformed::no(node));
+                };
+                let claimed = |scan: &ScanInfo| {
+                    in_subplans
+                        .iter()
+                        .any(|(id, key, _)| scan.subplan == Some(*id) && *key == scan.key)
+                };
+                let builds: Vec<ScanInfo> = scans(&build, true)
+                    .into_iter()
+                    .filter(|b| !claimed(b))
+                    .collect();
+                let probes = scans(&probe, false);
+                let Some((keeper, reader, projection)) = builds.iter().find_map(|b| {
+                    probes
+                        .iter()
+                        .find_map(|p| b.feeds(p).map(|projection| (b, p, projection)))
+                }) else {
+                    return Ok(Transformed::no(node));
+                };
+                let shared = Arc::new(Shared::new(Arc::clone(&keeper.files), self.max_bytes));
+                let probe = replace(probe, &reader.node, |scan| {
+                    SharedScanExec::new(
+                        scan,
+                        Role::Reads {
+                            files: Arc::clone(&reader.files),
+                            projection: projection.clone(),
+                        },
+                        Arc::clone(&shared),
+                    )
+                })?;
+                let build = match keeper.subplan {
+                    Some(id) => {
+                        in_subplans.push((id, keeper.key.clone(), Arc::clone(&shared)));
+                        build
+                    }
+                    None => replace(build, &keeper.node, |scan| {
+                        SharedScanExec::new(scan, Role::Keeps, Arc::clone(&shared))
+                    })?,
+                };
+                Ok(Transformed::yes(replace_children_if_necessary(
+                    node,
+                    vec![build, probe],
+                )?))
+            })?
+            .data;
+        if in_subplans.is_empty() {
+            return Ok(plan);
+        }
         plan.transform_down(|node| {
-            let Some([build, probe]) = join_sides(&node) else {
+            let Some(copy) = node.downcast_ref::<SharedSubplanExec>() else {
                 return Ok(Transformed::no(node));
             };
-            let builds = plain_scans(&build);
-            let probes = plain_scans(&probe);
-            let Some((kept, read, files)) = builds.iter().find_map(|(key, b, files)| {
-                probes
-                    .iter()
-                    .find(|(other, _, _)| other == key)
-                    .map(|(_, p, _)| (Arc::clone(b), Arc::clone(p), Arc::clone(files)))
-            }) else {
-                return Ok(Transformed::no(node));
-            };
-            let shared = Arc::new(Shared::new(files, self.max_bytes));
-            let build = replace(build, &kept, Role::Keeps, &shared)?;
-            let probe = replace(probe, &read, Role::Reads, &shared)?;
-            Ok(Transformed::yes(replace_children_if_necessary(
-                node,
-                vec![build, probe],
-            )?))
+            let mut own = Arc::clone(copy.own());
+            for (_, key, shared) in in_subplans
+                .iter()
+                .filter(|(id, _, _)| *id == copy.result_id())
+            {
+                own = own
+                    .transform_down(|n| {
+                        if n.is::<SharedSubplanExec>() {
+                            return Ok(Transformed::new(n, false, TreeNodeRecursion::Jump));
+                        }
+                        if scan_key(&n).as_ref() != Some(key) {
+                            return Ok(Transformed::no(n));
+                        }
+                        let keeps = SharedScanExec::new(n, Role::Keeps, Arc::clone(shared));
+                        Ok(Transformed::new(
+                            Arc::new(keeps) as Arc<dyn ExecutionPlan>,
+                            true,
+                            TreeNodeRecursion::Jump,
+                        ))
+                    })?
+                    .data;
+            }
+            let copy = Arc::new(copy.with_own(own)) as Arc<dyn ExecutionPlan>;
+            Ok(Transformed::new(copy, true, TreeNodeRecursion::Jump))
         })
         .map(|t| t.data)
     }
@@ -129,26 +199,153 @@ fn join_sides(node: &Arc<dyn ExecutionPlan>) -> Option<[Arc<dyn ExecutionPlan>; 
     }
 }
 
-/// Parquet scans in `plan` a shared scan can stand in for, each with what identifies
-/// its rows (files and columns) and that scan without its predicate.
-fn plain_scans(
+/// A Parquet scan a shared scan can stand in for.
+struct ScanInfo {
+    node: Arc<dyn ExecutionPlan>,
+    /// The scan without its predicate.
+    files: Arc<FileScanConfig>,
+    /// Identifies copies of this scan (files, columns, expressions).
+    key: String,
+    /// Identifies what it reads: the files, their partitions and schema.
+    files_key: String,
+    /// The table columns it outputs, when its projection is columns only.
+    columns: Option<Vec<usize>>,
+    /// The shared subplan it is in, if any.
+    subplan: Option<usize>,
+}
+
+impl ScanInfo {
+    fn of(node: &Arc<dyn ExecutionPlan>, subplan: Option<usize>) -> Option<Self> {
+        let files = without_predicate(node)?;
+        let columns = files.file_source().projection().and_then(|projection| {
+            projection
+                .iter()
+                .map(|e| e.expr.downcast_ref::<Column>().map(Column::index))
+                .collect()
+        });
+        Some(Self {
+            node: Arc::clone(node),
+            key: key_of(&files),
+            files_key: files_key(&files),
+            files,
+            columns,
+            subplan,
+        })
+    }
+
+    /// Whether this scan's batches can stand for `reader`'s: the same files, and every
+    /// column `reader` computes its output from. `Some(None)`: as they are;
+    /// `Some(Some(p))`: through `p`.
+    fn feeds(&self, reader: &ScanInfo) -> Option<Option<ProjectionExprs>> {
+        if self.files_key != reader.files_key {
+            return None;
+        }
+        let columns = self.columns.as_ref()?;
+        if reader.columns.as_ref() == Some(columns) {
+            return Some(None);
+        }
+        let projection = reader.files.file_source().projection()?.clone();
+        let remapped = projection
+            .try_map_exprs(|expr| {
+                expr.transform(|e| match e.downcast_ref::<Column>() {
+                    Some(column) => {
+                        let at = columns
+                            .iter()
+                            .position(|&c| c == column.index())
+                            .ok_or_else(|| {
+                                DataFusionError::Plan("a column the keeper lacks".into())
+                            })?;
+                        Ok(Transformed::yes(
+                            Arc::new(Column::new(column.name(), at)) as Arc<dyn PhysicalExpr>
+                        ))
+                    }
+                    None => Ok(Transformed::no(e)),
+                })
+                .map(|t| t.data)
+            })
+            .ok()?;
+        // The rows must come out exactly as the reader's own scan gives them.
+        let made = remapped.project_schema(&self.node.schema()).ok()?;
+        let wanted = reader.node.schema();
+        let same = made.fields().len() == wanted.fields().len()
+            && made
+                .fields()
+                .iter()
+                .zip(wanted.fields())
+                .all(|(a, b)| a.data_type() == b.data_type());
+        same.then_some(Some(remapped))
+    }
+}
+
+/// The Parquet scans in `plan` a shared scan can stand in for; those in a shared
+/// subplan only when `into_subplans`.
+fn scans(plan: &Arc<dyn ExecutionPlan>, into_subplans: bool) -> Vec<ScanInfo> {
+    let mut found = Vec::new();
+    collect_scans(plan, into_subplans, None, &mut found);
+    found
+}
+
+fn collect_scans(
     plan: &Arc<dyn ExecutionPlan>,
-) -> Vec<(String, Arc<dyn ExecutionPlan>, Arc<FileScanConfig>)> {
-    let mut scans = Vec::new();
-    let _ = plan.apply(|node| {
-        // Its subtree runs once for all its copies already; sharing a scan in it would
-        // take it apart.
-        if node.is::<SharedSubplanExec>() {
-            return Ok(TreeNodeRecursion::Jump);
-        }
-        if let Some(files) = without_predicate(node) {
-            let shown = DataSourceExec::from_data_source((*files).clone());
-            let key = displayable(shown.as_ref()).one_line().to_string();
-            scans.push((key, Arc::clone(node), files));
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    scans
+    into_subplans: bool,
+    subplan: Option<usize>,
+    found: &mut Vec<ScanInfo>,
+) {
+    let subplan = match plan.downcast_ref::<SharedSubplanExec>() {
+        // Nested shared subplans are left alone.
+        Some(_) if !into_subplans || subplan.is_some() => return,
+        Some(copy) => Some(copy.result_id()),
+        None => subplan,
+    };
+    if let Some(scan) = ScanInfo::of(plan, subplan) {
+        found.push(scan);
+    }
+    let children: Vec<Arc<dyn ExecutionPlan>> = match plan.downcast_ref::<SharedSubplanExec>() {
+        Some(copy) => vec![Arc::clone(copy.own())],
+        None => plan.children().into_iter().cloned().collect(),
+    };
+    for child in &children {
+        collect_scans(child, into_subplans, subplan, found);
+    }
+}
+
+/// What identifies copies of one scan: the scan without its predicate, as shown.
+fn key_of(files: &FileScanConfig) -> String {
+    let shown = DataSourceExec::from_data_source(files.clone());
+    let key = displayable(shown.as_ref()).one_line().to_string();
+    key
+}
+
+/// The copies' key of a node that is such a scan.
+fn scan_key(node: &Arc<dyn ExecutionPlan>) -> Option<String> {
+    without_predicate(node).map(|files| key_of(&files))
+}
+
+/// What a scan reads, whatever its projection: the files (with their ranges and
+/// partition values) in their partitions, and the table schema.
+fn files_key(files: &FileScanConfig) -> String {
+    let groups: Vec<Vec<String>> = files
+        .file_groups
+        .iter()
+        .map(|group| {
+            group
+                .files()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {:?} {:?}",
+                        f.object_meta.location, f.range, f.partition_values
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    format!(
+        "{} {groups:?} {:?} {:?}",
+        files.object_store_url,
+        files.file_source().table_schema().table_schema(),
+        files.batch_size
+    )
 }
 
 /// A Parquet scan's configuration with its predicate replaced by `true`, when it has
@@ -174,20 +371,18 @@ fn without_predicate(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<FileScanConfig
     Some(Arc::new(files))
 }
 
-/// `plan` with the node `scan` replaced by a [`SharedScanExec`] in `role`.
+/// `plan` with the node `scan` replaced by what `make` makes of it.
 fn replace(
     plan: Arc<dyn ExecutionPlan>,
     scan: &Arc<dyn ExecutionPlan>,
-    role: Role,
-    shared: &Arc<Shared>,
+    make: impl Fn(Arc<dyn ExecutionPlan>) -> SharedScanExec,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_down(|node| {
         if !Arc::ptr_eq(&node, scan) {
             return Ok(Transformed::no(node));
         }
-        let exec = SharedScanExec::new(Arc::clone(&node), role, Arc::clone(shared));
         Ok(Transformed::new(
-            Arc::new(exec) as Arc<dyn ExecutionPlan>,
+            Arc::new(make(node)) as Arc<dyn ExecutionPlan>,
             true,
             TreeNodeRecursion::Stop,
         ))
@@ -196,12 +391,16 @@ fn replace(
 }
 
 /// Which copy of a shared scan a [`SharedScanExec`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Role {
     /// The build side's: reads the files and keeps what it decoded.
     Keeps,
-    /// The probe side's: hands on what was kept, reads the rest.
-    Reads,
+    /// The probe side's: hands on what was kept (through `projection` when its own
+    /// differs), reads the rest of `files` itself.
+    Reads {
+        files: Arc<FileScanConfig>,
+        projection: Option<ProjectionExprs>,
+    },
 }
 
 /// What the two copies of one scan share: the files, and per partition what was kept.
@@ -233,10 +432,14 @@ impl Shared {
         }
     }
 
-    /// Some files of one partition, in their order, as one scan.
-    fn scan(&self, partition: usize, files: Range<usize>) -> Arc<dyn ExecutionPlan> {
-        let files = self.files.file_groups[partition].files()[files].to_vec();
-        let mut config = (*self.files).clone();
+    /// Some files of one partition, in their order, as one scan (`config`'s columns).
+    fn scan(
+        config: &FileScanConfig,
+        partition: usize,
+        files: Range<usize>,
+    ) -> Arc<dyn ExecutionPlan> {
+        let files = config.file_groups[partition].files()[files].to_vec();
+        let mut config = config.clone();
         config.file_groups = vec![FileGroup::new(files)];
         DataSourceExec::from_data_source(config)
     }
@@ -304,7 +507,7 @@ impl DisplayAs for SharedScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let role = match self.role {
             Role::Keeps => "keeps what it reads for the probe side",
-            Role::Reads => "reads what the build side kept",
+            Role::Reads { .. } => "reads what the build side kept",
         };
         write!(f, "SharedScanExec: {role}, ")?;
         match self.scan.downcast_ref::<DataSourceExec>() {
@@ -347,9 +550,15 @@ impl ExecutionPlan for SharedScanExec {
         }
     }
 
-    /// Another run starts from the scan alone: the copies' shared state is spent.
+    /// Another run (or the run of a shared subplan's copy) shares as this one did:
+    /// only the first keeper of a partition keeps and the first reader takes, so a
+    /// second run reads its files itself, or takes batches decoded from the same files.
     fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
-        Arc::clone(&self.scan).reset_state()
+        Ok(Arc::new(Self::new(
+            Arc::clone(&self.scan).reset_state()?,
+            self.role.clone(),
+            Arc::clone(&self.shared),
+        )))
     }
 
     fn statistics_from_inputs(
@@ -372,12 +581,17 @@ impl ExecutionPlan for SharedScanExec {
         let schema = self.schema();
         let shared = Arc::clone(&self.shared);
         let metrics = Counters::new(&self.metrics, partition);
-        let stream: BoxStream<'static, Result<RecordBatch>> = match self.role {
+        let stream: BoxStream<'static, Result<RecordBatch>> = match &self.role {
             Role::Keeps => Box::pin(KeepingStream::new(shared, partition, context, metrics)),
-            Role::Reads => {
+            Role::Reads { files, projection } => {
+                let own = Own {
+                    files: Arc::clone(files),
+                    projection: projection.clone(),
+                    schema: Arc::clone(&schema),
+                };
                 // Decided when first polled: by then a hash join has read its build side.
                 futures::stream::once(futures::future::lazy(move |_| {
-                    read_kept_then_rest(&shared, partition, context, &metrics)
+                    read_kept_then_rest(&shared, &own, partition, context, &metrics)
                 }))
                 .try_flatten()
                 .boxed()
@@ -404,9 +618,41 @@ impl Counters {
     }
 }
 
+/// The probe copy's own columns: its files, and how kept batches become its rows.
+struct Own {
+    files: Arc<FileScanConfig>,
+    projection: Option<ProjectionExprs>,
+    schema: SchemaRef,
+}
+
+impl Own {
+    /// `batches` (the build copy's columns) as this copy's rows.
+    fn rows_of(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+        let Some(projection) = &self.projection else {
+            return Ok(batches);
+        };
+        let Some(first) = batches.first() else {
+            return Ok(batches);
+        };
+        let projector = projection.make_projector(&first.schema())?;
+        batches
+            .iter()
+            .map(|batch| {
+                let projected = projector.project_batch(batch)?;
+                Ok(RecordBatch::try_new_with_options(
+                    Arc::clone(&self.schema),
+                    projected.columns().to_vec(),
+                    &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+                )?)
+            })
+            .collect()
+    }
+}
+
 /// The probe copy's batches: what the build copy kept, then the files it did not keep.
 fn read_kept_then_rest(
     shared: &Shared,
+    own: &Own,
     partition: usize,
     context: Arc<TaskContext>,
     metrics: &Counters,
@@ -428,14 +674,13 @@ fn read_kept_then_rest(
     let remaining = shared.file_count(partition) - from;
     metrics.files_read_again.add(remaining);
     let kept = HandOn {
-        batches: batches.into(),
+        batches: own.rows_of(batches)?.into(),
         reservation,
     };
     let rest = if remaining == 0 {
         futures::stream::empty().boxed()
     } else {
-        shared
-            .scan(partition, from..shared.file_count(partition))
+        Shared::scan(&own.files, partition, from..shared.file_count(partition))
             .execute(0, context)?
             .boxed()
     };
@@ -471,6 +716,8 @@ struct KeepingStream {
     file: usize,
     current: Option<SendableRecordBatchStream>,
     started: bool,
+    /// Whether this stream keeps: only the first keeper of a partition does.
+    keeping: bool,
     finished: bool,
 }
 
@@ -489,6 +736,7 @@ impl KeepingStream {
             file: 0,
             current: None,
             started: false,
+            keeping: false,
             finished: false,
         }
     }
@@ -504,8 +752,11 @@ impl KeepingStream {
         self.started = true;
         let name = format!("SharedScan[{}]", self.partition);
         let pool = self.context.memory_pool();
-        let mut slot = self.slot()?;
+        let mut slot = self.shared.partitions[self.partition]
+            .lock()
+            .map_err(|_| poisoned())?;
         if matches!(*slot, Slot::Untouched) {
+            self.keeping = true;
             *slot = Slot::Keeping(Kept {
                 batches: Vec::new(),
                 files: 0,
@@ -520,6 +771,9 @@ impl KeepingStream {
 
     /// Moves on to file `file`: the ones before it are wholly kept.
     fn file_done(&self, file: usize) -> Result<()> {
+        if !self.keeping {
+            return Ok(());
+        }
         if let Slot::Keeping(kept) = &mut *self.slot()? {
             kept.files = file;
             kept.file_start = kept.batches.len();
@@ -529,6 +783,9 @@ impl KeepingStream {
     }
 
     fn keep(&self, batch: &RecordBatch) -> Result<()> {
+        if !self.keeping {
+            return Ok(());
+        }
         let max_bytes = self.shared.max_bytes;
         let mut slot = self.slot()?;
         let Slot::Keeping(kept) = &mut *slot else {
@@ -569,7 +826,7 @@ impl KeepingStream {
             return Ok(false);
         }
         self.file_done(self.file)?;
-        let scan = self.shared.scan(self.partition, self.file..self.file + 1);
+        let scan = Shared::scan(&self.shared.files, self.partition, self.file..self.file + 1);
         self.current = Some(scan.execute(0, Arc::clone(&self.context))?);
         self.file += 1;
         Ok(true)
@@ -578,6 +835,9 @@ impl KeepingStream {
     /// Every file is read: all of them are kept (or as many as fitted).
     fn finish(&mut self) -> Result<()> {
         self.finished = true;
+        if !self.keeping {
+            return Ok(());
+        }
         self.file_done(self.file)?;
         let mut slot = self.slot()?;
         self.stop_keeping(&mut slot);
@@ -628,7 +888,7 @@ impl Stream for KeepingStream {
 impl Drop for KeepingStream {
     /// Stopped early (an error, a limit above): whole files kept so far stay usable.
     fn drop(&mut self) {
-        if self.finished {
+        if self.finished || !self.keeping {
             return;
         }
         if let Ok(mut slot) = self.slot() {
@@ -747,7 +1007,7 @@ mod tests {
         let (mut kept, mut again) = (0, 0);
         plan.apply(|node| {
             if let Some(scan) = node.downcast_ref::<SharedScanExec>() {
-                if scan.role == Role::Reads {
+                if matches!(scan.role, Role::Reads { .. }) {
                     let metrics = node.metrics().unwrap();
                     let sum = |name| metrics.sum_by_name(name).map_or(0, |m| m.as_usize());
                     kept += sum("kept_rows");
@@ -811,7 +1071,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_subplan_computed_once_for_its_copies_stays_so() {
+    async fn a_subplan_computed_once_for_its_copies_stays_so_and_keeps_its_scan() {
         let lake = lake();
         // Cohorts: the first product of each customer, read twice.
         let query =
@@ -827,10 +1087,30 @@ mod tests {
             Arc::new(super::super::shared_subplan::SharedSubplanRule::default()),
             Arc::new(SharedScanRule::default()),
         ];
-        let (rows, plan, _, _) = run(&with_rules(rules, &lake).await, query).await;
+        let (rows, plan, kept, again) = run(&with_rules(rules, &lake).await, query).await;
         assert_eq!(rows, expected);
+        // Still computed once for both copies, and its scan kept for the join's probe
+        // side (which reads other expressions of the same columns).
         assert_eq!(plan.matches("SharedSubplanExec").count(), 2, "{plan}");
-        assert!(!plan.contains("SharedScanExec"), "{plan}");
+        assert_eq!(
+            plan.matches("SharedScanExec: keeps").count(),
+            2,
+            "in both copies: {plan}"
+        );
+        assert_eq!(plan.matches("SharedScanExec: reads").count(), 1, "{plan}");
+        assert_eq!((kept, again), (FILES * ROWS_PER_FILE, 0), "{plan}");
+        // A subplan result too big to hold: each copy runs its own subtree, with its
+        // keeper; one keeps, and the rows are the same.
+        let rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> = vec![
+            Arc::new(super::super::shared_subplan::SharedSubplanRule { max_bytes: 1 }),
+            Arc::new(SharedScanRule::default()),
+        ];
+        let (rows, _, kept, again) = run(&with_rules(rules, &lake).await, query).await;
+        assert_eq!(rows, expected);
+        assert!(
+            kept % ROWS_PER_FILE == 0 && kept / ROWS_PER_FILE + again == FILES,
+            "kept {kept} rows, read {again} files again"
+        );
     }
 
     #[tokio::test]

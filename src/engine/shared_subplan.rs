@@ -282,6 +282,26 @@ impl SharedSubplanExec {
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
+
+    /// The same for every copy of one subplan.
+    pub fn result_id(&self) -> usize {
+        Arc::as_ptr(&self.result) as usize
+    }
+
+    /// The subtree this copy runs (or the shared result runs for it).
+    pub fn own(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.own
+    }
+
+    /// This copy over `own`, a subtree with the same rows (a rewrite of its nodes),
+    /// still sharing its result with the other copies.
+    pub fn with_own(&self, own: Arc<dyn ExecutionPlan>) -> Self {
+        Self {
+            own,
+            result: Arc::clone(&self.result),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
 }
 
 impl DisplayAs for SharedSubplanExec {
