@@ -76,6 +76,17 @@ fn completed(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The members of `busy` who said yes to marketing, sorted as text.
+async fn consenting_members(c: &tokio_postgres::Client) -> Vec<String> {
+    let mut keys = column(
+        c,
+        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
+    )
+    .await;
+    keys.sort();
+    keys
+}
+
 /// The first column of a CSV file, header skipped.
 fn csv_keys(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -106,13 +117,7 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
     c.batch_execute("RUN EXPORT entered")
         .await
         .expect("first run");
-    let consenting: BTreeSet<String> = column(
-        &c,
-        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
-    )
-    .await
-    .into_iter()
-    .collect();
+    let consenting: BTreeSet<String> = consenting_members(&c).await.into_iter().collect();
     let everyone = column(&c, "SELECT count(*) FROM audience.busy").await;
     assert!(consenting.len() > 2, "{consenting:?}");
     assert_ne!(everyone, vec![consenting.len().to_string()], "some said no");
@@ -161,13 +166,7 @@ async fn entered_exports_deliver_each_new_member_once_with_consent() {
     c.batch_execute("RUN EXPORT exited")
         .await
         .expect("exited run");
-    let consenting_now: BTreeSet<String> = column(
-        &c,
-        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
-    )
-    .await
-    .into_iter()
-    .collect();
+    let consenting_now: BTreeSet<String> = consenting_members(&c).await.into_iter().collect();
     let files = completed(&setup.path("out/entered"));
     let third: BTreeSet<String> = csv_keys(&files[2]).into_iter().collect();
     let expected: BTreeSet<String> = after
@@ -697,12 +696,7 @@ async fn webhooks_are_retried_and_a_failed_run_is_delivered_by_the_next() {
     c.batch_execute("RUN EXPORT hooked")
         .await
         .expect("delivered after retries");
-    let mut consenting = column(
-        &c,
-        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
-    )
-    .await;
-    consenting.sort();
+    let consenting = consenting_members(&c).await;
     assert_eq!(hook.keys(), consenting);
     // A retried batch carries the key of its first try.
     assert_eq!(
@@ -791,12 +785,7 @@ async fn a_scheduled_run_that_fails_is_retried_at_the_next_tick_and_delivers_the
     // Back up: a later tick delivers every entered member, once to the files.
     hook.failures.store(0, std::sync::atomic::Ordering::SeqCst);
     eventually(Duration::from_secs(30), runs("ok")).await;
-    let mut consenting = column(
-        &c,
-        "SELECT CAST(customer_id AS TEXT) FROM audience.busy WHERE marketing_opt_in",
-    )
-    .await;
-    consenting.sort();
+    let consenting = consenting_members(&c).await;
     assert_eq!(hook.keys(), consenting);
     s.stop().await;
     let mut in_files: Vec<String> = completed(&setup.path("out/ticking_hook"))

@@ -1,7 +1,9 @@
 //! A lake in S3: the tiny lake uploaded to a local S3-compatible server (moto, started
-//! here on loopback) serves the same answers as the folder it came from, new objects
-//! are picked up by polling, a truncated object never breaks serving, and a bucket that
-//! cannot be listed is a startup error naming the root.
+//! here on loopback) serves the same answers as the folder it came from; new, rewritten
+//! and removed objects are picked up by polling, and an audience over the bucket follows
+//! them; a truncated object never breaks serving; a bucket that cannot be listed is a
+//! startup error naming the root, and so are refused credentials (never printing the
+//! secret).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -26,6 +28,12 @@ const BUCKET: &str = "lake";
 
 impl S3Server {
     fn start() -> Option<Self> {
+        Self::start_checking(false)
+    }
+
+    /// With `checking_keys`, every request after the bucket is made must be signed by
+    /// a key moto knows: none are made, so every key is refused.
+    fn start_checking(checking_keys: bool) -> Option<Self> {
         if !require_tool("moto_server") {
             return None;
         }
@@ -33,7 +41,11 @@ impl S3Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let process = std::process::Command::new("moto_server")
+        let mut command = std::process::Command::new("moto_server");
+        if checking_keys {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", "1");
+        }
+        let process = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -104,6 +116,23 @@ async fn upload(store: &Arc<dyn ObjectStore>, dir: &Path, prefix: &str) {
     }
 }
 
+/// A Parquet file of the first `n` rows of the Parquet file `bytes`.
+fn first_rows(bytes: &[u8], n: usize) -> Vec<u8> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::copy_from_slice(bytes),
+    )
+    .unwrap()
+    .with_batch_size(n)
+    .build()
+    .unwrap();
+    let batch = reader.into_iter().next().unwrap().unwrap().slice(0, n);
+    let mut out = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    out
+}
+
 async fn put(store: &Arc<dyn ObjectStore>, key: &str, bytes: Vec<u8>) {
     store
         .put(&StorePath::from(key), PutPayload::from(bytes))
@@ -137,10 +166,19 @@ async fn a_lake_in_s3_answers_as_its_folder_and_picks_up_new_objects() {
     .await;
     upload(&store, &local.lake, "warehouse/lake").await;
     let endpoint = s3.config();
-    let remote = TestServer::start(move |c, _| {
+    let remote = TestServer::start(move |c, dir| {
         c.lake.root = format!("s3://{BUCKET}/warehouse/lake");
         c.lake.s3 = endpoint;
         c.lake.poll_ms = 200;
+        // An audience over the bucket: the years of the partitioned table.
+        let definitions = dir.join("audiences");
+        std::fs::create_dir_all(&definitions).unwrap();
+        std::fs::write(
+            definitions.join("years.sql"),
+            "-- key: year\nSELECT year, count(*) AS products FROM lake.parted GROUP BY year\n",
+        )
+        .unwrap();
+        c.audiences.dir = definitions.display().to_string();
     })
     .await;
     let (l, r) = (local.client().await, remote.client().await);
@@ -181,6 +219,60 @@ async fn a_lake_in_s3_answers_as_its_folder_and_picks_up_new_objects() {
     .await;
     let years = rows(&r, "SELECT DISTINCT year FROM lake.parted ORDER BY 1").await;
     assert_eq!(years, [["2023"], ["2024"], ["2025"]]);
+    // ... and the audience over it refreshes: the new year entered.
+    let entered = eventually(Duration::from_secs(20), || async {
+        let changes = rows(
+            &r,
+            "SELECT key, change FROM datapunk.audience_changes WHERE refresh_id > 1 ORDER BY 1",
+        )
+        .await;
+        (!changes.is_empty()).then_some(changes)
+    })
+    .await;
+    assert_eq!(entered, [["2025", "entered"]]);
+
+    // An object rewritten under the same name is read anew.
+    let three_rows = first_rows(&part, 3);
+    put(
+        &store,
+        "warehouse/lake/parted/year=2025/c.parquet",
+        three_rows,
+    )
+    .await;
+    eventually(Duration::from_secs(20), || async {
+        let n = scalar(&r, "SELECT count(*) FROM lake.parted WHERE year = 2025").await?;
+        (n == "3").then_some(())
+    })
+    .await;
+    assert_eq!(
+        rows(&r, "SELECT products FROM audience.years WHERE year = 2025").await,
+        [["3"]]
+    );
+    // A removed object leaves the table, and its year leaves the audience.
+    store
+        .delete(&StorePath::from(
+            "warehouse/lake/parted/year=2025/c.parquet",
+        ))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(20), || async {
+        let now: i64 = scalar(&r, "SELECT count(*) FROM lake.parted")
+            .await?
+            .parse()
+            .ok()?;
+        (now == before).then_some(())
+    })
+    .await;
+    let exited = eventually(Duration::from_secs(20), || async {
+        let changes = rows(
+            &r,
+            "SELECT key FROM datapunk.audience_changes WHERE change = 'exited'",
+        )
+        .await;
+        (!changes.is_empty()).then_some(changes)
+    })
+    .await;
+    assert_eq!(exited, [["2025"]]);
 
     // A truncated object: its table is not served, everything else still is.
     put(
@@ -222,4 +314,28 @@ async fn a_bucket_that_cannot_be_listed_is_a_startup_error_naming_the_root() {
         error.contains("lake.root = \"s3://no-such-bucket/lake\""),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn refused_credentials_are_a_startup_error_that_never_shows_the_secret() {
+    let Some(s3) = S3Server::start_checking(true) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.state.dir = dir.path().join("state").display().to_string();
+    config.lake.root = format!("s3://{BUCKET}/lake");
+    config.lake.s3 = s3.config();
+    config.lake.s3.secret_access_key = "a-secret-never-printed".into();
+    let Err(error) = App::build(config).await else {
+        panic!("a server with refused credentials");
+    };
+    let error = error.to_string();
+    assert!(error.contains("lake.root = \"s3://lake/lake\""), "{error}");
+    assert!(
+        error.contains("InvalidAccessKeyId") || error.contains("403"),
+        "{error}"
+    );
+    assert!(!error.contains("a-secret-never-printed"), "{error}");
 }

@@ -1,0 +1,200 @@
+//! The lake in object storage against the same lake on local disk: the anchor lake
+//! (1e7 order lines unless `DATAPUNK_BENCH_LINES` says otherwise) is uploaded to a local
+//! S3-compatible server (moto, started here on loopback), and the three anchor queries
+//! run on a server over the folder and on a server over the bucket, in one run: medians
+//! of `DATAPUNK_BENCH_RUNS` (3), the rows compared, the overhead ratio printed. moto is a
+//! Python server that holds objects in memory: the ratio is an upper bound of what a
+//! real S3 endpoint on a fast network costs. See README.md.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+#[path = "support/anchor_lake.rs"]
+mod anchor_lake;
+#[path = "support/measure.rs"]
+#[allow(dead_code)] // peak RSS: not what this bench compares
+mod measure;
+#[path = "support/server.rs"]
+mod server;
+
+use anchor_lake::bench_lake;
+use measure::{bench_size, commit, median};
+use server::BenchServer;
+
+const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
+const BUCKET: &str = "lake";
+
+const QUERIES: &[(&str, &str)] = &[
+    ("rfm.sql", include_str!("queries/rfm.sql")),
+    (
+        "cohort_retention.sql",
+        include_str!("queries/cohort_retention.sql"),
+    ),
+    (
+        "copurchase_pairs.sql",
+        include_str!("queries/copurchase_pairs.sql"),
+    ),
+];
+
+/// moto's S3 server on a free loopback port with one empty bucket; stopped on drop.
+struct Moto {
+    endpoint: String,
+    process: std::process::Child,
+}
+
+impl Moto {
+    fn start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let process = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ureq::put(&format!("{endpoint}/{BUCKET}"))
+            .send_empty()
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Self { endpoint, process })
+    }
+
+    fn s3_config(&self) -> datapunk::config::S3Config {
+        datapunk::config::S3Config {
+            endpoint: self.endpoint.clone(),
+            region: "us-east-1".into(),
+            allow_http: true,
+            access_key_id: "bench".into(),
+            secret_access_key: "bench".into(),
+        }
+    }
+
+    /// Uploads every file under `dir` to `prefix/<relative path>`; the bytes sent.
+    async fn upload(&self, dir: &Path, prefix: &str) -> u64 {
+        let store = AmazonS3Builder::new()
+            .with_bucket_name(BUCKET)
+            .with_endpoint(&self.endpoint)
+            .with_region("us-east-1")
+            .with_allow_http(true)
+            .with_access_key_id("bench")
+            .with_secret_access_key("bench")
+            .build()
+            .expect("an S3 client");
+        let store: Arc<dyn ObjectStore> = Arc::new(store);
+        let mut bytes = 0;
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder).expect("lake").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let relative = path.strip_prefix(dir).expect("inside").display();
+                let data = std::fs::read(&path).expect("file");
+                bytes += data.len() as u64;
+                store
+                    .put(
+                        &StorePath::from(format!("{prefix}/{relative}")),
+                        PutPayload::from(data),
+                    )
+                    .await
+                    .expect("upload");
+            }
+        }
+        bytes
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The rows of `sql` as text, and the median time of `runs` runs.
+async fn timed(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    runs: usize,
+) -> (Vec<Vec<String>>, Duration) {
+    let mut times = Vec::new();
+    let mut rows = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let messages = client.simple_query(sql).await.expect(sql);
+        times.push(t.elapsed());
+        rows = messages
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_owned())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect();
+    }
+    (rows, median(times))
+}
+
+#[tokio::main]
+async fn main() {
+    let (lines, runs) = bench_size(10_000_000);
+    let Some(moto) = Moto::start() else {
+        eprintln!("\n!!!!! SKIPPING the S3 bench: moto_server is missing (pip install 'moto[server]') !!!!!\n");
+        return;
+    };
+    let lake = bench_lake(BENCHES, lines);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t = Instant::now();
+    let bytes = moto.upload(&lake, "anchor").await;
+    println!(
+        "S3 bench: {cores} cores, commit {}, {lines} order lines ({}), {} MiB uploaded to moto in {:.1} s",
+        commit(),
+        lake.display(),
+        bytes >> 20,
+        t.elapsed().as_secs_f64()
+    );
+    let local = BenchServer::start(&lake).await;
+    let endpoint = moto.s3_config();
+    let remote = BenchServer::start_with(&lake, move |c| {
+        c.lake.root = format!("s3://{BUCKET}/anchor");
+        c.lake.s3 = endpoint;
+    })
+    .await;
+    println!("| query | local folder | moto S3 | S3 / local | rows equal |");
+    println!("|---|---|---|---|---|");
+    for (name, sql) in QUERIES {
+        let (local_rows, local_time) = timed(&local.client, sql, runs).await;
+        let (remote_rows, remote_time) = timed(&remote.client, sql, runs).await;
+        println!(
+            "| {name} | {:.2} s | {:.2} s | {:.2} | {} |",
+            local_time.as_secs_f64(),
+            remote_time.as_secs_f64(),
+            remote_time.as_secs_f64() / local_time.as_secs_f64(),
+            if local_rows == remote_rows {
+                "yes".to_owned()
+            } else {
+                format!("NO ({} vs {} rows)", local_rows.len(), remote_rows.len())
+            }
+        );
+    }
+    remote.stop().await;
+    local.stop().await;
+}
