@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::engine::admission::QueryGate;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::lake::{watch, Lake, LakeStore};
+use crate::lake::{watch, Lake, LakeStore, ScanSummary};
 use crate::pg::catalog::computed_view::ComputedView;
 use crate::result_cache::ResultCache;
 use crate::server::auth::Users;
@@ -46,7 +46,8 @@ pub struct App {
 /// lake changes, always on the [`Background`] runtime.
 #[derive(Debug, Clone)]
 struct Refresher {
-    lake: Arc<Lake>,
+    /// The lake, then its mounts.
+    lakes: Vec<Arc<Lake>>,
     warehouse: Arc<Warehouse>,
     audiences: Arc<Audiences>,
     exports: Arc<Exports>,
@@ -71,7 +72,10 @@ impl Refresher {
     }
 
     async fn rescan_and_rebuild(&self) -> String {
-        let summary = self.lake.rescan().await;
+        let mut summary = ScanSummary::default();
+        for lake in &self.lakes {
+            summary = summary.merge(lake.rescan().await);
+        }
         let mut message = format!(
             "lake: {} added, {} changed, {} removed, {} failed",
             summary.added.len(),
@@ -371,9 +375,24 @@ impl App {
                 .map_err(|e| Error::Config(format!("lake.root = {:?}: {e}", config.lake.root)))?;
         }
         root.register(engine.runtime());
-        let lake = Arc::new(Lake::new(root, Arc::clone(&engine)));
-        let summary = lake.rescan().await;
-        tracing::info!(lake = %lake.root().shown(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
+        let mut lakes = vec![Arc::new(Lake::new(root, Arc::clone(&engine)))];
+        for (i, mount) in config.lake.mounts.iter().enumerate() {
+            let refused = |e: String| Error::Config(format!("lake.mounts[{i}].root: {e}"));
+            let root = LakeStore::open(&config.lake.of_mount(mount)).map_err(refused)?;
+            if root.local_folder().is_none() {
+                root.list().await.map_err(|e| refused(e.to_string()))?;
+            }
+            root.register(engine.runtime());
+            lakes.push(Arc::new(Lake::mounted(
+                root,
+                Arc::clone(&engine),
+                &mount.name,
+            )?));
+        }
+        for lake in &lakes {
+            let summary = lake.rescan().await;
+            tracing::info!(lake = %lake.root().shown(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
+        }
         let warehouse = Arc::new(
             Warehouse::open(scripts, Arc::clone(&engine), state.join("warehouse"))
                 .map_err(|e| Error::Config(format!("state.dir {}: {e}", state.display())))?,
@@ -417,7 +436,7 @@ impl App {
             tracing::warn!("no [[auth.users]] configured: trust authentication, any user name connects without a password (loopback only)");
         }
         let refresher = Refresher {
-            lake: Arc::clone(&lake),
+            lakes,
             warehouse: Arc::clone(&warehouse),
             audiences: Arc::clone(&audiences),
             exports: Arc::clone(&exports),
@@ -531,16 +550,21 @@ impl App {
             addr.map(|a| a.ip().to_string()).unwrap_or_default(),
             addr.map(|a| a.port()).unwrap_or_default(),
             self.config.server.database);
-        let watcher = if !self.config.lake.watch {
-            None
-        } else if let Some(folder) = self.refresher.lake.root().local_folder() {
-            self.watch_folder(folder, &shutdown)
-        } else {
-            Some((None, self.poll_object_store(&shutdown)))
-        };
+        // Folders are watched; object stores (no change events) are listed, all of
+        // them by one poller.
+        let mut watchers = Vec::new();
+        if self.config.lake.watch {
+            let lakes = &self.refresher.lakes;
+            for folder in lakes.iter().filter_map(|l| l.root().local_folder()) {
+                watchers.extend(self.watch_folder(folder, &shutdown));
+            }
+            if lakes.iter().any(|l| l.root().local_folder().is_none()) {
+                watchers.push((None, self.poll_object_store(&shutdown)));
+            }
+        }
         self.start_schedules(&shutdown).await;
         server::serve(self.listener, self.shared, shutdown).await;
-        if let Some((w, task)) = watcher {
+        for (w, task) in watchers {
             drop(w);
             task.abort();
         }

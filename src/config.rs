@@ -103,6 +103,8 @@ pub struct LakeConfig {
     pub poll_ms: u64,
     /// Connection to an `s3://` root (any S3-compatible service).
     pub s3: S3Config,
+    /// More lake roots, each served as a schema of its own.
+    pub mounts: Vec<MountConfig>,
 }
 
 impl Default for LakeConfig {
@@ -114,6 +116,7 @@ impl Default for LakeConfig {
             debounce_ms: 1000,
             poll_ms: 10_000,
             s3: S3Config::default(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -121,8 +124,82 @@ impl Default for LakeConfig {
 impl LakeConfig {
     /// The root's object store scheme (`s3`, `gs`, `az`), `None` for a folder.
     pub fn object_store_scheme(&self) -> Option<&str> {
-        let (scheme, _) = self.root.split_once("://")?;
-        Some(scheme)
+        object_store_scheme(&self.root)
+    }
+
+    /// The lake configuration of mount `mount`: its root, this lake's other settings.
+    pub fn of_mount(&self, mount: &MountConfig) -> LakeConfig {
+        LakeConfig {
+            root: mount.root.clone(),
+            mounts: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// `s3`, `gs` or `az` of an object store URL, `None` for a folder.
+fn object_store_scheme(root: &str) -> Option<&str> {
+    let (scheme, _) = root.split_once("://")?;
+    Some(scheme)
+}
+
+/// A lake root served as schema `name` (`[[lake.mounts]]`): a folder or an object store
+/// prefix, laid out like the lake, listed or watched like it, with the `[lake.s3]`
+/// connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MountConfig {
+    pub name: String,
+    pub root: String,
+}
+
+/// Schemas a mount cannot take.
+const RESERVED_SCHEMAS: &[&str] = &[
+    "lake",
+    "warehouse",
+    "audience",
+    "datapunk",
+    "public",
+    "pg_catalog",
+    "information_schema",
+];
+
+impl MountConfig {
+    /// What is wrong with the i-th mount on its own, as messages naming the key.
+    fn problems(&self, i: usize) -> Vec<String> {
+        let key = |k: &str| format!("lake.mounts[{i}].{k}");
+        let mut problems = Vec::new();
+        let mut chars = self.name.chars();
+        let identifier = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !identifier {
+            problems.push(format!(
+                "{} = {:?}: a mount is named like a schema (lower-case letters, digits, _)",
+                key("name"),
+                self.name
+            ));
+        } else if RESERVED_SCHEMAS.contains(&self.name.as_str()) {
+            problems.push(format!(
+                "{} = {:?} is a schema of datapunk's own",
+                key("name"),
+                self.name
+            ));
+        }
+        match object_store_scheme(&self.root) {
+            Some("s3" | "gs" | "az") => {}
+            Some(other) => problems.push(format!(
+                "{} = {:?}: {other}:// is not a supported object store (s3://, gs://, az://)",
+                key("root"),
+                self.root
+            )),
+            None if !Path::new(&self.root).is_dir() => problems.push(format!(
+                "{} = {:?} is not a directory",
+                key("root"),
+                self.root
+            )),
+            None => {}
+        }
+        problems
     }
 }
 
@@ -517,6 +594,16 @@ impl Config {
                 "warehouse.scripts_dir = {:?} is not a directory",
                 self.warehouse.scripts_dir
             ));
+        }
+        let mut mounts = std::collections::HashSet::new();
+        for (i, mount) in self.lake.mounts.iter().enumerate() {
+            problems.extend(mount.problems(i));
+            if !mounts.insert(mount.name.as_str()) {
+                problems.push(format!(
+                    "lake.mounts[{i}].name {:?} is used twice",
+                    mount.name
+                ));
+            }
         }
         let mut exports = std::collections::HashSet::new();
         for (i, export) in self.exports.iter().enumerate() {

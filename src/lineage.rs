@@ -16,7 +16,7 @@ use crate::engine::Engine;
 /// One table version a plan reads.
 #[derive(Debug, Clone)]
 pub struct Read {
-    pub schema: &'static str,
+    pub schema: String,
     pub name: String,
     /// Names the version (see [`crate::engine::SwapSchema`]).
     pub tag: String,

@@ -54,6 +54,8 @@ pub struct Engine {
     audience: Arc<SwapSchema>,
     system: Arc<MemorySchemaProvider>,
     status: Arc<Status>,
+    /// The schemas of `[[lake.mounts]]`, by name.
+    mounts: std::sync::RwLock<Vec<(String, Arc<SwapSchema>)>>,
 }
 
 /// One connection's session and its search path.
@@ -196,6 +198,7 @@ impl Engine {
             audience,
             system,
             status,
+            mounts: std::sync::RwLock::new(Vec::new()),
         })
     }
 
@@ -221,14 +224,45 @@ impl Engine {
     pub fn published_as(
         &self,
         table: &Arc<dyn datafusion::catalog::TableProvider>,
-    ) -> Option<(&'static str, String, String)> {
-        [
+    ) -> Option<(String, String, String)> {
+        let own = [
             (LAKE_SCHEMA, &self.lake),
             (WAREHOUSE_SCHEMA, &self.warehouse),
             (AUDIENCE_SCHEMA, &self.audience),
         ]
         .into_iter()
-        .find_map(|(schema, tables)| tables.find(table).map(|(name, tag)| (schema, name, tag)))
+        .find_map(|(schema, tables)| {
+            tables
+                .find(table)
+                .map(|(name, tag)| (schema.to_owned(), name, tag))
+        });
+        own.or_else(|| {
+            let mounts = self.mounts.read().ok()?;
+            mounts.iter().find_map(|(schema, tables)| {
+                tables
+                    .find(table)
+                    .map(|(name, tag)| (schema.clone(), name, tag))
+            })
+        })
+    }
+
+    /// A new schema `name` whose tables are published like the lake's (a mounted lake
+    /// root).
+    ///
+    /// # Errors
+    /// The catalog refuses the schema.
+    pub fn mount(&self, name: &str) -> Result<Arc<SwapSchema>> {
+        let schema = Arc::new(SwapSchema::default());
+        let catalog = self
+            .base
+            .catalog_list()
+            .catalog(&self.database)
+            .ok_or_else(|| Error::Config(format!("catalog {} is missing", self.database)))?;
+        catalog.register_schema(name, Arc::clone(&schema) as Arc<dyn SchemaProvider>)?;
+        if let Ok(mut mounts) = self.mounts.write() {
+            mounts.push((name.to_owned(), Arc::clone(&schema)));
+        }
+        Ok(schema)
     }
 
     /// Adds a read-only table to schema `datapunk` (the system tables of other modules).

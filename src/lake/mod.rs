@@ -160,6 +160,15 @@ impl ScanSummary {
     pub fn is_change(&self) -> bool {
         !(self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty())
     }
+
+    /// This and `other` (the rescan of another root) as one.
+    pub fn merge(mut self, other: ScanSummary) -> Self {
+        self.added.extend(other.added);
+        self.changed.extend(other.changed);
+        self.removed.extend(other.removed);
+        self.failed.extend(other.failed);
+        self
+    }
 }
 
 /// The lake under one root.
@@ -167,6 +176,9 @@ impl ScanSummary {
 pub struct Lake {
     root: LakeStore,
     engine: Arc<Engine>,
+    /// The schema its tables are served in: `lake`, or a mount's name.
+    schema_name: String,
+    schema: Arc<crate::engine::SwapSchema>,
     /// The files each registered table was built from, to skip unchanged tables.
     registered: Mutex<HashMap<String, Vec<DataFile>>>,
     /// Row counts from Parquet footers, keyed by the object as listed.
@@ -370,10 +382,32 @@ fn object_key(meta: &ObjectMeta) -> ObjectKey {
 }
 
 impl Lake {
+    /// The lake, served as schema `lake`.
     pub fn new(root: LakeStore, engine: Arc<Engine>) -> Self {
+        let schema = Arc::clone(engine.lake());
+        Self::serving(root, engine, crate::engine::LAKE_SCHEMA, schema)
+    }
+
+    /// A mounted root, served as schema `name` (`[[lake.mounts]]`).
+    ///
+    /// # Errors
+    /// The schema cannot be made.
+    pub fn mounted(root: LakeStore, engine: Arc<Engine>, name: &str) -> crate::Result<Self> {
+        let schema = engine.mount(name)?;
+        Ok(Self::serving(root, engine, name, schema))
+    }
+
+    fn serving(
+        root: LakeStore,
+        engine: Arc<Engine>,
+        schema_name: &str,
+        schema: Arc<crate::engine::SwapSchema>,
+    ) -> Self {
         Self {
             root,
             engine,
+            schema_name: schema_name.to_owned(),
+            schema,
             registered: Mutex::new(HashMap::new()),
             footers: Mutex::new(HashMap::new()),
             scanning: tokio::sync::Mutex::new(()),
@@ -382,6 +416,24 @@ impl Lake {
 
     pub fn root(&self) -> &LakeStore {
         &self.root
+    }
+
+    /// The table as `datapunk.lake_tables` lists it: its name in the lake, and
+    /// `mount.name` in a mount.
+    fn status_key(&self, table: &str) -> String {
+        if self.schema_name == crate::engine::LAKE_SCHEMA {
+            table.to_owned()
+        } else {
+            format!("{}.{table}", self.schema_name)
+        }
+    }
+
+    /// Whether a `datapunk.lake_tables` key is one of this lake's tables.
+    fn owns_status(&self, key: &str) -> bool {
+        match key.split_once('.') {
+            Some((mount, _)) => mount == self.schema_name,
+            None => self.schema_name == crate::engine::LAKE_SCHEMA,
+        }
     }
 
     /// Rows in a Parquet file, from its footer (read once per version of the object);
@@ -468,13 +520,14 @@ impl Lake {
     }
 
     fn set_status(&self, name: &str, status: Option<LakeTableStatus>) {
+        let key = self.status_key(name);
         if let Ok(mut map) = self.engine.status().lake.write() {
             match status {
                 Some(s) => {
-                    map.insert(name.to_owned(), s);
+                    map.insert(key, s);
                 }
                 None => {
-                    map.remove(name);
+                    map.remove(&key);
                 }
             }
         }
@@ -493,7 +546,7 @@ impl Lake {
             }
         };
         let mut summary = ScanSummary::default();
-        let schema = Arc::clone(self.engine.lake());
+        let schema = Arc::clone(&self.schema);
         let previous: HashMap<String, Vec<DataFile>> = self
             .registered
             .lock()
@@ -511,7 +564,7 @@ impl Lake {
                 .lake
                 .read()
                 .ok()
-                .and_then(|m| m.get(&c.name).cloned());
+                .and_then(|m| m.get(&self.status_key(&c.name)).cloned());
             let versions = old.as_ref().map_or(0, |o| o.versions);
             match self.load(c).await {
                 Ok((table, rows)) => {
@@ -530,15 +583,15 @@ impl Lake {
                             loaded_at: Some(SystemTime::now()),
                         }),
                     );
-                    tracing::info!(table = %format!("lake.{}", c.name), files = c.files.len(), rows = ?rows, "lake table loaded");
+                    tracing::info!(table = %format!("{}.{}", self.schema_name, c.name), files = c.files.len(), rows = ?rows, "lake table loaded");
                     if existed {
-                        summary.changed.push(c.name.clone());
+                        summary.changed.push(self.status_key(&c.name));
                     } else {
-                        summary.added.push(c.name.clone());
+                        summary.added.push(self.status_key(&c.name));
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(table = %format!("lake.{}", c.name), %error, "{}", if existed { "lake table not reloaded; serving its last good version" } else { "lake table not loaded" });
+                    tracing::warn!(table = %format!("{}.{}", self.schema_name, c.name), %error, "{}", if existed { "lake table not reloaded; serving its last good version" } else { "lake table not loaded" });
                     self.set_status(
                         &c.name,
                         Some(LakeTableStatus {
@@ -550,7 +603,7 @@ impl Lake {
                             loaded_at: old.and_then(|o| o.loaded_at).filter(|_| existed),
                         }),
                     );
-                    summary.failed.push(c.name.clone());
+                    summary.failed.push(self.status_key(&c.name));
                 }
             }
         }
@@ -563,13 +616,16 @@ impl Lake {
                 if let Ok(mut m) = self.registered.lock() {
                     m.remove(name);
                 }
-                tracing::info!(table = %format!("lake.{name}"), "lake table removed");
-                summary.removed.push(name.clone());
+                tracing::info!(table = %format!("{}.{name}", self.schema_name), "lake table removed");
+                summary.removed.push(self.status_key(name));
             }
         }
         // Drop status rows of tables that are gone and never loaded.
         if let Ok(mut map) = self.engine.status().lake.write() {
-            map.retain(|name, _| present.contains(name.as_str()));
+            map.retain(|key, _| {
+                !self.owns_status(key)
+                    || candidates.iter().any(|c| self.status_key(&c.name) == *key)
+            });
         }
         summary
     }

@@ -221,3 +221,104 @@ async fn a_burst_of_files_leads_to_one_rescan() {
     .await;
     assert_eq!(versions, 1, "the burst was loaded in one rescan");
 }
+
+#[tokio::test]
+async fn a_mounted_root_is_a_schema_of_its_own_watched_like_the_lake() {
+    let extra = tempfile::tempdir().unwrap();
+    datapunk::testing::tiny_lake(extra.path());
+    let products = extra.path().join("products");
+    copy_part(&products, &extra.path().join("catalog_items/a.parquet"));
+    let root = extra.path().display().to_string();
+    let server = TestServer::start(move |c, _| {
+        c.lake.watch = true;
+        c.lake.mounts = vec![datapunk::config::MountConfig {
+            name: "events".into(),
+            root,
+        }];
+    })
+    .await;
+    let c = server.client().await;
+    // The same files answer the same in both schemas, and a join crosses them.
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { scalar(c, sql).await.expect("a count") }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM events.order_lines").await,
+        count("SELECT count(*) FROM lake.order_lines").await
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM lake.customers AS c \
+             JOIN events.order_lines AS l USING (customer_id)"
+        )
+        .await,
+        count("SELECT count(*) FROM lake.order_lines").await
+    );
+    // A table only the mount has is only there.
+    let items = count("SELECT count(*) FROM events.catalog_items").await;
+    assert_ne!(items, "0");
+    let e = c
+        .simple_query("SELECT * FROM lake.catalog_items")
+        .await
+        .expect_err("not in the lake");
+    assert_eq!(sqlstate(&e), "42P01");
+    // Both lakes' tables are listed, the mount's under its name.
+    assert_eq!(
+        scalar(
+            &c,
+            "SELECT state FROM datapunk.lake_tables WHERE table_name = 'events.catalog_items'"
+        )
+        .await,
+        Some("ok".to_owned())
+    );
+    assert_eq!(
+        scalar(
+            &c,
+            "SELECT state FROM datapunk.lake_tables WHERE table_name = 'order_lines'"
+        )
+        .await,
+        Some("ok".to_owned())
+    );
+    // The mount's folder is watched: a new file is served without REFRESH LAKE.
+    copy_part(&products, &extra.path().join("catalog_items/b.parquet"));
+    let doubled = (items.parse::<i64>().unwrap() * 2).to_string();
+    eventually(Duration::from_secs(20), || async {
+        (scalar(&c, "SELECT count(*) FROM events.catalog_items").await? == doubled).then_some(())
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_mount_taking_a_schema_of_datapunk_or_a_missing_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = datapunk::config::Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.state.dir = dir.path().join("state").display().to_string();
+    datapunk::testing::tiny_lake(&dir.path().join("lake"));
+    config.lake.root = dir.path().join("lake").display().to_string();
+    let mount = |name: &str, root: &str| datapunk::config::MountConfig {
+        name: name.into(),
+        root: root.into(),
+    };
+    config.lake.mounts = vec![
+        mount("warehouse", &config.lake.root),
+        mount("events", "/no/such/folder"),
+        mount("Bad Name", &config.lake.root),
+        mount("events", "ftp://x/y"),
+    ];
+    let Err(e) = datapunk::App::build(config).await else {
+        panic!("mounts refused");
+    };
+    let e = e.to_string();
+    for expected in [
+        "lake.mounts[0].name",
+        "lake.mounts[1].root",
+        "lake.mounts[2].name",
+        "lake.mounts[3].name \"events\" is used twice",
+        "lake.mounts[3].root",
+    ] {
+        assert!(e.contains(expected), "{expected} in {e}");
+    }
+}

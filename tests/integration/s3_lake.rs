@@ -339,3 +339,51 @@ async fn refused_credentials_are_a_startup_error_that_never_shows_the_secret() {
     );
     assert!(!error.contains("a-secret-never-printed"), "{error}");
 }
+
+#[tokio::test]
+async fn a_bucket_mounted_beside_a_local_lake_is_its_own_schema_and_polled() {
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let store = s3.store();
+    let staged = tempfile::tempdir().unwrap();
+    datapunk::testing::tiny_lake(staged.path());
+    upload(&store, staged.path(), "events").await;
+    let endpoint = s3.config();
+    let server = TestServer::start(move |c, _| {
+        c.lake.s3 = endpoint;
+        c.lake.poll_ms = 200;
+        c.lake.mounts = vec![datapunk::config::MountConfig {
+            name: "remote".into(),
+            root: format!("s3://{BUCKET}/events"),
+        }];
+    })
+    .await;
+    let c = server.client().await;
+    let local = rows(&c, "SELECT count(*), sum(quantity) FROM lake.order_lines").await;
+    assert_eq!(
+        rows(&c, "SELECT count(*), sum(quantity) FROM remote.order_lines").await,
+        local
+    );
+    // A new object in the bucket is found by polling (the local lake is watched).
+    let part = std::fs::read(
+        std::fs::read_dir(staged.path().join("products"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .unwrap(),
+    )
+    .unwrap();
+    put(&store, "events/new_items/a.parquet", part).await;
+    eventually(Duration::from_secs(20), || async {
+        scalar(
+            &c,
+            "SELECT state FROM datapunk.lake_tables WHERE table_name = 'remote.new_items'",
+        )
+        .await
+        .filter(|s| s == "ok")
+    })
+    .await;
+    server.stop().await;
+}
