@@ -6,6 +6,7 @@ mod harness;
 mod ab_test;
 mod audiences;
 mod auth;
+mod azure_lake;
 mod bi_tools;
 mod binary;
 mod cancel;
