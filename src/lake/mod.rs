@@ -8,6 +8,7 @@
 //! (or stays absent), and `datapunk.lake_tables` says why. Registers tables into the
 //! engine; never called by it.
 
+pub mod delta;
 pub mod store;
 pub mod table;
 pub mod watch;
@@ -145,6 +146,25 @@ struct Candidate {
     name: String,
     format: Format,
     files: Vec<DataFile>,
+    /// The commits of a Delta table's log (empty for a plain folder).
+    delta_log: Vec<ObjectMeta>,
+}
+
+impl Candidate {
+    /// What a rescan compares to tell whether the table changed.
+    fn listed(&self) -> Listed {
+        Listed {
+            files: self.files.clone(),
+            delta_log: self.delta_log.clone(),
+        }
+    }
+}
+
+/// The objects a table was built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    files: Vec<DataFile>,
+    delta_log: Vec<ObjectMeta>,
 }
 
 /// What a rescan did.
@@ -180,7 +200,7 @@ pub struct Lake {
     schema_name: String,
     schema: Arc<crate::engine::SwapSchema>,
     /// The files each registered table was built from, to skip unchanged tables.
-    registered: Mutex<HashMap<String, Vec<DataFile>>>,
+    registered: Mutex<HashMap<String, Listed>>,
     /// Row counts from Parquet footers, keyed by the object as listed.
     footers: Mutex<HashMap<ObjectKey, u64>>,
     /// One rescan at a time.
@@ -223,10 +243,17 @@ fn relative_parts(location: &StorePath, prefix: &StorePath) -> Option<Vec<String
 fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
     let mut folders: BTreeMap<String, Vec<DataFile>> = BTreeMap::new();
     let mut singles: BTreeMap<String, DataFile> = BTreeMap::new();
+    let mut logs: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
     for meta in objects {
         let Some(parts) = relative_parts(&meta.location, prefix) else {
             continue;
         };
+        if let [folder, log, file] = parts.as_slice() {
+            if log == delta::LOG_FOLDER && delta::commit_version(file).is_some() {
+                logs.entry(folder.clone()).or_default().push(meta);
+                continue;
+            }
+        }
         if parts.is_empty() || parts.iter().any(|p| is_ignored(p)) {
             continue;
         }
@@ -267,12 +294,15 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
         };
         files.retain(|f| f.format() == Some(format));
         let name = table_name(&raw);
+        let mut delta_log = logs.remove(&raw).unwrap_or_default();
+        delta_log.sort_by(|a, b| a.location.cmp(&b.location));
         tables.insert(
             name.clone(),
             Candidate {
                 name,
                 format,
                 files,
+                delta_log,
             },
         );
     }
@@ -290,6 +320,7 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
                 name,
                 format,
                 files: vec![file],
+                delta_log: Vec::new(),
             },
         );
     }
@@ -460,14 +491,39 @@ impl Lake {
             .map_or_else(|| f.meta.location.to_string(), |parts| parts.join("/"))
     }
 
-    /// Builds one table version from its files.
-    async fn load(&self, c: &Candidate) -> Result<(LakeTable, Option<u64>), String> {
-        if c.files.is_empty() {
+    /// The files of a Delta table current at its last commit (all of them for a plain
+    /// folder).
+    async fn current_files(&self, c: &Candidate) -> Result<Vec<DataFile>, String> {
+        if c.delta_log.is_empty() {
+            return Ok(c.files.clone());
+        }
+        let mut current = delta::current_files(self.root.store().as_ref(), &c.delta_log).await?;
+        let files: Vec<DataFile> = c
+            .files
+            .iter()
+            .filter(|f| {
+                relative_parts(&f.meta.location, self.root.prefix())
+                    .is_some_and(|parts| current.remove(&parts[1..].join("/")))
+            })
+            .cloned()
+            .collect();
+        match current.into_iter().next() {
+            Some(missing) => Err(format!(
+                "{missing} is in the Delta log but not in the folder"
+            )),
+            None => Ok(files),
+        }
+    }
+
+    /// Builds one table version from its files; the files it is made of.
+    async fn load(&self, c: &Candidate) -> Result<(LakeTable, Option<u64>, Vec<DataFile>), String> {
+        let files = self.current_files(c).await?;
+        if files.is_empty() {
             return Err("no .parquet or .csv files".to_owned());
         }
         let rows = if c.format == Format::Parquet {
             let mut total = 0u64;
-            for f in &c.files {
+            for f in &files {
                 total += self
                     .parquet_rows(f)
                     .await
@@ -477,8 +533,8 @@ impl Lake {
         } else {
             None
         };
-        let partitions = partition_columns(&c.files)?;
-        let metas: Vec<ObjectMeta> = c.files.iter().map(|f| f.meta.clone()).collect();
+        let partitions = partition_columns(&files)?;
+        let metas: Vec<ObjectMeta> = files.iter().map(|f| f.meta.clone()).collect();
         let session = self.engine.session();
         let state = session.ctx.state();
         let store = Arc::clone(self.root.store());
@@ -499,9 +555,9 @@ impl Lake {
                 ));
             }
         }
-        let files = metas
+        let partitioned = metas
             .into_iter()
-            .zip(&c.files)
+            .zip(&files)
             .map(|(meta, f)| {
                 let values = f
                     .partitions
@@ -514,8 +570,9 @@ impl Lake {
             .collect();
         let cols = partitions.into_iter().map(|(f, _)| f).collect();
         Ok((
-            LakeTable::new(self.root.url().clone(), schema, cols, files, format),
+            LakeTable::new(self.root.url().clone(), schema, cols, partitioned, format),
             rows,
+            files,
         ))
     }
 
@@ -547,14 +604,14 @@ impl Lake {
         };
         let mut summary = ScanSummary::default();
         let schema = Arc::clone(&self.schema);
-        let previous: HashMap<String, Vec<DataFile>> = self
+        let previous: HashMap<String, Listed> = self
             .registered
             .lock()
             .map(|m| m.clone())
             .unwrap_or_default();
 
         for c in &candidates {
-            if previous.get(&c.name) == Some(&c.files) {
+            if previous.get(&c.name) == Some(&c.listed()) {
                 continue;
             }
             let existed = schema.table_exist(&c.name);
@@ -567,15 +624,15 @@ impl Lake {
                 .and_then(|m| m.get(&self.status_key(&c.name)).cloned());
             let versions = old.as_ref().map_or(0, |o| o.versions);
             match self.load(c).await {
-                Ok((table, rows)) => {
-                    schema.publish(&c.name, Arc::new(table), files_tag(&c.files));
+                Ok((table, rows, files)) => {
+                    schema.publish(&c.name, Arc::new(table), files_tag(&files));
                     if let Ok(mut m) = self.registered.lock() {
-                        m.insert(c.name.clone(), c.files.clone());
+                        m.insert(c.name.clone(), c.listed());
                     }
                     self.set_status(
                         &c.name,
                         Some(LakeTableStatus {
-                            files: c.files.len(),
+                            files: files.len(),
                             versions: versions + 1,
                             rows,
                             state: "ok",
@@ -583,7 +640,7 @@ impl Lake {
                             loaded_at: Some(SystemTime::now()),
                         }),
                     );
-                    tracing::info!(table = %format!("{}.{}", self.schema_name, c.name), files = c.files.len(), rows = ?rows, "lake table loaded");
+                    tracing::info!(table = %format!("{}.{}", self.schema_name, c.name), files = files.len(), rows = ?rows, "lake table loaded");
                     if existed {
                         summary.changed.push(self.status_key(&c.name));
                     } else {

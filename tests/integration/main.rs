@@ -14,6 +14,7 @@ mod clients;
 mod clv;
 mod clv_tables;
 mod copy;
+mod delta_lake;
 mod differential;
 mod durability;
 mod errors;
