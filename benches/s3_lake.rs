@@ -25,7 +25,7 @@ mod server;
 
 use anchor_lake::bench_lake;
 use measure::{bench_size, commit, median};
-use server::BenchServer;
+use server::{rows, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
 const BUCKET: &str = "lake";
@@ -133,24 +133,13 @@ async fn timed(
     runs: usize,
 ) -> (Vec<Vec<String>>, Duration) {
     let mut times = Vec::new();
-    let mut rows = Vec::new();
+    let mut answer = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let messages = client.simple_query(sql).await.expect(sql);
+        answer = rows(client, sql).await.expect(sql);
         times.push(t.elapsed());
-        rows = messages
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                    (0..r.len())
-                        .map(|i| r.get(i).unwrap_or("").to_owned())
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect();
     }
-    (rows, median(times))
+    (answer, median(times))
 }
 
 #[tokio::main]

@@ -27,7 +27,7 @@ use anchor_lake::bench_lake;
 use datapunk::config::ServerConfig;
 use duckdb::run_duckdb;
 use measure::{commit, median, peak_rss_mib, reset_peak_rss};
-use server::BenchServer;
+use server::{rows, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -56,22 +56,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// The rows of `sql`, each as its fields' text (NULL as empty).
-async fn rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<Vec<String>>, String> {
-    let messages = client.simple_query(sql).await.map_err(|e| e.to_string())?;
-    Ok(messages
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("").to_owned())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Whether two fields say the same: equal text, or equal numbers (`12.30` and `12.3`).

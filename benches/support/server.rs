@@ -83,3 +83,20 @@ pub async fn first_row(client: &tokio_postgres::Client, sql: &str) -> Vec<String
         })
         .expect("a row")
 }
+
+/// The rows of `sql`, each as its fields' text (NULL as empty).
+#[allow(dead_code)] // the scale and S3 benches compare whole results
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<Vec<String>>, String> {
+    let messages = client.simple_query(sql).await.map_err(|e| e.to_string())?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("").to_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect())
+}

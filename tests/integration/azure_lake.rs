@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use object_store::azure::MicrosoftAzureBuilder;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 
-use crate::harness::{eventually, present_or_skip, rows, scalar, ServerProcess, TestServer};
+use crate::harness::{
+    eventually, first_part, present_or_skip, put, rows, scalar, upload, ServerProcess, TestServer,
+};
 
 const ACCOUNT: &str = "devstoreaccount1";
 /// The emulator's published development key.
@@ -115,27 +116,6 @@ fn create_container(url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn upload(store: &Arc<dyn ObjectStore>, dir: &Path, prefix: &str) {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let relative = path.strip_prefix(dir).unwrap().display().to_string();
-            store
-                .put(
-                    &StorePath::from(format!("{prefix}/{relative}")),
-                    PutPayload::from(std::fs::read(&path).unwrap()),
-                )
-                .await
-                .unwrap_or_else(|e| panic!("uploading {relative}: {e}"));
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_lake_in_azure_blob_storage_answers_as_its_folder() {
     let Some(azurite) = Azurite::start() else {
@@ -164,20 +144,8 @@ async fn a_lake_in_azure_blob_storage_answers_as_its_folder() {
         );
     }
     // A new blob is picked up by the next listing.
-    let products = local.lake.join("products");
-    let part = std::fs::read_dir(&products)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
-    store
-        .put(
-            &StorePath::from("curated/new_items/a.parquet"),
-            PutPayload::from(std::fs::read(part).unwrap()),
-        )
-        .await
-        .unwrap();
+    let part = std::fs::read(first_part(&local.lake.join("products"))).unwrap();
+    put(&store, "curated/new_items/a.parquet", part).await;
     eventually(Duration::from_secs(20), || async {
         scalar(
             &r,

@@ -117,17 +117,58 @@ impl Drop for TestServer {
     }
 }
 
-/// Copies one file of a table into `dest` (creating folders).
-pub fn copy_part(from_table: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    let first = std::fs::read_dir(from_table)
+/// The first Parquet file of a table folder (by name).
+pub fn first_part(table: &Path) -> PathBuf {
+    std::fs::read_dir(table)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .min()
-        .unwrap();
-    std::fs::copy(first, dest).unwrap();
+        .unwrap()
+}
+
+/// Copies one file of a table into `dest` (creating folders).
+pub fn copy_part(from_table: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(first_part(from_table), dest).unwrap();
+}
+
+/// Stores `bytes` as object `key`.
+pub async fn put(store: &std::sync::Arc<dyn object_store::ObjectStore>, key: &str, bytes: Vec<u8>) {
+    use object_store::ObjectStoreExt;
+    store
+        .put(
+            &object_store::path::Path::from(key),
+            object_store::PutPayload::from(bytes),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("uploading {key}: {e}"));
+}
+
+/// Uploads every file under `dir` to `prefix/<relative path>` (a lake into a bucket).
+pub async fn upload(
+    store: &std::sync::Arc<dyn object_store::ObjectStore>,
+    dir: &Path,
+    prefix: &str,
+) {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir).unwrap().display().to_string();
+            put(
+                store,
+                &format!("{prefix}/{relative}"),
+                std::fs::read(&path).unwrap(),
+            )
+            .await;
+        }
+    }
 }
 
 pub fn user(name: &str, password: &str, admin: bool) -> UserConfig {

@@ -6,7 +6,6 @@
 //! secret).
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +13,11 @@ use datapunk::config::{Config, S3Config};
 use datapunk::App;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 
-use crate::harness::{eventually, require_tool, rows, scalar, ServerProcess, TestServer};
+use crate::harness::{
+    eventually, first_part, put, require_tool, rows, scalar, upload, ServerProcess, TestServer,
+};
 
 /// moto's S3 server on a free loopback port, with one empty bucket.
 struct S3Server {
@@ -95,27 +96,6 @@ impl S3Server {
     }
 }
 
-/// Uploads every file under `dir` to `prefix/<relative path>`.
-async fn upload(store: &Arc<dyn ObjectStore>, dir: &Path, prefix: &str) {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let relative = path.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
-            put(
-                store,
-                &format!("{prefix}/{relative}"),
-                std::fs::read(&path).unwrap(),
-            )
-            .await;
-        }
-    }
-}
-
 /// A Parquet file of the first `n` rows of the Parquet file `bytes`.
 fn first_rows(bytes: &[u8], n: usize) -> Vec<u8> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
@@ -131,13 +111,6 @@ fn first_rows(bytes: &[u8], n: usize) -> Vec<u8> {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     out
-}
-
-async fn put(store: &Arc<dyn ObjectStore>, key: &str, bytes: Vec<u8>) {
-    store
-        .put(&StorePath::from(key), PutPayload::from(bytes))
-        .await
-        .unwrap_or_else(|e| panic!("uploading {key}: {e}"));
 }
 
 /// The same questions to a lake in a folder and to its copy in S3.
@@ -368,15 +341,7 @@ async fn a_bucket_mounted_beside_a_local_lake_is_its_own_schema_and_polled() {
         local
     );
     // A new object in the bucket is found by polling (the local lake is watched).
-    let part = std::fs::read(
-        std::fs::read_dir(staged.path().join("products"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .unwrap(),
-    )
-    .unwrap();
+    let part = std::fs::read(first_part(&staged.path().join("products"))).unwrap();
     put(&store, "events/new_items/a.parquet", part).await;
     eventually(Duration::from_secs(20), || async {
         scalar(
