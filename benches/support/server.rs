@@ -68,24 +68,16 @@ impl BenchServer {
 /// The first row's values as text (NULL as empty), for checks and totals.
 #[allow(dead_code)] // not every bench reads rows this way
 pub async fn first_row(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    client
-        .simple_query(sql)
+    rows(client, sql)
         .await
         .expect(sql)
         .into_iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("").to_owned())
-                    .collect(),
-            ),
-            _ => None,
-        })
+        .next()
         .expect("a row")
 }
 
 /// The rows of `sql`, each as its fields' text (NULL as empty).
-#[allow(dead_code)] // the scale and S3 benches compare whole results
+#[allow(dead_code)] // not every bench reads rows this way
 pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<Vec<String>>, String> {
     let messages = client.simple_query(sql).await.map_err(|e| e.to_string())?;
     Ok(messages
