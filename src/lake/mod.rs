@@ -1,7 +1,9 @@
 //! The lake: every sub-folder of the lake root (a local folder or a prefix in object
 //! storage, see [`store`]) is a table in schema `lake` (`ROOT/orders/**/*.parquet` →
 //! `lake.orders`), hive-style `key=value` folders become partition columns, and single
-//! `.parquet`/`.csv` files at the root are tables too.
+//! `.parquet`/`.csv` files at the root are tables too. A folder with a Delta log
+//! ([`delta`]) or Iceberg metadata ([`iceberg`]) is the files its log or current
+//! snapshot names.
 //!
 //! Files and folders whose names start with `.` or `_` are ignored (writers use them for
 //! in-progress files). A table whose files cannot all be read keeps its last good version
@@ -9,6 +11,7 @@
 //! engine; never called by it.
 
 pub mod delta;
+pub mod iceberg;
 pub mod store;
 pub mod table;
 pub mod watch;
@@ -146,8 +149,7 @@ struct Candidate {
     name: String,
     format: Format,
     files: Vec<DataFile>,
-    /// The commits of a Delta table's log (empty for a plain folder).
-    delta_log: Vec<ObjectMeta>,
+    log: TableLog,
 }
 
 impl Candidate {
@@ -155,16 +157,28 @@ impl Candidate {
     fn listed(&self) -> Listed {
         Listed {
             files: self.files.clone(),
-            delta_log: self.delta_log.clone(),
+            log: self.log.clone(),
         }
     }
+}
+
+/// What says which of a table folder's files are the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum TableLog {
+    /// A plain folder: every data file.
+    #[default]
+    Folder,
+    /// The commits of a Delta table's `_delta_log/`.
+    Delta(Vec<ObjectMeta>),
+    /// The metadata versions (and version hint) in an Iceberg table's `metadata/`.
+    Iceberg(Vec<ObjectMeta>),
 }
 
 /// The objects a table was built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Listed {
     files: Vec<DataFile>,
-    delta_log: Vec<ObjectMeta>,
+    log: TableLog,
 }
 
 /// What a rescan did.
@@ -243,14 +257,22 @@ fn relative_parts(location: &StorePath, prefix: &StorePath) -> Option<Vec<String
 fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
     let mut folders: BTreeMap<String, Vec<DataFile>> = BTreeMap::new();
     let mut singles: BTreeMap<String, DataFile> = BTreeMap::new();
-    let mut logs: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
+    let mut delta_logs: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
+    let mut iceberg_metadata: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
     for meta in objects {
         let Some(parts) = relative_parts(&meta.location, prefix) else {
             continue;
         };
         if let [folder, log, file] = parts.as_slice() {
             if log == delta::LOG_FOLDER && delta::commit_version(file).is_some() {
-                logs.entry(folder.clone()).or_default().push(meta);
+                delta_logs.entry(folder.clone()).or_default().push(meta);
+                continue;
+            }
+            if log == iceberg::METADATA_FOLDER && iceberg::is_version_file(file) {
+                iceberg_metadata
+                    .entry(folder.clone())
+                    .or_default()
+                    .push(meta);
                 continue;
             }
         }
@@ -294,15 +316,18 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
         };
         files.retain(|f| f.format() == Some(format));
         let name = table_name(&raw);
-        let mut delta_log = logs.remove(&raw).unwrap_or_default();
-        delta_log.sort_by(|a, b| a.location.cmp(&b.location));
+        let log = match (delta_logs.remove(&raw), iceberg_metadata.remove(&raw)) {
+            (Some(commits), _) => TableLog::Delta(sorted(commits)),
+            (None, Some(versions)) => TableLog::Iceberg(sorted(versions)),
+            (None, None) => TableLog::Folder,
+        };
         tables.insert(
             name.clone(),
             Candidate {
                 name,
                 format,
                 files,
-                delta_log,
+                log,
             },
         );
     }
@@ -320,11 +345,43 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
                 name,
                 format,
                 files: vec![file],
-                delta_log: Vec::new(),
+                log: TableLog::Folder,
             },
         );
     }
     tables.into_values().collect()
+}
+
+/// The table folder of an object in a table's log folder (`<table>/metadata/<file>`).
+fn table_folder(location: &StorePath) -> StorePath {
+    let parts: Vec<_> = location.parts().collect();
+    StorePath::from_iter(parts[..parts.len().saturating_sub(2)].iter().cloned())
+}
+
+/// `schema` with only `columns`, in that order (an Iceberg table's current schema:
+/// columns dropped since some files were written are not served, columns added since
+/// are NULL in them).
+fn only_columns(schema: &SchemaRef, columns: &[iceberg::Column]) -> Result<SchemaRef, String> {
+    let fields = columns
+        .iter()
+        .map(|c| match (schema.field_with_name(&c.name), &c.data_type) {
+            (Ok(f), _) => Ok(Arc::new(f.clone())),
+            (Err(_), Some(ty)) => Ok(Arc::new(Field::new(&c.name, ty.clone(), true))),
+            (Err(_), None) => Err(format!(
+                "column {} of the current schema is in none of the data files",
+                c.name
+            )),
+        })
+        .collect::<Result<Vec<FieldRef>, String>>()?;
+    Ok(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )))
+}
+
+fn sorted(mut objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
+    objects.sort_by(|a, b| a.location.cmp(&b.location));
+    objects
 }
 
 /// Partition values are BIGINT when every value is an integer, text otherwise.
@@ -491,13 +548,30 @@ impl Lake {
             .map_or_else(|| f.meta.location.to_string(), |parts| parts.join("/"))
     }
 
-    /// The files of a Delta table current at its last commit (all of them for a plain
-    /// folder).
-    async fn current_files(&self, c: &Candidate) -> Result<Vec<DataFile>, String> {
-        if c.delta_log.is_empty() {
-            return Ok(c.files.clone());
-        }
-        let mut current = delta::current_files(self.root.store().as_ref(), &c.delta_log).await?;
+    /// The files a table is made of: those its Delta log or Iceberg snapshot lists (every
+    /// data file of a plain folder); for Iceberg also the columns of its current schema.
+    async fn current_files(
+        &self,
+        c: &Candidate,
+    ) -> Result<(Vec<DataFile>, Option<Vec<iceberg::Column>>), String> {
+        let store = self.root.store().as_ref();
+        let (current, columns, kind) = match &c.log {
+            TableLog::Folder => return Ok((c.files.clone(), None)),
+            TableLog::Delta(commits) => (
+                delta::current_files(store, commits).await?,
+                None,
+                "Delta log",
+            ),
+            TableLog::Iceberg(versions) => {
+                let table = versions
+                    .first()
+                    .map(|m| table_folder(&m.location))
+                    .unwrap_or_default();
+                let snapshot = iceberg::current_snapshot(store, &table, versions).await?;
+                (snapshot.files, Some(snapshot.columns), "Iceberg snapshot")
+            }
+        };
+        let mut current = current;
         let files: Vec<DataFile> = c
             .files
             .iter()
@@ -505,19 +579,25 @@ impl Lake {
                 relative_parts(&f.meta.location, self.root.prefix())
                     .is_some_and(|parts| current.remove(&parts[1..].join("/")))
             })
-            .cloned()
+            .map(|f| match c.log {
+                // Iceberg's partition values are columns of its files, whatever the
+                // folders are called.
+                TableLog::Iceberg(_) => DataFile {
+                    meta: f.meta.clone(),
+                    partitions: Vec::new(),
+                },
+                _ => f.clone(),
+            })
             .collect();
         match current.into_iter().next() {
-            Some(missing) => Err(format!(
-                "{missing} is in the Delta log but not in the folder"
-            )),
-            None => Ok(files),
+            Some(missing) => Err(format!("{missing} is in the {kind} but not in the folder")),
+            None => Ok((files, columns)),
         }
     }
 
     /// Builds one table version from its files; the files it is made of.
     async fn load(&self, c: &Candidate) -> Result<(LakeTable, Option<u64>, Vec<DataFile>), String> {
-        let files = self.current_files(c).await?;
+        let (files, columns) = self.current_files(c).await?;
         if files.is_empty() {
             return Err("no .parquet or .csv files".to_owned());
         }
@@ -546,6 +626,10 @@ impl Lake {
         let schema = match c.format {
             Format::Parquet => with_extension_types(schema, &state, &store, &metas).await,
             Format::Csv => schema,
+        };
+        let schema = match columns {
+            Some(columns) => only_columns(&schema, &columns)?,
+            None => schema,
         };
         for (field, _) in &partitions {
             if schema.field_with_name(field.name()).is_ok() {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::harness::{python_has, rows, TestServer};
+use crate::harness::{count_parquet, python_has, rows, TestServer};
 
 /// Runs a Python script with `TABLE` set to `table`; its standard output. The script
 /// leaves with `os._exit`: deltalake 1.6 with pyarrow can abort in its thread teardown
@@ -112,19 +112,4 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&path, to.join(entry.file_name())).unwrap();
         }
     }
-}
-
-fn count_parquet(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                count_parquet(&path)
-            } else {
-                usize::from(path.extension().is_some_and(|x| x == "parquet"))
-            }
-        })
-        .sum()
 }

@@ -292,6 +292,22 @@ pub fn python_has(module: &str) -> bool {
     )
 }
 
+/// The Parquet files under `dir`, at any depth.
+pub fn count_parquet(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                count_parquet(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|x| x == "parquet"))
+            }
+        })
+        .sum()
+}
+
 /// Held by tests that measure this process's memory and by tests that allocate a lot,
 /// so one never skews the other's measurement.
 pub static MEMORY_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

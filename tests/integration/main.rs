@@ -20,6 +20,7 @@ mod durability;
 mod errors;
 mod examples;
 mod exports;
+mod iceberg_lake;
 mod jdbc;
 mod lake;
 mod lake_types;

@@ -20,15 +20,15 @@ use crate::harness::{
 };
 
 /// moto's S3 server on a free loopback port, with one empty bucket.
-struct S3Server {
+pub struct S3Server {
     endpoint: String,
     _process: ServerProcess,
 }
 
-const BUCKET: &str = "lake";
+pub const BUCKET: &str = "lake";
 
 impl S3Server {
-    fn start() -> Option<Self> {
+    pub fn start() -> Option<Self> {
         Self::start_checking(false)
     }
 
@@ -71,7 +71,7 @@ impl S3Server {
         })
     }
 
-    fn config(&self) -> S3Config {
+    pub fn config(&self) -> S3Config {
         S3Config {
             endpoint: self.endpoint.clone(),
             region: "us-east-1".into(),
@@ -81,7 +81,7 @@ impl S3Server {
         }
     }
 
-    fn store(&self) -> Arc<dyn ObjectStore> {
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
         Arc::new(
             AmazonS3Builder::new()
                 .with_bucket_name(BUCKET)

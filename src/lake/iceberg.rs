@@ -1,0 +1,449 @@
+//! Apache Iceberg tables in the lake: a table folder holding `metadata/*.metadata.json`
+//! is the set of data files its current snapshot lists, not every file in the folder
+//! (files an overwrite or compaction replaced stay until their snapshots expire).
+//!
+//! The current metadata file is the one `metadata/version-hint.text` names, else the
+//! highest-numbered one (`v3.metadata.json`, `00003-<uuid>.metadata.json`: the file a
+//! catalog commit writes). Its current snapshot's manifest list and manifests (Avro) are
+//! read; the live entries of the data manifests are the table's files. The columns
+//! served are the current schema's. What this reader does not understand is refused
+//! with a message rather than read wrong: delete files (merge-on-read), renamed
+//! columns, data files that are not Parquet or lie outside the table folder.
+
+use std::collections::{BTreeSet, HashMap};
+
+use apache_avro::types::Value;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+
+/// The folder of a table's metadata.
+pub const METADATA_FOLDER: &str = "metadata";
+
+/// The Hadoop-catalog file naming the current metadata version.
+const VERSION_HINT: &str = "version-hint.text";
+
+/// Whether a file in `metadata/` is one this reader chooses the current version from.
+pub fn is_version_file(file_name: &str) -> bool {
+    file_name == VERSION_HINT || metadata_version(file_name).is_some()
+}
+
+/// The version of a metadata file: `v12.metadata.json` or `00012-<uuid>.metadata.json`.
+pub fn metadata_version(file_name: &str) -> Option<u64> {
+    let stem = file_name.strip_suffix(".metadata.json")?;
+    let digits = match stem.strip_prefix('v') {
+        Some(n) => n,
+        None => stem.split_once('-')?.0,
+    };
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// What a snapshot of a table is made of.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Data files, as paths relative to the table folder.
+    pub files: BTreeSet<String>,
+    /// The current schema's columns, in order.
+    pub columns: Vec<Column>,
+}
+
+/// A column of the current schema.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// Its type, for a column no data file holds yet (added since they were written);
+    /// `None` for nested types.
+    pub data_type: Option<DataType>,
+}
+
+/// The data files and columns of the table's current snapshot. `table` is the table
+/// folder in the store, `versions` the listed files of its `metadata/` folder that
+/// [`is_version_file`] accepts.
+///
+/// # Errors
+/// A metadata, manifest list or manifest file cannot be read or parsed, the table has
+/// no snapshot, or it uses a feature this reader does not support.
+pub async fn current_snapshot(
+    store: &dyn ObjectStore,
+    table: &StorePath,
+    versions: &[ObjectMeta],
+) -> Result<Snapshot, String> {
+    let current = current_metadata(store, versions).await?;
+    let name = current.location.filename().unwrap_or_default().to_owned();
+    let text = read(store, &current.location).await?;
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?;
+    let within = Within::table(&metadata, table)?;
+    let columns =
+        current_columns(&metadata).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?;
+    let Some(list) =
+        manifest_list(&metadata).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?
+    else {
+        return Err("the table has no snapshot yet".into());
+    };
+    let mut files = BTreeSet::new();
+    for manifest in avro_records(store, &within.path(list)?).await? {
+        let path = string(&manifest, "manifest_path")?;
+        // Format v1 lists data manifests only; v2 says which kind each is.
+        let deletes = int(&manifest, "content").unwrap_or(0) == 1;
+        for entry in avro_records(store, &within.path(path)?).await? {
+            // 0 existing, 1 added, 2 deleted in this snapshot.
+            if int(&entry, "status")? == 2 {
+                continue;
+            }
+            let file = field(&entry, "data_file")?;
+            if deletes || int(file, "content").unwrap_or(0) != 0 {
+                return Err("delete files (merge-on-read deletes) are not supported yet".into());
+            }
+            let path = string(file, "file_path")?;
+            let format = string(file, "file_format")?;
+            if !format.eq_ignore_ascii_case("parquet") {
+                return Err(format!("{path}: {format} data files are not supported"));
+            }
+            files.insert(within.relative(path)?);
+        }
+    }
+    Ok(Snapshot { files, columns })
+}
+
+/// The metadata file that is current: the one `version-hint.text` names, else the
+/// highest version.
+async fn current_metadata<'a>(
+    store: &dyn ObjectStore,
+    versions: &'a [ObjectMeta],
+) -> Result<&'a ObjectMeta, String> {
+    let numbered = || {
+        versions
+            .iter()
+            .filter_map(|m| Some((metadata_version(m.location.filename()?)?, m)))
+    };
+    if let Some(hint) = versions
+        .iter()
+        .find(|m| m.location.filename() == Some(VERSION_HINT))
+    {
+        let text = read(store, &hint.location).await?;
+        let wanted = String::from_utf8_lossy(&text).trim().to_owned();
+        let version = wanted.strip_suffix(".metadata.json").map_or_else(
+            || wanted.trim_start_matches('v').parse().ok(),
+            |_| metadata_version(&wanted),
+        );
+        return version
+            .and_then(|v| numbered().find(|(n, _)| *n == v).map(|(_, m)| m))
+            .ok_or_else(|| {
+                format!("{METADATA_FOLDER}/{VERSION_HINT} names {wanted:?}, which is not there")
+            });
+    }
+    numbered()
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, m)| m)
+        .ok_or_else(|| format!("no {METADATA_FOLDER}/*.metadata.json"))
+}
+
+/// The current snapshot's manifest list, `None` for a table without one.
+fn manifest_list(metadata: &serde_json::Value) -> Result<Option<&str>, String> {
+    let Some(id) = metadata
+        .get("current-snapshot-id")
+        .and_then(serde_json::Value::as_i64)
+        .filter(|id| *id != -1)
+    else {
+        return Ok(None);
+    };
+    let snapshot = metadata
+        .get("snapshots")
+        .and_then(serde_json::Value::as_array)
+        .and_then(|all| {
+            all.iter()
+                .find(|s| s.get("snapshot-id").and_then(serde_json::Value::as_i64) == Some(id))
+        })
+        .ok_or_else(|| format!("current snapshot {id} is not in the metadata"))?;
+    match snapshot
+        .get("manifest-list")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(list) => Ok(Some(list)),
+        None => Err(
+            "snapshots without a manifest list (format v1 `manifests`) are not supported".into(),
+        ),
+    }
+}
+
+/// The current schema's top-level columns; an error when a column of the current
+/// schema had another name in an earlier one (the files would hold it under that name).
+fn current_columns(metadata: &serde_json::Value) -> Result<Vec<Column>, String> {
+    let schemas: Vec<&serde_json::Value> = match metadata
+        .get("schemas")
+        .and_then(serde_json::Value::as_array)
+    {
+        Some(all) => all.iter().collect(),
+        None => metadata.get("schema").into_iter().collect(),
+    };
+    let current_id = metadata
+        .get("current-schema-id")
+        .and_then(serde_json::Value::as_i64);
+    let current = schemas
+        .iter()
+        .find(|s| {
+            current_id.is_none()
+                || s.get("schema-id").and_then(serde_json::Value::as_i64) == current_id
+        })
+        .ok_or("the current schema is not in the metadata")?;
+    let fields = |schema: &serde_json::Value| -> Vec<(i64, String)> {
+        schema
+            .get("fields")
+            .and_then(serde_json::Value::as_array)
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter_map(|f| {
+                        Some((f.get("id")?.as_i64()?, f.get("name")?.as_str()?.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let now: HashMap<i64, String> = fields(current).into_iter().collect();
+    for schema in &schemas {
+        for (id, name) in fields(schema) {
+            if let Some(current_name) = now.get(&id).filter(|n| **n != name) {
+                return Err(format!(
+                    "column {name} was renamed to {current_name}: renamed columns are not supported yet"
+                ));
+            }
+        }
+    }
+    let types = current
+        .get("fields")
+        .and_then(serde_json::Value::as_array)
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|f| f.get("type").and_then(primitive_type))
+                .collect()
+        })
+        .unwrap_or_else(Vec::new);
+    Ok(fields(current)
+        .into_iter()
+        .zip(types.into_iter().chain(std::iter::repeat(None)))
+        .map(|((_, name), data_type)| Column { name, data_type })
+        .collect())
+}
+
+/// The Arrow type of an Iceberg primitive type (`long`, `decimal(10, 2)`, ...).
+fn primitive_type(iceberg: &serde_json::Value) -> Option<DataType> {
+    let name = iceberg.as_str()?;
+    Some(match name {
+        "boolean" => DataType::Boolean,
+        "int" => DataType::Int32,
+        "long" => DataType::Int64,
+        "float" => DataType::Float32,
+        "double" => DataType::Float64,
+        "date" => DataType::Date32,
+        "time" => DataType::Time64(TimeUnit::Microsecond),
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "timestamp_ns" => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        "timestamptz_ns" => DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+        "string" => DataType::Utf8,
+        "uuid" => DataType::FixedSizeBinary(16),
+        "binary" => DataType::Binary,
+        _ => {
+            if let Some(args) = name
+                .strip_prefix("decimal(")
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                let (p, s) = args.split_once(',')?;
+                DataType::Decimal128(p.trim().parse().ok()?, s.trim().parse().ok()?)
+            } else {
+                let length = name.strip_prefix("fixed[")?.strip_suffix(']')?;
+                DataType::FixedSizeBinary(length.parse().ok()?)
+            }
+        }
+    })
+}
+
+/// Where the table's metadata says it lives, to turn the absolute paths in its
+/// manifests into paths in the store under the table folder.
+struct Within<'a> {
+    location: String,
+    table: &'a StorePath,
+}
+
+impl<'a> Within<'a> {
+    fn table(metadata: &serde_json::Value, table: &'a StorePath) -> Result<Self, String> {
+        let location = metadata
+            .get("location")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("the metadata has no table location")?;
+        Ok(Self {
+            location: without_scheme(location).trim_end_matches('/').to_owned(),
+            table,
+        })
+    }
+
+    /// `absolute` relative to the table folder.
+    fn relative(&self, absolute: &str) -> Result<String, String> {
+        without_scheme(absolute)
+            .strip_prefix(&self.location)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{absolute}: files outside the table folder are not supported"))
+    }
+
+    /// `absolute` in the store.
+    fn path(&self, absolute: &str) -> Result<StorePath, String> {
+        let relative = self.relative(absolute)?;
+        Ok(relative
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.table.clone(), |path, part| path.join(part)))
+    }
+}
+
+/// A path or URI without its scheme and authority's slashes: `file:///a/b`, `file:/a/b`
+/// and `/a/b` are the same; `s3://bucket/a` becomes `bucket/a`.
+fn without_scheme(uri: &str) -> &str {
+    let rest = match uri.split_once("://") {
+        Some((_, rest)) => rest,
+        None => uri.strip_prefix("file:").unwrap_or(uri),
+    };
+    rest.trim_start_matches('/')
+}
+
+async fn read(store: &dyn ObjectStore, path: &StorePath) -> Result<bytes::Bytes, String> {
+    store
+        .get(path)
+        .await
+        .map_err(|e| e.to_string())?
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The records of an Avro object container file.
+async fn avro_records(store: &dyn ObjectStore, path: &StorePath) -> Result<Vec<Value>, String> {
+    let name = path.filename().unwrap_or_default().to_owned();
+    let bytes = read(store, path)
+        .await
+        .map_err(|e| format!("{name}: {e}"))?;
+    let reader = apache_avro::Reader::new(&bytes[..]).map_err(|e| format!("{name}: {e}"))?;
+    reader
+        .map(|record| record.map_err(|e| format!("{name}: {e}")))
+        .collect()
+}
+
+/// A record's field, through a `["null", T]` union.
+fn field<'v>(record: &'v Value, name: &str) -> Result<&'v Value, String> {
+    let Value::Record(fields) = record else {
+        return Err(format!("expected a record holding {name}"));
+    };
+    let value = fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("a manifest record without {name}"))?;
+    Ok(match value {
+        Value::Union(_, inner) => inner,
+        other => other,
+    })
+}
+
+fn string<'v>(record: &'v Value, name: &str) -> Result<&'v str, String> {
+    match field(record, name)? {
+        Value::String(s) => Ok(s),
+        other => Err(format!("{name} is {other:?}, not a string")),
+    }
+}
+
+fn int(record: &Value, name: &str) -> Result<i64, String> {
+    match field(record, name)? {
+        Value::Int(i) => Ok(i64::from(*i)),
+        Value::Long(i) => Ok(*i),
+        other => Err(format!("{name} is {other:?}, not an integer")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_files_are_numbered_by_their_prefix() {
+        assert_eq!(metadata_version("v12.metadata.json"), Some(12));
+        assert_eq!(
+            metadata_version("00003-5e840217-5319-468e-8be0-2257e2d7d177.metadata.json"),
+            Some(3)
+        );
+        assert_eq!(metadata_version("snap-1-0-abc.avro"), None);
+        assert_eq!(metadata_version("abc.metadata.json"), None);
+        assert!(is_version_file("version-hint.text"));
+    }
+
+    #[test]
+    fn absolute_paths_map_under_the_table_folder() {
+        let table = StorePath::from("lake/events");
+        for location in [
+            "file:///tmp/wh/events",
+            "file:/tmp/wh/events/",
+            "/tmp/wh/events",
+        ] {
+            let metadata = serde_json::json!({ "location": location });
+            let within = Within::table(&metadata, &table).unwrap();
+            assert_eq!(
+                within.path("file:///tmp/wh/events/data/a.parquet").unwrap(),
+                StorePath::from("lake/events/data/a.parquet")
+            );
+            assert!(within.relative("file:///tmp/wh/other/a.parquet").is_err());
+            assert!(within.relative("file:///tmp/wh/eventsx/a.parquet").is_err());
+        }
+        let metadata = serde_json::json!({ "location": "s3://bucket/wh/events" });
+        let within = Within::table(&metadata, &table).unwrap();
+        assert_eq!(
+            within
+                .relative("s3://bucket/wh/events/data/a.parquet")
+                .unwrap(),
+            "data/a.parquet"
+        );
+    }
+
+    #[test]
+    fn renamed_columns_are_refused_added_and_dropped_ones_followed() {
+        let schema = |id: i64, fields: serde_json::Value| serde_json::json!({"schema-id": id, "fields": fields});
+        let evolved = serde_json::json!({
+            "current-schema-id": 1,
+            "schemas": [
+                schema(0, serde_json::json!([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])),
+                schema(1, serde_json::json!([{"id": 1, "name": "a"}, {"id": 3, "name": "c"}])),
+            ]
+        });
+        let names: Vec<String> = current_columns(&evolved)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        let renamed = serde_json::json!({
+            "current-schema-id": 1,
+            "schemas": [
+                schema(0, serde_json::json!([{"id": 1, "name": "a"}])),
+                schema(1, serde_json::json!([{"id": 1, "name": "z"}])),
+            ]
+        });
+        assert!(current_columns(&renamed).unwrap_err().contains("renamed"));
+    }
+}
+
+#[cfg(test)]
+mod type_tests {
+    use super::*;
+
+    #[test]
+    fn primitive_types_map_to_arrow() {
+        let ty = |s: &str| primitive_type(&serde_json::json!(s));
+        assert_eq!(ty("decimal(10, 2)"), Some(DataType::Decimal128(10, 2)));
+        assert_eq!(ty("fixed[4]"), Some(DataType::FixedSizeBinary(4)));
+        assert_eq!(ty("long"), Some(DataType::Int64));
+        assert_eq!(primitive_type(&serde_json::json!({"type": "struct"})), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! Apache Iceberg tables in the lake, written by PyIceberg (a SQL catalog in SQLite whose
+//! warehouse is the server's folder, so namespace `lake` is the lake; installed by
+//! `.ci/run`): a table partitioned by country, with appends, a DELETE (whose replaced
+//! files stay on disk) and an added column, is served as `lake.<table>` with exactly the
+//! rows PyIceberg's own reader returns; a new snapshot (a delete and a dropped column)
+//! is picked up by a rescan, and a change this reader cannot follow (a renamed column)
+//! leaves the last good version serving, with the reason in `datapunk.lake_tables`.
+//! The same table uploaded to a bucket (moto's S3 server) is read through its metadata
+//! there: the absolute paths in it name the folder it was written in.
+
+use std::path::Path;
+
+use crate::harness::{count_parquet, python_has, rows, upload, TestServer};
+use crate::s3_lake::{S3Server, BUCKET};
+
+/// Runs a Python script against the catalog in `dir` (`table()` loads `lake.events`);
+/// its standard output.
+fn python(dir: &Path, script: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import os, sys\nimport pyarrow as pa\n\
+             from pyiceberg.catalog.sql import SqlCatalog\n\
+             from pyiceberg.schema import Schema\n\
+             from pyiceberg.types import NestedField, LongType, StringType, DoubleType\n\
+             from pyiceberg.partitioning import PartitionSpec, PartitionField\n\
+             from pyiceberg.transforms import IdentityTransform\n\
+             DIR = {:?}\n\
+             catalog = SqlCatalog('c', uri=f'sqlite:///{{DIR}}/catalog.db', warehouse=f'file://{{DIR}}')\n\
+             def table():\n    return catalog.load_table('lake.events')\n\
+             def rows(t, data):\n    return pa.Table.from_pydict(data, schema=t.schema().as_arrow())\n\
+             {script}\nsys.stdout.flush()\nos._exit(0)\n",
+            dir.display().to_string()
+        ))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The table as PyIceberg reads it: its columns joined by `|` per row, by id.
+const READ_BACK: &str = "
+t = table().scan().to_arrow()
+for r in sorted(t.to_pylist(), key=lambda r: r['id']):
+    print('|'.join('' if v is None else str(v) for v in r.values()))
+";
+
+/// Our rows of the table in the same form.
+async fn served(client: &tokio_postgres::Client) -> String {
+    served_as(client, "lake.events").await
+}
+
+async fn served_as(client: &tokio_postgres::Client, table: &str) -> String {
+    rows(client, &format!("SELECT * FROM {table} ORDER BY id"))
+        .await
+        .into_iter()
+        .map(|r| format!("{}\n", r.join("|")))
+        .collect()
+}
+
+const CREATE: &str = "
+catalog.create_namespace('lake')
+schema = Schema(NestedField(1, 'id', LongType()), NestedField(2, 'country', StringType()),
+                NestedField(3, 'v', DoubleType()))
+t = catalog.create_table('lake.events', schema=schema,
+    partition_spec=PartitionSpec(PartitionField(2, 1000, IdentityTransform(), 'country')))
+t.append(rows(t, {'id': [1, 2, 3, 4], 'country': ['PL', 'PL', 'DE', 'FR'], 'v': [1.5, 2.5, 3.5, 4.5]}))
+t.append(rows(t, {'id': [5, 6], 'country': ['DE', 'PL'], 'v': [5.5, 6.5]}))
+t.delete('id = 2')
+with t.update_schema() as u:
+    u.add_column('extra', StringType())
+t.append(rows(t, {'id': [7], 'country': ['FR'], 'v': [7.5], 'extra': ['x']}))
+";
+
+#[tokio::test]
+async fn an_iceberg_table_is_served_at_its_current_snapshot() {
+    if !python_has("pyiceberg.catalog.sql") {
+        return;
+    }
+    let server = TestServer::start(|c, dir| {
+        c.lake.watch = false;
+        python(dir, CREATE);
+    })
+    .await;
+    let dir = server.lake.parent().unwrap().to_path_buf();
+    let c = server.client().await;
+    let expected = python(&dir, READ_BACK);
+    assert_eq!(served(&c).await, expected);
+    assert!(expected.contains("7|FR|7.5|x"), "{expected}");
+    assert!(!expected.starts_with("2|"), "the deleted row: {expected}");
+    // The partition folders (`country=PL`) are not extra columns: country is in the files.
+    let columns = rows(
+        &c,
+        "SELECT column_name FROM information_schema.columns \
+         WHERE table_schema = 'lake' AND table_name = 'events' ORDER BY ordinal_position",
+    )
+    .await;
+    assert_eq!(columns.concat(), ["id", "country", "v", "extra"]);
+    // The file the DELETE replaced is still in the folder; the snapshot says it is not
+    // current.
+    let on_disk = count_parquet(&server.lake.join("events"));
+    let status = rows(
+        &c,
+        "SELECT files, state FROM datapunk.lake_tables WHERE table_name = 'events'",
+    )
+    .await;
+    assert_eq!(status[0][1], "ok", "{status:?}");
+    assert!(
+        status[0][0].parse::<usize>().unwrap() < on_disk,
+        "{status:?} of {on_disk} files"
+    );
+
+    // A new snapshot (a delete) and a new schema (a dropped column) are a change.
+    python(
+        &dir,
+        "
+t = table()
+t.delete(\"country = 'DE'\")
+with t.update_schema() as u:
+    u.delete_column('v')
+",
+    );
+    c.batch_execute("REFRESH LAKE").await.unwrap();
+    let expected = python(&dir, READ_BACK);
+    assert_eq!(served(&c).await, expected);
+    assert!(!expected.contains("|DE|"), "{expected}");
+    assert!(expected.contains("7|FR|x"), "v is gone: {expected}");
+
+    // A renamed column cannot be followed by name: the last good version keeps serving.
+    python(
+        &dir,
+        "
+with table().update_schema() as u:
+    u.rename_column('extra', 'note')
+",
+    );
+    c.batch_execute("REFRESH LAKE").await.unwrap();
+    assert_eq!(served(&c).await, expected);
+    let status = rows(
+        &c,
+        "SELECT state, error FROM datapunk.lake_tables WHERE table_name = 'events'",
+    )
+    .await;
+    assert_eq!(status[0][0], "stale", "{status:?}");
+    assert!(status[0][1].contains("renamed"), "{status:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_iceberg_table_in_a_bucket_is_read_through_its_metadata() {
+    if !python_has("pyiceberg.catalog.sql") {
+        return;
+    }
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let staged = tempfile::tempdir().unwrap();
+    python(staged.path(), CREATE);
+    let expected = python(staged.path(), READ_BACK);
+    upload(&s3.store(), &staged.path().join("lake"), "iceberg").await;
+    let endpoint = s3.config();
+    let server = TestServer::start(move |c, _| {
+        c.lake.s3 = endpoint;
+        c.lake.mounts = vec![datapunk::config::MountConfig {
+            name: "remote".into(),
+            root: format!("s3://{BUCKET}/iceberg"),
+        }];
+    })
+    .await;
+    let c = server.client().await;
+    assert_eq!(served_as(&c, "remote.events").await, expected);
+    server.stop().await;
+}
