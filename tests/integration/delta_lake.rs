@@ -6,27 +6,15 @@
 
 use std::path::Path;
 
-use crate::harness::{count_parquet, python_has, rows, TestServer};
+use crate::harness::{count_parquet, python_has, python_output, rows, TestServer};
 
-/// Runs a Python script with `TABLE` set to `table`; its standard output. The script
-/// leaves with `os._exit`: deltalake 1.6 with pyarrow can abort in its thread teardown
-/// at a normal interpreter exit after reading a table (its work is done by then).
+/// Runs a Python script with `TABLE` set to `table`; its standard output.
 fn python(table: &Path, script: &str) -> String {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import os, sys\nimport pyarrow as pa\nfrom deltalake import write_deltalake, DeltaTable\n\
-             TABLE = {:?}\n{script}\nsys.stdout.flush()\nos._exit(0)\n",
-            table.display().to_string()
-        ))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    python_output(&format!(
+        "import pyarrow as pa\nfrom deltalake import write_deltalake, DeltaTable\n\
+         TABLE = {:?}\n{script}",
+        table.display().to_string()
+    ))
 }
 
 /// The table as the writer's own reader sees it: `id|country|v|extra` per row, by id.

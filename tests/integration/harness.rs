@@ -292,6 +292,26 @@ pub fn python_has(module: &str) -> bool {
     )
 }
 
+/// Runs a Python script (`python3 -c`), which leaves with `os._exit(0)` after flushing
+/// its output: deltalake 1.6 with pyarrow can abort in its thread teardown at a normal
+/// interpreter exit after reading a table (its work is done by then). Its standard
+/// output; a failure shows its standard error.
+pub fn python_output(script: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import os, sys\n{script}\nsys.stdout.flush()\nos._exit(0)\n"
+        ))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The Parquet files under `dir`, at any depth.
 pub fn count_parquet(dir: &Path) -> usize {
     std::fs::read_dir(dir)

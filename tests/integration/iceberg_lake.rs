@@ -10,36 +10,26 @@
 
 use std::path::Path;
 
-use crate::harness::{count_parquet, python_has, rows, upload, TestServer};
+use crate::harness::{count_parquet, python_has, python_output, rows, upload, TestServer};
 use crate::s3_lake::{S3Server, BUCKET};
 
 /// Runs a Python script against the catalog in `dir` (`table()` loads `lake.events`);
 /// its standard output.
 fn python(dir: &Path, script: &str) -> String {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import os, sys\nimport pyarrow as pa\n\
-             from pyiceberg.catalog.sql import SqlCatalog\n\
-             from pyiceberg.schema import Schema\n\
-             from pyiceberg.types import NestedField, LongType, StringType, DoubleType\n\
-             from pyiceberg.partitioning import PartitionSpec, PartitionField\n\
-             from pyiceberg.transforms import IdentityTransform\n\
-             DIR = {:?}\n\
-             catalog = SqlCatalog('c', uri=f'sqlite:///{{DIR}}/catalog.db', warehouse=f'file://{{DIR}}')\n\
-             def table():\n    return catalog.load_table('lake.events')\n\
-             def rows(t, data):\n    return pa.Table.from_pydict(data, schema=t.schema().as_arrow())\n\
-             {script}\nsys.stdout.flush()\nos._exit(0)\n",
-            dir.display().to_string()
-        ))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    python_output(&format!(
+        "import pyarrow as pa\n\
+         from pyiceberg.catalog.sql import SqlCatalog\n\
+         from pyiceberg.schema import Schema\n\
+         from pyiceberg.types import NestedField, LongType, StringType, DoubleType\n\
+         from pyiceberg.partitioning import PartitionSpec, PartitionField\n\
+         from pyiceberg.transforms import IdentityTransform\n\
+         DIR = {:?}\n\
+         catalog = SqlCatalog('c', uri=f'sqlite:///{{DIR}}/catalog.db', warehouse=f'file://{{DIR}}')\n\
+         def table():\n    return catalog.load_table('lake.events')\n\
+         def rows(t, data):\n    return pa.Table.from_pydict(data, schema=t.schema().as_arrow())\n\
+         {script}",
+        dir.display().to_string()
+    ))
 }
 
 /// The table as PyIceberg reads it: its columns joined by `|` per row, by id.
