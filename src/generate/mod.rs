@@ -1,5 +1,7 @@
 //! The deterministic retail data set: `customers`, `products`, `orders`, `order_lines`,
-//! `web_events` and `experiment_assignments` (see `experiments`) as zstd Parquet, several files per table, written in a streaming way
+//! `web_events`, `guest_orders` (see `identities`, which also writes who is behind every
+//! identifier) and `experiment_assignments` (see `experiments`) as zstd Parquet, several
+//! files per table, written in a streaming way
 //! (memory stays bounded at any size: one batch per table plus the product sampler).
 //!
 //! Realistic skew: Pareto customer activity (a few heavy repeat buyers, many one-off and
@@ -11,7 +13,10 @@
 //! same files.
 
 mod experiments;
+mod identities;
 mod writer;
+
+pub use identities::TRUTH_FILE;
 
 use std::path::Path;
 use std::time::Instant;
@@ -20,6 +25,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use crate::error::{Error, Result};
 use crate::marketing::rng::{Rng, Zipf};
+use identities::Person;
 use writer::{TableWriter, Value};
 
 /// Size and seed of a data set.
@@ -65,6 +71,7 @@ const T_EVENTS: u64 = 4;
 const T_WORLD: u64 = 5;
 const T_EXPERIMENTS: u64 = 6;
 const T_LAPSE: u64 = 7;
+const T_BROWSING: u64 = 10;
 
 const COUNTRIES: &[&str] = &[
     "US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR", "JP", "CA", "AU", "IN", "MX",
@@ -230,6 +237,35 @@ fn customer_core(seed: u64, id: u64) -> CustomerCore {
     }
 }
 
+/// A customer's name, city and e-mail (3 % have none).
+struct Contact {
+    name: String,
+    city: &'static str,
+    email: Option<String>,
+}
+
+/// Customer `id`'s contact, and the stream the rest of their `customers` row is drawn
+/// from.
+fn contact(seed: u64, id: u64, core: &CustomerCore) -> (Contact, Rng) {
+    let mut r = Rng::for_entity(seed, T_WORLD, id);
+    let first = FIRST_NAMES[r.range(0, FIRST_NAMES.len() as i64) as usize];
+    let last = LAST_NAMES[r.range(0, LAST_NAMES.len() as i64) as usize];
+    let cities = CITIES[core.country];
+    let city = cities[r.range(0, cities.len() as i64) as usize];
+    let email = (!r.chance(0.03)).then(|| format!("c{id}@example.com"));
+    let contact = Contact {
+        name: format!("{first} {last}"),
+        city,
+        email,
+    };
+    (contact, r)
+}
+
+/// Customer `id`'s e-mail in `customers`.
+fn customer_email(seed: u64, id: u64) -> Option<String> {
+    contact(seed, id, &customer_core(seed, id)).0.email
+}
+
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, None)
 }
@@ -266,6 +302,7 @@ pub fn generate(out: &Path, spec: Spec, progress: bool) -> Result<()> {
     ));
     write_orders(out, spec, &products, &say)?;
     write_web_events(out, spec)?;
+    identities::write_guest_orders_and_truth(out, spec)?;
     experiments::write_experiments(out, spec)?;
     say(format!("done in {:.1}s", started.elapsed().as_secs_f64()));
     Ok(())
@@ -331,12 +368,7 @@ fn write_customers(out: &Path, spec: Spec) -> Result<()> {
     let channels: Vec<f64> = CHANNELS.iter().map(|t| t.1).collect();
     for id in 1..=spec.customers() {
         let core = customer_core(spec.seed, id);
-        let mut r = Rng::for_entity(spec.seed, T_WORLD, id);
-        let first = FIRST_NAMES[r.range(0, FIRST_NAMES.len() as i64) as usize];
-        let last = LAST_NAMES[r.range(0, LAST_NAMES.len() as i64) as usize];
-        let cities = CITIES[core.country];
-        let city = cities[r.range(0, cities.len() as i64) as usize];
-        let email = (!r.chance(0.03)).then(|| format!("c{id}@example.com"));
+        let (Contact { name, city, email }, mut r) = contact(spec.seed, id, &core);
         let birth_year = (!r.chance(0.08)).then(|| r.range(1945, 2007) as i32);
         let gender = match r.weighted(&[0.48, 0.44, 0.02, 0.06]) {
             0 => Some("F"),
@@ -346,7 +378,7 @@ fn write_customers(out: &Path, spec: Spec) -> Result<()> {
         };
         w.row(&[
             Value::I64(id as i64),
-            Value::Str(Some(format!("{first} {last}"))),
+            Value::Str(Some(name)),
             Value::Str(email),
             Value::Str(Some(COUNTRIES[core.country].to_owned())),
             Value::Str(Some(city.to_owned())),
@@ -556,10 +588,14 @@ fn write_orders(out: &Path, spec: Spec, products: &Products, say: &dyn Fn(String
     lines.finish()
 }
 
+/// Browsing sessions: first one login on every device of every customer (and on a
+/// relative's device for the few who share one) and one visit of every prospect, then
+/// `order_lines / 8` sessions of people picked at random, customers logged in or not.
 fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
     let schema = Schema::new(vec![
         Field::new("event_id", DataType::Int64, false),
         Field::new("session_id", DataType::Int64, false),
+        Field::new("anonymous_id", DataType::Utf8, false),
         Field::new("customer_id", DataType::Int64, true),
         Field::new("event_ts", ts_type(), false),
         Field::new("event_type", DataType::Utf8, false),
@@ -567,14 +603,16 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
     ]);
     let mut w = TableWriter::new(out, "web_events", schema, spec.rows_per_file)?;
     let kinds: Vec<f64> = EVENT_TYPES.iter().map(|t| t.1).collect();
-    let sessions = (spec.order_lines / 8).max(10);
+    let customers = spec.customers();
+    let prospects = identities::prospects(spec);
+    let mut session = 0u64;
     let mut event_id = 0i64;
-    for session in 1..=sessions {
+    let mut visit = |person: Person, device: u64, logged_in: Option<u64>, from_day: i64| {
+        session += 1;
         let mut r = Rng::for_entity(spec.seed, T_EVENTS, session);
-        let customer = (!r.chance(0.3)).then(|| r.range(1, spec.customers() as i64 + 1));
-        let start = order_time(&mut r, days(2022, 1, 1), i64::MAX);
-        let n = 1 + r.geometric(0.4);
-        for k in 0..n {
+        let start = order_time(&mut r, from_day, i64::MAX);
+        let anonymous_id = identities::device(spec.seed, person, device);
+        for k in 0..1 + r.geometric(0.4) {
             event_id += 1;
             let kind = EVENT_TYPES[r.weighted(&kinds)].0;
             let product = matches!(kind, "product_view" | "add_to_cart")
@@ -582,12 +620,43 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
             w.row(&[
                 Value::I64(event_id),
                 Value::I64(session as i64),
-                Value::OptI64(customer),
+                Value::Str(Some(anonymous_id.clone())),
+                Value::OptI64(logged_in.map(|c| c as i64)),
                 Value::Ts(start + k as i64 * 37_000_000),
                 Value::Str(Some(kind.to_owned())),
                 Value::OptI32(product),
             ])?;
         }
+        Ok::<(), Error>(())
+    };
+    let since = days(2022, 1, 1);
+    for c in 1..=customers {
+        let person = Person::Customer(c);
+        let from_day = customer_core(spec.seed, c).signup_day.max(since);
+        for device in 0..identities::device_count(spec.seed, person) {
+            visit(person, device, Some(c), from_day)?;
+        }
+        if let Some(relative) = identities::shares_device_of(spec.seed, c, customers) {
+            visit(person, 0, Some(relative), from_day)?;
+        }
+    }
+    for p in 1..=prospects {
+        visit(Person::Prospect(p), 0, None, since)?;
+    }
+    let browsing = (spec.order_lines / 8).max(10);
+    for n in 1..=browsing {
+        let mut r = Rng::for_entity(spec.seed, T_BROWSING, n);
+        let person = if prospects > 0 && r.chance(0.3) {
+            Person::Prospect(r.range(1, prospects as i64 + 1) as u64)
+        } else {
+            Person::Customer(r.range(1, customers as i64 + 1) as u64)
+        };
+        let device = r.range(0, identities::device_count(spec.seed, person) as i64) as u64;
+        let logged_in = match person {
+            Person::Customer(c) if r.chance(0.4) => Some(c),
+            _ => None,
+        };
+        visit(person, device, logged_in, since)?;
     }
     w.finish()
 }
@@ -595,7 +664,7 @@ fn write_web_events(out: &Path, spec: Spec) -> Result<()> {
 /// What a complete demo lake's `_COMPLETE` holds; a lake written by an older generator
 /// (another text) is written again.
 const DEMO_MARKER: &str =
-    "datapunk demo lake v4 (lapsing customers with category tastes, experiments)\n";
+    "datapunk demo lake v5 (lapsing customers with category tastes, experiments, identities)\n";
 
 /// Generates the demo lake into `dir` unless a complete current one is already there.
 ///

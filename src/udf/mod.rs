@@ -16,6 +16,7 @@ mod customer_clv;
 mod date_trunc;
 mod float_lists;
 mod folded_table;
+mod identity_stitch;
 mod keys;
 mod kmeans;
 mod order_lines;
@@ -24,6 +25,7 @@ mod recommend;
 mod rfm;
 mod rfm_table;
 mod table_args;
+mod trait_aggregates;
 
 use std::sync::Arc;
 
@@ -55,6 +57,7 @@ pub fn docs() -> &'static [FunctionDoc] {
         customer_clv::CUSTOMER_CLV,
         clv_predictions::GAMMAGAMMA_EXPECTED_SPEND,
         clv::GAMMAGAMMA_FIT,
+        identity_stitch::IDENTITY_STITCH,
         baskets::ASSOCIATION_RULES,
         baskets::FREQUENT_ITEMSETS,
         baskets::ITEM_COOCCURRENCE,
@@ -62,6 +65,9 @@ pub fn docs() -> &'static [FunctionDoc] {
         kmeans::KMEANS_DISTANCE,
         kmeans::KMEANS_FIT,
         ab_aggregates::MANN_WHITNEY_U,
+        trait_aggregates::MAX_BY,
+        trait_aggregates::MIN_BY,
+        trait_aggregates::MODE,
         clv_predictions::PARETONBD_EXPECTED_PURCHASES,
         clv_predictions::PARETONBD_EXPECTED_PURCHASES_NEW,
         clv::PARETONBD_FIT,
@@ -130,6 +136,7 @@ fn aggregate() -> Vec<AggregateUDF> {
     ];
     all.extend(kmeans::aggregate_udfs());
     all.extend(ab_aggregates::aggregate_udfs());
+    all.extend(trait_aggregates::aggregate_udfs());
     all.extend(clv::aggregate_udfs());
     all
 }
@@ -154,6 +161,10 @@ fn table() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         (
             query_table::QUERY.name,
             Arc::new(query_table::QueryFunction),
+        ),
+        (
+            identity_stitch::IDENTITY_STITCH.name,
+            Arc::new(identity_stitch::IdentityStitchFunction),
         ),
         (
             baskets::ITEM_COOCCURRENCE.name,
@@ -354,6 +365,7 @@ mod tests {
                 "frequent_itemsets",
                 "gammagamma_expected_spend",
                 "gammagamma_fit",
+                "identity_stitch",
                 "item_cooccurrence",
                 "json_build_array",
                 "json_build_object",
@@ -361,6 +373,9 @@ mod tests {
                 "kmeans_distance",
                 "kmeans_fit",
                 "mann_whitney_u",
+                "max_by",
+                "min_by",
+                "mode",
                 "obj_description",
                 "paretonbd_expected_purchases",
                 "paretonbd_expected_purchases_new",

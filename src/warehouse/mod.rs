@@ -71,6 +71,14 @@ pub const DEMO_SCRIPTS: &[(&str, &str)] = &[
         "090_experiment_results.sql",
         include_str!("../../sql/warehouse/090_experiment_results.sql"),
     ),
+    (
+        "100_identity_graph.sql",
+        include_str!("../../sql/warehouse/100_identity_graph.sql"),
+    ),
+    (
+        "110_profiles.sql",
+        include_str!("../../sql/warehouse/110_profiles.sql"),
+    ),
 ];
 
 /// One script as read: (name shown in messages, file name, text or read error).

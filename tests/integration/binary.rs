@@ -65,7 +65,7 @@ async fn serve_demo_with_one_command_and_stop_on_sigterm() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(tables, 15, "6 lake tables and 9 warehouse tables");
+    assert_eq!(tables, 18, "7 lake tables and 11 warehouse tables");
     let customers: i64 = client
         .query_one("SELECT count(*) FROM warehouse.customers", &[])
         .await
@@ -92,9 +92,15 @@ async fn serve_demo_with_one_command_and_stop_on_sigterm() {
     assert!(exit.success(), "exit status {exit:?}");
 }
 
+/// Every file the generator wrote: the tables' parts and the identity ground truth.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for table in std::fs::read_dir(dir).unwrap().flatten() {
+        if table.path().is_file() {
+            let name = table.file_name().to_string_lossy().into_owned();
+            out.push((name, std::fs::read(table.path()).unwrap()));
+            continue;
+        }
         for f in std::fs::read_dir(table.path()).unwrap().flatten() {
             let name = format!(
                 "{}/{}",
@@ -143,6 +149,7 @@ fn generate_is_deterministic_and_writes_several_files_per_table() {
         "orders",
         "order_lines",
         "web_events",
+        "guest_orders",
         "experiment_assignments",
     ] {
         assert!(
@@ -152,6 +159,7 @@ fn generate_is_deterministic_and_writes_several_files_per_table() {
             "{names:?}"
         );
     }
+    assert!(names.contains(&"_identity_truth.csv"), "{names:?}");
     assert!(
         names.contains(&"order_lines/part-00002.parquet"),
         "{names:?}"

@@ -42,6 +42,7 @@ async fn folders_files_and_partitions_become_tables() {
         [
             "customers",
             "experiment_assignments",
+            "guest_orders",
             "order_lines",
             "orders",
             "parted",

@@ -21,6 +21,7 @@ mod errors;
 mod examples;
 mod exports;
 mod iceberg_lake;
+mod identity;
 mod jdbc;
 mod lake;
 mod lake_types;

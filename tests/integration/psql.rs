@@ -54,6 +54,7 @@ async fn psql_meta_commands_and_copy() {
         "orders",
         "products",
         "web_events",
+        "guest_orders",
         "experiment_assignments",
     ] {
         assert!(out.contains(t), "{out}");

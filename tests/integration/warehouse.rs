@@ -63,8 +63,10 @@ async fn shipped_scripts_build_their_tables() {
             ("customers".to_owned(), "ok".to_owned()),
             ("daily_sales".to_owned(), "ok".to_owned()),
             ("experiment_results".to_owned(), "ok".to_owned()),
+            ("identity_graph".to_owned(), "ok".to_owned()),
             ("orders".to_owned(), "ok".to_owned()),
-            ("product_pairs".to_owned(), "ok".to_owned())
+            ("product_pairs".to_owned(), "ok".to_owned()),
+            ("profiles".to_owned(), "ok".to_owned())
         ]
     );
 }

@@ -81,3 +81,8 @@ SELECT avg(x), avg(x::numeric(6,2)), avg(-x) FROM (VALUES (1), (1), (3)) AS t(x)
 SELECT sum(x), pg_typeof(sum(x)), avg(x) FROM (VALUES (9223372036854775807::bigint), (9223372036854775807)) AS t(x);
 SELECT customer_id, count(DISTINCT order_id) AS orders, sum(quantity) AS units, sum(order_id) AS id_sum, avg(quantity) AS avg_units FROM lake.order_lines GROUP BY customer_id ORDER BY customer_id LIMIT 5;
 SELECT x, avg(x) OVER (ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moving, sum(x::bigint) OVER w AS running FROM (VALUES (1), (2), (4), (7)) AS t(x) WINDOW w AS (ORDER BY x ROWS 2 PRECEDING) ORDER BY x;
+
+-- mode() WITHIN GROUP: the most frequent value, the smallest of equally frequent ones (PostgreSQL's sorted scan keeps the first)
+SELECT mode() WITHIN GROUP (ORDER BY status) FROM lake.orders;
+SELECT country, mode() WITHIN GROUP (ORDER BY channel) AS channel, mode() WITHIN GROUP (ORDER BY coupon_code) AS coupon FROM lake.orders GROUP BY country ORDER BY country;
+SELECT mode() WITHIN GROUP (ORDER BY x) AS m FROM (VALUES (3), (1), (3), (1), (NULL), (NULL), (NULL)) AS t(x);

@@ -1,0 +1,326 @@
+//! `identity_stitch(edges, ...)`: identifiers seen together are one person. The input is
+//! a table name or a query whose four columns are (id_type_a, id_a, id_type_b, id_b),
+//! ids of any type read as text; the result is one row per identifier with its person
+//! id, or, with `output => 'refusals'`, what the guards refused and which earlier persons
+//! merged. The logic is in [`crate::marketing::identity`].
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::Result;
+use datafusion::logical_expr::LogicalPlan;
+
+use super::computed_table::{Computation, ComputedTable, Input};
+use super::table_args::{column_index, require_columns, select_columns, session_state, Args};
+use crate::marketing::identity::{self, Id, Refusal, Rules};
+use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
+
+pub const IDENTITY_STITCH: FunctionDoc = FunctionDoc {
+    name: "identity_stitch",
+    kind: Kind::Table,
+    params: &[
+        required("edges", "text"),
+        optional("max_ids_per_type", "text", "NULL"),
+        optional("priority", "text", "NULL"),
+        optional("blocklist", "text", "NULL"),
+        optional("previous", "text", "NULL"),
+        optional("output", "text", "'ids'"),
+    ],
+    result: "TABLE(id_type text, id text, person_id bigint)",
+    description: "Identity resolution: identifiers seen together are one person (connected \
+                  components by union-find). edges is a table name or a SELECT whose four \
+                  columns are (id_type_a, id_a, id_type_b, id_b), ids of any type read as \
+                  text; a NULL side makes the other identifier a node of its own. Guards \
+                  against bad merges: junk values ('', 'unknown', 'null', 'undefined', test \
+                  e-mails, and the comma-separated blocklist) are never identifiers; \
+                  max_ids_per_type ('customer=1, email=3') refuses an edge that would give \
+                  a person more identifiers of a type, merging edges between trusted types \
+                  first; priority ('customer, email, anonymous_id') orders the types. \
+                  person_id is a hash of the person's anchor (its identifier of the first \
+                  type in priority order, smallest value), the same whatever the edges' \
+                  order; previous (a table or query of id_type, id, person_id from an \
+                  earlier run) keeps the person id most of a person's identifiers had. \
+                  output => 'refusals' returns TABLE(event text, id_type_a text, id_a text, \
+                  id_type_b text, id_b text, detail text) instead: blocked identifiers, \
+                  refused edges and earlier persons merged into another.",
+    example: r#"SELECT id_type, id, person_id = min(person_id) OVER () AS same_person
+FROM identity_stitch('SELECT * FROM (VALUES (''cookie'', ''c1'', ''email'', ''ann@x.com''), (''email'', ''ann@x.com'', ''customer'', ''42''), (''cookie'', ''c2'', ''customer'', ''42'')) AS e(ta, a, tb, b)')
+ORDER BY id_type, id"#,
+    example_output: r#" id_type  | id        | same_person
+----------+-----------+-------------
+ cookie   | c1        | t
+ cookie   | c2        | t
+ customer | 42        | t
+ email    | ann@x.com | t"#,
+};
+
+#[derive(Debug, Default)]
+pub struct IdentityStitchFunction;
+
+/// What the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Ids,
+    Refusals,
+}
+
+#[derive(Debug)]
+struct Stitch {
+    rules: Rules,
+    output: Output,
+    /// Whether the second input is the previous run's assignments.
+    with_previous: bool,
+}
+
+impl TableFunctionImpl for IdentityStitchFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let name = IDENTITY_STITCH.name;
+        let state = session_state(&args, name)?;
+        let a = Args::new(&IDENTITY_STITCH, args.exprs())?;
+        let edges = a.source(state, 0)?;
+        require_columns(&edges, 4..=4, "(id_type_a, id_a, id_type_b, id_b)", name)?;
+        let text = DataType::Utf8;
+        let mut inputs = vec![select_columns(
+            edges,
+            &[
+                (0, text.clone()),
+                (1, text.clone()),
+                (2, text.clone()),
+                (3, text.clone()),
+            ],
+        )?];
+        let rules = Rules {
+            max_ids_per_type: limits(&a)?,
+            priority: list(a.text(2)?),
+            blocklist: list(a.text(3)?),
+        };
+        let with_previous = match a.text(4)? {
+            Some(_) => {
+                inputs.push(previous_input(a.source(state, 4)?)?);
+                true
+            }
+            None => false,
+        };
+        let output = match a.text(5)?.as_deref().map(str::trim) {
+            None | Some("ids") => Output::Ids,
+            Some("refusals") => Output::Refusals,
+            Some(other) => {
+                return Err(a.bad(format!("output must be 'ids' or 'refusals', got '{other}'")))
+            }
+        };
+        Ok(ComputedTable::new(
+            inputs,
+            Stitch {
+                rules,
+                output,
+                with_previous,
+            },
+        ))
+    }
+}
+
+/// The (id_type, id, person_id) columns of an earlier run.
+fn previous_input(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let name = IDENTITY_STITCH.name;
+    let columns = [
+        (column_index(&plan, "id_type", name)?, DataType::Utf8),
+        (column_index(&plan, "id", name)?, DataType::Utf8),
+        (column_index(&plan, "person_id", name)?, DataType::Int64),
+    ];
+    select_columns(plan, &columns)
+}
+
+/// A comma-separated list, trimmed, without empty items.
+fn list(text: Option<String>) -> Vec<String> {
+    text.map(|t| {
+        t.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// `max_ids_per_type`: `type=N` items.
+fn limits(a: &Args) -> Result<Vec<(String, u32)>> {
+    list(a.text(1)?)
+        .into_iter()
+        .map(|item| {
+            let parsed = item
+                .split_once('=')
+                .and_then(|(t, n)| Some((t.trim().to_owned(), n.trim().parse::<u32>().ok()?)))
+                .filter(|(t, n)| !t.is_empty() && *n >= 1);
+            parsed.ok_or_else(|| {
+                a.bad(format!(
+                    "max_ids_per_type must be items like 'email=3' (a type and a limit of at \
+                     least 1), got '{item}'"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The text columns of a batch.
+fn texts(batch: &RecordBatch) -> Vec<&StringArray> {
+    batch
+        .columns()
+        .iter()
+        .filter_map(|c| c.as_string_opt::<i32>())
+        .collect()
+}
+
+fn value(column: &StringArray, row: usize) -> Option<&str> {
+    column.is_valid(row).then(|| column.value(row))
+}
+
+/// An edge's side: its identifier when both type and value are there.
+fn side<'a>(id_type: Option<&'a str>, id: Option<&'a str>) -> Option<Id<'a>> {
+    id_type.zip(id)
+}
+
+impl Computation for Stitch {
+    fn name(&self) -> &'static str {
+        IDENTITY_STITCH.name
+    }
+
+    fn schema(&self) -> SchemaRef {
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        Arc::new(Schema::new(match self.output {
+            Output::Ids => vec![
+                Field::new("id_type", DataType::Utf8, false),
+                Field::new("id", DataType::Utf8, false),
+                Field::new("person_id", DataType::Int64, false),
+            ],
+            Output::Refusals => vec![
+                Field::new("event", DataType::Utf8, false),
+                text("id_type_a"),
+                text("id_a"),
+                text("id_type_b"),
+                text("id_b"),
+                text("detail"),
+            ],
+        }))
+    }
+
+    fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        let mut inputs = inputs.into_iter();
+        let edges = inputs.next().expect("the edges");
+        let previous_batches = if self.with_previous {
+            inputs.next().map(|i| i.batches).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut previous: Vec<(Id<'_>, i64)> = Vec::new();
+        for batch in &previous_batches {
+            let t = texts(batch);
+            let persons = batch
+                .column(2)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            for row in 0..batch.num_rows() {
+                if let (Some(ty), Some(id), true) =
+                    (value(t[0], row), value(t[1], row), persons.is_valid(row))
+                {
+                    previous.push(((ty, id), persons.value(row)));
+                }
+            }
+        }
+        let rows = edges.batches.iter().flat_map(|batch| {
+            let t = texts(batch);
+            (0..batch.num_rows()).map(move |row| {
+                (
+                    side(value(t[0], row), value(t[1], row)),
+                    side(value(t[2], row), value(t[3], row)),
+                )
+            })
+        });
+        let Some(stitched) = identity::stitch(rows, &self.rules, &previous, stop) else {
+            return Err(datafusion::error::DataFusionError::Execution(
+                "identity_stitch was cancelled".into(),
+            ));
+        };
+        let columns: Vec<ArrayRef> = match self.output {
+            Output::Ids => vec![
+                Arc::new(StringArray::from_iter_values(
+                    stitched.ids.iter().map(|((t, _), _)| *t),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    stitched.ids.iter().map(|((_, v), _)| *v),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    stitched.ids.iter().map(|(_, p)| *p),
+                )),
+            ],
+            Output::Refusals => refusal_columns(&stitched.refusals, &stitched.ids, &previous),
+        };
+        Ok(RecordBatch::try_new(self.schema(), columns)?)
+    }
+}
+
+/// The rows of `output => 'refusals'`: blocked identifiers, refused edges, and each
+/// earlier person whose identifiers now belong to another person.
+fn refusal_columns(
+    refusals: &[Refusal<'_>],
+    ids: &[(Id<'_>, i64)],
+    previous: &[(Id<'_>, i64)],
+) -> Vec<ArrayRef> {
+    let mut rows: Vec<[Option<String>; 6]> = Vec::new();
+    let s = |v: &str| Some(v.to_owned());
+    for r in refusals {
+        rows.push(match r {
+            Refusal::Blocked((t, v)) => [
+                s("blocked"),
+                s(t),
+                s(v),
+                None,
+                None,
+                s("a junk or blocklisted value"),
+            ],
+            Refusal::OverLimit {
+                a,
+                b,
+                id_type,
+                limit,
+            } => [
+                s("refused"),
+                s(a.0),
+                s(a.1),
+                s(b.0),
+                s(b.1),
+                Some(format!(
+                    "would give a person more than {limit} {id_type} identifiers"
+                )),
+            ],
+        });
+    }
+    let now: std::collections::HashMap<Id<'_>, i64> = ids.iter().copied().collect();
+    let mut merged: Vec<(i64, i64)> = previous
+        .iter()
+        .filter_map(|(id, old)| {
+            now.get(id)
+                .filter(|new| **new != *old)
+                .map(|new| (*old, *new))
+        })
+        .collect();
+    merged.sort_unstable();
+    merged.dedup();
+    for (old, new) in merged {
+        rows.push([
+            s("merged"),
+            s("person_id"),
+            Some(old.to_string()),
+            s("person_id"),
+            Some(new.to_string()),
+            s("an earlier person's identifiers now belong to this person"),
+        ]);
+    }
+    (0..6)
+        .map(|c| {
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>(),
+            )) as ArrayRef
+        })
+        .collect()
+}
