@@ -14,7 +14,9 @@ EXPECTED_TYPES = {
     "products": {"product_id": int, "price": decimal.Decimal},
     "orders": {"order_id": int, "order_ts": datetime.datetime, "shipping": decimal.Decimal},
     "order_lines": {"order_id": int, "quantity": int, "unit_price": decimal.Decimal},
-    "web_events": {"event_id": int, "event_ts": datetime.datetime, "event_type": str},
+    "web_events": {"event_id": int, "anonymous_id": str, "event_ts": datetime.datetime, "event_type": str},
+    "guest_orders": {"guest_order_id": int, "anonymous_id": str, "order_ts": datetime.datetime,
+                     "amount": decimal.Decimal},
     "experiment_assignments": {"unit_id": int, "converted": bool, "revenue": decimal.Decimal},
 }
 

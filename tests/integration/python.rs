@@ -36,8 +36,8 @@ async fn psycopg_reads_every_lake_table_with_a_password() {
     let stdout = run_client("psycopg_read_lake.py", vec![dsn]).await;
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        7,
-        "{stdout}"
+        8,
+        "seven tables and COPY: {stdout}"
     );
 }
 
