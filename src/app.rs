@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::activation::consent::Consent;
 use crate::activation::definitions::Definitions;
 use crate::activation::tables::{AudiencesTable, ChangesTable, ExportRunsTable};
 use crate::activation::{AudienceView, Audiences, ExportView, Exports};
@@ -23,6 +24,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::{watch, Lake, LakeStore, ScanSummary};
 use crate::pg::catalog::computed_view::ComputedView;
+use crate::privacy::Privacy;
 use crate::result_cache::ResultCache;
 use crate::server::auth::Users;
 use crate::server::service::Admin;
@@ -53,6 +55,7 @@ struct Refresher {
     exports: Arc<Exports>,
     rebuild_on_change: bool,
     background: Arc<Background>,
+    privacy: Arc<Privacy>,
 }
 
 impl Refresher {
@@ -97,6 +100,23 @@ impl Refresher {
             message.push_str(&self.refresh_audiences().await);
         }
         message
+    }
+
+    /// After an erasure: the warehouse tables read from erased rows are rebuilt (the
+    /// others are unchanged) and the audiences refreshed.
+    async fn after_erasure(&self) -> String {
+        self.in_background(|r| async move {
+            let report = r.warehouse.build().await;
+            let audiences = r.refresh_audiences().await;
+            format!(
+                "warehouse: {} built, {} unchanged, {} failed{audiences}",
+                report.built.len(),
+                report.unchanged.len(),
+                report.failed.len()
+            )
+        })
+        .await
+        .unwrap_or_else(|e| e.to_string())
     }
 
     async fn refresh_audiences(&self) -> String {
@@ -155,6 +175,23 @@ impl Admin for Refresher {
             ))
         })
         .await?
+    }
+
+    async fn purge_erased(&self) -> Result<String, Error> {
+        let roots: Vec<(String, LakeStore)> = self
+            .lakes
+            .iter()
+            .map(|l| (l.schema_name().to_owned(), l.root().clone()))
+            .collect();
+        let privacy = Arc::clone(&self.privacy);
+        let report = self
+            .in_background(|_| async move { privacy.purge(&roots).await })
+            .await??;
+        let rescan = self.after_lake_change().await;
+        Ok(format!(
+            "purged {} rows from {} files; {rescan}",
+            report.rows, report.files
+        ))
     }
 
     async fn refresh_audience(&self, name: &str) -> Result<String, Error> {
@@ -368,6 +405,9 @@ impl App {
             &config.server,
             crate::udf::install,
         )?);
+        let privacy = Privacy::open(&config.privacy, &state)
+            .map_err(|e| Error::Config(format!("state.dir {}: {e}", state.display())))?;
+        privacy.install(&engine)?;
         if root.local_folder().is_none() {
             // Unreachable, wrong credentials, no such bucket: say so now, not per query.
             root.list()
@@ -412,6 +452,7 @@ impl App {
             definitions,
             state.join("audiences"),
             view,
+            Consent::from_config(&config.privacy),
         )?);
         let (refreshed, failed) = audiences.refresh_all().await;
         tracing::info!(state = %state.display(), refreshed, failed, "audiences refreshed");
@@ -426,6 +467,7 @@ impl App {
             &config.exports,
             &state.join("export-runs"),
             export_view,
+            Consent::from_config(&config.privacy),
         )?);
         let users = Arc::new(Users::from_config(&config.auth.users));
         let addr = config.listen_addr().map_err(Error::Config)?;
@@ -442,6 +484,7 @@ impl App {
             exports: Arc::clone(&exports),
             rebuild_on_change: config.warehouse.rebuild_on_lake_change,
             background: Arc::new(Background::start()?),
+            privacy,
         };
         let admin: Arc<dyn Admin> = Arc::new(refresher.clone());
         let tls = if config.server.tls.enabled() {
@@ -539,6 +582,15 @@ impl App {
         self.refresher.run_export(name).await
     }
 
+    /// Rewrites the lake files without erased persons' rows (the `datapunk purge`
+    /// command).
+    ///
+    /// # Errors
+    /// A lake file cannot be rewritten (the requests stay pending).
+    pub async fn purge_erased(&self) -> Result<String> {
+        self.refresher.purge_erased().await
+    }
+
     pub fn engine(&self) -> &Arc<Engine> {
         &self.shared.engine
     }
@@ -563,11 +615,31 @@ impl App {
             }
         }
         self.start_schedules(&shutdown).await;
+        watchers.push((None, self.rebuild_after_erasures(&shutdown)));
         server::serve(self.listener, self.shared, shutdown).await;
         for (w, task) in watchers {
             drop(w);
             task.abort();
         }
+    }
+
+    /// Rebuilds what was built from a person's rows once they are forgotten.
+    fn rebuild_after_erasures(&self, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
+        let refresher = self.refresher.clone();
+        let mut changes = refresher.privacy.subscribe();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    changed = changes.changed() => {
+                        if changed.is_err() { break; }
+                        let message = refresher.after_erasure().await;
+                        tracing::info!(%message, "rebuilt after an erasure");
+                    }
+                }
+            }
+        })
     }
 
     /// Rescans after each settled burst of changes in the lake's folder.

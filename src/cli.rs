@@ -25,6 +25,17 @@ pub enum Command {
     /// Run one `[[exports]]` now and exit (for your own cron; while a server runs on the
     /// same state dir, use `RUN EXPORT name` on it instead).
     Export(ExportArgs),
+    /// Rewrite the lake's Parquet files of `[[privacy.pii_tables]]` without the rows of
+    /// erased persons, then mark their requests purged (while a server runs on the same
+    /// state dir, use `PURGE ERASED` on it instead).
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// TOML configuration file (its lake, state dir and `[privacy]`).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub struct Config {
     pub activation: ActivationConfig,
     pub exports: Vec<ExportConfig>,
     pub auth: AuthConfig,
+    pub privacy: PrivacyConfig,
     pub log: LogConfig,
 }
 
@@ -314,6 +315,8 @@ pub struct ExportConfig {
     pub schedule: String,
     /// Rows whose value in this column is not true are never exported.
     pub consent_column: String,
+    /// Export rows without `[privacy]` consent too (logged on every run).
+    pub ignore_consent: bool,
 }
 
 impl Default for ExportConfig {
@@ -328,7 +331,48 @@ impl Default for ExportConfig {
             webhook: String::new(),
             schedule: String::new(),
             consent_column: "marketing_opt_in".to_owned(),
+            ignore_consent: false,
         }
+    }
+}
+
+impl PrivacyConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (i, t) in self.pii_tables.iter().enumerate() {
+            if t.table.split('.').count() != 2 || t.table.split('.').any(str::is_empty) {
+                problems.push(format!(
+                    "privacy.pii_tables[{i}].table {:?} must be schema.table",
+                    t.table
+                ));
+            }
+            if t.id_type.is_empty() || t.column.is_empty() {
+                problems.push(format!("privacy.pii_tables[{i}] needs id_type and column"));
+            }
+        }
+        if !matches!(self.mask.as_str(), "hash" | "null") {
+            problems.push(format!(
+                "privacy.mask = {:?}: expected \"hash\" or \"null\"",
+                self.mask
+            ));
+        }
+        if !self.consent_table.is_empty()
+            && (self.consent_table.split('.').count() != 2
+                || self.consent_key.is_empty()
+                || self.consent_column.is_empty())
+        {
+            problems.push(format!(
+                "privacy.consent_table {:?} must be schema.table, with consent_key and consent_column",
+                self.consent_table
+            ));
+        }
+        if self.identity_table.split('.').count() != 2 {
+            problems.push(format!(
+                "privacy.identity_table {:?} must be schema.table",
+                self.identity_table
+            ));
+        }
+        problems
     }
 }
 
@@ -425,8 +469,14 @@ pub struct UserConfig {
     /// Plain text, or a `SCRAM-SHA-256$iterations:salt$StoredKey:ServerKey` verifier
     /// (`datapunk passwd` prints one).
     pub password: String,
-    /// May run admin statements such as `REFRESH WAREHOUSE`.
+    /// May run admin statements such as `REFRESH WAREHOUSE`, reads every schema and sees
+    /// masked columns in clear.
     pub admin: bool,
+    /// The schemas this user may read (`pg_catalog`, `information_schema` and `datapunk`
+    /// always); absent = all.
+    pub schemas: Option<Vec<String>>,
+    /// Sees `privacy.masked_columns` in clear.
+    pub pii: bool,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -435,8 +485,55 @@ impl std::fmt::Debug for UserConfig {
             .field("name", &self.name)
             .field("password", &"<redacted>")
             .field("admin", &self.admin)
+            .field("schemas", &self.schemas)
+            .field("pii", &self.pii)
             .finish()
     }
+}
+
+/// `[privacy]`: who is erased, which tables hold personal rows, which columns are masked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Tables holding personal rows: an erased person's rows are never returned from them.
+    pub pii_tables: Vec<PiiTableConfig>,
+    /// The table (`id_type`, `id`, `person_id`) `datapunk_forget` resolves a person through.
+    pub identity_table: String,
+    /// Columns (by name, in any table) returned masked to users without `pii = true`.
+    pub masked_columns: Vec<String>,
+    /// `hash`: a keyed hash (equal values stay equal, so masked columns still join);
+    /// `null`: NULL.
+    pub mask: String,
+    /// Where marketing consent is recorded: audiences and exports keep only rows whose
+    /// `consent_key` has `consent_column` true in this table (empty: no consent rule).
+    pub consent_table: String,
+    pub consent_key: String,
+    pub consent_column: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            pii_tables: Vec::new(),
+            identity_table: "warehouse.identity_graph".to_owned(),
+            masked_columns: Vec::new(),
+            mask: "hash".to_owned(),
+            consent_table: String::new(),
+            consent_key: "customer_id".to_owned(),
+            consent_column: "marketing_opt_in".to_owned(),
+        }
+    }
+}
+
+/// One `[[privacy.pii_tables]]` entry: `column` of `table` holds identifiers of type
+/// `id_type` (`person` = the `person_id` of the identity table).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PiiTableConfig {
+    /// `schema.table`.
+    pub table: String,
+    pub id_type: String,
+    pub column: String,
 }
 
 /// Logging.
@@ -632,6 +729,7 @@ impl Config {
                 ));
             }
         }
+        problems.extend(self.privacy.problems());
         problems
     }
 
@@ -702,7 +800,7 @@ mod tests {
         c.auth.users.push(UserConfig {
             name: "ann".into(),
             password: "hunter2".into(),
-            admin: false,
+            ..Default::default()
         });
         assert!(!c.redacted().contains("hunter2"));
     }

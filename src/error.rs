@@ -25,6 +25,9 @@ pub enum Error {
     ReadOnly { statement: String },
     #[error("permission denied: {what} requires an admin user")]
     NotAdmin { what: String },
+    /// A table or schema the user may not read (`what`: `table lake.customers`).
+    #[error("permission denied for {what}")]
+    PermissionDenied { what: String },
     #[error("{path}:{line}: {message}")]
     Script {
         path: String,
@@ -66,7 +69,9 @@ impl Error {
         match self {
             Error::Config(_) | Error::InvalidArgument { .. } => SqlState::INVALID_PARAMETER_VALUE,
             Error::ReadOnly { .. } => SqlState::READ_ONLY_SQL_TRANSACTION,
-            Error::NotAdmin { .. } => SqlState::INSUFFICIENT_PRIVILEGE,
+            Error::NotAdmin { .. } | Error::PermissionDenied { .. } => {
+                SqlState::INSUFFICIENT_PRIVILEGE
+            }
             Error::Script { .. } | Error::Lake(_) => SqlState::INTERNAL_ERROR,
             Error::Undefined { .. } => SqlState::UNDEFINED_OBJECT,
             Error::Duplicate { .. } => SqlState::DUPLICATE_OBJECT,

@@ -39,6 +39,7 @@ pub mod lineage;
 pub mod lookup;
 pub mod marketing;
 pub mod pg;
+pub mod privacy;
 pub mod result_cache;
 pub mod scram;
 pub mod server;

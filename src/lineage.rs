@@ -82,6 +82,16 @@ fn walk(engine: &Engine, plan: &LogicalPlan, lineage: &mut Lineage) {
 }
 
 fn read(engine: &Engine, table: Arc<dyn TableProvider>, lineage: &mut Lineage) {
+    let any: &dyn std::any::Any = table.as_ref();
+    if let Some(guarded) = any.downcast_ref::<crate::privacy::guarded_table::GuardedTable>() {
+        // The version read, narrowed by what the guard hides: its tag joins the version's.
+        let before = lineage.reads.len();
+        read(engine, Arc::clone(guarded.inner()), lineage);
+        for r in &mut lineage.reads[before..] {
+            r.tag = format!("{} ({})", r.tag, guarded.tag());
+        }
+        return;
+    }
     if let Some((schema, name, tag)) = engine.published_as(&table) {
         if !lineage.reads.iter().any(|r| Arc::ptr_eq(&r.table, &table)) {
             lineage.reads.push(Read {

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::Parser;
-use datapunk::cli::{Cli, Command, ExportArgs, GenerateArgs, ServeArgs};
+use datapunk::cli::{Cli, Command, ExportArgs, GenerateArgs, PurgeArgs, ServeArgs};
 use datapunk::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +16,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => generate(args),
         Command::Passwd => passwd(),
         Command::Export(args) => export(args),
+        Command::Purge(args) => purge(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -71,6 +72,23 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
             .run_export(&args.name)
             .await
             .map_err(anyhow::Error::msg)?;
+        println!("{message}");
+        Ok(())
+    })
+}
+
+/// Loads the lake as `serve` does (without serving), purges the erased rows, prints
+/// what it did.
+fn purge(args: PurgeArgs) -> anyhow::Result<()> {
+    let mut config = Config::from_file(&args.config).map_err(anyhow::Error::msg)?;
+    config.server.listen = "127.0.0.1:0".into();
+    datapunk::telemetry::init(&config.log.filter);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let app = datapunk::App::build(config)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let message = app.purge_erased().await.map_err(anyhow::Error::msg)?;
         println!("{message}");
         Ok(())
     })

@@ -72,8 +72,8 @@ pub struct Identity {
 }
 
 /// Who runs a query, as far as it changes what the query may read.
-#[derive(Debug, Clone, Copy)]
-pub struct Permissions(pub &'static str);
+#[derive(Debug, Clone)]
+pub struct Permissions(pub String);
 
 impl ResultCache {
     /// A cache of at most `capacity` bytes (0: nothing is cached).
@@ -115,7 +115,7 @@ impl ResultCache {
             key.push_str(&format!("{}={:?}\n", entry.key, entry.value));
         }
         for read in &lineage.reads {
-            key.push_str(&format!("@{:x}", address(&read.table)));
+            key.push_str(&format!("@{:x} {}", address(&read.table), read.tag));
         }
         Some(Identity {
             key,

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 
 use super::compaction;
+use super::consent::Consent;
 use super::definitions::{valid_name, Definition, Definitions};
 use super::diff::{diff, previous_members_file, Counts, PreviousMembers, Refresh, ENTERED_AT};
 use super::store::{AudienceDir, Manifest};
@@ -60,6 +61,8 @@ pub struct Audiences {
     state_dir: PathBuf,
     audiences: Mutex<BTreeMap<String, Audience>>,
     view: Arc<AudienceView>,
+    /// Members are kept only with marketing consent, when it is recorded.
+    consent: Option<Consent>,
 }
 
 impl std::fmt::Debug for Audiences {
@@ -95,6 +98,7 @@ impl Audiences {
         definitions: Definitions,
         state_dir: PathBuf,
         view: Arc<AudienceView>,
+        consent: Option<Consent>,
     ) -> Result<Self, Error> {
         let loaded = definitions
             .load()
@@ -110,6 +114,7 @@ impl Audiences {
             state_dir,
             audiences: Mutex::new(audiences),
             view,
+            consent,
         };
         if let Ok(audiences) = this.audiences.try_lock() {
             for audience in audiences.values() {
@@ -305,7 +310,16 @@ impl Audiences {
         let definition = &audience.definition;
         let session = self.engine.session();
         let state = session.ctx.state();
-        let plan = prepare::plan_query(&state, &definition.sql).await?;
+        let mut plan = prepare::plan_query(&state, &definition.sql).await?;
+        if let Some(consent) = &self.consent {
+            if definition.ignores_consent() {
+                tracing::warn!(audience = %definition.name, "audience ignores marketing consent (-- consent: ignore)");
+            } else {
+                plan = consent
+                    .keep_consented(&state, plan, &format!("audience {}", definition.name))
+                    .await?;
+            }
+        }
         let plan = sorted_by_key(plan, &definition.key_column)?;
         let stream = session
             .ctx

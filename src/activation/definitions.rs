@@ -25,6 +25,14 @@ pub struct Definition {
     pub path: PathBuf,
 }
 
+impl Definition {
+    /// Whether an admin opted this audience out of marketing consent
+    /// (`-- consent: ignore`).
+    pub fn ignores_consent(&self) -> bool {
+        crate::engine::prepare::comment_setting(&self.sql, "consent").as_deref() == Some("ignore")
+    }
+}
+
 /// Whether `name` may name an audience (a lower-case SQL identifier, so `audience.NAME`
 /// needs no quotes and the file name is portable).
 pub fn valid_name(name: &str) -> bool {

@@ -24,6 +24,7 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 
 use super::audiences::Audiences;
+use super::consent::Consent;
 use super::export_runs::{done_path, Run, Runs};
 use crate::config::ExportConfig;
 use crate::durable::{sync_dir, temp_path, write_atomically};
@@ -43,6 +44,8 @@ pub struct Exports {
     configs: BTreeMap<String, ExportConfig>,
     runs: Mutex<BTreeMap<String, Runs>>,
     view: Arc<ExportView>,
+    /// Rows are kept only with marketing consent, when it is recorded.
+    consent: Option<Consent>,
 }
 
 impl std::fmt::Debug for Exports {
@@ -153,6 +156,7 @@ impl Exports {
         configs: &[ExportConfig],
         state_dir: &Path,
         view: Arc<ExportView>,
+        consent: Option<Consent>,
     ) -> Result<Self, Error> {
         let mut runs = BTreeMap::new();
         for c in configs {
@@ -171,6 +175,7 @@ impl Exports {
                 .collect(),
             runs: Mutex::new(BTreeMap::new()),
             view,
+            consent,
         };
         for (name, r) in &runs {
             this.show(name, r);
@@ -272,6 +277,15 @@ impl Exports {
         let session = self.engine.session();
         let state = session.ctx.state();
         let mut plan = prepare::plan_query(&state, sql).await?;
+        if let (Some(consent), true) = (&self.consent, config.mode != "exited") {
+            if config.ignore_consent {
+                tracing::warn!(export = %config.name, "export ignores marketing consent (ignore_consent = true)");
+            } else {
+                plan = consent
+                    .keep_consented(&state, plan, &format!("export {}", config.name))
+                    .await?;
+            }
+        }
         if !config.consent_column.is_empty() && config.mode != "exited" {
             if let Ok((qualifier, field)) = plan
                 .schema()

@@ -7,10 +7,12 @@
 //! through `audience.NAME`, `datapunk.audiences` and `datapunk.audience_changes`
 //! ([`tables`]). Exports ([`exports`]) write an audience, or only its changes since the
 //! last successful run, to files atomically, each run recorded ([`export_runs`]);
-//! exports and audiences may run on cron schedules ([`schedule`]).
+//! exports and audiences may run on cron schedules ([`schedule`]); both keep only people
+//! with marketing consent when `[privacy]` records it ([`consent`]).
 
 pub mod audiences;
 pub mod compaction;
+pub mod consent;
 pub mod definitions;
 pub mod diff;
 pub mod export_runs;

@@ -1,5 +1,7 @@
 //! Per-connection view of the shared catalog: everything is shared except schema
-//! `public`, which resolves unqualified names through the connection's `search_path`.
+//! `public`, which resolves unqualified names through the connection's `search_path`,
+//! and every table lookup goes through the engine's [`GuardSlot`] for the connection's
+//! [`Viewer`] (schemas it may not read are refused with 42501 and not listed).
 //!
 //! A `SET search_path` in one connection never changes another. `public` lists no tables
 //! itself (so catalog listings do not show every table twice); it only resolves names.
@@ -9,6 +11,8 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider, TableProvider};
 use datafusion::error::Result;
+
+use super::access::{denied, GuardSlot, ViewerHandle};
 
 /// The schema name whose lookups follow the search path.
 pub const SEARCH_PATH_SCHEMA: &str = "public";
@@ -46,11 +50,37 @@ pub struct ConnectionCatalogList {
     catalog: Arc<ConnectionCatalog>,
 }
 
+/// What a connection's lookups are checked against.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub viewer: ViewerHandle,
+    pub guards: GuardSlot,
+}
+
+impl Access {
+    /// `inner`'s table `name` of `schema` as the viewer may read it.
+    async fn table(
+        &self,
+        inner: &dyn SchemaProvider,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        match inner.table(name).await? {
+            Some(table) => self
+                .guards
+                .apply(&self.viewer.get(), schema, name, table)
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 impl ConnectionCatalogList {
     pub fn new(
         shared: Arc<dyn CatalogProviderList>,
         database: &str,
         search_path: SearchPath,
+        access: Access,
     ) -> Option<Self> {
         let inner = shared.catalog(database)?;
         Some(Self {
@@ -58,8 +88,10 @@ impl ConnectionCatalogList {
                 public: Arc::new(SearchPathSchema {
                     catalog: Arc::clone(&inner),
                     path: search_path,
+                    access: access.clone(),
                 }),
                 inner,
+                access,
             }),
             shared,
             database: database.to_owned(),
@@ -94,19 +126,57 @@ impl CatalogProviderList for ConnectionCatalogList {
 struct ConnectionCatalog {
     inner: Arc<dyn CatalogProvider>,
     public: Arc<SearchPathSchema>,
+    access: Access,
 }
 
 impl CatalogProvider for ConnectionCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.inner.schema_names()
+        let viewer = self.access.viewer.get();
+        let mut names = self.inner.schema_names();
+        names.retain(|s| viewer.may_read_schema(s));
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if name == SEARCH_PATH_SCHEMA {
             Some(Arc::clone(&self.public) as Arc<dyn SchemaProvider>)
         } else {
-            self.inner.schema(name)
+            let inner = self.inner.schema(name)?;
+            Some(Arc::new(GuardedSchema {
+                inner,
+                name: name.to_owned(),
+                access: self.access.clone(),
+            }))
         }
+    }
+}
+
+/// A shared schema as one connection's viewer may read it.
+#[derive(Debug)]
+struct GuardedSchema {
+    inner: Arc<dyn SchemaProvider>,
+    name: String,
+    access: Access,
+}
+
+#[async_trait]
+impl SchemaProvider for GuardedSchema {
+    fn table_names(&self) -> Vec<String> {
+        if self.access.viewer.get().may_read_schema(&self.name) {
+            self.inner.table_names()
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        self.access
+            .table(self.inner.as_ref(), &self.name, name)
+            .await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
     }
 }
 
@@ -115,6 +185,7 @@ impl CatalogProvider for ConnectionCatalog {
 struct SearchPathSchema {
     catalog: Arc<dyn CatalogProvider>,
     path: SearchPath,
+    access: Access,
 }
 
 impl SearchPathSchema {
@@ -136,18 +207,32 @@ impl SchemaProvider for SearchPathSchema {
         Vec::new()
     }
 
+    /// The first readable schema of the path that has `name`; 42501 when only schemas
+    /// the viewer may not read have it.
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let viewer = self.access.viewer.get();
+        let mut forbidden = None;
         for schema in self.schemas_for(name) {
             if schema == SEARCH_PATH_SCHEMA {
                 continue;
             }
-            if let Some(s) = self.catalog.schema(&schema) {
-                if let Some(t) = s.table(name).await? {
-                    return Ok(Some(t));
+            let Some(s) = self.catalog.schema(&schema) else {
+                continue;
+            };
+            if !viewer.may_read_schema(&schema) {
+                if forbidden.is_none() && s.table_exist(name) {
+                    forbidden = Some(schema);
                 }
+                continue;
+            }
+            if let Some(t) = self.access.table(s.as_ref(), &schema, name).await? {
+                return Ok(Some(t));
             }
         }
-        Ok(None)
+        match forbidden {
+            Some(schema) => Err(denied(&format!("schema {schema}"))),
+            None => Ok(None),
+        }
     }
 
     fn table_exist(&self, name: &str) -> bool {

@@ -4,6 +4,7 @@
 //! Never sees pgwire types. The lake and the warehouse register tables into it; the engine
 //! never calls them.
 
+pub mod access;
 pub mod adaptive_join;
 pub mod admission;
 pub mod batches_exec;
@@ -56,13 +57,16 @@ pub struct Engine {
     status: Arc<Status>,
     /// The schemas of `[[lake.mounts]]`, by name.
     mounts: std::sync::RwLock<Vec<(String, Arc<SwapSchema>)>>,
+    /// What every session's table lookups go through.
+    guards: access::GuardSlot,
 }
 
-/// One connection's session and its search path.
+/// One connection's session, its search path and who it reads as.
 #[derive(Clone)]
 pub struct Session {
     pub ctx: Arc<SessionContext>,
     pub search_path: SearchPath,
+    pub viewer: access::ViewerHandle,
 }
 
 impl Session {
@@ -199,6 +203,7 @@ impl Engine {
             system,
             status,
             mounts: std::sync::RwLock::new(Vec::new()),
+            guards: access::GuardSlot::default(),
         })
     }
 
@@ -287,24 +292,50 @@ impl Engine {
         self.base.runtime_env()
     }
 
-    /// A new session over the shared catalog with its own settings and search path.
+    /// Installs what every session's table lookups go through from now on.
+    pub fn install_guard(&self, guard: Arc<dyn access::TableGuard>) {
+        self.guards.install(guard);
+    }
+
+    /// A new session over the shared catalog with its own settings and search path,
+    /// reading as datapunk itself until [`Session::viewer`] says otherwise.
     pub fn session(&self) -> Session {
         let search_path = SearchPath::new(default_search_path());
+        let viewer = access::ViewerHandle::new(access::Viewer::internal());
+        let access = catalog::Access {
+            viewer: viewer.clone(),
+            guards: self.guards.clone(),
+        };
         let state = match ConnectionCatalogList::new(
             Arc::clone(self.base.catalog_list()),
             &self.database,
             search_path.clone(),
+            access,
         ) {
             Some(list) => SessionStateBuilder::new_from_existing(self.base.clone())
                 .with_catalog_list(Arc::new(list))
                 .build(),
             None => self.base.clone(),
         };
+        let mut state = state;
+        let sees = viewer.clone();
+        state
+            .config_mut()
+            .set_extension(Arc::new(crate::pg::catalog::visible::VisibleSchemas(
+                Arc::new(move |schema: &str| sees.get().may_read_schema(schema)),
+            )));
         let ctx = Arc::new(SessionContext::new_with_state(state));
+        for udf in self.guards.session_functions(&viewer) {
+            ctx.register_udf(udf);
+        }
         let path = search_path.clone();
         for udf in crate::pg::system_info::search_path_udfs(move || path.get()) {
             ctx.register_udf(udf);
         }
-        Session { ctx, search_path }
+        Session {
+            ctx,
+            search_path,
+            viewer,
+        }
     }
 }

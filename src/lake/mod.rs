@@ -352,6 +352,43 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
     tables.into_values().collect()
 }
 
+/// The Parquet files of each table of a local lake, by table name, as the lake reads
+/// them: what `PURGE ERASED` may rewrite in place. A table it may not rewrite (Delta or
+/// Iceberg, whose logs name the files; CSV; a lake in object storage) is `Err(why)`.
+///
+/// # Errors
+/// The lake cannot be listed.
+pub async fn rewritable_files(
+    root: &LakeStore,
+) -> Result<BTreeMap<String, Result<Vec<std::path::PathBuf>, String>>, String> {
+    let objects = root.list().await?;
+    let mut tables = BTreeMap::new();
+    for c in discover(objects, root.prefix()) {
+        let files = match (root.local_folder(), &c.log, c.format) {
+            (None, _, _) => Err("the lake is in object storage".to_owned()),
+            (_, TableLog::Delta(_), _) => {
+                Err("a Delta table: rewrite it with its writer".to_owned())
+            }
+            (_, TableLog::Iceberg(_), _) => {
+                Err("an Iceberg table: rewrite it with its writer".to_owned())
+            }
+            (_, _, Format::Csv) => Err("a CSV table".to_owned()),
+            (Some(folder), TableLog::Folder, _) => Ok(c
+                .files
+                .iter()
+                .filter_map(|f| relative_parts(&f.meta.location, root.prefix()))
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .fold(folder.to_path_buf(), |p, part| p.join(part))
+                })
+                .collect()),
+        };
+        tables.insert(c.name, files);
+    }
+    Ok(tables)
+}
+
 /// The table folder of an object in a table's log folder (`<table>/metadata/<file>`).
 fn table_folder(location: &StorePath) -> StorePath {
     let parts: Vec<_> = location.parts().collect();
@@ -504,6 +541,11 @@ impl Lake {
 
     pub fn root(&self) -> &LakeStore {
         &self.root
+    }
+
+    /// The schema its tables are served in (`lake`, or a mount's name).
+    pub fn schema_name(&self) -> &str {
+        &self.schema_name
     }
 
     /// The table as `datapunk.lake_tables` lists it: its name in the lake, and

@@ -18,7 +18,7 @@ use object_store::{ObjectMeta, ObjectStore};
 use crate::config::{LakeConfig, S3Config};
 
 /// The lake's root: a store and a prefix in it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LakeStore {
     /// What scans name the store by (`file:///`, `s3://bucket`).
     url: ObjectStoreUrl,

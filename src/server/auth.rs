@@ -24,6 +24,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::startup::Authentication;
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use crate::engine::access::Viewer;
 use crate::engine::Session;
 use crate::pg::system_info::server_version;
 use crate::scram::{self, Verifier};
@@ -35,7 +36,7 @@ use crate::sqlstate::SqlState;
 #[derive(Debug)]
 pub struct Users {
     /// None = trust: any user name, no password (loopback only, checked by config).
-    verifiers: Option<HashMap<String, (Verifier, bool)>>,
+    verifiers: Option<HashMap<String, (Verifier, Viewer)>>,
     /// Key for fake salts of unknown users, so their exchange looks like a real one.
     mock_key: Vec<u8>,
 }
@@ -56,9 +57,15 @@ impl Users {
         let verifiers = users
             .iter()
             .filter_map(|u| {
+                let viewer = Viewer {
+                    user: u.name.clone(),
+                    admin: u.admin,
+                    pii: u.pii,
+                    schemas: u.schemas.clone(),
+                };
                 Some((
                     u.name.clone(),
-                    (Verifier::from_config(&u.password)?, u.admin),
+                    (Verifier::from_config(&u.password)?, viewer),
                 ))
             })
             .collect();
@@ -76,18 +83,26 @@ impl Users {
     pub fn is_admin(&self, user: &str) -> bool {
         match &self.verifiers {
             None => true,
-            Some(v) => v.get(user).is_some_and(|(_, admin)| *admin),
+            Some(v) => v.get(user).is_some_and(|(_, viewer)| viewer.admin),
+        }
+    }
+
+    /// What `user` reads as: under trust, everyone is an admin.
+    pub fn viewer(&self, user: &str) -> Viewer {
+        match self.verifiers.as_ref().map(|v| v.get(user)) {
+            None => Viewer {
+                user: user.to_owned(),
+                ..Viewer::internal()
+            },
+            Some(Some((_, viewer))) => viewer.clone(),
+            Some(None) => Viewer::nobody(),
         }
     }
 
     /// What `user` may read, as far as it changes the rows a query answers: cached
     /// results are shared only between users with the same.
     pub fn permissions(&self, user: &str) -> crate::result_cache::Permissions {
-        crate::result_cache::Permissions(if self.is_admin(user) {
-            "admin"
-        } else {
-            "reader"
-        })
+        crate::result_cache::Permissions(self.viewer(user).permissions_key())
     }
 
     /// The user's verifier, or a convincing fake that never matches.
@@ -194,6 +209,7 @@ impl Startup {
         for udf in crate::pg::system_info::user_udfs(&user) {
             self.session.ctx.register_udf(udf);
         }
+        self.session.viewer.set(self.users.viewer(&user));
         // One generator for the process, so every connection gets its own pid.
         static KEYS: std::sync::LazyLock<RandomPidSecretKeyGenerator> =
             std::sync::LazyLock::new(RandomPidSecretKeyGenerator::default);

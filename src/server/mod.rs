@@ -112,6 +112,8 @@ fn handlers(
     refusal: Option<Refusal>,
 ) -> ConnectionHandlers {
     let session = shared.engine.session();
+    // Nothing but the catalogs until the user has logged in.
+    session.viewer.set(crate::engine::access::Viewer::nobody());
     let slot = Arc::new(QuerySlot::default());
     let copy_rows = Arc::new(CopyRows::default());
     let result_format = Arc::new(results::ResultFormat::default());

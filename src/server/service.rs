@@ -1,5 +1,6 @@
 //! The query path of one connection: admin statements (`REFRESH WAREHOUSE`,
-//! `REFRESH LAKE`, `CREATE AUDIENCE`, `DROP AUDIENCE`, `REFRESH AUDIENCE`), then every other statement parsed by the one door
+//! `REFRESH LAKE`, `CREATE AUDIENCE`, `DROP AUDIENCE`, `REFRESH AUDIENCE`, `RUN EXPORT`,
+//! `PURGE ERASED`), then every other statement parsed by the one door
 //! ([`crate::engine::prepare`]) and answered by the first hook that takes it
 //! (datafusion-postgres' `DfSessionService` only for statements no hook answers: EXPLAIN,
 //! DDL), with every running query counted so a graceful shutdown can wait for it.
@@ -67,6 +68,8 @@ pub trait Admin: Send + Sync + Debug {
     async fn refresh_audience(&self, name: &str) -> Result<String, crate::error::Error>;
     /// `RUN EXPORT name`.
     async fn run_export(&self, name: &str) -> Result<String, crate::error::Error>;
+    /// `PURGE ERASED`: rewrites the lake files without erased persons' rows.
+    async fn purge_erased(&self) -> Result<String, crate::error::Error>;
 }
 
 /// Counts running queries; shutdown waits until it reaches zero.
@@ -162,6 +165,7 @@ enum AdminCommand {
     DropAudience { name: String, if_exists: bool },
     RefreshAudience { name: String },
     RunExport { name: String },
+    PurgeErased,
 }
 
 impl AdminCommand {
@@ -173,6 +177,7 @@ impl AdminCommand {
             Self::DropAudience { .. } => "DROP AUDIENCE",
             Self::RefreshAudience { .. } => "REFRESH AUDIENCE",
             Self::RunExport { .. } => "RUN EXPORT",
+            Self::PurgeErased => "PURGE ERASED",
         }
     }
 }
@@ -221,6 +226,7 @@ fn admin_command(query: &str) -> Option<AdminCommand> {
     match (first.as_str(), second.as_str()) {
         ("REFRESH", "WAREHOUSE") if rest.trim().is_empty() => Some(AdminCommand::RefreshWarehouse),
         ("REFRESH", "LAKE") if rest.trim().is_empty() => Some(AdminCommand::RefreshLake),
+        ("PURGE", "ERASED") if rest.trim().is_empty() => Some(AdminCommand::PurgeErased),
         ("REFRESH", "AUDIENCE") => Some(AdminCommand::RefreshAudience {
             name: only_name(rest)?,
         }),
@@ -562,12 +568,17 @@ impl QueryService {
                 .run_export(name)
                 .await
                 .map_err(|e| errors::from_error(&e)),
+            AdminCommand::PurgeErased => admin
+                .purge_erased()
+                .await
+                .map_err(|e| errors::from_error(&e)),
         };
         outcome?;
         Ok(Response::Execution(Tag::new(match command {
             AdminCommand::CreateAudience { .. } => "CREATE AUDIENCE",
             AdminCommand::DropAudience { .. } => "DROP AUDIENCE",
             AdminCommand::RunExport { .. } => "RUN EXPORT",
+            AdminCommand::PurgeErased => "PURGE",
             _ => "REFRESH",
         })))
     }

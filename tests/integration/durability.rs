@@ -432,3 +432,129 @@ async fn kill_9_during_a_warehouse_build_keeps_the_last_committed_tables() {
     );
     only_committed_files(&warehouse);
 }
+
+/// Rows of `table` (every Parquet file under it, each must be whole) by customer:
+/// (rows of `erased` customers, rows of the others).
+fn rows_by_customer(table: &Path, erased: &BTreeSet<i64>) -> (usize, usize) {
+    use datapunk::privacy::purge::read_parquet_file;
+    let mut counts = (0, 0);
+    for entry in std::fs::read_dir(table).expect("table folder") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        for batch in read_parquet_file(&path).unwrap_or_else(|e| panic!("{name} is not whole: {e}"))
+        {
+            use datafusion::arrow::array::AsArray;
+            let ids = batch
+                .column_by_name("customer_id")
+                .expect("customer_id")
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            for id in ids.values() {
+                if erased.contains(id) {
+                    counts.0 += 1;
+                } else {
+                    counts.1 += 1;
+                }
+            }
+        }
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_killed_at_any_moment_loses_no_row_that_was_not_erased() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    datapunk::generate::generate(
+        &lake,
+        datapunk::generate::Spec {
+            order_lines: 120_000,
+            seed: 3,
+            rows_per_file: 1_500,
+        },
+        false,
+    )
+    .expect("lake");
+    let config = write_config(
+        dir.path(),
+        &lake,
+        "[privacy]\n\
+         [[privacy.pii_tables]]\ntable = \"lake.orders\"\nid_type = \"customer_id\"\ncolumn = \"customer_id\"\n\
+         [[privacy.pii_tables]]\ntable = \"lake.order_lines\"\nid_type = \"customer_id\"\ncolumn = \"customer_id\"\n\
+         [[privacy.pii_tables]]\ntable = \"lake.customers\"\nid_type = \"customer_id\"\ncolumn = \"customer_id\"\n",
+    );
+    // Forget the 25 busiest customers, in one statement (one request each).
+    let (server, port) = start(&config);
+    let admin = connect(port).await;
+    let forgotten = rows(
+        &admin,
+        "SELECT datapunk_forget('customer_id', customer_id) FROM \
+         (SELECT customer_id FROM lake.orders GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 25) t",
+    )
+    .await;
+    assert_eq!(forgotten.len(), 25);
+    let erased: BTreeSet<i64> = rows(
+        &admin,
+        "SELECT CAST(id AS BIGINT) FROM datapunk.erasure_log WHERE state = 'pending'",
+    )
+    .await
+    .iter()
+    .map(|r| r[0].parse().expect("id"))
+    .collect();
+    assert_eq!(erased.len(), 25);
+    drop(admin);
+    drop(server);
+    let tables = ["orders", "order_lines", "customers"];
+    let before: Vec<(usize, usize)> = tables
+        .iter()
+        .map(|t| rows_by_customer(&lake.join(t), &erased))
+        .collect();
+    assert!(before.iter().all(|(e, _)| *e > 0), "{before:?}");
+    let files_before = crate::harness::count_parquet(&lake);
+
+    let purge = || {
+        Command::new(BIN)
+            .args(["purge", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("datapunk purge starts")
+    };
+    for wait in kill_points(2_500) {
+        let mut child = ServerProcess(purge());
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        child.0.kill().expect("kill -9");
+        child.0.wait().expect("reaped");
+        for (table, (erased_before, kept_before)) in tables.iter().zip(&before) {
+            let (erased_now, kept_now) = rows_by_customer(&lake.join(table), &erased);
+            assert_eq!(
+                kept_now, *kept_before,
+                "{table}: rows that were not erased were lost (killed after {wait} ms)"
+            );
+            assert!(erased_now <= *erased_before, "{table}");
+        }
+        assert_eq!(crate::harness::count_parquet(&lake), files_before);
+    }
+    let done = purge().wait_with_output().expect("purge runs");
+    assert!(done.status.success());
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(said.contains("purged"), "{said}");
+    for (table, (_, kept_before)) in tables.iter().zip(&before) {
+        assert_eq!(
+            rows_by_customer(&lake.join(table), &erased),
+            (0, *kept_before),
+            "{table}"
+        );
+    }
+    let (_server, port) = start(&config);
+    let admin = connect(port).await;
+    let states = rows(&admin, "SELECT DISTINCT state FROM datapunk.erasure_log").await;
+    assert_eq!(states, vec![vec!["purged".to_owned()]]);
+    assert_eq!(
+        rows(&admin, "SELECT count(*) FROM lake.orders").await[0][0],
+        before[0].1.to_string()
+    );
+}

@@ -176,6 +176,7 @@ pub fn user(name: &str, password: &str, admin: bool) -> UserConfig {
         name: name.into(),
         password: password.into(),
         admin,
+        ..Default::default()
     }
 }
 

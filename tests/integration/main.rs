@@ -29,6 +29,7 @@ mod lookups;
 mod marketing;
 mod node;
 mod pgbench;
+mod privacy;
 mod protocol;
 mod psql;
 mod python;

@@ -227,9 +227,16 @@ impl SchemaProvider for InformationSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Some(t) = self.extra.get(name) {
-            return Ok(Some(Arc::clone(t)));
+            return Ok(Some(super::visible::hide_in_information_schema(
+                name,
+                Arc::clone(t),
+            )));
         }
-        let table = self.inner.table(name).await?;
+        let table = self
+            .inner
+            .table(name)
+            .await?
+            .map(|t| super::visible::hide_in_information_schema(name, t));
         if name == "routines" {
             if let Some(inner) = table {
                 return Ok(Some(Arc::new(

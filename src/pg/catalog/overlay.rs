@@ -517,11 +517,15 @@ impl SchemaProvider for PgCatalogOverlay {
             .filter(|m| m.table == name && table.schema().field_with_name(m.column).is_err())
             .map(|m| (m.column, (m.data_type)()))
             .collect();
-        if extra.is_empty() {
-            Ok(Some(table))
-        } else {
-            with_columns(name, table, &extra).map(Some)
+        if !extra.is_empty() {
+            table = with_columns(name, table, &extra)?;
         }
+        Ok(Some(super::visible::hide_in_pg_catalog(
+            name,
+            table,
+            self.inner.table("pg_namespace").await?,
+            self.inner.table("pg_class").await?,
+        )))
     }
 
     fn table_exist(&self, name: &str) -> bool {

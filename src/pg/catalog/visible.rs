@@ -1,0 +1,194 @@
+//! Catalog rows of schemas the session may not read are not listed, as PostgreSQL's
+//! catalogs answer a role without USAGE: `pg_namespace`, `pg_class`, `pg_attribute`,
+//! `pg_tables`, `pg_views`, and `information_schema`'s `schemata`, `tables`, `columns`,
+//! `views`. What a session may read is its [`VisibleSchemas`] extension, set by whoever
+//! builds the session; a session without one sees every schema.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+
+use super::computed_view::{ComputedRows, ComputedView};
+
+/// Whether the session may see a schema, by name.
+#[derive(Clone)]
+pub struct VisibleSchemas(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for VisibleSchemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VisibleSchemas")
+    }
+}
+
+/// How a catalog table's row names its schema.
+#[derive(Debug)]
+enum Rule {
+    /// A column holds the schema's name.
+    SchemaName(&'static str),
+    /// `pg_class.relnamespace`: the schema's oid in `pg_namespace`.
+    Namespace {
+        pg_namespace: Arc<dyn TableProvider>,
+    },
+    /// `pg_attribute.attrelid`: the relation's oid in `pg_class`.
+    Relation {
+        pg_namespace: Arc<dyn TableProvider>,
+        pg_class: Arc<dyn TableProvider>,
+    },
+}
+
+/// The rule of `pg_catalog` table `name`.
+pub fn hide_in_pg_catalog(
+    name: &str,
+    table: Arc<dyn TableProvider>,
+    pg_namespace: Option<Arc<dyn TableProvider>>,
+    pg_class: Option<Arc<dyn TableProvider>>,
+) -> Arc<dyn TableProvider> {
+    let rule = match (name, pg_namespace, pg_class) {
+        ("pg_namespace", _, _) => Rule::SchemaName("nspname"),
+        ("pg_tables" | "pg_views", _, _) => Rule::SchemaName("schemaname"),
+        ("pg_class", Some(pg_namespace), _) => Rule::Namespace { pg_namespace },
+        ("pg_attribute", Some(pg_namespace), Some(pg_class)) => Rule::Relation {
+            pg_namespace,
+            pg_class,
+        },
+        _ => return table,
+    };
+    Arc::new(ComputedView(Hidden { inner: table, rule }))
+}
+
+/// The rule of `information_schema` table `name`.
+pub fn hide_in_information_schema(
+    name: &str,
+    table: Arc<dyn TableProvider>,
+) -> Arc<dyn TableProvider> {
+    let column = match name {
+        "schemata" => "schema_name",
+        "tables" | "columns" | "views" => "table_schema",
+        _ => return table,
+    };
+    Arc::new(ComputedView(Hidden {
+        inner: table,
+        rule: Rule::SchemaName(column),
+    }))
+}
+
+#[derive(Debug)]
+struct Hidden {
+    inner: Arc<dyn TableProvider>,
+    rule: Rule,
+}
+
+async fn collect(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+    let plan = table.scan(state, None, &[], None).await?;
+    datafusion::physical_plan::collect(plan, state.task_ctx()).await
+}
+
+fn texts(batch: &RecordBatch, column: &str) -> Result<Vec<Option<String>>> {
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| DataFusionError::Internal(format!("catalog column {column} missing")))?;
+    let array = cast(array, &DataType::Utf8)?;
+    Ok(array
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
+fn ints(batch: &RecordBatch, column: &str) -> Result<Vec<Option<i64>>> {
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| DataFusionError::Internal(format!("catalog column {column} missing")))?;
+    let array = cast(array, &DataType::Int64)?;
+    Ok(array.as_primitive::<Int64Type>().iter().collect())
+}
+
+/// Keeps the rows of `batches` for which `keep` holds.
+fn retain(
+    batches: Vec<RecordBatch>,
+    keep: impl Fn(&RecordBatch) -> Result<Vec<bool>>,
+) -> Result<Vec<RecordBatch>> {
+    batches
+        .into_iter()
+        .map(|b| Ok(filter_record_batch(&b, &BooleanArray::from(keep(&b)?))?))
+        .collect()
+}
+
+/// The oids of the schemas `visible` rejects.
+async fn hidden_namespaces(
+    pg_namespace: &Arc<dyn TableProvider>,
+    state: &dyn Session,
+    visible: &VisibleSchemas,
+) -> Result<HashSet<i64>> {
+    let mut hidden = HashSet::new();
+    for b in collect(pg_namespace, state).await? {
+        for (oid, name) in ints(&b, "oid")?.into_iter().zip(texts(&b, "nspname")?) {
+            if let (Some(oid), Some(name)) = (oid, name) {
+                if !(visible.0)(&name) {
+                    hidden.insert(oid);
+                }
+            }
+        }
+    }
+    Ok(hidden)
+}
+
+#[async_trait]
+impl ComputedRows for Hidden {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    async fn rows(&self, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+        let rows = collect(&self.inner, state).await?;
+        let Some(visible) = state.config().get_extension::<VisibleSchemas>() else {
+            return Ok(rows);
+        };
+        match &self.rule {
+            Rule::SchemaName(column) => retain(rows, |b| {
+                Ok(texts(b, column)?
+                    .iter()
+                    .map(|s| s.as_deref().is_none_or(|s| (visible.0)(s)))
+                    .collect())
+            }),
+            Rule::Namespace { pg_namespace } => {
+                let hidden = hidden_namespaces(pg_namespace, state, &visible).await?;
+                retain(rows, |b| {
+                    Ok(ints(b, "relnamespace")?
+                        .iter()
+                        .map(|n| n.is_none_or(|n| !hidden.contains(&n)))
+                        .collect())
+                })
+            }
+            Rule::Relation {
+                pg_namespace,
+                pg_class,
+            } => {
+                let hidden = hidden_namespaces(pg_namespace, state, &visible).await?;
+                let mut relations = HashSet::new();
+                for b in collect(pg_class, state).await? {
+                    for (oid, ns) in ints(&b, "oid")?.into_iter().zip(ints(&b, "relnamespace")?) {
+                        if let (Some(oid), Some(ns)) = (oid, ns) {
+                            if hidden.contains(&ns) {
+                                relations.insert(oid);
+                            }
+                        }
+                    }
+                }
+                retain(rows, |b| {
+                    Ok(ints(b, "attrelid")?
+                        .iter()
+                        .map(|r| r.is_none_or(|r| !relations.contains(&r)))
+                        .collect())
+                })
+            }
+        }
+    }
+}
