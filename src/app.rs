@@ -102,11 +102,15 @@ impl Refresher {
         message
     }
 
-    /// After an erasure: the warehouse tables read from erased rows are rebuilt (the
-    /// others are unchanged) and the audiences refreshed.
-    async fn after_erasure(&self) -> String {
+    /// Builds the warehouse (every table when `all`, else those whose inputs changed)
+    /// and refreshes the audiences, on the background runtime; a one-line summary.
+    async fn build_and_refresh(&self, all: bool) -> Result<String> {
         self.in_background(|r| async move {
-            let report = r.warehouse.build().await;
+            let report = if all {
+                r.warehouse.rebuild().await
+            } else {
+                r.warehouse.build().await
+            };
             let audiences = r.refresh_audiences().await;
             format!(
                 "warehouse: {} built, {} unchanged, {} failed{audiences}",
@@ -116,7 +120,14 @@ impl Refresher {
             )
         })
         .await
-        .unwrap_or_else(|e| e.to_string())
+    }
+
+    /// After an erasure: the warehouse tables read from erased rows are rebuilt (the
+    /// others are unchanged) and the audiences refreshed.
+    async fn after_erasure(&self) -> String {
+        self.build_and_refresh(false)
+            .await
+            .unwrap_or_else(|e| e.to_string())
     }
 
     async fn refresh_audiences(&self) -> String {
@@ -128,18 +139,9 @@ impl Refresher {
 #[async_trait]
 impl Admin for Refresher {
     async fn refresh_warehouse(&self) -> Result<String, String> {
-        self.in_background(|r| async move {
-            let report = r.warehouse.rebuild().await;
-            let audiences = r.refresh_audiences().await;
-            format!(
-                "warehouse: {} built, {} unchanged, {} failed{audiences}",
-                report.built.len(),
-                report.unchanged.len(),
-                report.failed.len()
-            )
-        })
-        .await
-        .map_err(|e| e.to_string())
+        self.build_and_refresh(true)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn refresh_lake(&self) -> Result<String, String> {

@@ -56,10 +56,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Loads the lake, warehouse and audiences as `serve` does (without serving), runs the
-/// export, prints the run.
-fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let mut config = Config::from_file(&args.config).map_err(anyhow::Error::msg)?;
+/// Loads the lake, warehouse and audiences of `config` as `serve` does (without
+/// serving), runs `work` on the app once and prints what it says.
+fn run_once<F, Fut>(config: &std::path::Path, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(datapunk::App) -> Fut,
+    Fut: std::future::Future<Output = datapunk::Result<String>>,
+{
+    let mut config = Config::from_file(config).map_err(anyhow::Error::msg)?;
     // No clients are served: any free loopback port does.
     config.server.listen = "127.0.0.1:0".into();
     datapunk::telemetry::init(&config.log.filter);
@@ -68,30 +72,22 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         let app = datapunk::App::build(config)
             .await
             .map_err(anyhow::Error::msg)?;
-        let message = app
-            .run_export(&args.name)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let message = work(app).await.map_err(anyhow::Error::msg)?;
         println!("{message}");
         Ok(())
     })
 }
 
-/// Loads the lake as `serve` does (without serving), purges the erased rows, prints
-/// what it did.
-fn purge(args: PurgeArgs) -> anyhow::Result<()> {
-    let mut config = Config::from_file(&args.config).map_err(anyhow::Error::msg)?;
-    config.server.listen = "127.0.0.1:0".into();
-    datapunk::telemetry::init(&config.log.filter);
-    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-    runtime.block_on(async move {
-        let app = datapunk::App::build(config)
-            .await
-            .map_err(anyhow::Error::msg)?;
-        let message = app.purge_erased().await.map_err(anyhow::Error::msg)?;
-        println!("{message}");
-        Ok(())
+/// Runs one export (`datapunk export`).
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    run_once(&args.config, |app| async move {
+        app.run_export(&args.name).await
     })
+}
+
+/// Rewrites the lake without erased persons' rows (`datapunk purge`).
+fn purge(args: PurgeArgs) -> anyhow::Result<()> {
+    run_once(&args.config, |app| async move { app.purge_erased().await })
 }
 
 async fn wait_for_signal() {

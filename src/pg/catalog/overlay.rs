@@ -317,12 +317,17 @@ struct TypmodAttributes {
     catalog: Weak<dyn CatalogProvider>,
 }
 
-async fn collect(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+/// Every row of a catalog table.
+pub(super) async fn collect(
+    table: &Arc<dyn TableProvider>,
+    state: &dyn Session,
+) -> Result<Vec<RecordBatch>> {
     let plan = table.scan(state, None, &[], None).await?;
     datafusion::physical_plan::collect(plan, state.task_ctx()).await
 }
 
-fn column_i64(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+/// A catalog column as integers.
+pub(super) fn column_i64(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
     let array = batch
         .column_by_name(name)
         .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {name} missing")))?;
@@ -330,7 +335,8 @@ fn column_i64(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
     Ok(array.as_primitive::<Int64Type>().iter().collect())
 }
 
-fn column_text(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+/// A catalog column as text.
+pub(super) fn column_text(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     let array = batch
         .column_by_name(name)
         .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {name} missing")))?;

@@ -8,14 +8,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::AsArray;
 use datafusion::arrow::array::{BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 
 use super::computed_view::{ComputedRows, ComputedView};
+use super::overlay::{collect, column_i64, column_text};
 
 /// Whether the session may see a schema, by name.
 #[derive(Clone)]
@@ -85,31 +85,6 @@ struct Hidden {
     rule: Rule,
 }
 
-async fn collect(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result<Vec<RecordBatch>> {
-    let plan = table.scan(state, None, &[], None).await?;
-    datafusion::physical_plan::collect(plan, state.task_ctx()).await
-}
-
-fn texts(batch: &RecordBatch, column: &str) -> Result<Vec<Option<String>>> {
-    let array = batch
-        .column_by_name(column)
-        .ok_or_else(|| DataFusionError::Internal(format!("catalog column {column} missing")))?;
-    let array = cast(array, &DataType::Utf8)?;
-    Ok(array
-        .as_string::<i32>()
-        .iter()
-        .map(|v| v.map(str::to_owned))
-        .collect())
-}
-
-fn ints(batch: &RecordBatch, column: &str) -> Result<Vec<Option<i64>>> {
-    let array = batch
-        .column_by_name(column)
-        .ok_or_else(|| DataFusionError::Internal(format!("catalog column {column} missing")))?;
-    let array = cast(array, &DataType::Int64)?;
-    Ok(array.as_primitive::<Int64Type>().iter().collect())
-}
-
 /// Keeps the rows of `batches` for which `keep` holds.
 fn retain(
     batches: Vec<RecordBatch>,
@@ -129,7 +104,10 @@ async fn hidden_namespaces(
 ) -> Result<HashSet<i64>> {
     let mut hidden = HashSet::new();
     for b in collect(pg_namespace, state).await? {
-        for (oid, name) in ints(&b, "oid")?.into_iter().zip(texts(&b, "nspname")?) {
+        for (oid, name) in column_i64(&b, "oid")?
+            .into_iter()
+            .zip(column_text(&b, "nspname")?)
+        {
             if let (Some(oid), Some(name)) = (oid, name) {
                 if !(visible.0)(&name) {
                     hidden.insert(oid);
@@ -153,7 +131,7 @@ impl ComputedRows for Hidden {
         };
         match &self.rule {
             Rule::SchemaName(column) => retain(rows, |b| {
-                Ok(texts(b, column)?
+                Ok(column_text(b, column)?
                     .iter()
                     .map(|s| s.as_deref().is_none_or(|s| (visible.0)(s)))
                     .collect())
@@ -161,7 +139,7 @@ impl ComputedRows for Hidden {
             Rule::Namespace { pg_namespace } => {
                 let hidden = hidden_namespaces(pg_namespace, state, &visible).await?;
                 retain(rows, |b| {
-                    Ok(ints(b, "relnamespace")?
+                    Ok(column_i64(b, "relnamespace")?
                         .iter()
                         .map(|n| n.is_none_or(|n| !hidden.contains(&n)))
                         .collect())
@@ -174,7 +152,10 @@ impl ComputedRows for Hidden {
                 let hidden = hidden_namespaces(pg_namespace, state, &visible).await?;
                 let mut relations = HashSet::new();
                 for b in collect(pg_class, state).await? {
-                    for (oid, ns) in ints(&b, "oid")?.into_iter().zip(ints(&b, "relnamespace")?) {
+                    for (oid, ns) in column_i64(&b, "oid")?
+                        .into_iter()
+                        .zip(column_i64(&b, "relnamespace")?)
+                    {
                         if let (Some(oid), Some(ns)) = (oid, ns) {
                             if hidden.contains(&ns) {
                                 relations.insert(oid);
@@ -183,7 +164,7 @@ impl ComputedRows for Hidden {
                     }
                 }
                 retain(rows, |b| {
-                    Ok(ints(b, "attrelid")?
+                    Ok(column_i64(b, "attrelid")?
                         .iter()
                         .map(|r| r.is_none_or(|r| !relations.contains(&r)))
                         .collect())
