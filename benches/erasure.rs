@@ -16,7 +16,7 @@ mod server;
 
 use anchor_lake::bench_lake;
 use datapunk::config::PiiTableConfig;
-use measure::{commit, median};
+use measure::{commit, env_or, median};
 use server::{rows, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
@@ -32,13 +32,6 @@ const QUERIES: &[(&str, &str)] = &[
         include_str!("queries/copurchase_pairs.sql"),
     ),
 ];
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The median time of each query on `server`.
 async fn timings(server: &BenchServer, runs: usize) -> Vec<f64> {

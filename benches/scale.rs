@@ -26,7 +26,7 @@ mod server;
 use anchor_lake::bench_lake;
 use datapunk::config::ServerConfig;
 use duckdb::run_duckdb;
-use measure::{commit, median, peak_rss_mib, reset_peak_rss};
+use measure::{commit, env_or, median, peak_rss_mib, reset_peak_rss};
 use server::{rows, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
@@ -50,13 +50,6 @@ const QUERIES: &[(&str, &str, &str)] = &[
         include_str!("queries/rfm_function.sql"),
     ),
 ];
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Whether two fields say the same: equal text, or equal numbers (`12.30` and `12.3`).
 fn same_field(ours: &str, theirs: &str) -> bool {

@@ -51,3 +51,12 @@ pub fn peak_rss_mib() -> u64 {
         })
         .map_or(0, |kib| kib / 1024)
 }
+
+/// The environment variable `name` parsed, else `default`.
+#[allow(dead_code)] // only the scale and erasure benches are configured this way
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

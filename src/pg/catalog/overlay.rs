@@ -526,11 +526,20 @@ impl SchemaProvider for PgCatalogOverlay {
         if !extra.is_empty() {
             table = with_columns(name, table, &extra)?;
         }
+        // Only pg_class and pg_attribute rows name their schema through another table.
+        let (pg_namespace, pg_class) = if matches!(name, "pg_class" | "pg_attribute") {
+            (
+                self.inner.table("pg_namespace").await?,
+                self.inner.table("pg_class").await?,
+            )
+        } else {
+            (None, None)
+        };
         Ok(Some(super::visible::hide_in_pg_catalog(
             name,
             table,
-            self.inner.table("pg_namespace").await?,
-            self.inner.table("pg_class").await?,
+            pg_namespace,
+            pg_class,
         )))
     }
 
