@@ -13,8 +13,10 @@
 //! FETCH).
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
@@ -24,10 +26,10 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::RecordBatchStream;
 use datafusion::physical_plan::{execute_stream, ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::DataFrame;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::shared_scan::SharedScanExec;
@@ -89,14 +91,10 @@ impl QueryGate {
         let Some(turn) = turn else {
             return Ok(Started::Ran(stream));
         };
-        let schema = stream.schema();
-        let held = stream.map(move |batch| {
-            let _turn = &turn;
-            batch
-        });
-        Ok(Started::Ran(Box::pin(RecordBatchStreamAdapter::new(
-            schema, held,
-        ))))
+        Ok(Started::Ran(Box::pin(HoldingTurn {
+            rows: stream,
+            _turn: turn,
+        })))
     }
 
     async fn turn(&self, plan: &Arc<dyn ExecutionPlan>) -> Option<OwnedSemaphorePermit> {
@@ -127,6 +125,28 @@ impl<T> std::fmt::Debug for Started<T> {
             Self::Ran(_) => "Ran",
             Self::Instead(_) => "Instead",
         })
+    }
+}
+
+/// A query's rows, holding its turn until they are dropped, not merely until the last
+/// one came (DataFusion's stream adapters drop their inner stream at the end, before the
+/// caller has kept the answer in the result cache for the queries waiting behind it).
+struct HoldingTurn {
+    rows: SendableRecordBatchStream,
+    _turn: OwnedSemaphorePermit,
+}
+
+impl Stream for HoldingTurn {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rows.poll_next_unpin(cx)
+    }
+}
+
+impl RecordBatchStream for HoldingTurn {
+    fn schema(&self) -> SchemaRef {
+        self.rows.schema()
     }
 }
 
