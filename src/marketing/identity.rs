@@ -4,15 +4,20 @@
 //! blocklist of junk values, a per-type limit on identifiers per person (an edge that
 //! would exceed it is refused and reported), and a priority of identifier types.
 //!
+//! A [`Graph`] takes edges batch by batch and keeps only the identifiers (numbered by
+//! [`super::id_interner`]) and the union-find forest: without limits an edge is merged
+//! as it comes, with limits the edges are kept as pairs of numbers and merged in a
+//! fixed order at the end.
+//!
 //! Person ids are deterministic: a hash of the component's anchor (its identifier of the
 //! highest-priority type, the smallest id among those), so the same graph gives the same
 //! ids whatever order its edges come in. Given the previous run's assignments, a
 //! component keeps the previous person id most of its identifiers had (the larger
 //! component wins a merge), so ids stay stable as the graph grows.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::id_interner::{Interner, Key};
 use super::FastMap;
 
 /// Values that are never identifiers of a person, whatever their type (compared
@@ -48,66 +53,113 @@ pub struct Rules {
 /// An identifier: its type and value.
 pub type Id<'a> = (&'a str, &'a str);
 
+/// An identifier with its own text: (type, value).
+pub type OwnedId = (String, String);
+
 /// Why an edge was not merged or an identifier left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal<'a> {
+pub enum Refusal {
     /// The identifier is on the blocklist (or junk); edges touching it were ignored.
-    Blocked(Id<'a>),
+    Blocked(OwnedId),
     /// Merging the edge's two persons would give one of them more identifiers of
     /// `id_type` than `limit`.
     OverLimit {
-        a: Id<'a>,
-        b: Id<'a>,
+        a: OwnedId,
+        b: OwnedId,
         id_type: String,
         limit: u32,
     },
 }
 
-/// The persons of a graph.
-#[derive(Debug)]
-pub struct Stitched<'a> {
-    /// Every identifier seen, with its person id.
-    pub ids: Vec<(Id<'a>, i64)>,
-    /// Merges refused and identifiers left out, in a deterministic order.
-    pub refusals: Vec<Refusal<'a>>,
+fn owned((t, v): Id<'_>) -> OwnedId {
+    (t.to_owned(), v.to_owned())
 }
 
-/// Interned identifiers and the union-find forest over them.
-struct Forest<'a> {
-    types: Vec<&'a str>,
-    type_index: HashMap<&'a str, u32>,
-    nodes: Vec<(u32, &'a str)>,
-    index: FastMap<(u32, &'a str), u32>,
+/// The identifiers seen so far and how they connect: edges are added as they are read
+/// (nothing of the input is kept but the identifiers' text), then [`Graph::finish`]
+/// gives the persons.
+#[derive(Debug)]
+pub struct Graph {
+    rules: Rules,
+    ids: Interner,
     parent: Vec<u32>,
     size: Vec<u32>,
+    /// The edges, kept only when limits decide their merge order; else they are merged
+    /// as they come (components do not depend on the order).
+    pairs: Option<Vec<(u32, u32)>>,
+    blocked: Vec<OwnedId>,
+    keys: Vec<Key>,
+    values_buffer: Vec<(usize, u32)>,
+    numbers: Vec<u32>,
 }
 
-impl<'a> Forest<'a> {
-    fn new() -> Self {
+/// One batch of edges for [`Graph::add_batch`]: each side an identifier or nothing.
+pub type Edge<'a> = (Option<Id<'a>>, Option<Id<'a>>);
+
+impl Graph {
+    pub fn new(rules: Rules) -> Self {
+        let pairs = (!rules.max_ids_per_type.is_empty()).then(Vec::new);
         Self {
-            types: Vec::new(),
-            type_index: HashMap::new(),
-            nodes: Vec::new(),
-            index: FastMap::default(),
+            rules,
+            ids: Interner::default(),
             parent: Vec::new(),
             size: Vec::new(),
+            pairs,
+            blocked: Vec::new(),
+            keys: Vec::new(),
+            values_buffer: Vec::new(),
+            numbers: Vec::new(),
         }
     }
 
-    fn node(&mut self, id_type: &'a str, id: &'a str) -> u32 {
-        let next_type = self.types.len() as u32;
-        let t = *self.type_index.entry(id_type).or_insert(next_type);
-        if t == next_type {
-            self.types.push(id_type);
+    /// Adds edges (a missing or junk side makes the other identifier a node of its own).
+    pub fn add_batch(&mut self, edges: &[Edge<'_>]) {
+        self.keys.clear();
+        self.values_buffer.clear();
+        let mut values: Vec<&str> = Vec::with_capacity(edges.len() * 2);
+        for (e, (a, b)) in edges.iter().enumerate() {
+            for (side, id) in [(0u32, a), (1, b)] {
+                let Some((t, v)) = *id else { continue };
+                if is_junk(v, &self.rules.blocklist) {
+                    if !self.blocked.iter().any(|(bt, bv)| bt == t && bv == v) {
+                        self.blocked.push(owned((t, v)));
+                    }
+                    continue;
+                }
+                let t = self.ids.type_index(t);
+                self.keys.push(Interner::key(t, v));
+                values.push(v);
+                self.values_buffer.push((e, side));
+            }
         }
-        let next = self.nodes.len() as u32;
-        let n = *self.index.entry((t, id)).or_insert(next);
-        if n == next {
-            self.nodes.push((t, id));
-            self.parent.push(n);
+        let mut numbers = std::mem::take(&mut self.numbers);
+        self.ids.intern(&self.keys, &values, &mut numbers);
+        while self.parent.len() < self.ids.len() {
+            self.parent.push(self.parent.len() as u32);
             self.size.push(1);
         }
-        n
+        // Both sides of an edge are consecutive when both are identifiers.
+        let mut i = 0;
+        while i < numbers.len() {
+            let (edge, side) = self.values_buffer[i];
+            if side == 0
+                && i + 1 < numbers.len()
+                && self.values_buffer[i + 1] == (edge, 1)
+                && numbers[i] != numbers[i + 1]
+            {
+                let (a, b) = (numbers[i], numbers[i + 1]);
+                match &mut self.pairs {
+                    Some(pairs) => pairs.push((a.min(b), a.max(b))),
+                    None => {
+                        self.union(a, b);
+                    }
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        self.numbers = numbers;
     }
 
     fn find(&mut self, mut n: u32) -> u32 {
@@ -123,18 +175,240 @@ impl<'a> Forest<'a> {
         root
     }
 
-    fn id(&self, n: u32) -> Id<'a> {
-        let (t, id) = self.nodes[n as usize];
-        (self.types[t as usize], id)
+    /// Joins the components of `a` and `b`; the root of the result.
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return ra;
+        }
+        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small as usize] = big;
+        self.size[big as usize] += self.size[small as usize];
+        big
     }
+
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.ids.heap_bytes()
+            + (self.parent.capacity() + self.size.capacity()) * 4
+            + self.pairs.as_ref().map_or(0, |p| p.capacity() * 8)
+    }
+
+    /// The persons: `previous` holds the person ids of an earlier run. `None` when
+    /// `stop` was set.
+    pub fn finish<'p>(
+        mut self,
+        previous: impl IntoIterator<Item = (Id<'p>, i64)>,
+        stop: &AtomicBool,
+    ) -> Option<Persons> {
+        let ranks = type_ranks(self.ids.types(), &self.rules.priority);
+        let refusals = match self.pairs.take() {
+            Some(pairs) => self.merge_within_limits(pairs, &ranks, stop)?,
+            None => Vec::new(),
+        };
+        // The anchor of each component: its smallest identifier in the total order.
+        // Once every identifier was looked up, `parent` holds each one's root.
+        let n = self.ids.len();
+        let mut anchor = std::mem::take(&mut self.size);
+        for (i, a) in anchor.iter_mut().enumerate() {
+            *a = i as u32;
+        }
+        for i in 0..n as u32 {
+            if i % (1 << 20) == 0 && stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let r = self.find(i);
+            if order(&self.ids, &ranks, i, anchor[r as usize]).is_lt() {
+                anchor[r as usize] = i;
+            }
+        }
+        let roots = std::mem::take(&mut self.parent);
+        let mut earlier: Vec<(u32, i64)> = Vec::new();
+        for ((t, v), p) in previous {
+            let Some(t) = self.ids.find_type(t) else {
+                continue;
+            };
+            if let Some(node) = self.ids.lookup(&Interner::key(t, v)) {
+                earlier.push((node, p));
+            }
+        }
+        self.ids.stop_lookups();
+        let person = person_ids(&self.ids, &ranks, &roots, &anchor, &earlier);
+        drop(anchor);
+        let mut merged: Vec<(i64, i64)> = earlier
+            .iter()
+            .map(|&(node, old)| (old, person[roots[node as usize] as usize]))
+            .filter(|(old, new)| old != new)
+            .collect();
+        merged.sort_unstable();
+        merged.dedup();
+        self.blocked.sort_unstable();
+        let mut all: Vec<Refusal> = self.blocked.into_iter().map(Refusal::Blocked).collect();
+        all.extend(refusals);
+        Some(Persons {
+            ids: self.ids,
+            roots,
+            person,
+            refusals: all,
+            merged,
+        })
+    }
+
+    /// Merges `pairs` trusted identifiers first, then by value (so any order of the
+    /// input gives the same persons), refusing those that would exceed a limit.
+    fn merge_within_limits(
+        &mut self,
+        mut pairs: Vec<(u32, u32)>,
+        ranks: &[u32],
+        stop: &AtomicBool,
+    ) -> Option<Vec<Refusal>> {
+        let limits: Vec<(u16, String, u32)> = self
+            .rules
+            .max_ids_per_type
+            .iter()
+            .filter_map(|(t, limit)| Some((self.ids.find_type(t)?, t.clone(), *limit)))
+            .collect();
+        if limits.is_empty() {
+            for (a, b) in pairs {
+                self.union(a, b);
+            }
+            return Some(Vec::new());
+        }
+        let ids = &self.ids;
+        let mut canonical: Vec<u32> = (0..ids.len() as u32).collect();
+        canonical.sort_unstable_by(|x, y| order(ids, ranks, *x, *y));
+        let mut place = vec![0u32; canonical.len()];
+        for (i, n) in canonical.iter().enumerate() {
+            place[*n as usize] = i as u32;
+        }
+        let rank_at = |p: u32| ranks[ids.type_of(canonical[p as usize]) as usize];
+        pairs.sort_unstable_by_key(|&(a, b)| {
+            let (pa, pb) = (place[a as usize], place[b as usize]);
+            let (lo, hi) = (pa.min(pb), pa.max(pb));
+            // `lo` has the better-ranked type, since places follow ranks first.
+            (u64::from(rank_at(hi)) << 32 | u64::from(lo), hi)
+        });
+        pairs.dedup();
+        drop(place);
+        drop(canonical);
+        let k = limits.len();
+        let mut counts = vec![0u32; ids.len() * k];
+        for n in 0..ids.len() {
+            let t = ids.type_of(n as u32);
+            if let Some(j) = limits.iter().position(|(lt, _, _)| *lt == t) {
+                counts[n * k + j] = 1;
+            }
+        }
+        let mut refusals = Vec::new();
+        for (i, (a, b)) in pairs.into_iter().enumerate() {
+            if i % (1 << 20) == 0 && stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let (ra, rb) = (self.find(a), self.find(b));
+            if ra == rb {
+                continue;
+            }
+            let over = (0..k)
+                .find(|j| counts[ra as usize * k + j] + counts[rb as usize * k + j] > limits[*j].2);
+            if let Some(j) = over {
+                // The better-ranked identifier first, whatever the input said.
+                let (a, b) = if order(&self.ids, ranks, a, b).is_le() {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                refusals.push(Refusal::OverLimit {
+                    a: owned(self.ids.id(a)),
+                    b: owned(self.ids.id(b)),
+                    id_type: limits[j].1.clone(),
+                    limit: limits[j].2,
+                });
+                continue;
+            }
+            let root = self.union(a, b);
+            let other = if root == ra { rb } else { ra };
+            for j in 0..k {
+                counts[root as usize * k + j] += counts[other as usize * k + j];
+            }
+        }
+        Some(refusals)
+    }
+}
+
+/// The persons of a graph: every identifier seen with its person id.
+#[derive(Debug)]
+pub struct Persons {
+    ids: Interner,
+    /// Each identifier's root, and the person id of each root.
+    roots: Vec<u32>,
+    person: Vec<i64>,
+    /// Merges refused and identifiers left out, in a deterministic order.
+    pub refusals: Vec<Refusal>,
+    /// (earlier person id, person id now) of each earlier person whose identifiers now
+    /// belong to another, in order.
+    pub merged: Vec<(i64, i64)>,
+}
+
+impl Persons {
+    /// The number of identifiers.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
+    }
+
+    /// Identifier `i` (in the order first seen).
+    pub fn id(&self, i: usize) -> Id<'_> {
+        self.ids.id(i as u32)
+    }
+
+    /// The person id of identifier `i`.
+    pub fn person(&self, i: usize) -> i64 {
+        self.person[self.roots[i] as usize]
+    }
+}
+
+/// Stitches the edges `(type_a, id_a, type_b, id_b)` (a side may be missing: the other
+/// identifier is then a node of its own) into persons. `previous` holds the person ids
+/// of an earlier run. Returns `None` when `stop` was set.
+pub fn stitch<'a>(
+    edges: impl IntoIterator<Item = Edge<'a>>,
+    rules: &Rules,
+    previous: &[(Id<'_>, i64)],
+    stop: &AtomicBool,
+) -> Option<Persons> {
+    let mut graph = Graph::new(rules.clone());
+    let edges: Vec<Edge<'a>> = edges.into_iter().collect();
+    for chunk in edges.chunks(8192) {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        graph.add_batch(chunk);
+    }
+    graph.finish(previous.iter().copied(), stop)
+}
+
+/// The total order of identifiers: type rank, then value, then type name.
+fn order(ids: &Interner, ranks: &[u32], x: u32, y: u32) -> std::cmp::Ordering {
+    let (tx, ty) = (ids.type_of(x), ids.type_of(y));
+    ranks[tx as usize]
+        .cmp(&ranks[ty as usize])
+        .then_with(|| ids.value_bytes(x).cmp(ids.value_bytes(y)))
+        .then_with(|| ids.types()[tx as usize].cmp(&ids.types()[ty as usize]))
 }
 
 /// The rank of each identifier type: its place in `priority`, unlisted types after all
 /// listed ones, in name order.
-fn type_ranks(types: &[&str], priority: &[String]) -> Vec<u32> {
+fn type_ranks(types: &[String], priority: &[String]) -> Vec<u32> {
     let mut unlisted: Vec<&str> = types
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|t| !priority.iter().any(|p| p == t))
         .collect();
     unlisted.sort_unstable();
@@ -142,7 +416,7 @@ fn type_ranks(types: &[&str], priority: &[String]) -> Vec<u32> {
         .iter()
         .map(|t| match priority.iter().position(|p| p == t) {
             Some(i) => i as u32,
-            None => (priority.len() + unlisted.binary_search(t).unwrap_or(0)) as u32,
+            None => (priority.len() + unlisted.binary_search(&t.as_str()).unwrap_or(0)) as u32,
         })
         .collect()
 }
@@ -153,195 +427,33 @@ fn is_junk(id: &str, blocklist: &[String]) -> bool {
         || blocklist.iter().any(|b| id.eq_ignore_ascii_case(b.trim()))
 }
 
-/// Stitches the edges `(type_a, id_a, type_b, id_b)` (a side may be missing: the other
-/// identifier is then a node of its own) into persons. `previous` holds the person ids
-/// of an earlier run. Returns `None` when `stop` was set.
-pub fn stitch<'a>(
-    edges: impl IntoIterator<Item = (Option<Id<'a>>, Option<Id<'a>>)>,
-    rules: &Rules,
-    previous: &[(Id<'_>, i64)],
-    stop: &AtomicBool,
-) -> Option<Stitched<'a>> {
-    let mut forest = Forest::new();
-    let mut blocked: Vec<Id<'a>> = Vec::new();
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut side = |forest: &mut Forest<'a>, id: Option<Id<'a>>| -> Option<u32> {
-        let (t, v) = id?;
-        if is_junk(v, &rules.blocklist) {
-            blocked.push((t, v));
-            return None;
-        }
-        Some(forest.node(t, v))
-    };
-    for (i, (a, b)) in edges.into_iter().enumerate() {
-        if i % (1 << 20) == 0 && stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        let a = side(&mut forest, a);
-        let b = side(&mut forest, b);
-        if let (Some(a), Some(b)) = (a, b) {
-            if a != b {
-                pairs.push((a.min(b), a.max(b)));
-            }
-        }
-    }
-    let ranks = type_ranks(&forest.types, &rules.priority);
-    // Total order of identifiers: type rank, then value, then type name.
-    let key = |f: &Forest<'a>, n: u32| {
-        let (t, v) = f.nodes[n as usize];
-        (ranks[t as usize], v, f.types[t as usize])
-    };
-
-    let mut refusals = Vec::new();
-    let limits: Vec<(u32, &str, u32)> = rules
-        .max_ids_per_type
-        .iter()
-        .filter_map(|(t, limit)| Some((*forest.type_index.get(t.as_str())?, t.as_str(), *limit)))
-        .collect();
-    if limits.is_empty() {
-        for (a, b) in pairs {
-            union(&mut forest, a, b);
-        }
-    } else {
-        // Merge order decides which edge a limit refuses: trusted identifiers first,
-        // then by value, so any order of the input gives the same persons.
-        let mut canonical: Vec<u32> = (0..forest.nodes.len() as u32).collect();
-        canonical.sort_unstable_by(|x, y| key(&forest, *x).cmp(&key(&forest, *y)));
-        let mut place = vec![0u32; canonical.len()];
-        for (i, n) in canonical.iter().enumerate() {
-            place[*n as usize] = i as u32;
-        }
-        let edge_key = |&(a, b): &(u32, u32)| {
-            let (pa, pb) = (place[a as usize], place[b as usize]);
-            let (lo, hi) = (pa.min(pb), pa.max(pb));
-            // `lo` has the better-ranked type, since places follow ranks first.
-            (
-                u64::from(hi_rank(&forest, &ranks, &canonical, hi)) << 32 | u64::from(lo),
-                hi,
-            )
-        };
-        pairs.sort_unstable_by_key(edge_key);
-        pairs.dedup();
-        let k = limits.len();
-        let mut counts = vec![0u32; forest.nodes.len() * k];
-        for (n, (t, _)) in forest.nodes.iter().enumerate() {
-            if let Some(j) = limits.iter().position(|(lt, _, _)| lt == t) {
-                counts[n * k + j] = 1;
-            }
-        }
-        for (i, (a, b)) in pairs.into_iter().enumerate() {
-            if i % (1 << 20) == 0 && stop.load(Ordering::Relaxed) {
-                return None;
-            }
-            let (ra, rb) = (forest.find(a), forest.find(b));
-            if ra == rb {
-                continue;
-            }
-            let over = (0..k)
-                .find(|j| counts[ra as usize * k + j] + counts[rb as usize * k + j] > limits[*j].2);
-            if let Some(j) = over {
-                // The better-ranked identifier first, whatever the input said.
-                let (a, b) = if key(&forest, a) <= key(&forest, b) {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                refusals.push(Refusal::OverLimit {
-                    a: forest.id(a),
-                    b: forest.id(b),
-                    id_type: limits[j].1.to_owned(),
-                    limit: limits[j].2,
-                });
-                continue;
-            }
-            let root = union(&mut forest, a, b);
-            let other = if root == ra { rb } else { ra };
-            for j in 0..k {
-                counts[root as usize * k + j] += counts[other as usize * k + j];
-            }
-        }
-    }
-
-    // The anchor of each component: its smallest identifier in the total order.
-    let n = forest.nodes.len();
-    let mut anchor: Vec<u32> = (0..n as u32).collect();
-    let mut roots = vec![0u32; n];
-    for i in 0..n as u32 {
-        let r = forest.find(i);
-        roots[i as usize] = r;
-        if key(&forest, i) < key(&forest, anchor[r as usize]) {
-            anchor[r as usize] = i;
-        }
-    }
-    let person = person_ids(&forest, &roots, &anchor, previous, &key);
-
-    blocked.sort_unstable();
-    blocked.dedup();
-    let mut all: Vec<Refusal<'a>> = blocked.into_iter().map(Refusal::Blocked).collect();
-    all.extend(refusals);
-    Some(Stitched {
-        ids: (0..n)
-            .map(|i| (forest.id(i as u32), person[roots[i] as usize]))
-            .collect(),
-        refusals: all,
-    })
-}
-
-/// The rank of the identifier at canonical place `place`.
-fn hi_rank(forest: &Forest<'_>, ranks: &[u32], canonical: &[u32], place: u32) -> u32 {
-    let (t, _) = forest.nodes[canonical[place as usize] as usize];
-    ranks[t as usize]
-}
-
-/// Joins the components of `a` and `b`; the root of the result.
-fn union(forest: &mut Forest<'_>, a: u32, b: u32) -> u32 {
-    let (ra, rb) = (forest.find(a), forest.find(b));
-    if ra == rb {
-        return ra;
-    }
-    let (big, small) = if forest.size[ra as usize] >= forest.size[rb as usize] {
-        (ra, rb)
-    } else {
-        (rb, ra)
-    };
-    forest.parent[small as usize] = big;
-    forest.size[big as usize] += forest.size[small as usize];
-    big
-}
-
 /// The person id of each root: the previous id most of its identifiers had (ties: the
-/// smaller id), else the hash of its anchor; ids unique across components (a hash that
-/// is taken is salted until free, the smaller anchor keeping the unsalted one).
-fn person_ids<'a, K: Ord>(
-    forest: &Forest<'a>,
+/// smaller id), else the hash of its anchor; ids unique across components. A hash that
+/// is taken is salted until free; when fresh anchors' hashes collide, the smaller anchor
+/// keeps the unsalted one (so the ids depend only on the graph, not on its order).
+fn person_ids(
+    ids: &Interner,
+    ranks: &[u32],
     roots: &[u32],
     anchor: &[u32],
-    previous: &[(Id<'_>, i64)],
-    key: &impl Fn(&Forest<'a>, u32) -> K,
+    earlier: &[(u32, i64)],
 ) -> Vec<i64> {
     let n = roots.len();
     let mut person = vec![-1i64; n];
     let mut taken: FastMap<i64, u32> = FastMap::default();
-    if !previous.is_empty() {
+    let before = |x: u32, y: u32| order(ids, ranks, anchor[x as usize], anchor[y as usize]);
+    if !earlier.is_empty() {
         // Votes of each component for the previous ids of its identifiers.
         let mut votes: FastMap<(u32, i64), u32> = FastMap::default();
-        for ((t, v), p) in previous {
-            let Some(&ti) = forest.type_index.get(t) else {
-                continue;
-            };
-            if let Some(&node) = forest.index.get(&(ti, *v)) {
-                *votes.entry((roots[node as usize], *p)).or_default() += 1;
-            }
+        for &(node, p) in earlier {
+            *votes.entry((roots[node as usize], p)).or_default() += 1;
         }
         // Each previous id goes to the component holding most of its identifiers;
         // each component takes its best-held previous id.
         let mut best_holder: FastMap<i64, (u32, u32)> = FastMap::default();
         for (&(root, p), &count) in &votes {
             let e = best_holder.entry(p).or_insert((count, root));
-            if count > e.0
-                || (count == e.0
-                    && key(forest, anchor[root as usize]) < key(forest, anchor[e.1 as usize]))
-            {
+            if count > e.0 || (count == e.0 && before(root, e.1).is_lt()) {
                 *e = (count, root);
             }
         }
@@ -357,14 +469,38 @@ fn person_ids<'a, K: Ord>(
             taken.insert(p, root);
         }
     }
-    let mut fresh: Vec<u32> = (0..n as u32)
+    // Fresh components whose anchor hash is free take it at once; those left (hashes
+    // shared with another fresh anchor or already taken: rare) go in anchor order.
+    let hash_of = |root: u32| {
+        let (t, v) = ids.id(anchor[root as usize]);
+        anchor_hash(t, v, 0)
+    };
+    let mut claims: Vec<(i64, u32)> = (0..n as u32)
         .filter(|&i| roots[i as usize] == i && person[i as usize] < 0)
+        .map(|root| (hash_of(root), root))
         .collect();
-    fresh.sort_unstable_by(|x, y| {
-        key(forest, anchor[*x as usize]).cmp(&key(forest, anchor[*y as usize]))
-    });
-    for root in fresh {
-        let (t, v) = forest.id(anchor[root as usize]);
+    radsort::sort_by_key(&mut claims, |c| c.0);
+    let mut contested: Vec<u32> = Vec::new();
+    for group in claims.chunk_by(|x, y| x.0 == y.0) {
+        let h = group[0].0;
+        if group.len() == 1 && !taken.contains_key(&h) {
+            person[group[0].1 as usize] = h;
+        } else {
+            contested.extend(group.iter().map(|c| c.1));
+        }
+    }
+    if contested.is_empty() {
+        return person;
+    }
+    for &(h, root) in &claims {
+        if person[root as usize] == h {
+            taken.insert(h, root);
+        }
+    }
+    drop(claims);
+    contested.sort_unstable_by(|x, y| before(*x, *y));
+    for root in contested {
+        let (t, v) = ids.id(anchor[root as usize]);
         let mut salt = 0u64;
         loop {
             let id = anchor_hash(t, v, salt);
@@ -396,6 +532,7 @@ pub fn anchor_hash(id_type: &str, id: &str, salt: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn edges<'a>(
         list: &[(&'a str, &'a str, &'a str, &'a str)],
@@ -405,8 +542,14 @@ mod tests {
             .collect()
     }
 
-    fn persons<'a>(s: &Stitched<'a>) -> HashMap<Id<'a>, i64> {
-        s.ids.iter().copied().collect()
+    fn persons(s: &Persons) -> HashMap<OwnedId, i64> {
+        (0..s.len())
+            .map(|i| (owned(s.id(i)), s.person(i)))
+            .collect()
+    }
+
+    fn key(t: &str, v: &str) -> OwnedId {
+        owned((t, v))
     }
 
     const GRAPH: &[(&str, &str, &str, &str)] = &[
@@ -427,10 +570,10 @@ mod tests {
         let s = stitch(edges(GRAPH), &rules, &[], &stop).unwrap();
         let p = persons(&s);
         assert_eq!(p.len(), 7);
-        assert_eq!(p[&("cookie", "c1")], p[&("email", "a@x.com")]);
-        assert_eq!(p[&("cookie", "c1")], anchor_hash("customer", "42", 0));
-        assert_eq!(p[&("cookie", "c3")], anchor_hash("email", "b@y.com", 0));
-        assert_ne!(p[&("cookie", "c4")], p[&("cookie", "c3")]);
+        assert_eq!(p[&key("cookie", "c1")], p[&key("email", "a@x.com")]);
+        assert_eq!(p[&key("cookie", "c1")], anchor_hash("customer", "42", 0));
+        assert_eq!(p[&key("cookie", "c3")], anchor_hash("email", "b@y.com", 0));
+        assert_ne!(p[&key("cookie", "c4")], p[&key("cookie", "c3")]);
         let mut reversed = GRAPH.to_vec();
         reversed.reverse();
         let flipped: Vec<_> = reversed.iter().map(|&(a, b, c, d)| (c, d, a, b)).collect();
@@ -456,12 +599,17 @@ mod tests {
         };
         let s = stitch(edges(&graph), &rules, &[], &stop).unwrap();
         let p = persons(&s);
-        assert!(!p.contains_key(&("email", "unknown")));
-        assert_ne!(p[&("customer", "1")], p[&("customer", "2")]);
+        assert!(!p.contains_key(&key("email", "unknown")));
+        assert_ne!(p[&key("customer", "1")], p[&key("customer", "2")]);
         // customer 1's edge is merged first (smaller value), customer 2's is refused.
-        assert_eq!(p[&("email", "shared@corp.com")], p[&("customer", "1")]);
-        assert_eq!(p[&("cookie", "k")], p[&("customer", "2")]);
-        assert!(s.refusals.contains(&Refusal::Blocked(("email", "unknown"))));
+        assert_eq!(
+            p[&key("email", "shared@corp.com")],
+            p[&key("customer", "1")]
+        );
+        assert_eq!(p[&key("cookie", "k")], p[&key("customer", "2")]);
+        assert!(s
+            .refusals
+            .contains(&Refusal::Blocked(key("email", "unknown"))));
         assert!(s
             .refusals
             .iter()
@@ -482,7 +630,7 @@ mod tests {
             ("cookie", "z2", "cookie", "z3"),
         ];
         let first = stitch(edges(&before), &rules, &[], &stop).unwrap();
-        let old = first.ids[0].1;
+        let old = first.person(0);
         // A new identifier that sorts first joins, and a smaller person merges in.
         let after = [
             ("cookie", "z1", "cookie", "z2"),
@@ -490,15 +638,14 @@ mod tests {
             ("cookie", "a0", "cookie", "z1"),
             ("cookie", "b1", "cookie", "z3"),
         ];
-        let previous: Vec<(Id<'_>, i64)> = first.ids.clone();
+        let previous: Vec<(Id<'_>, i64)> = (0..first.len())
+            .map(|i| (first.id(i), first.person(i)))
+            .collect();
         let second = stitch(edges(&after), &rules, &previous, &stop).unwrap();
-        assert!(second.ids.iter().all(|(_, p)| *p == old));
+        assert!((0..second.len()).all(|i| second.person(i) == old));
         // Without the previous run, the anchor (a0) decides.
         let fresh = stitch(edges(&after), &rules, &[], &stop).unwrap();
-        assert!(fresh
-            .ids
-            .iter()
-            .all(|(_, p)| *p == anchor_hash("cookie", "a0", 0)));
+        assert!((0..fresh.len()).all(|i| fresh.person(i) == anchor_hash("cookie", "a0", 0)));
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod cooccurrence;
 pub mod customer_book;
 pub mod exact_sum;
 pub mod fit;
+pub mod id_interner;
 pub mod identity;
 pub mod itemsets;
 pub mod kmeans;

@@ -1,9 +1,11 @@
 //! The one mechanism behind table functions whose result is computed from whole inputs
-//! (co-occurrence, itemsets and rules, recommendations, ALS, evaluation): implement
-//! [`Computation`], wrap it with its planned inputs in [`ComputedTable`], and a scan
-//! runs every input to completion (memory accounted in the session's pool), then the
-//! computation on a blocking thread, and serves its one batch. A cancelled or dropped
-//! query sets the computation's stop flag, so its CPU is freed too.
+//! (co-occurrence, itemsets and rules, recommendations, ALS, evaluation, identity
+//! stitching): implement [`Computation`], wrap it with its planned inputs in
+//! [`ComputedTable`], and a scan runs every input to completion (memory accounted in the
+//! session's pool), then the computation on a blocking thread, and serves its result in
+//! batches of the session's size. A computation may instead take its first input as it
+//! is read, folding it into a state of its own. A cancelled or dropped query sets the
+//! computation's stop flag, so its CPU is freed too.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +29,8 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::mpsc;
 
 /// A table function's work once its inputs are known.
 pub trait Computation: fmt::Debug + Send + Sync + 'static {
@@ -42,6 +45,12 @@ pub trait Computation: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// Bad data or exhausted limits.
     fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch>;
+    /// Whether the first input is handed over while it is read ([`Input::next_batch`])
+    /// instead of collected first: a computation that folds it in one pass then holds
+    /// its own state, not the whole input. The other inputs are collected before.
+    fn streams_first_input(&self) -> bool {
+        false
+    }
 }
 
 /// One input's rows, in the batches they were read in.
@@ -49,9 +58,23 @@ pub trait Computation: fmt::Debug + Send + Sync + 'static {
 pub struct Input {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
+    /// The batches still to come, when the input streams.
+    arriving: Option<mpsc::Receiver<Result<RecordBatch>>>,
 }
 
 impl Input {
+    /// The next batch: the collected ones first, then those arriving while the input is
+    /// read; `None` after the last.
+    ///
+    /// # Errors
+    /// Reading the input failed.
+    pub fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        if !self.batches.is_empty() {
+            return Some(Ok(self.batches.remove(0)));
+        }
+        self.arriving.as_mut()?.blocking_recv()
+    }
+
     /// All rows in one batch.
     ///
     /// # Errors
@@ -226,11 +249,18 @@ impl ExecutionPlan for ComputedExec {
         let projection = self.projection.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let guard = StopOnDrop(Arc::clone(&stop));
-        let batch = async move {
+        let batch_size = context.session_config().batch_size();
+        let batches = async move {
             let _guard = guard;
             let reservation =
                 MemoryConsumer::new(computation.name()).register(context.memory_pool());
-            let mut collected = Vec::with_capacity(inputs.len());
+            let mut inputs = inputs.into_iter();
+            let streamed = if computation.streams_first_input() {
+                inputs.next()
+            } else {
+                None
+            };
+            let mut collected = Vec::with_capacity(inputs.len() + 1);
             // An aggregate's batches are slices of its buffers: each buffer counts once.
             let mut counter = RecordBatchMemoryCounter::new();
             for input in inputs {
@@ -242,21 +272,71 @@ impl ExecutionPlan for ComputedExec {
                     reservation.try_grow(counter.count_batch(&batch))?;
                     batches.push(batch);
                 }
-                collected.push(Input { schema, batches });
+                collected.push(Input {
+                    schema,
+                    batches,
+                    arriving: None,
+                });
             }
             let name = computation.name();
-            let full = tokio::task::spawn_blocking(move || computation.compute(collected, &stop))
+            let feed = match streamed {
+                Some(input) => {
+                    let (sender, receiver) = mpsc::channel(2);
+                    collected.insert(
+                        0,
+                        Input {
+                            schema: input.schema(),
+                            batches: Vec::new(),
+                            arriving: Some(receiver),
+                        },
+                    );
+                    Some((execute_stream(input, Arc::clone(&context))?, sender))
+                }
+                None => None,
+            };
+            let computed = tokio::task::spawn_blocking(move || {
+                let result = computation.compute(collected, &stop);
+                // Input that ended because the query was dropped is not the whole input.
+                match result {
+                    Ok(_) if stop.load(Ordering::Relaxed) => {
+                        Err(DataFusionError::Execution(format!("{name} was cancelled")))
+                    }
+                    other => other,
+                }
+            });
+            if let Some((mut stream, sender)) = feed {
+                while let Some(batch) = stream.next().await {
+                    let failed = batch.is_err();
+                    // The computation gave up (an error of its own): it is reported below.
+                    if sender.send(batch).await.is_err() || failed {
+                        break;
+                    }
+                }
+            }
+            let full = computed
                 .await
                 .map_err(|e| DataFusionError::Execution(format!("{name} failed: {e}")))??;
             drop(reservation);
-            match projection {
-                Some(p) => Ok(full.project(&p)?),
-                None => Ok(full),
-            }
+            let full = match projection {
+                Some(p) => full.project(&p)?,
+                None => full,
+            };
+            // Slices of the one result (no copy), so operators above get batches of the
+            // session's size.
+            let (rows, size) = (full.num_rows(), batch_size.max(1));
+            let slices: Vec<Result<RecordBatch>> = if rows == 0 {
+                vec![Ok(full)]
+            } else {
+                (0..rows)
+                    .step_by(size)
+                    .map(|offset| Ok(full.slice(offset, size.min(rows - offset))))
+                    .collect()
+            };
+            Ok::<_, DataFusionError>(futures::stream::iter(slices))
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
-            futures::stream::once(batch),
+            futures::stream::once(batches).try_flatten(),
         )))
     }
 }

@@ -4,18 +4,21 @@
 //! id, or, with `output => 'refusals'`, what the guards refused and which earlier persons
 //! merged. The logic is in [`crate::marketing::identity`].
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, StringViewArray,
+};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 
 use super::computed_table::{Computation, ComputedTable, Input};
 use super::table_args::{column_index, require_columns, select_columns, session_state, Args};
-use crate::marketing::identity::{self, Id, Refusal, Rules};
+use crate::marketing::identity::{Edge, Graph, Id, Refusal, Rules};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const IDENTITY_STITCH: FunctionDoc = FunctionDoc {
@@ -82,7 +85,8 @@ impl TableFunctionImpl for IdentityStitchFunction {
         let a = Args::new(&IDENTITY_STITCH, args.exprs())?;
         let edges = a.source(state, 0)?;
         require_columns(&edges, 4..=4, "(id_type_a, id_a, id_type_b, id_b)", name)?;
-        let text = DataType::Utf8;
+        // Views: Parquet strings are read as views, and nothing is copied to look at them.
+        let text = DataType::Utf8View;
         let mut inputs = vec![select_columns(
             edges,
             &[
@@ -126,8 +130,8 @@ impl TableFunctionImpl for IdentityStitchFunction {
 fn previous_input(plan: LogicalPlan) -> Result<LogicalPlan> {
     let name = IDENTITY_STITCH.name;
     let columns = [
-        (column_index(&plan, "id_type", name)?, DataType::Utf8),
-        (column_index(&plan, "id", name)?, DataType::Utf8),
+        (column_index(&plan, "id_type", name)?, DataType::Utf8View),
+        (column_index(&plan, "id", name)?, DataType::Utf8View),
         (column_index(&plan, "person_id", name)?, DataType::Int64),
     ];
     select_columns(plan, &columns)
@@ -164,21 +168,25 @@ fn limits(a: &Args) -> Result<Vec<(String, u32)>> {
 }
 
 /// The text columns of a batch.
-fn texts(batch: &RecordBatch) -> Vec<&StringArray> {
+fn texts(batch: &RecordBatch) -> Vec<&StringViewArray> {
     batch
         .columns()
         .iter()
-        .filter_map(|c| c.as_string_opt::<i32>())
+        .filter_map(|c| c.as_string_view_opt())
         .collect()
 }
 
-fn value(column: &StringArray, row: usize) -> Option<&str> {
+fn value(column: &StringViewArray, row: usize) -> Option<&str> {
     column.is_valid(row).then(|| column.value(row))
 }
 
 /// An edge's side: its identifier when both type and value are there.
 fn side<'a>(id_type: Option<&'a str>, id: Option<&'a str>) -> Option<Id<'a>> {
     id_type.zip(id)
+}
+
+fn cancelled() -> DataFusionError {
+    DataFusionError::Execution("identity_stitch was cancelled".into())
 }
 
 impl Computation for Stitch {
@@ -205,55 +213,61 @@ impl Computation for Stitch {
         }))
     }
 
+    fn streams_first_input(&self) -> bool {
+        true
+    }
+
     fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
         let mut inputs = inputs.into_iter();
-        let edges = inputs.next().expect("the edges");
+        let mut edges = inputs.next().expect("the edges");
         let previous_batches = if self.with_previous {
             inputs.next().map(|i| i.batches).unwrap_or_default()
         } else {
             Vec::new()
         };
-        let mut previous: Vec<(Id<'_>, i64)> = Vec::new();
-        for batch in &previous_batches {
-            let t = texts(batch);
-            let persons = batch
-                .column(2)
-                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-            for row in 0..batch.num_rows() {
-                if let (Some(ty), Some(id), true) =
-                    (value(t[0], row), value(t[1], row), persons.is_valid(row))
-                {
-                    previous.push(((ty, id), persons.value(row)));
-                }
+        let mut graph = Graph::new(self.rules.clone());
+        while let Some(batch) = edges.next_batch() {
+            let batch = batch?;
+            if stop.load(Ordering::Relaxed) {
+                return Err(cancelled());
             }
+            let t = texts(&batch);
+            let rows: Vec<Edge<'_>> = (0..batch.num_rows())
+                .map(|row| {
+                    (
+                        side(value(t[0], row), value(t[1], row)),
+                        side(value(t[2], row), value(t[3], row)),
+                    )
+                })
+                .collect();
+            graph.add_batch(&rows);
         }
-        let rows = edges.batches.iter().flat_map(|batch| {
+        let previous = previous_batches.iter().flat_map(|batch| {
             let t = texts(batch);
-            (0..batch.num_rows()).map(move |row| {
-                (
-                    side(value(t[0], row), value(t[1], row)),
-                    side(value(t[2], row), value(t[3], row)),
-                )
+            let persons = batch.column(2).as_primitive::<Int64Type>();
+            (0..batch.num_rows()).filter_map(move |row| {
+                let id = side(value(t[0], row), value(t[1], row))?;
+                persons.is_valid(row).then(|| (id, persons.value(row)))
             })
         });
-        let Some(stitched) = identity::stitch(rows, &self.rules, &previous, stop) else {
-            return Err(datafusion::error::DataFusionError::Execution(
-                "identity_stitch was cancelled".into(),
-            ));
-        };
+        let persons = graph.finish(previous, stop).ok_or_else(cancelled)?;
+        drop(previous_batches);
         let columns: Vec<ArrayRef> = match self.output {
-            Output::Ids => vec![
-                Arc::new(StringArray::from_iter_values(
-                    stitched.ids.iter().map(|((t, _), _)| *t),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    stitched.ids.iter().map(|((_, v), _)| *v),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    stitched.ids.iter().map(|(_, p)| *p),
-                )),
-            ],
-            Output::Refusals => refusal_columns(&stitched.refusals, &stitched.ids, &previous),
+            Output::Ids => {
+                let n = persons.len();
+                vec![
+                    Arc::new(StringArray::from_iter_values(
+                        (0..n).map(|i| persons.id(i).0),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        (0..n).map(|i| persons.id(i).1),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        (0..n).map(|i| persons.person(i)),
+                    )),
+                ]
+            }
+            Output::Refusals => refusal_columns(&persons.refusals, &persons.merged),
         };
         Ok(RecordBatch::try_new(self.schema(), columns)?)
     }
@@ -261,11 +275,7 @@ impl Computation for Stitch {
 
 /// The rows of `output => 'refusals'`: blocked identifiers, refused edges, and each
 /// earlier person whose identifiers now belong to another person.
-fn refusal_columns(
-    refusals: &[Refusal<'_>],
-    ids: &[(Id<'_>, i64)],
-    previous: &[(Id<'_>, i64)],
-) -> Vec<ArrayRef> {
+fn refusal_columns(refusals: &[Refusal], merged: &[(i64, i64)]) -> Vec<ArrayRef> {
     let mut rows: Vec<[Option<String>; 6]> = Vec::new();
     let s = |v: &str| Some(v.to_owned());
     for r in refusals {
@@ -285,27 +295,16 @@ fn refusal_columns(
                 limit,
             } => [
                 s("refused"),
-                s(a.0),
-                s(a.1),
-                s(b.0),
-                s(b.1),
+                s(&a.0),
+                s(&a.1),
+                s(&b.0),
+                s(&b.1),
                 Some(format!(
                     "would give a person more than {limit} {id_type} identifiers"
                 )),
             ],
         });
     }
-    let now: std::collections::HashMap<Id<'_>, i64> = ids.iter().copied().collect();
-    let mut merged: Vec<(i64, i64)> = previous
-        .iter()
-        .filter_map(|(id, old)| {
-            now.get(id)
-                .filter(|new| **new != *old)
-                .map(|new| (*old, *new))
-        })
-        .collect();
-    merged.sort_unstable();
-    merged.dedup();
     for (old, new) in merged {
         rows.push([
             s("merged"),
