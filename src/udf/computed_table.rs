@@ -20,7 +20,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::TableType;
-use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -60,6 +60,8 @@ pub struct Input {
     pub batches: Vec<RecordBatch>,
     /// The batches still to come, when the input streams.
     arriving: Option<mpsc::Receiver<Result<RecordBatch>>>,
+    /// What the computation holds of a streamed input, in the session's memory pool.
+    held: Option<MemoryReservation>,
 }
 
 impl Input {
@@ -73,6 +75,18 @@ impl Input {
             return Some(Ok(self.batches.remove(0)));
         }
         self.arriving.as_mut()?.blocking_recv()
+    }
+
+    /// Records that the computation now holds `bytes` for this streamed input (its own
+    /// state in place of the rows), in the session's memory pool.
+    ///
+    /// # Errors
+    /// The memory limit does not allow it.
+    pub fn hold(&mut self, bytes: usize) -> Result<()> {
+        match &mut self.held {
+            Some(reservation) => reservation.try_resize(bytes),
+            None => Ok(()),
+        }
     }
 
     /// All rows in one batch.
@@ -92,14 +106,22 @@ pub fn whole_inputs(inputs: Vec<Input>) -> Result<Vec<RecordBatch>> {
     inputs.into_iter().map(Input::whole).collect()
 }
 
-/// Sets the flag when dropped: when the query's stream is dropped (cancel, timeout,
-/// client gone), the computation is told to stop.
+/// Sets the flag when dropped (unless disarmed): when the query's stream is dropped
+/// (cancel, timeout, client gone), the computation is told to stop.
 #[derive(Debug)]
-struct StopOnDrop(Arc<AtomicBool>);
+struct StopOnDrop(Option<Arc<AtomicBool>>);
+
+impl StopOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+        if let Some(stop) = &self.0 {
+            stop.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -248,7 +270,7 @@ impl ExecutionPlan for ComputedExec {
         let computation = Arc::clone(&self.computation);
         let projection = self.projection.clone();
         let stop = Arc::new(AtomicBool::new(false));
-        let guard = StopOnDrop(Arc::clone(&stop));
+        let guard = StopOnDrop(Some(Arc::clone(&stop)));
         let batch_size = context.session_config().batch_size();
         let batches = async move {
             let _guard = guard;
@@ -276,6 +298,7 @@ impl ExecutionPlan for ComputedExec {
                     schema,
                     batches,
                     arriving: None,
+                    held: None,
                 });
             }
             let name = computation.name();
@@ -288,9 +311,14 @@ impl ExecutionPlan for ComputedExec {
                             schema: input.schema(),
                             batches: Vec::new(),
                             arriving: Some(receiver),
+                            held: Some(
+                                MemoryConsumer::new(format!("{name} state"))
+                                    .register(context.memory_pool()),
+                            ),
                         },
                     );
-                    Some((execute_stream(input, Arc::clone(&context))?, sender))
+                    let stream = execute_stream(input, Arc::clone(&context))?;
+                    Some((stream, sender, StopOnDrop(Some(Arc::clone(&stop)))))
                 }
                 None => None,
             };
@@ -304,7 +332,9 @@ impl ExecutionPlan for ComputedExec {
                     other => other,
                 }
             });
-            if let Some((mut stream, sender)) = feed {
+            if let Some((mut stream, sender, stop_first)) = feed {
+                // Dropped mid-input (the query was), `stop_first` goes before `sender`: the
+                // computation is told to stop before it sees its input end.
                 while let Some(batch) = stream.next().await {
                     let failed = batch.is_err();
                     // The computation gave up (an error of its own): it is reported below.
@@ -312,6 +342,7 @@ impl ExecutionPlan for ComputedExec {
                         break;
                     }
                 }
+                stop_first.disarm();
             }
             let full = computed
                 .await

@@ -241,6 +241,7 @@ impl Computation for Stitch {
                 })
                 .collect();
             graph.add_batch(&rows);
+            edges.hold(graph.heap_bytes())?;
         }
         let previous = previous_batches.iter().flat_map(|batch| {
             let t = texts(batch);

@@ -141,6 +141,15 @@ async fn the_configured_memory_limit_fails_queries_not_the_server() {
         .await
         .expect_err("must exceed 8 MiB");
     assert_eq!(sqlstate(&e), "53200", "{e}");
+    // A table function that folds its input as it streams counts what it holds instead.
+    let e = c
+        .simple_query(
+            "SELECT count(*) FROM identity_stitch('SELECT ''cookie'', CAST(v AS TEXT), \
+             ''email'', CAST(v AS TEXT) FROM generate_series(1, 2000000) AS t(v)')",
+        )
+        .await
+        .expect_err("4M identifiers must exceed 8 MiB");
+    assert_eq!(sqlstate(&e), "53200", "{e}");
     // A session cannot lift the server-wide limit.
     let e = c
         .simple_query("SET datafusion.runtime.memory_limit = '100G'")
