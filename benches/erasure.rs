@@ -8,6 +8,8 @@ use std::time::Instant;
 
 #[path = "support/anchor_lake.rs"]
 mod anchor_lake;
+#[path = "support/anchor_queries.rs"]
+mod anchor_queries;
 #[path = "support/measure.rs"]
 #[allow(dead_code)] // the RSS helpers are for other benches
 mod measure;
@@ -15,23 +17,12 @@ mod measure;
 mod server;
 
 use anchor_lake::bench_lake;
+use anchor_queries::QUERIES;
 use datapunk::config::PiiTableConfig;
 use measure::{commit, env_or, median};
 use server::{rows, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
-
-const QUERIES: &[(&str, &str)] = &[
-    ("rfm.sql", include_str!("queries/rfm.sql")),
-    (
-        "cohort_retention.sql",
-        include_str!("queries/cohort_retention.sql"),
-    ),
-    (
-        "copurchase_pairs.sql",
-        include_str!("queries/copurchase_pairs.sql"),
-    ),
-];
 
 /// The median time of each query on `server`.
 async fn timings(server: &BenchServer, runs: usize) -> Vec<f64> {

@@ -17,6 +17,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 #[path = "support/anchor_lake.rs"]
 mod anchor_lake;
+#[path = "support/anchor_queries.rs"]
+mod anchor_queries;
 #[path = "support/measure.rs"]
 #[allow(dead_code)] // peak RSS: not what this bench compares
 mod measure;
@@ -24,23 +26,12 @@ mod measure;
 mod server;
 
 use anchor_lake::bench_lake;
+use anchor_queries::QUERIES;
 use measure::{bench_size, commit, median};
 use server::{rows, BenchServer};
 
 const BENCHES: &str = env!("CARGO_MANIFEST_DIR");
 const BUCKET: &str = "lake";
-
-const QUERIES: &[(&str, &str)] = &[
-    ("rfm.sql", include_str!("queries/rfm.sql")),
-    (
-        "cohort_retention.sql",
-        include_str!("queries/cohort_retention.sql"),
-    ),
-    (
-        "copurchase_pairs.sql",
-        include_str!("queries/copurchase_pairs.sql"),
-    ),
-];
 
 /// moto's S3 server on a free loopback port with one empty bucket; stopped on drop.
 struct Moto {
