@@ -19,8 +19,9 @@ use crate::activation::tables::{AudiencesTable, ChangesTable, ExportRunsTable};
 use crate::activation::{AudienceView, Audiences, ExportView, Exports};
 use crate::background::Background;
 use crate::config::Config;
+use crate::engine::access::Readers;
 use crate::engine::admission::QueryGate;
-use crate::engine::Engine;
+use crate::engine::{Engine, AUDIENCE_CHANGES, AUDIENCE_SCHEMA};
 use crate::error::{Error, Result};
 use crate::lake::{watch, Lake, LakeStore, ScanSummary};
 use crate::pg::catalog::computed_view::ComputedView;
@@ -443,10 +444,12 @@ impl App {
         let view = Arc::new(AudienceView::default());
         engine.register_system_table(
             "audiences",
+            Readers::Everyone,
             Arc::new(ComputedView(AudiencesTable::new(Arc::clone(&view)))),
         )?;
         engine.register_system_table(
-            "audience_changes",
+            AUDIENCE_CHANGES,
+            Readers::ReadersOf(AUDIENCE_SCHEMA),
             Arc::new(ChangesTable::new(Arc::clone(&view))),
         )?;
         let audiences = Arc::new(Audiences::open(
@@ -461,6 +464,7 @@ impl App {
         let export_view = Arc::new(ExportView::default());
         engine.register_system_table(
             "export_runs",
+            Readers::Everyone,
             Arc::new(ComputedView(ExportRunsTable::new(Arc::clone(&export_view)))),
         )?;
         let exports = Arc::new(Exports::open(
@@ -505,9 +509,17 @@ impl App {
             usize::try_from(config.server.result_cache_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(usize::MAX),
         );
-        engine.register_system_table("result_cache", result_cache.status_table())?;
+        engine.register_system_table(
+            "result_cache",
+            Readers::Everyone,
+            result_cache.status_table(),
+        )?;
         let query_gate = Arc::new(QueryGate::new(config.server.max_running_queries));
-        engine.register_system_table("query_queue", query_gate.status_table())?;
+        engine.register_system_table(
+            "query_queue",
+            Readers::Everyone,
+            query_gate.status_table(),
+        )?;
         let shared = Shared {
             engine,
             users,

@@ -57,6 +57,12 @@ pub enum Error {
         function: &'static str,
         message: String,
     },
+    /// An input larger than a function can take (54000).
+    #[error("{function}: {message}")]
+    LimitExceeded {
+        function: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -78,6 +84,7 @@ impl Error {
             Error::InvalidName { .. } => SqlState::INVALID_NAME,
             Error::UndefinedColumn { .. } => SqlState::UNDEFINED_COLUMN,
             Error::NotReady(_) => SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            Error::LimitExceeded { .. } => SqlState::PROGRAM_LIMIT_EXCEEDED,
             Error::Io(_) => SqlState::IO_ERROR,
             Error::DataFusion(e) => classify_datafusion(e).0,
         }
@@ -87,6 +94,14 @@ impl Error {
 /// The DataFusion error for a bad argument of `function` (22023 on the wire).
 pub fn invalid_argument(function: &'static str, message: impl Into<String>) -> DataFusionError {
     DataFusionError::External(Box::new(Error::InvalidArgument {
+        function,
+        message: message.into(),
+    }))
+}
+
+/// The DataFusion error for an input beyond what `function` can take (54000 on the wire).
+pub fn limit_exceeded(function: &'static str, message: impl Into<String>) -> DataFusionError {
+    DataFusionError::External(Box::new(Error::LimitExceeded {
         function,
         message: message.into(),
     }))

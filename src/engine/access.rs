@@ -4,6 +4,7 @@
 //! asks it on each lookup, so no SQL reaches a table around it; `crate::privacy`
 //! implements it.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
@@ -115,26 +116,70 @@ pub trait TableGuard: Debug + Send + Sync {
     }
 }
 
-/// The guard every session of an engine consults; none installed = tables as they are.
+/// Who may read a table of schema `datapunk` (its status tables are for everyone unless
+/// their rows say more than the tables they describe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readers {
+    Everyone,
+    Admins,
+    /// Those who may read this schema: the rows come from its tables.
+    ReadersOf(&'static str),
+}
+
+impl Readers {
+    fn admit(self, viewer: &Viewer) -> bool {
+        match self {
+            Readers::Everyone => true,
+            Readers::Admins => viewer.admin,
+            Readers::ReadersOf(schema) => viewer.may_read_schema(schema),
+        }
+    }
+}
+
+/// The guard every session of an engine consults (none installed = tables as they
+/// are), and who may read each system table.
 #[derive(Debug, Clone, Default)]
-pub struct GuardSlot(Arc<RwLock<Option<Arc<dyn TableGuard>>>>);
+pub struct GuardSlot {
+    guard: Arc<RwLock<Option<Arc<dyn TableGuard>>>>,
+    system_readers: Arc<RwLock<HashMap<String, Readers>>>,
+}
 
 impl GuardSlot {
     pub fn install(&self, guard: Arc<dyn TableGuard>) {
-        if let Ok(mut g) = self.0.write() {
+        if let Ok(mut g) = self.guard.write() {
             *g = Some(guard);
         }
     }
 
+    /// Lets only `readers` read system table `name`.
+    pub fn restrict_system_table(&self, name: &str, readers: Readers) {
+        if let Ok(mut r) = self.system_readers.write() {
+            r.insert(name.to_owned(), readers);
+        }
+    }
+
+    /// Whether `viewer` may read `schema.name` (listings show only such tables).
+    pub fn may_read(&self, viewer: &Viewer, schema: &str, name: &str) -> bool {
+        viewer.may_read_schema(schema)
+            && (schema != super::SYSTEM_SCHEMA
+                || self
+                    .system_readers
+                    .read()
+                    .ok()
+                    .and_then(|r| r.get(name).copied())
+                    .unwrap_or(Readers::Everyone)
+                    .admit(viewer))
+    }
+
     /// The installed guard's functions for a session of `viewer`.
     pub fn session_functions(&self, viewer: &ViewerHandle) -> Vec<ScalarUDF> {
-        let guard = self.0.read().ok().and_then(|g| g.clone());
+        let guard = self.guard.read().ok().and_then(|g| g.clone());
         guard
             .map(|g| g.session_functions(viewer))
             .unwrap_or_default()
     }
 
-    /// `table` through the installed guard, after the schema check.
+    /// `table` through the installed guard, after the schema and table checks.
     pub fn apply(
         &self,
         viewer: &Viewer,
@@ -145,7 +190,10 @@ impl GuardSlot {
         if !viewer.may_read_schema(schema) {
             return Err(denied(&format!("schema {schema}")));
         }
-        let guard = self.0.read().ok().and_then(|g| g.clone());
+        if !self.may_read(viewer, schema, name) {
+            return Err(denied(&format!("table {schema}.{name}")));
+        }
+        let guard = self.guard.read().ok().and_then(|g| g.clone());
         match guard {
             Some(g) => g.guard(viewer, schema, name, table),
             None => Ok(table),

@@ -162,11 +162,10 @@ struct GuardedSchema {
 #[async_trait]
 impl SchemaProvider for GuardedSchema {
     fn table_names(&self) -> Vec<String> {
-        if self.access.viewer.get().may_read_schema(&self.name) {
-            self.inner.table_names()
-        } else {
-            Vec::new()
-        }
+        let viewer = self.access.viewer.get();
+        let mut names = self.inner.table_names();
+        names.retain(|n| self.access.guards.may_read(&viewer, &self.name, n));
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {

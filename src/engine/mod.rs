@@ -38,6 +38,8 @@ pub const LAKE_SCHEMA: &str = "lake";
 pub const WAREHOUSE_SCHEMA: &str = "warehouse";
 pub const SYSTEM_SCHEMA: &str = "datapunk";
 pub const AUDIENCE_SCHEMA: &str = "audience";
+/// The system table of audience membership changes (names members).
+pub const AUDIENCE_CHANGES: &str = "audience_changes";
 
 /// The default `search_path`: refined warehouse tables first, then the raw lake.
 pub fn default_search_path() -> Vec<String> {
@@ -270,16 +272,19 @@ impl Engine {
         Ok(schema)
     }
 
-    /// Adds a read-only table to schema `datapunk` (the system tables of other modules).
+    /// Adds a read-only table to schema `datapunk` (the system tables of other modules),
+    /// readable by `readers`.
     ///
     /// # Errors
     /// The name is taken.
     pub fn register_system_table(
         &self,
         name: &str,
+        readers: access::Readers,
         table: Arc<dyn datafusion::catalog::TableProvider>,
     ) -> Result<()> {
         self.system.register_table(name.to_owned(), table)?;
+        self.guards.restrict_system_table(name, readers);
         Ok(())
     }
 
@@ -318,11 +323,17 @@ impl Engine {
             None => self.base.clone(),
         };
         let mut state = state;
-        let sees = viewer.clone();
+        let (sees, guards) = (viewer.clone(), self.guards.clone());
         state
             .config_mut()
             .set_extension(Arc::new(crate::pg::catalog::visible::VisibleSchemas(
-                Arc::new(move |schema: &str| sees.get().may_read_schema(schema)),
+                Arc::new(move |schema: &str, table: Option<&str>| {
+                    let viewer = sees.get();
+                    match table {
+                        Some(table) => guards.may_read(&viewer, schema, table),
+                        None => viewer.may_read_schema(schema),
+                    }
+                }),
             )));
         let ctx = Arc::new(SessionContext::new_with_state(state));
         for udf in self.guards.session_functions(&viewer) {

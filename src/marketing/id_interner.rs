@@ -61,16 +61,15 @@ impl Interner {
         &self.types
     }
 
-    /// The index of type `name`, added when new.
-    ///
-    /// # Panics
-    /// More than 65,535 identifier types.
-    pub fn type_index(&mut self, name: &str) -> u16 {
+    /// The index of type `name`, added when new; `None` when it would be the
+    /// 65,537th type.
+    pub fn type_index(&mut self, name: &str) -> Option<u16> {
         match self.find_type(name) {
-            Some(t) => t,
+            Some(t) => Some(t),
             None => {
+                let index = u16::try_from(self.types.len()).ok()?;
                 self.types.push(name.to_owned());
-                u16::try_from(self.types.len() - 1).expect("at most 65535 identifier types")
+                Some(index)
             }
         }
     }
@@ -218,7 +217,10 @@ mod tests {
     #[test]
     fn equal_identifiers_get_one_number_and_types_keep_values_apart() {
         let mut ids = Interner::default();
-        let (c, e) = (ids.type_index("cookie"), ids.type_index("email"));
+        let (c, e) = (
+            ids.type_index("cookie").unwrap(),
+            ids.type_index("email").unwrap(),
+        );
         let values: Vec<String> = (0..5000).map(|i| format!("v{}", i % 3000)).collect();
         let mut keys: Vec<Key> = values.iter().map(|v| Interner::key(c, v)).collect();
         keys.push(Interner::key(e, "v1"));

@@ -71,6 +71,18 @@ pub enum Refusal {
     },
 }
 
+/// More distinct identifier types than a graph can number (65,536).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyTypes;
+
+impl std::fmt::Display for TooManyTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "more than {} distinct identifier types", 1u32 << 16)
+    }
+}
+
+impl std::error::Error for TooManyTypes {}
+
 fn owned((t, v): Id<'_>) -> OwnedId {
     (t.to_owned(), v.to_owned())
 }
@@ -113,7 +125,10 @@ impl Graph {
     }
 
     /// Adds edges (a missing or junk side makes the other identifier a node of its own).
-    pub fn add_batch(&mut self, edges: &[Edge<'_>]) {
+    ///
+    /// # Errors
+    /// An edge brings the 65,537th identifier type (the batch is then not merged).
+    pub fn add_batch(&mut self, edges: &[Edge<'_>]) -> Result<(), TooManyTypes> {
         self.keys.clear();
         self.values_buffer.clear();
         let mut values: Vec<&str> = Vec::with_capacity(edges.len() * 2);
@@ -126,7 +141,7 @@ impl Graph {
                     }
                     continue;
                 }
-                let t = self.ids.type_index(t);
+                let t = self.ids.type_index(t).ok_or(TooManyTypes)?;
                 self.keys.push(Interner::key(t, v));
                 values.push(v);
                 self.values_buffer.push((e, side));
@@ -160,6 +175,7 @@ impl Graph {
             }
         }
         self.numbers = numbers;
+        Ok(())
     }
 
     fn find(&mut self, mut n: u32) -> u32 {
@@ -374,26 +390,6 @@ impl Persons {
     }
 }
 
-/// Stitches the edges `(type_a, id_a, type_b, id_b)` (a side may be missing: the other
-/// identifier is then a node of its own) into persons. `previous` holds the person ids
-/// of an earlier run. Returns `None` when `stop` was set.
-pub fn stitch<'a>(
-    edges: impl IntoIterator<Item = Edge<'a>>,
-    rules: &Rules,
-    previous: &[(Id<'_>, i64)],
-    stop: &AtomicBool,
-) -> Option<Persons> {
-    let mut graph = Graph::new(rules.clone());
-    let edges: Vec<Edge<'a>> = edges.into_iter().collect();
-    for chunk in edges.chunks(8192) {
-        if stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        graph.add_batch(chunk);
-    }
-    graph.finish(previous.iter().copied(), stop)
-}
-
 /// The total order of identifiers: type rank, then value, then type name.
 fn order(ids: &Interner, ranks: &[u32], x: u32, y: u32) -> std::cmp::Ordering {
     let (tx, ty) = (ids.type_of(x), ids.type_of(y));
@@ -534,6 +530,26 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// Stitches the edges `(type_a, id_a, type_b, id_b)` (a side may be missing: the other
+    /// identifier is then a node of its own) into persons. `previous` holds the person ids
+    /// of an earlier run. Returns `None` when `stop` was set.
+    fn stitch<'a>(
+        edges: impl IntoIterator<Item = Edge<'a>>,
+        rules: &Rules,
+        previous: &[(Id<'_>, i64)],
+        stop: &AtomicBool,
+    ) -> Option<Persons> {
+        let mut graph = Graph::new(rules.clone());
+        let edges: Vec<Edge<'a>> = edges.into_iter().collect();
+        for chunk in edges.chunks(8192) {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            graph.add_batch(chunk).unwrap();
+        }
+        graph.finish(previous.iter().copied(), stop)
+    }
+
     fn edges<'a>(
         list: &[(&'a str, &'a str, &'a str, &'a str)],
     ) -> Vec<(Option<Id<'a>>, Option<Id<'a>>)> {
@@ -666,5 +682,18 @@ mod tests {
             anchor_hash("customer", "4", 0),
             anchor_hash("customer4", "", 0)
         );
+    }
+
+    #[test]
+    fn the_65537th_identifier_type_is_refused_not_a_panic() {
+        let types: Vec<String> = (0..=u16::MAX as u32 + 1).map(|i| format!("t{i}")).collect();
+        let rows: Vec<Edge<'_>> = types
+            .iter()
+            .map(|t| (Some((t.as_str(), "v")), None))
+            .collect();
+        let mut graph = Graph::new(Rules::default());
+        let (fits, over) = rows.split_at(1 << 16);
+        assert_eq!(graph.add_batch(fits), Ok(()));
+        assert_eq!(graph.add_batch(over), Err(TooManyTypes));
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Column;
 use datafusion::datasource::TableType;
@@ -18,6 +18,9 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::scalar::ScalarValue;
+
+use super::erased_positions::ErasedPositions;
+use super::not_erased::{ErasedValues, NotErased};
 
 /// Rows whose `column` holds one of `ids` are never returned.
 #[derive(Debug, Clone)]
@@ -38,6 +41,8 @@ pub struct GuardedTable {
     /// Names what this guard hides (results read through it are only shared with
     /// sessions whose guard has the same tag).
     tag: String,
+    /// Where erased rows are skipped by position, and the erasures' name.
+    positions: Option<(Arc<ErasedPositions>, String)>,
 }
 
 impl GuardedTable {
@@ -69,7 +74,16 @@ impl GuardedTable {
             masked,
             mask,
             tag,
+            positions: None,
         }
+    }
+
+    /// Skips erased rows by their position in the files where it can (`erasures` names
+    /// the erasures applied), rather than filtering them.
+    #[must_use]
+    pub fn with_positions(mut self, positions: Arc<ErasedPositions>, erasures: String) -> Self {
+        self.positions = Some((positions, erasures));
+        self
     }
 
     /// The table read through this guard.
@@ -90,7 +104,8 @@ impl GuardedTable {
 }
 
 /// Whether a row of `schema` is kept: `column IS NULL OR column NOT IN (ids)` for each
-/// of `erased`, the ids typed as the column; `None` when nothing of `schema` is erased.
+/// of `erased`, the ids typed as the column ([`NotErased`] where the type allows);
+/// `None` when nothing of `schema` is erased.
 ///
 /// # Errors
 /// The expression cannot be built.
@@ -100,30 +115,52 @@ pub fn keep_rows(erased: &[ErasedRows], schema: &Schema) -> Result<Option<Arc<dy
         let Ok(index) = schema.index_of(&rule.column) else {
             continue;
         };
-        let data_type = schema.field(index).data_type();
-        let list: Vec<Arc<dyn PhysicalExpr>> = rule
-            .ids
-            .iter()
-            .filter_map(|id| ScalarValue::try_from_string(id.clone(), data_type).ok())
-            .filter(|v| !v.is_null())
-            .map(|v| Arc::new(Literal::new(v)) as Arc<dyn PhysicalExpr>)
-            .collect();
-        if list.is_empty() {
+        if rule.ids.is_empty() {
             continue;
         }
         let column = expressions::col(&rule.column, schema)?;
-        let keep = expressions::binary(
-            expressions::is_null(Arc::clone(&column))?,
-            Operator::Or,
-            expressions::in_list(column, list, &true, schema)?,
-            schema,
-        )?;
+        let data_type = match schema.field(index).data_type() {
+            DataType::Dictionary(_, value) => value.as_ref(),
+            other => other,
+        };
+        let keep = match ErasedValues::for_type(data_type, &rule.ids) {
+            Some(values) => Arc::new(NotErased::new(column, Arc::new(values))),
+            None => match scalar_comparison(&rule.ids, column, schema)? {
+                Some(keep) => keep,
+                None => continue,
+            },
+        };
         predicate = Some(match predicate {
             None => keep,
             Some(p) => expressions::binary(p, Operator::And, keep, schema)?,
         });
     }
     Ok(predicate)
+}
+
+/// `column IS NULL OR column NOT IN (ids)`, the ids cast to the column's type (those
+/// that do not cast are left out); `None` when none casts.
+fn scalar_comparison(
+    ids: &[String],
+    column: Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Result<Option<Arc<dyn PhysicalExpr>>> {
+    let data_type = column.data_type(schema)?;
+    let list: Vec<Arc<dyn PhysicalExpr>> = ids
+        .iter()
+        .filter_map(|id| ScalarValue::try_from_string(id.clone(), &data_type).ok())
+        .filter(|v| !v.is_null())
+        .map(|v| Arc::new(Literal::new(v)) as Arc<dyn PhysicalExpr>)
+        .collect();
+    if list.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(expressions::binary(
+        expressions::is_null(Arc::clone(&column))?,
+        Operator::Or,
+        expressions::in_list(column, list, &true, schema)?,
+        schema,
+    )?))
 }
 
 #[async_trait]
@@ -172,6 +209,20 @@ impl TableProvider for GuardedTable {
             Some(p) => p.clone(),
             None => (0..source.fields().len()).collect(),
         };
+        let passed: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !self.touches_masked(f))
+            .cloned()
+            .collect();
+        if let Some((positions, erasures)) = &self.positions {
+            let plan = self
+                .inner
+                .scan(state, Some(&output), &passed, limit)
+                .await?;
+            if let Some(plan) = positions.skip_erased(&plan, &self.erased, erasures).await? {
+                return self.masked(plan, &output, state);
+            }
+        }
         let mut read = output.clone();
         for rule in &self.erased {
             if let Ok(i) = source.index_of(&rule.column) {
@@ -180,11 +231,6 @@ impl TableProvider for GuardedTable {
         }
         read.sort_unstable();
         read.dedup();
-        let passed: Vec<Expr> = filters
-            .iter()
-            .filter(|f| !self.touches_masked(f))
-            .cloned()
-            .collect();
         let probe = self.inner.schema().project(&read)?;
         let filters_rows = keep_rows(&self.erased, &probe)?.is_some();
         let plan = self
@@ -196,11 +242,24 @@ impl TableProvider for GuardedTable {
                 if filters_rows { None } else { limit },
             )
             .await?;
-        let plan_schema = plan.schema();
-        let plan: Arc<dyn ExecutionPlan> = match keep_rows(&self.erased, &plan_schema)? {
+        let plan: Arc<dyn ExecutionPlan> = match keep_rows(&self.erased, &plan.schema())? {
             Some(keep) => Arc::new(FilterExec::try_new(keep, plan)?),
             None => plan,
         };
+        self.masked(plan, &output, state)
+    }
+}
+
+impl GuardedTable {
+    /// The columns `output` of the table, of `plan`'s rows, masked where they must be.
+    fn masked(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        output: &[usize],
+        state: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let source = self.inner.schema();
+        let plan_schema = plan.schema();
         let options = Arc::new(state.config_options().clone());
         let exprs = output
             .iter()

@@ -5,17 +5,19 @@
 //!   table of `[[privacy.pii_tables]]` is read without that person's rows
 //!   ([`guarded_table`]); `PURGE ERASED` / `datapunk purge` rewrites the lake files
 //!   without them ([`purge`]).
-//! - Access: [`Privacy`] is the engine's [`TableGuard`]: besides the schema grants the
-//!   engine checks, it keeps `datapunk.erasure_log` to admins and masks
-//!   `[privacy] masked_columns` ([`mask`]) for users without `pii = true`.
+//! - Access: [`Privacy`] is the engine's [`TableGuard`]: besides the schema and system
+//!   table grants the engine checks (`datapunk.erasure_log` is registered for admins
+//!   only), it masks `[privacy] masked_columns` ([`mask`]) for users without `pii = true`.
 //!
 //! Imports the engine and the lake; neither imports it.
 
+mod erased_positions;
 pub mod erasure_log;
 mod forget;
 pub mod guarded_table;
 mod log_table;
 pub mod mask;
+mod not_erased;
 pub mod purge;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,15 +25,17 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
+use datafusion::arrow::datatypes::Schema;
 use datafusion::catalog::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::ScalarUDF;
 
 use crate::config::PrivacyConfig;
-use crate::engine::access::{denied, TableGuard, Viewer, ViewerHandle};
-use crate::engine::Engine;
+use crate::engine::access::{Readers, TableGuard, Viewer, ViewerHandle};
+use crate::engine::{Engine, AUDIENCE_CHANGES, AUDIENCE_SCHEMA, SYSTEM_SCHEMA};
 use crate::error::Error;
 use crate::lake::LakeStore;
+use erased_positions::ErasedPositions;
 use erasure_log::{ErasureLog, Event, Request};
 use guarded_table::{ErasedRows, GuardedTable};
 
@@ -49,6 +53,8 @@ pub struct Erasures {
     pub purged: HashMap<u64, (String, u64)>,
     /// Every erased identifier, by id type.
     by_type: HashMap<String, Arc<Vec<String>>>,
+    /// Every erased identifier, whatever its type.
+    all: Arc<Vec<String>>,
 }
 
 impl Erasures {
@@ -71,6 +77,9 @@ impl Erasures {
                 by_type.entry(t.clone()).or_default().push(id.clone());
             }
         }
+        let mut all: Vec<String> = by_type.values().flatten().cloned().collect();
+        all.sort_unstable();
+        all.dedup();
         Self {
             requests,
             purged,
@@ -82,6 +91,7 @@ impl Erasures {
                     (t, Arc::new(ids))
                 })
                 .collect(),
+            all: Arc::new(all),
         }
     }
 
@@ -105,6 +115,8 @@ pub struct Privacy {
     engine: OnceLock<Weak<Engine>>,
     /// Counts erasure requests; watched to rebuild what was built from erased rows.
     changes: tokio::sync::watch::Sender<usize>,
+    /// The erased rows of the lake files read so far, by position.
+    positions: Arc<ErasedPositions>,
 }
 
 impl Privacy {
@@ -125,6 +137,7 @@ impl Privacy {
             mask: mask::Mask::udf(&secret, config.mask == "null"),
             engine: OnceLock::new(),
             changes,
+            positions: Arc::default(),
         }))
     }
 
@@ -137,6 +150,7 @@ impl Privacy {
         let _ = self.engine.set(Arc::downgrade(engine));
         engine.register_system_table(
             ERASURE_LOG_TABLE,
+            Readers::Admins,
             Arc::new(crate::pg::catalog::computed_view::ComputedView(
                 log_table::ErasureLogTable(Arc::downgrade(self)),
             )),
@@ -157,7 +171,49 @@ impl Privacy {
         self.changes.subscribe()
     }
 
-    /// The rows of `schema.table` that must never be returned.
+    /// The rows of `schema.table` (with columns `fields`) that must never be returned:
+    /// those of the pii rules; in an audience, the identifiers in columns named as a pii
+    /// rule's column; in `datapunk.audience_changes`, any erased identifier as the key
+    /// (so a member's history goes with the member).
+    fn hidden_rows(
+        &self,
+        erasures: &Erasures,
+        schema: &str,
+        table: &str,
+        fields: &Schema,
+    ) -> Vec<ErasedRows> {
+        if schema == SYSTEM_SCHEMA && table == AUDIENCE_CHANGES {
+            return if erasures.all.is_empty() {
+                Vec::new()
+            } else {
+                vec![ErasedRows {
+                    column: "key".into(),
+                    ids: Arc::clone(&erasures.all),
+                }]
+            };
+        }
+        if schema != AUDIENCE_SCHEMA {
+            return self.erased_rows(erasures, schema, table);
+        }
+        let mut rows: Vec<ErasedRows> = Vec::new();
+        for rule in &self.config.pii_tables {
+            let Some(ids) = erasures.by_type.get(&rule.id_type) else {
+                continue;
+            };
+            let known = rows
+                .iter()
+                .any(|r| r.column == rule.column && Arc::ptr_eq(&r.ids, ids));
+            if fields.field_with_name(&rule.column).is_ok() && !known {
+                rows.push(ErasedRows {
+                    column: rule.column.clone(),
+                    ids: Arc::clone(ids),
+                });
+            }
+        }
+        rows
+    }
+
+    /// The rows of lake or warehouse table `schema.table` that must never be returned.
     fn erased_rows(&self, erasures: &Erasures, schema: &str, table: &str) -> Vec<ErasedRows> {
         self.config
             .pii_tables
@@ -367,14 +423,11 @@ impl TableGuard for Privacy {
         name: &str,
         table: Arc<dyn TableProvider>,
     ) -> Result<Arc<dyn TableProvider>> {
-        if schema == crate::engine::SYSTEM_SCHEMA && name == ERASURE_LOG_TABLE && !viewer.admin {
-            return Err(denied(&format!("table {schema}.{name}")));
-        }
         if matches!(schema, "pg_catalog" | "information_schema") {
             return Ok(table);
         }
         let erasures = self.erasures();
-        let erased = self.erased_rows(&erasures, schema, name);
+        let erased = self.hidden_rows(&erasures, schema, name, &table.schema());
         let masked: Vec<String> = if viewer.sees_pii() {
             Vec::new()
         } else {
@@ -397,13 +450,12 @@ impl TableGuard for Privacy {
                 erasures.requests.len()
             }
         );
-        Ok(Arc::new(GuardedTable::new(
-            table,
-            erased,
-            masked,
-            Arc::clone(&self.mask),
-            tag,
-        )))
+        Ok(Arc::new(
+            GuardedTable::new(table, erased, masked, Arc::clone(&self.mask), tag).with_positions(
+                Arc::clone(&self.positions),
+                format!("erasures={}", erasures.requests.len()),
+            ),
+        ))
     }
 
     fn session_functions(self: Arc<Self>, viewer: &ViewerHandle) -> Vec<ScalarUDF> {

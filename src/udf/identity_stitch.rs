@@ -18,6 +18,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use super::computed_table::{Computation, ComputedTable, Input};
 use super::table_args::{column_index, require_columns, select_columns, session_state, Args};
+use crate::error::limit_exceeded;
 use crate::marketing::identity::{Edge, Graph, Id, Refusal, Rules};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
@@ -240,7 +241,9 @@ impl Computation for Stitch {
                     )
                 })
                 .collect();
-            graph.add_batch(&rows);
+            graph
+                .add_batch(&rows)
+                .map_err(|e| limit_exceeded("identity_stitch", e.to_string()))?;
             edges.hold(graph.heap_bytes())?;
         }
         let previous = previous_batches.iter().flat_map(|batch| {

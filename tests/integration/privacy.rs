@@ -109,6 +109,8 @@ const PROBES: &[&str] = &[
     "SELECT array_agg(order_id) FROM lake.orders WHERE customer_id = {x} HAVING count(*) > 0",
     "SELECT string_agg(email, ',') FROM lake.customers WHERE customer_id = {x} \
      HAVING count(*) > 0",
+    "SELECT * FROM audience.watched WHERE customer_id = {x}",
+    "SELECT * FROM datapunk.audience_changes WHERE key = '{x}'",
 ];
 
 /// Ways around the catalog that must fail outright (reading files, defining tables).
@@ -176,6 +178,17 @@ async fn a_forgotten_person_is_gone_from_every_pii_table_on_every_path() {
         a,
         p: p.clone(),
     };
+    // An audience they are in (with someone else), and its history.
+    for sql in [
+        format!(
+            "CREATE AUDIENCE watched AS SELECT customer_id, email FROM lake.customers \
+             WHERE customer_id IN ({x}, (SELECT min(customer_id) FROM lake.customers \
+             WHERE customer_id <> {x}))"
+        ),
+        "REFRESH AUDIENCE watched".to_owned(),
+    ] {
+        admin.batch_execute(&sql).await.expect(&sql);
+    }
     let probes: Vec<String> = PROBES.iter().map(|s| fill(s, &who, &lake)).collect();
     assert!(probes.len() >= 30, "{} probes", probes.len());
     let mut blind = Vec::new();
@@ -195,6 +208,15 @@ async fn a_forgotten_person_is_gone_from_every_pii_table_on_every_path() {
     let cached = format!("SELECT order_id FROM lake.orders WHERE customer_id = {x}");
     assert!(!rows(&admin, &cached).await.is_empty());
     assert!(!rows(&admin, &cached).await.is_empty());
+
+    let total = "SELECT count(*) FROM lake.orders";
+    let before = scalar(&admin, total).await.expect("a count");
+    let theirs = scalar(
+        &admin,
+        &format!("SELECT count(*) FROM lake.orders WHERE customer_id = {x}"),
+    )
+    .await
+    .expect("a count");
 
     // Only admins forget.
     let pia = server.connect_as("pia", Some("pia-pw")).await.expect("pia");
@@ -234,6 +256,12 @@ async fn a_forgotten_person_is_gone_from_every_pii_table_on_every_path() {
     assert!(
         rows(&admin, &cached).await.is_empty(),
         "a cached result outlived the erasure"
+    );
+    // Counts too: none comes from file statistics that still hold their rows.
+    let n = |s: String| s.parse::<i64>().expect("a number");
+    assert_eq!(
+        n(scalar(&admin, total).await.expect("a count")),
+        n(before) - n(theirs)
     );
     // COPY out: nothing of theirs in the whole table.
     let copied = copy_out(&admin, "COPY lake.orders TO STDOUT").await;
@@ -295,6 +323,10 @@ async fn a_forgotten_person_is_gone_from_every_pii_table_on_every_path() {
     )
     .await
     .is_empty());
+    assert_eq!(
+        scalar(&admin, "SELECT count(*) FROM audience.watched").await,
+        Some("1".to_owned())
+    );
 }
 
 async fn copy_out(c: &tokio_postgres::Client, sql: &str) -> String {
@@ -328,6 +360,7 @@ const FORBIDDEN: &[&str] = &[
     "BEGIN; DECLARE c CURSOR FOR SELECT * FROM lake.customers; FETCH ALL FROM c; COMMIT",
     "SELECT * FROM identity_stitch('SELECT ''a'', ''1'', ''email'', email FROM lake.customers')",
     "SELECT * FROM datapunk.erasure_log",
+    "SELECT key FROM datapunk.audience_changes",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,6 +415,25 @@ async fn users_read_only_their_schemas_and_masked_columns_stay_masked() {
     )
     .await
     .is_empty());
+    // Nor the system tables kept from her: the erasure log (admins) and audience
+    // changes (readers of schema audience).
+    let system = "SELECT table_name FROM information_schema.tables \
+                  WHERE table_schema = 'datapunk' ORDER BY 1";
+    let names = |rows: Vec<Vec<String>>| -> Vec<String> {
+        rows.into_iter()
+            .map(|r| r[0].clone())
+            .filter(|n| ["audience_changes", "erasure_log", "lake_tables"].contains(&n.as_str()))
+            .collect()
+    };
+    assert_eq!(names(rows(&ana, system).await), ["lake_tables"]);
+    assert_eq!(
+        names(rows(&pia, system).await),
+        ["audience_changes", "lake_tables"]
+    );
+    assert_eq!(
+        names(rows(&admin, system).await),
+        ["audience_changes", "erasure_log", "lake_tables"]
+    );
 
     // Masked for ana, clear for pia and admins; equal values stay equal.
     let sql = "SELECT customer_id, email, name FROM warehouse.customers ORDER BY customer_id";

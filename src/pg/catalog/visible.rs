@@ -1,10 +1,10 @@
-//! Catalog rows of schemas the session may not read are not listed, as PostgreSQL's
-//! catalogs answer a role without USAGE: `pg_namespace`, `pg_class`, `pg_attribute`,
-//! `pg_tables`, `pg_views`, and `information_schema`'s `schemata`, `tables`, `columns`,
-//! `views`. What a session may read is its [`VisibleSchemas`] extension, set by whoever
-//! builds the session; a session without one sees every schema.
+//! Catalog rows of schemas and tables the session may not read are not listed, as
+//! PostgreSQL's catalogs answer a role without USAGE: `pg_namespace`, `pg_class`,
+//! `pg_attribute`, `pg_tables`, `pg_views`, and `information_schema`'s `schemata`,
+//! `tables`, `columns`, `views`. What a session may read is its [`VisibleSchemas`]
+//! extension, set by whoever builds the session; a session without one sees everything.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,9 +17,22 @@ use datafusion::error::Result;
 use super::computed_view::{ComputedRows, ComputedView};
 use super::overlay::{collect, column_i64, column_text};
 
-/// Whether the session may see a schema, by name.
+/// Whether the session may see a schema (no table given) or a table of it.
+pub type MayRead = dyn Fn(&str, Option<&str>) -> bool + Send + Sync;
+
+/// What the session may see, by name.
 #[derive(Clone)]
-pub struct VisibleSchemas(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
+pub struct VisibleSchemas(pub Arc<MayRead>);
+
+impl VisibleSchemas {
+    fn schema(&self, schema: &str) -> bool {
+        (self.0)(schema, None)
+    }
+
+    fn table(&self, schema: &str, table: &str) -> bool {
+        (self.0)(schema, Some(table))
+    }
+}
 
 impl std::fmt::Debug for VisibleSchemas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,6 +45,8 @@ impl std::fmt::Debug for VisibleSchemas {
 enum Rule {
     /// A column holds the schema's name.
     SchemaName(&'static str),
+    /// Columns hold the schema's and the table's names.
+    TableName(&'static str, &'static str),
     /// `pg_class.relnamespace`: the schema's oid in `pg_namespace`.
     Namespace {
         pg_namespace: Arc<dyn TableProvider>,
@@ -52,7 +67,8 @@ pub fn hide_in_pg_catalog(
 ) -> Arc<dyn TableProvider> {
     let rule = match (name, pg_namespace, pg_class) {
         ("pg_namespace", _, _) => Rule::SchemaName("nspname"),
-        ("pg_tables" | "pg_views", _, _) => Rule::SchemaName("schemaname"),
+        ("pg_tables", _, _) => Rule::TableName("schemaname", "tablename"),
+        ("pg_views", _, _) => Rule::TableName("schemaname", "viewname"),
         ("pg_class", Some(pg_namespace), _) => Rule::Namespace { pg_namespace },
         ("pg_attribute", Some(pg_namespace), Some(pg_class)) => Rule::Relation {
             pg_namespace,
@@ -68,15 +84,12 @@ pub fn hide_in_information_schema(
     name: &str,
     table: Arc<dyn TableProvider>,
 ) -> Arc<dyn TableProvider> {
-    let column = match name {
-        "schemata" => "schema_name",
-        "tables" | "columns" | "views" => "table_schema",
+    let rule = match name {
+        "schemata" => Rule::SchemaName("schema_name"),
+        "tables" | "columns" | "views" => Rule::TableName("table_schema", "table_name"),
         _ => return table,
     };
-    Arc::new(ComputedView(Hidden {
-        inner: table,
-        rule: Rule::SchemaName(column),
-    }))
+    Arc::new(ComputedView(Hidden { inner: table, rule }))
 }
 
 #[derive(Debug)]
@@ -96,26 +109,39 @@ fn retain(
         .collect()
 }
 
-/// The oids of the schemas `visible` rejects.
-async fn hidden_namespaces(
+/// The names of the schemas, by oid.
+async fn namespaces(
     pg_namespace: &Arc<dyn TableProvider>,
     state: &dyn Session,
-    visible: &VisibleSchemas,
-) -> Result<HashSet<i64>> {
-    let mut hidden = HashSet::new();
+) -> Result<HashMap<i64, String>> {
+    let mut names = HashMap::new();
     for b in collect(pg_namespace, state).await? {
         for (oid, name) in column_i64(&b, "oid")?
             .into_iter()
             .zip(column_text(&b, "nspname")?)
         {
             if let (Some(oid), Some(name)) = (oid, name) {
-                if !(visible.0)(&name) {
-                    hidden.insert(oid);
-                }
+                names.insert(oid, name);
             }
         }
     }
-    Ok(hidden)
+    Ok(names)
+}
+
+/// Whether a `pg_class` row (its name and namespace) is visible.
+fn relation_visible(
+    visible: &VisibleSchemas,
+    namespaces: &HashMap<i64, String>,
+    name: Option<&str>,
+    namespace: Option<i64>,
+) -> bool {
+    let Some(schema) = namespace.and_then(|n| namespaces.get(&n)) else {
+        return true;
+    };
+    match name {
+        Some(name) => visible.table(schema, name),
+        None => visible.schema(schema),
+    }
 }
 
 #[async_trait]
@@ -133,15 +159,29 @@ impl ComputedRows for Hidden {
             Rule::SchemaName(column) => retain(rows, |b| {
                 Ok(column_text(b, column)?
                     .iter()
-                    .map(|s| s.as_deref().is_none_or(|s| (visible.0)(s)))
+                    .map(|s| s.as_deref().is_none_or(|s| visible.schema(s)))
+                    .collect())
+            }),
+            Rule::TableName(schema, table) => retain(rows, |b| {
+                Ok(column_text(b, schema)?
+                    .iter()
+                    .zip(column_text(b, table)?)
+                    .map(|(s, t)| match (s.as_deref(), t.as_deref()) {
+                        (Some(s), Some(t)) => visible.table(s, t),
+                        (Some(s), None) => visible.schema(s),
+                        (None, _) => true,
+                    })
                     .collect())
             }),
             Rule::Namespace { pg_namespace } => {
-                let hidden = hidden_namespaces(pg_namespace, state, &visible).await?;
+                let namespaces = namespaces(pg_namespace, state).await?;
                 retain(rows, |b| {
-                    Ok(column_i64(b, "relnamespace")?
+                    Ok(column_text(b, "relname")?
                         .iter()
-                        .map(|n| n.is_none_or(|n| !hidden.contains(&n)))
+                        .zip(column_i64(b, "relnamespace")?)
+                        .map(|(name, ns)| {
+                            relation_visible(&visible, &namespaces, name.as_deref(), ns)
+                        })
                         .collect())
                 })
             }
@@ -149,16 +189,17 @@ impl ComputedRows for Hidden {
                 pg_namespace,
                 pg_class,
             } => {
-                let hidden = hidden_namespaces(pg_namespace, state, &visible).await?;
-                let mut relations = HashSet::new();
+                let namespaces = namespaces(pg_namespace, state).await?;
+                let mut hidden = HashSet::new();
                 for b in collect(pg_class, state).await? {
-                    for (oid, ns) in column_i64(&b, "oid")?
+                    for ((oid, name), ns) in column_i64(&b, "oid")?
                         .into_iter()
+                        .zip(column_text(&b, "relname")?)
                         .zip(column_i64(&b, "relnamespace")?)
                     {
-                        if let (Some(oid), Some(ns)) = (oid, ns) {
-                            if hidden.contains(&ns) {
-                                relations.insert(oid);
+                        if let Some(oid) = oid {
+                            if !relation_visible(&visible, &namespaces, name.as_deref(), ns) {
+                                hidden.insert(oid);
                             }
                         }
                     }
@@ -166,7 +207,7 @@ impl ComputedRows for Hidden {
                 retain(rows, |b| {
                     Ok(column_i64(b, "attrelid")?
                         .iter()
-                        .map(|r| r.is_none_or(|r| !relations.contains(&r)))
+                        .map(|r| r.is_none_or(|r| !hidden.contains(&r)))
                         .collect())
                 })
             }

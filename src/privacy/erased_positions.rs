@@ -1,0 +1,210 @@
+//! Erased rows by position: for each local Parquet file of a pii table, which rows the
+//! erasures hide, found once by reading the file's identifier columns and then handed to
+//! every scan of the file as a row selection the Parquet reader applies while decoding
+//! (`ParquetRowSelection`, a deletion vector). A guarded query then reads no identifier
+//! column and filters nothing: it decodes the rows it keeps, as if the file had been
+//! purged. Positions are kept per file (path, size, modification time) and per set of
+//! erasures; a scan this cannot take (another format, an object store, an identifier in
+//! a partition column) keeps the row filter of `guarded_table`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{Array, BooleanArray};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::physical_plan::ExecutionPlan;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
+use parquet::arrow::ProjectionMask;
+
+use super::guarded_table::{keep_rows, ErasedRows};
+
+/// Identifies one version of a file under one set of erasures.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FileKey {
+    path: String,
+    size: u64,
+    modified_ns: i64,
+    /// The erasures applied (the guard's tag) and the identifier columns.
+    rules: String,
+}
+
+/// The erased rows of the files scanned so far (`None`: the file has none).
+#[derive(Debug, Default)]
+pub struct ErasedPositions {
+    files: Mutex<HashMap<FileKey, Option<Arc<RowSelection>>>>,
+}
+
+impl ErasedPositions {
+    /// `plan` (a table's scan) reading its files without the rows `erased` hides, or
+    /// `None` when it is not a scan of local Parquet files whose identifier columns
+    /// are in the files. `erasures` names the erasures `erased` holds (it changes with
+    /// each request).
+    ///
+    /// # Errors
+    /// A file cannot be read.
+    pub async fn skip_erased(
+        &self,
+        plan: &Arc<dyn ExecutionPlan>,
+        erased: &[ErasedRows],
+        erasures: &str,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(exec) = plan.downcast_ref::<DataSourceExec>() else {
+            return Ok(None);
+        };
+        let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() else {
+            return Ok(None);
+        };
+        if config
+            .file_source()
+            .downcast_ref::<ParquetSource>()
+            .is_none()
+            || config.object_store_url != ObjectStoreUrl::local_filesystem()
+        {
+            return Ok(None);
+        }
+        let table_schema = config.file_source().table_schema();
+        let file_schema = table_schema.file_schema();
+        let rules: Vec<ErasedRows> = erased
+            .iter()
+            .filter(|r| table_schema.table_schema().index_of(&r.column).is_ok())
+            .cloned()
+            .collect();
+        if rules.is_empty() {
+            return Ok(Some(Arc::clone(plan)));
+        }
+        if rules
+            .iter()
+            .any(|r| file_schema.index_of(&r.column).is_err())
+        {
+            return Ok(None);
+        }
+        let columns: Vec<&str> = rules.iter().map(|r| r.column.as_str()).collect();
+        let rules_key = format!("{erasures} {columns:?}");
+        let key = |file: &PartitionedFile| FileKey {
+            path: file.object_meta.location.to_string(),
+            size: file.object_meta.size,
+            modified_ns: file
+                .object_meta
+                .last_modified
+                .timestamp_nanos_opt()
+                .unwrap_or_default(),
+            rules: rules_key.clone(),
+        };
+        let missing: Vec<FileKey> = {
+            let known = self.files.lock().map_err(|_| poisoned())?;
+            let mut missing: Vec<FileKey> = config
+                .file_groups
+                .iter()
+                .flat_map(FileGroup::iter)
+                .map(key)
+                .filter(|k| !known.contains_key(k))
+                .collect();
+            missing.sort_by(|a, b| a.path.cmp(&b.path));
+            missing.dedup();
+            missing
+        };
+        if !missing.is_empty() {
+            let found = tokio::task::spawn_blocking(move || {
+                missing
+                    .into_iter()
+                    .map(|k| {
+                        let rows = erased_rows(&PathBuf::from(format!("/{}", k.path)), &rules)?;
+                        Ok((k, rows.map(Arc::new)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| DataFusionError::Execution(format!("finding erased rows: {e}")))??;
+            let mut known = self.files.lock().map_err(|_| poisoned())?;
+            // Positions under older erasures are never asked for again.
+            known.retain(|k, _| k.rules == rules_key);
+            known.extend(found);
+        }
+        let known = self.files.lock().map_err(|_| poisoned())?;
+        let groups: Vec<FileGroup> = config
+            .file_groups
+            .iter()
+            .map(|group| {
+                let mut erased_any = false;
+                let files: Vec<PartitionedFile> = group
+                    .iter()
+                    .map(|file| match known.get(&key(file)).cloned().flatten() {
+                        Some(rows) => {
+                            erased_any = true;
+                            let mut file = file.clone();
+                            // Row counts no longer hold: a count must not come from them.
+                            file.statistics = file
+                                .statistics
+                                .take()
+                                .map(|s| Arc::new(s.as_ref().clone().to_inexact()));
+                            file.with_extension(ParquetRowSelection::new(rows.as_ref().clone()))
+                        }
+                        None => file.clone(),
+                    })
+                    .collect();
+                let mut out = FileGroup::new(files);
+                if let Some(s) = group.file_statistics(None) {
+                    let s = if erased_any {
+                        s.clone().to_inexact()
+                    } else {
+                        s.clone()
+                    };
+                    out = out.with_statistics(Arc::new(s));
+                }
+                out
+            })
+            .collect();
+        let mut config = config.clone();
+        config.file_groups = groups;
+        Ok(Some(DataSourceExec::from_data_source(config)))
+    }
+}
+
+/// The rows of the Parquet file at `path` that `rules` hide, as the rows to read; `None`
+/// when it has none.
+fn erased_rows(path: &std::path::Path, rules: &[ErasedRows]) -> Result<Option<RowSelection>> {
+    let file = File::open(path)
+        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", path.display())))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let schema = Arc::clone(builder.schema());
+    let roots: Vec<usize> = rules
+        .iter()
+        .filter_map(|r| schema.index_of(&r.column).ok())
+        .collect();
+    if roots.is_empty() {
+        return Ok(None);
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()?;
+    let mut kept: Vec<BooleanArray> = Vec::new();
+    let mut erased_any = false;
+    for batch in reader {
+        let batch = batch?;
+        let Some(keep) = keep_rows(rules, &batch.schema())? else {
+            return Ok(None);
+        };
+        let keep = keep.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let keep = keep
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| DataFusionError::Internal("a row test that is not boolean".into()))?
+            .clone();
+        erased_any |= keep.true_count() < keep.len();
+        kept.push(keep);
+    }
+    Ok(erased_any.then(|| RowSelection::from_filters(&kept)))
+}
+
+fn poisoned() -> DataFusionError {
+    DataFusionError::Internal("the erased row index is unavailable".into())
+}
