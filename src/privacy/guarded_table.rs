@@ -214,7 +214,8 @@ impl TableProvider for GuardedTable {
             .filter(|f| !self.touches_masked(f))
             .cloned()
             .collect();
-        if let Some((positions, erasures)) = &self.positions {
+        let positions = self.positions.as_ref().filter(|_| !self.erased.is_empty());
+        if let Some((positions, erasures)) = positions {
             let plan = self
                 .inner
                 .scan(state, Some(&output), &passed, limit)
