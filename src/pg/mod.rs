@@ -52,6 +52,7 @@ pub mod to_char;
 pub mod type_planner;
 pub mod types;
 pub mod uuid;
+pub mod volatile_after_limit;
 
 use std::sync::Arc;
 
@@ -71,11 +72,12 @@ pub(crate) fn function_name(expr: &Expr) -> Option<String> {
     }
 }
 
-/// DataFusion's optimizer rules with the ones that must know our functions wrapped.
+/// DataFusion's optimizer rules with the ones that must know our functions wrapped, and
+/// volatile select lists computed after `ORDER BY ... LIMIT`.
 pub fn with_postgres_optimizer_rules(
     rules: Vec<Arc<dyn OptimizerRule + Send + Sync>>,
 ) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    rules
+    let mut rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = rules
         .into_iter()
         .map(|rule| -> Arc<dyn OptimizerRule + Send + Sync> {
             if rule.name() == "single_distinct_aggregation_to_group_by" {
@@ -84,7 +86,9 @@ pub fn with_postgres_optimizer_rules(
                 rule
             }
         })
-        .collect()
+        .collect();
+    rules.push(Arc::new(volatile_after_limit::VolatileAfterLimit));
+    rules
 }
 
 /// DataFusion's analyzer rules with ours around its type coercion: the ones that must

@@ -45,8 +45,9 @@ pub const ERASURE_LOG_TABLE: &str = "erasure_log";
 /// The id type under which a person's own id (`person_id`) is erased.
 pub const PERSON: &str = "person";
 
-/// The erasure requests as the log holds them.
-#[derive(Debug, Default)]
+/// The erasure requests as the log holds them, kept up to date event by event (a bulk
+/// erasure of many people costs each request its own identifiers, not the whole log).
+#[derive(Debug, Default, Clone)]
 pub struct Erasures {
     pub requests: Vec<Request>,
     /// Request → when it was purged and how many rows that purge removed.
@@ -55,43 +56,37 @@ pub struct Erasures {
     by_type: HashMap<String, Arc<Vec<String>>>,
     /// Every erased identifier, whatever its type.
     all: Arc<Vec<String>>,
+    /// The number the next request gets.
+    next_request: u64,
 }
 
 impl Erasures {
-    fn from_events(events: Vec<Event>) -> Self {
-        let mut requests = Vec::new();
-        let mut purged = HashMap::new();
+    fn from_events(events: &[Event]) -> Self {
+        let mut erasures = Self {
+            next_request: 1,
+            ..Self::default()
+        };
         for event in events {
-            match event {
-                Event::Requested(r) => requests.push(r),
-                Event::Purged { requests, at, rows } => {
-                    for r in requests {
-                        purged.insert(r, (at.clone(), rows));
-                    }
+            erasures.apply(event);
+        }
+        erasures
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Requested(r) => {
+                for (t, id) in &r.identifiers {
+                    Arc::make_mut(self.by_type.entry(t.clone()).or_default()).push(id.clone());
+                    Arc::make_mut(&mut self.all).push(id.clone());
+                }
+                self.next_request = self.next_request.max(r.request + 1);
+                self.requests.push(r.clone());
+            }
+            Event::Purged { requests, at, rows } => {
+                for r in requests {
+                    self.purged.insert(*r, (at.clone(), *rows));
                 }
             }
-        }
-        let mut by_type: HashMap<String, Vec<String>> = HashMap::new();
-        for r in &requests {
-            for (t, id) in &r.identifiers {
-                by_type.entry(t.clone()).or_default().push(id.clone());
-            }
-        }
-        let mut all: Vec<String> = by_type.values().flatten().cloned().collect();
-        all.sort_unstable();
-        all.dedup();
-        Self {
-            requests,
-            purged,
-            by_type: by_type
-                .into_iter()
-                .map(|(t, mut ids)| {
-                    ids.sort_unstable();
-                    ids.dedup();
-                    (t, Arc::new(ids))
-                })
-                .collect(),
-            all: Arc::new(all),
         }
     }
 
@@ -109,7 +104,6 @@ impl Erasures {
 pub struct Privacy {
     config: PrivacyConfig,
     log: Mutex<ErasureLog>,
-    events: Mutex<Vec<Event>>,
     erasures: RwLock<Arc<Erasures>>,
     mask: Arc<ScalarUDF>,
     engine: OnceLock<Weak<Engine>>,
@@ -127,12 +121,11 @@ impl Privacy {
     pub fn open(config: &PrivacyConfig, state: &Path) -> io::Result<Arc<Self>> {
         let (log, events) = ErasureLog::open(&state.join("erasure_log.jsonl"))?;
         let secret = mask_secret(&state.join("privacy.key"))?;
-        let erasures = Erasures::from_events(events.clone());
+        let erasures = Erasures::from_events(&events);
         let (changes, _) = tokio::sync::watch::channel(erasures.requests.len());
         Ok(Arc::new(Self {
             config: config.clone(),
             log: Mutex::new(log),
-            events: Mutex::new(events),
             erasures: RwLock::new(Arc::new(erasures)),
             mask: mask::Mask::udf(&secret, config.mask == "null"),
             engine: OnceLock::new(),
@@ -229,27 +222,21 @@ impl Privacy {
             .collect()
     }
 
-    fn append(&self, event: Event) -> crate::error::Result<Arc<Erasures>> {
-        let mut log = self
-            .log
-            .lock()
-            .map_err(|_| Error::NotReady("the erasure log is unavailable".into()))?;
-        log.append(&event)?;
-        let mut events = self
-            .events
-            .lock()
-            .map_err(|_| Error::NotReady("the erasure log is unavailable".into()))?;
-        events.push(event);
-        let erasures = Arc::new(Erasures::from_events(events.clone()));
-        if let Ok(mut e) = self.erasures.write() {
-            *e = Arc::clone(&erasures);
-        }
-        Ok(erasures)
-    }
-
-    fn append_event(&self, event: Event) -> Result<Arc<Erasures>> {
-        self.append(event)
-            .map_err(|e| DataFusionError::External(Box::new(e)))
+    /// Writes the event `make` makes of the next request number to the log, then
+    /// applies it; requests are numbered and written one at a time.
+    fn append(&self, make: impl FnOnce(u64) -> Event) -> Result<Arc<Erasures>> {
+        let unavailable = || {
+            DataFusionError::External(Box::new(Error::NotReady(
+                "the erasure log is unavailable".into(),
+            )))
+        };
+        let mut log = self.log.lock().map_err(|_| unavailable())?;
+        let event = make(self.erasures().next_request);
+        log.append(&event)
+            .map_err(|e| DataFusionError::External(Box::new(Error::Io(e))))?;
+        let mut current = self.erasures.write().map_err(|_| unavailable())?;
+        Arc::make_mut(&mut current).apply(&event);
+        Ok(Arc::clone(&current))
     }
 
     /// Records the erasure of the person `id_type`/`id` belongs to (or of that identifier
@@ -278,20 +265,19 @@ impl Privacy {
         if let Some(p) = person_id {
             identifiers.push((PERSON.to_owned(), p.to_string()));
         }
-        let request = {
-            let erasures = self.erasures();
-            erasures.requests.last().map_or(1, |r| r.request + 1)
-        };
         let count = identifiers.len();
-        let erasures = self.append_event(Event::Requested(Request {
-            request,
-            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            by: viewer.user.clone(),
-            id_type: id_type.to_owned(),
-            id: id.to_owned(),
-            person_id,
-            identifiers,
-        }))?;
+        let erasures = self.append(|request| {
+            Event::Requested(Request {
+                request,
+                at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                by: viewer.user.clone(),
+                id_type: id_type.to_owned(),
+                id: id.to_owned(),
+                person_id,
+                identifiers,
+            })
+        })?;
+        let request = erasures.requests.last().map_or(0, |r| r.request);
         self.changes.send_replace(erasures.requests.len());
         tracing::info!(request, by = %viewer.user, identifiers = count, "erasure requested");
         Ok(match person_id {
@@ -405,7 +391,7 @@ impl Privacy {
             tracing::warn!(table = %why, "purge: table not rewritten");
         }
         if !pending.is_empty() {
-            self.append_event(Event::Purged {
+            self.append(|_| Event::Purged {
                 requests: pending,
                 at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 rows: report.rows,

@@ -329,6 +329,51 @@ async fn a_forgotten_person_is_gone_from_every_pii_table_on_every_path() {
     );
 }
 
+/// Two admins forgetting many people at once: each forgets exactly the rows the query
+/// returns (the call is made after `ORDER BY ... LIMIT`, as PostgreSQL makes it), every
+/// request gets its own number, in one sequence, and every person is in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bulk_erasures_forget_whom_they_select_and_number_each_request_once() {
+    let server = TestServer::start(|c, _| configure(c)).await;
+    let forget = |parity: i64| {
+        let server = &server;
+        async move {
+            let admin = server
+                .connect_as("admin", Some("admin-pw"))
+                .await
+                .expect("admin");
+            rows(
+                &admin,
+                &format!(
+                    "SELECT datapunk_forget('customer_id', CAST(customer_id AS TEXT)) \
+                     FROM lake.customers WHERE customer_id % 2 = {parity} \
+                     ORDER BY customer_id LIMIT 40"
+                ),
+            )
+            .await
+            .len()
+        }
+    };
+    let (even, odd) = tokio::join!(forget(0), forget(1));
+    assert_eq!((even, odd), (40, 40));
+    let admin = server
+        .connect_as("admin", Some("admin-pw"))
+        .await
+        .expect("admin");
+    assert_eq!(
+        rows(
+            &admin,
+            "SELECT count(*), count(DISTINCT request), min(request), max(request), \
+             count(DISTINCT id) FROM datapunk.erasure_log"
+        )
+        .await,
+        vec![vec!["80", "80", "1", "80", "80"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()]
+    );
+}
+
 async fn copy_out(c: &tokio_postgres::Client, sql: &str) -> String {
     use futures::StreamExt;
     let stream = c.copy_out(sql).await.expect("copy out");
