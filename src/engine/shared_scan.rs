@@ -35,6 +35,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::common::Statistics;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
@@ -321,8 +322,8 @@ fn scan_key(node: &Arc<dyn ExecutionPlan>) -> Option<String> {
     without_predicate(node).map(|files| key_of(&files))
 }
 
-/// What a scan reads, whatever its projection: the files (with their ranges and
-/// partition values) in their partitions, and the table schema.
+/// What a scan reads, whatever its projection: the files (with their ranges, partition
+/// values and the rows they skip) in their partitions, and the table schema.
 fn files_key(files: &FileScanConfig) -> String {
     let groups: Vec<Vec<String>> = files
         .file_groups
@@ -332,8 +333,12 @@ fn files_key(files: &FileScanConfig) -> String {
                 .files()
                 .iter()
                 .map(|f| {
+                    // Rows a scan skips (erased rows) must be the same on both sides.
+                    let skipped = f
+                        .extension::<ParquetRowSelection>()
+                        .map(|s| (s.selection().row_count(), s.selection().iter().count()));
                     format!(
-                        "{} {:?} {:?}",
+                        "{} {:?} {:?} {skipped:?}",
                         f.object_meta.location, f.range, f.partition_values
                     )
                 })

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, ParquetSource};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -31,8 +33,10 @@ struct FileKey {
     path: String,
     size: u64,
     modified_ns: i64,
-    /// The erasures applied (the guard's tag) and the identifier columns.
-    rules: String,
+    /// How many erasure requests the positions apply.
+    erasures: usize,
+    /// The identifier columns.
+    columns: String,
 }
 
 /// The erased rows of the files scanned so far (`None`: the file has none).
@@ -44,8 +48,7 @@ pub struct ErasedPositions {
 impl ErasedPositions {
     /// `plan` (a table's scan) reading its files without the rows `erased` hides, or
     /// `None` when it is not a scan of local Parquet files whose identifier columns
-    /// are in the files. `erasures` names the erasures `erased` holds (it changes with
-    /// each request).
+    /// are in the files. `erasures` counts the erasure requests `erased` holds.
     ///
     /// # Errors
     /// A file cannot be read.
@@ -53,7 +56,7 @@ impl ErasedPositions {
         &self,
         plan: &Arc<dyn ExecutionPlan>,
         erased: &[ErasedRows],
-        erasures: &str,
+        erasures: usize,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         let Some(exec) = plan.downcast_ref::<DataSourceExec>() else {
             return Ok(None);
@@ -86,7 +89,7 @@ impl ErasedPositions {
             return Ok(None);
         }
         let columns: Vec<&str> = rules.iter().map(|r| r.column.as_str()).collect();
-        let rules_key = format!("{erasures} {columns:?}");
+        let columns = format!("{columns:?}");
         let key = |file: &PartitionedFile| FileKey {
             path: file.object_meta.location.to_string(),
             size: file.object_meta.size,
@@ -95,21 +98,31 @@ impl ErasedPositions {
                 .last_modified
                 .timestamp_nanos_opt()
                 .unwrap_or_default(),
-            rules: rules_key.clone(),
+            erasures,
+            columns: columns.clone(),
         };
-        let missing: Vec<FileKey> = {
+        let keys: Vec<FileKey> = config
+            .file_groups
+            .iter()
+            .flat_map(FileGroup::iter)
+            .map(key)
+            .collect();
+        // What this scan uses is taken from the shared map once: another scan may
+        // change the map meanwhile.
+        let mut ours: HashMap<FileKey, Option<Arc<RowSelection>>> = HashMap::new();
+        let mut missing: Vec<FileKey> = Vec::new();
+        {
             let known = self.files.lock().map_err(|_| poisoned())?;
-            let mut missing: Vec<FileKey> = config
-                .file_groups
-                .iter()
-                .flat_map(FileGroup::iter)
-                .map(key)
-                .filter(|k| !known.contains_key(k))
-                .collect();
-            missing.sort_by(|a, b| a.path.cmp(&b.path));
-            missing.dedup();
-            missing
-        };
+            for k in keys {
+                match known.get(&k) {
+                    Some(rows) => {
+                        ours.insert(k, rows.clone());
+                    }
+                    None if !missing.contains(&k) => missing.push(k),
+                    None => {}
+                }
+            }
+        }
         if !missing.is_empty() {
             let found = tokio::task::spawn_blocking(move || {
                 missing
@@ -123,46 +136,61 @@ impl ErasedPositions {
             .await
             .map_err(|e| DataFusionError::Execution(format!("finding erased rows: {e}")))??;
             let mut known = self.files.lock().map_err(|_| poisoned())?;
-            // Positions under older erasures are never asked for again.
-            known.retain(|k, _| k.rules == rules_key);
-            known.extend(found);
+            // Positions under fewer erasures are not asked for by new queries.
+            known.retain(|k, _| k.erasures >= erasures);
+            known.extend(found.iter().cloned());
+            ours.extend(found);
         }
-        let known = self.files.lock().map_err(|_| poisoned())?;
+        let mut erased_any = false;
         let groups: Vec<FileGroup> = config
             .file_groups
             .iter()
             .map(|group| {
-                let mut erased_any = false;
-                let files: Vec<PartitionedFile> = group
-                    .iter()
-                    .map(|file| match known.get(&key(file)).cloned().flatten() {
-                        Some(rows) => {
-                            erased_any = true;
-                            let mut file = file.clone();
-                            // Row counts no longer hold: a count must not come from them.
-                            file.statistics = file
-                                .statistics
-                                .take()
-                                .map(|s| Arc::new(s.as_ref().clone().to_inexact()));
-                            file.with_extension(ParquetRowSelection::new(rows.as_ref().clone()))
-                        }
-                        None => file.clone(),
-                    })
-                    .collect();
+                let mut group_erased = false;
+                let files =
+                    group
+                        .iter()
+                        .map(|file| match ours.get(&key(file)) {
+                            Some(Some(rows)) => {
+                                group_erased = true;
+                                let mut file = file.clone();
+                                // Row counts no longer hold: a count must not come from them.
+                                file.statistics = file
+                                    .statistics
+                                    .take()
+                                    .map(|s| Arc::new(s.as_ref().clone().to_inexact()));
+                                Ok(file.with_extension(ParquetRowSelection::new(
+                                    rows.as_ref().clone(),
+                                )))
+                            }
+                            Some(None) => Ok(file.clone()),
+                            None => Err(DataFusionError::Internal(
+                                "a file's erased rows were not looked for".into(),
+                            )),
+                        })
+                        .collect::<Result<Vec<PartitionedFile>>>()?;
+                erased_any |= group_erased;
                 let mut out = FileGroup::new(files);
                 if let Some(s) = group.file_statistics(None) {
-                    let s = if erased_any {
+                    let s = if group_erased {
                         s.clone().to_inexact()
                     } else {
                         s.clone()
                     };
                     out = out.with_statistics(Arc::new(s));
                 }
-                out
+                Ok(out)
             })
-            .collect();
-        let mut config = config.clone();
-        config.file_groups = groups;
+            .collect::<Result<_>>()?;
+        let statistics = if erased_any {
+            config.statistics().to_inexact()
+        } else {
+            config.statistics()
+        };
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_file_groups(groups)
+            .with_statistics(statistics)
+            .build();
         Ok(Some(DataSourceExec::from_data_source(config)))
     }
 }

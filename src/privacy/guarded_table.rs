@@ -41,8 +41,9 @@ pub struct GuardedTable {
     /// Names what this guard hides (results read through it are only shared with
     /// sessions whose guard has the same tag).
     tag: String,
-    /// Where erased rows are skipped by position, and the erasures' name.
-    positions: Option<(Arc<ErasedPositions>, String)>,
+    /// Where erased rows are skipped by position, and how many erasure requests
+    /// `erased` holds.
+    positions: Option<(Arc<ErasedPositions>, usize)>,
 }
 
 impl GuardedTable {
@@ -78,10 +79,10 @@ impl GuardedTable {
         }
     }
 
-    /// Skips erased rows by their position in the files where it can (`erasures` names
-    /// the erasures applied), rather than filtering them.
+    /// Skips erased rows by their position in the files where it can (`erasures`
+    /// counts the erasure requests applied), rather than filtering them.
     #[must_use]
-    pub fn with_positions(mut self, positions: Arc<ErasedPositions>, erasures: String) -> Self {
+    pub fn with_positions(mut self, positions: Arc<ErasedPositions>, erasures: usize) -> Self {
         self.positions = Some((positions, erasures));
         self
     }
@@ -220,7 +221,10 @@ impl TableProvider for GuardedTable {
                 .inner
                 .scan(state, Some(&output), &passed, limit)
                 .await?;
-            if let Some(plan) = positions.skip_erased(&plan, &self.erased, erasures).await? {
+            if let Some(plan) = positions
+                .skip_erased(&plan, &self.erased, *erasures)
+                .await?
+            {
                 return self.masked(plan, &output, state);
             }
         }

@@ -231,7 +231,12 @@ impl Privacy {
             )))
         };
         let mut log = self.log.lock().map_err(|_| unavailable())?;
-        let event = make(self.erasures().next_request);
+        let next = self
+            .erasures
+            .read()
+            .map_err(|_| unavailable())?
+            .next_request;
+        let event = make(next);
         log.append(&event)
             .map_err(|e| DataFusionError::External(Box::new(Error::Io(e))))?;
         let mut current = self.erasures.write().map_err(|_| unavailable())?;
@@ -437,10 +442,8 @@ impl TableGuard for Privacy {
             }
         );
         Ok(Arc::new(
-            GuardedTable::new(table, erased, masked, Arc::clone(&self.mask), tag).with_positions(
-                Arc::clone(&self.positions),
-                format!("erasures={}", erasures.requests.len()),
-            ),
+            GuardedTable::new(table, erased, masked, Arc::clone(&self.mask), tag)
+                .with_positions(Arc::clone(&self.positions), erasures.requests.len()),
         ))
     }
 
