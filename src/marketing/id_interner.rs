@@ -92,11 +92,17 @@ impl Interner {
         place(&key.fingerprint, self.slots.len() - 1)
     }
 
-    /// Numbers each of `keys` (with its `values`), new identifiers after the known ones.
+    /// Numbers each of `keys`, new identifiers after the known ones; `value(i)` is the
+    /// text of `keys[i]`, asked for only when it is new.
     ///
     /// # Panics
     /// More than 4,294,967,294 identifiers.
-    pub fn intern(&mut self, keys: &[Key], values: &[&str], out: &mut Vec<u32>) {
+    pub fn intern<'v>(
+        &mut self,
+        keys: &[Key],
+        value: impl Fn(usize) -> &'v str,
+        out: &mut Vec<u32>,
+    ) {
         out.clear();
         self.reserve(keys.len());
         for (i, key) in keys.iter().enumerate() {
@@ -116,7 +122,7 @@ impl Interner {
                         fingerprint: key.fingerprint,
                         node,
                     };
-                    self.bytes.extend_from_slice(values[i].as_bytes());
+                    self.bytes.extend_from_slice(value(i).as_bytes());
                     self.ends.push(self.bytes.len() as u64);
                     self.node_type.push(key.id_type);
                     out.push(node);
@@ -227,7 +233,7 @@ mod tests {
         let mut refs: Vec<&str> = values.iter().map(String::as_str).collect();
         refs.push("v1");
         let mut out = Vec::new();
-        ids.intern(&keys, &refs, &mut out);
+        ids.intern(&keys, |i| refs[i], &mut out);
         assert_eq!(ids.len(), 3001);
         assert_eq!(out[1], out[3001]);
         assert_eq!(out[5000], 3000);

@@ -87,6 +87,79 @@ fn owned((t, v): Id<'_>) -> OwnedId {
     (t.to_owned(), v.to_owned())
 }
 
+/// Edges made ready for a [`Graph`] by a [`Preparer`]: each identifier's type number
+/// and table key, junk values set aside. Preparing is half of the work per edge and
+/// needs nothing of the graph, so it can run on another thread.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    keys: Vec<Key>,
+    /// The edge and side (0 or 1) of each key, in edge order.
+    places: Vec<(u32, u8)>,
+    /// Types first seen in this batch, in the order they were numbered.
+    new_types: Vec<String>,
+    /// Junk identifiers first seen in this batch.
+    blocked: Vec<OwnedId>,
+}
+
+/// Prepares batches of edges for one graph ([`Graph::take_preparer`]): numbers the
+/// identifier types and recognises junk values.
+#[derive(Debug)]
+pub struct Preparer {
+    blocklist: Vec<String>,
+    types: Vec<String>,
+    blocked: std::collections::HashSet<OwnedId>,
+}
+
+impl Preparer {
+    fn new(rules: &Rules) -> Self {
+        Self {
+            blocklist: rules.blocklist.clone(),
+            types: Vec::new(),
+            blocked: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The number of type `name`, numbered when new.
+    fn type_index(&mut self, name: &str, new_types: &mut Vec<String>) -> Option<u16> {
+        if let Some(t) = self.types.iter().position(|t| t == name) {
+            return Some(t as u16);
+        }
+        let index = u16::try_from(self.types.len()).ok()?;
+        self.types.push(name.to_owned());
+        new_types.push(name.to_owned());
+        Some(index)
+    }
+
+    /// One batch (a missing or junk side makes the other identifier a node of its own).
+    ///
+    /// # Errors
+    /// An edge brings the 65,537th identifier type.
+    pub fn prepare(&mut self, edges: &[Edge<'_>]) -> Result<Prepared, TooManyTypes> {
+        let mut p = Prepared {
+            keys: Vec::with_capacity(edges.len() * 2),
+            places: Vec::with_capacity(edges.len() * 2),
+            ..Prepared::default()
+        };
+        for (e, (a, b)) in edges.iter().enumerate() {
+            for (side, id) in [(0u8, a), (1, b)] {
+                let Some((t, v)) = *id else { continue };
+                if is_junk(v, &self.blocklist) {
+                    let id = owned((t, v));
+                    if !self.blocked.contains(&id) {
+                        self.blocked.insert(id.clone());
+                        p.blocked.push(id);
+                    }
+                    continue;
+                }
+                let t = self.type_index(t, &mut p.new_types).ok_or(TooManyTypes)?;
+                p.keys.push(Interner::key(t, v));
+                p.places.push((e as u32, side));
+            }
+        }
+        Ok(p)
+    }
+}
+
 /// The identifiers seen so far and how they connect: edges are added as they are read
 /// (nothing of the input is kept but the identifiers' text), then [`Graph::finish`]
 /// gives the persons.
@@ -100,8 +173,8 @@ pub struct Graph {
     /// as they come (components do not depend on the order).
     pairs: Option<Vec<(u32, u32)>>,
     blocked: Vec<OwnedId>,
-    keys: Vec<Key>,
-    values_buffer: Vec<(usize, u32)>,
+    /// Prepares [`Graph::add_batch`]'s edges until taken to prepare them elsewhere.
+    preparer: Option<Preparer>,
     numbers: Vec<u32>,
 }
 
@@ -111,6 +184,7 @@ pub type Edge<'a> = (Option<Id<'a>>, Option<Id<'a>>);
 impl Graph {
     pub fn new(rules: Rules) -> Self {
         let pairs = (!rules.max_ids_per_type.is_empty()).then(Vec::new);
+        let preparer = Some(Preparer::new(&rules));
         Self {
             rules,
             ids: Interner::default(),
@@ -118,48 +192,68 @@ impl Graph {
             size: Vec::new(),
             pairs,
             blocked: Vec::new(),
-            keys: Vec::new(),
-            values_buffer: Vec::new(),
+            preparer,
             numbers: Vec::new(),
         }
+    }
+
+    /// The graph's preparer, to prepare its edges on another thread and hand them to
+    /// [`Graph::add_prepared`]; [`Graph::add_batch`] cannot be used after.
+    ///
+    /// # Panics
+    /// Taken before.
+    pub fn take_preparer(&mut self) -> Preparer {
+        self.preparer.take().expect("the preparer is taken once")
     }
 
     /// Adds edges (a missing or junk side makes the other identifier a node of its own).
     ///
     /// # Errors
     /// An edge brings the 65,537th identifier type (the batch is then not merged).
+    ///
+    /// # Panics
+    /// The preparer was taken ([`Graph::take_preparer`]).
     pub fn add_batch(&mut self, edges: &[Edge<'_>]) -> Result<(), TooManyTypes> {
-        self.keys.clear();
-        self.values_buffer.clear();
-        let mut values: Vec<&str> = Vec::with_capacity(edges.len() * 2);
-        for (e, (a, b)) in edges.iter().enumerate() {
-            for (side, id) in [(0u32, a), (1, b)] {
-                let Some((t, v)) = *id else { continue };
-                if is_junk(v, &self.rules.blocklist) {
-                    if !self.blocked.iter().any(|(bt, bv)| bt == t && bv == v) {
-                        self.blocked.push(owned((t, v)));
-                    }
-                    continue;
-                }
-                let t = self.ids.type_index(t).ok_or(TooManyTypes)?;
-                self.keys.push(Interner::key(t, v));
-                values.push(v);
-                self.values_buffer.push((e, side));
-            }
+        let preparer = self
+            .preparer
+            .as_mut()
+            .expect("the graph prepares its edges");
+        let prepared = preparer.prepare(edges)?;
+        self.add_prepared(&prepared, |e, side| {
+            let (a, b) = &edges[e as usize];
+            let (_, v) = if side == 0 { a } else { b }.expect("a prepared side");
+            v
+        });
+        Ok(())
+    }
+
+    /// Adds a batch prepared by this graph's preparer; `value(edge, side)` is the text
+    /// of that side's identifier, asked for only when it is new.
+    pub fn add_prepared<'v>(&mut self, prepared: &Prepared, value: impl Fn(u32, u8) -> &'v str) {
+        for t in &prepared.new_types {
+            self.ids.type_index(t);
         }
+        self.blocked.extend(prepared.blocked.iter().cloned());
+        let places = &prepared.places;
         let mut numbers = std::mem::take(&mut self.numbers);
-        self.ids.intern(&self.keys, &values, &mut numbers);
-        while self.parent.len() < self.ids.len() {
-            self.parent.push(self.parent.len() as u32);
-            self.size.push(1);
-        }
+        self.ids.intern(
+            &prepared.keys,
+            |i| {
+                let (e, side) = places[i];
+                value(e, side)
+            },
+            &mut numbers,
+        );
+        self.parent
+            .extend(self.parent.len() as u32..self.ids.len() as u32);
+        self.size.resize(self.ids.len(), 1);
         // Both sides of an edge are consecutive when both are identifiers.
         let mut i = 0;
         while i < numbers.len() {
-            let (edge, side) = self.values_buffer[i];
+            let (edge, side) = places[i];
             if side == 0
                 && i + 1 < numbers.len()
-                && self.values_buffer[i + 1] == (edge, 1)
+                && places[i + 1] == (edge, 1)
                 && numbers[i] != numbers[i + 1]
             {
                 let (a, b) = (numbers[i], numbers[i + 1]);
@@ -175,7 +269,6 @@ impl Graph {
             }
         }
         self.numbers = numbers;
-        Ok(())
     }
 
     fn find(&mut self, mut n: u32) -> u32 {

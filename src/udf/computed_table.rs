@@ -45,6 +45,23 @@ pub trait Computation: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// Bad data or exhausted limits.
     fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch>;
+    /// The result's columns `projection` only (all when `None`), in that order: a
+    /// computation that can leave unread columns unbuilt says so here.
+    ///
+    /// # Errors
+    /// As [`Computation::compute`].
+    fn compute_columns(
+        &self,
+        inputs: Vec<Input>,
+        stop: &AtomicBool,
+        projection: Option<&[usize]>,
+    ) -> Result<RecordBatch> {
+        let full = self.compute(inputs, stop)?;
+        match projection {
+            Some(p) => Ok(full.project(p)?),
+            None => Ok(full),
+        }
+    }
     /// Whether the first input is handed over while it is read ([`Input::next_batch`])
     /// instead of collected first: a computation that folds it in one pass then holds
     /// its own state, not the whole input. The other inputs are collected before.
@@ -77,6 +94,15 @@ impl Input {
         self.arriving.as_mut()?.blocking_recv()
     }
 
+    /// The batches still to come, to be read elsewhere (another thread) while this
+    /// input keeps counting what the computation holds ([`Input::hold`]).
+    pub fn arrivals(&mut self) -> Arrivals {
+        Arrivals {
+            batches: std::mem::take(&mut self.batches).into(),
+            arriving: self.arriving.take(),
+        }
+    }
+
     /// Records that the computation now holds `bytes` for this streamed input (its own
     /// state in place of the rows), in the session's memory pool.
     ///
@@ -95,6 +121,26 @@ impl Input {
     /// Never for batches of the input's own schema.
     pub fn whole(self) -> Result<RecordBatch> {
         Ok(concat_batches(&self.schema, &self.batches)?)
+    }
+}
+
+/// An input's batches still to come ([`Input::arrivals`]).
+#[derive(Debug)]
+pub struct Arrivals {
+    batches: std::collections::VecDeque<RecordBatch>,
+    arriving: Option<mpsc::Receiver<Result<RecordBatch>>>,
+}
+
+impl Arrivals {
+    /// As [`Input::next_batch`].
+    ///
+    /// # Errors
+    /// Reading the input failed.
+    pub fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        if let Some(batch) = self.batches.pop_front() {
+            return Some(Ok(batch));
+        }
+        self.arriving.as_mut()?.blocking_recv()
     }
 }
 
@@ -323,7 +369,7 @@ impl ExecutionPlan for ComputedExec {
                 None => None,
             };
             let computed = tokio::task::spawn_blocking(move || {
-                let result = computation.compute(collected, &stop);
+                let result = computation.compute_columns(collected, &stop, projection.as_deref());
                 // Input that ended because the query was dropped is not the whole input.
                 match result {
                     Ok(_) if stop.load(Ordering::Relaxed) => {
@@ -348,10 +394,6 @@ impl ExecutionPlan for ComputedExec {
                 .await
                 .map_err(|e| DataFusionError::Execution(format!("{name} failed: {e}")))??;
             drop(reservation);
-            let full = match projection {
-                Some(p) => full.project(&p)?,
-                None => full,
-            };
             // Slices of the one result (no copy), so operators above get batches of the
             // session's size.
             let (rows, size) = (full.num_rows(), batch_size.max(1));

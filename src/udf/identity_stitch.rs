@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
+    StringViewArray,
 };
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -19,7 +20,7 @@ use datafusion::logical_expr::LogicalPlan;
 use super::computed_table::{Computation, ComputedTable, Input};
 use super::table_args::{column_index, require_columns, select_columns, session_state, Args};
 use crate::error::limit_exceeded;
-use crate::marketing::identity::{Edge, Graph, Id, Refusal, Rules};
+use crate::marketing::identity::{Edge, Graph, Id, Persons, Refusal, Rules};
 use crate::pg::function_doc::{optional, required, FunctionDoc, Kind};
 
 pub const IDENTITY_STITCH: FunctionDoc = FunctionDoc {
@@ -177,6 +178,18 @@ fn texts(batch: &RecordBatch) -> Vec<&StringViewArray> {
         .collect()
 }
 
+/// The edges of a batch's four text columns (id_type_a, id_a, id_type_b, id_b).
+fn edge_rows<'a>(t: &[&'a StringViewArray]) -> Vec<Edge<'a>> {
+    (0..t[0].len())
+        .map(|row| {
+            (
+                side(value(t[0], row), value(t[1], row)),
+                side(value(t[2], row), value(t[3], row)),
+            )
+        })
+        .collect()
+}
+
 fn value(column: &StringViewArray, row: usize) -> Option<&str> {
     column.is_valid(row).then(|| column.value(row))
 }
@@ -219,6 +232,15 @@ impl Computation for Stitch {
     }
 
     fn compute(&self, inputs: Vec<Input>, stop: &AtomicBool) -> Result<RecordBatch> {
+        self.compute_columns(inputs, stop, None)
+    }
+
+    fn compute_columns(
+        &self,
+        inputs: Vec<Input>,
+        stop: &AtomicBool,
+        projection: Option<&[usize]>,
+    ) -> Result<RecordBatch> {
         let mut inputs = inputs.into_iter();
         let mut edges = inputs.next().expect("the edges");
         let previous_batches = if self.with_previous {
@@ -227,25 +249,41 @@ impl Computation for Stitch {
             Vec::new()
         };
         let mut graph = Graph::new(self.rules.clone());
-        while let Some(batch) = edges.next_batch() {
-            let batch = batch?;
-            if stop.load(Ordering::Relaxed) {
-                return Err(cancelled());
+        let mut preparer = graph.take_preparer();
+        let mut arrivals = edges.arrivals();
+        // Edges are prepared (types numbered, junk set aside, keys hashed) on a second
+        // thread while this one numbers and merges the previous batch.
+        std::thread::scope(|scope| -> Result<()> {
+            let (sender, prepared) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                while let Some(batch) = arrivals.next_batch() {
+                    let item = batch.and_then(|batch| {
+                        let rows = edge_rows(&texts(&batch));
+                        let ready = preparer
+                            .prepare(&rows)
+                            .map_err(|e| limit_exceeded("identity_stitch", e.to_string()))?;
+                        drop(rows);
+                        Ok((batch, ready))
+                    });
+                    let failed = item.is_err();
+                    if sender.send(item).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for item in prepared {
+                let (batch, ready) = item?;
+                if stop.load(Ordering::Relaxed) {
+                    return Err(cancelled());
+                }
+                let t = texts(&batch);
+                graph.add_prepared(&ready, |edge, side| {
+                    t[usize::from(side) * 2 + 1].value(edge as usize)
+                });
+                edges.hold(graph.heap_bytes())?;
             }
-            let t = texts(&batch);
-            let rows: Vec<Edge<'_>> = (0..batch.num_rows())
-                .map(|row| {
-                    (
-                        side(value(t[0], row), value(t[1], row)),
-                        side(value(t[2], row), value(t[3], row)),
-                    )
-                })
-                .collect();
-            graph
-                .add_batch(&rows)
-                .map_err(|e| limit_exceeded("identity_stitch", e.to_string()))?;
-            edges.hold(graph.heap_bytes())?;
-        }
+            Ok(())
+        })?;
         let previous = previous_batches.iter().flat_map(|batch| {
             let t = texts(batch);
             let persons = batch.column(2).as_primitive::<Int64Type>();
@@ -256,24 +294,43 @@ impl Computation for Stitch {
         });
         let persons = graph.finish(previous, stop).ok_or_else(cancelled)?;
         drop(previous_batches);
-        let columns: Vec<ArrayRef> = match self.output {
-            Output::Ids => {
-                let n = persons.len();
-                vec![
-                    Arc::new(StringArray::from_iter_values(
-                        (0..n).map(|i| persons.id(i).0),
-                    )),
-                    Arc::new(StringArray::from_iter_values(
-                        (0..n).map(|i| persons.id(i).1),
-                    )),
-                    Arc::new(Int64Array::from_iter_values(
-                        (0..n).map(|i| persons.person(i)),
-                    )),
-                ]
-            }
-            Output::Refusals => refusal_columns(&persons.refusals, &persons.merged),
+        let schema = self.schema();
+        let wanted: Vec<usize> = match projection {
+            Some(p) => p.to_vec(),
+            None => (0..schema.fields().len()).collect(),
         };
-        Ok(RecordBatch::try_new(self.schema(), columns)?)
+        let columns: Vec<ArrayRef> = match self.output {
+            // Only the columns read are built (a count of persons needs no identifier text).
+            Output::Ids => wanted.iter().map(|&c| id_column(&persons, c)).collect(),
+            Output::Refusals => {
+                let all = refusal_columns(&persons.refusals, &persons.merged);
+                wanted.iter().map(|&c| Arc::clone(&all[c])).collect()
+            }
+        };
+        let schema = Arc::new(schema.project(&wanted)?);
+        let options = RecordBatchOptions::new().with_row_count(Some(match self.output {
+            Output::Ids => persons.len(),
+            Output::Refusals => persons.refusals.len() + persons.merged.len(),
+        }));
+        Ok(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?)
+    }
+}
+
+/// Column `c` of the identifiers' output (id_type, id, person_id).
+fn id_column(persons: &Persons, c: usize) -> ArrayRef {
+    let n = persons.len();
+    match c {
+        0 => Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| persons.id(i).0),
+        )),
+        1 => Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| persons.id(i).1),
+        )),
+        _ => Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|i| persons.person(i)),
+        )),
     }
 }
 

@@ -160,6 +160,28 @@ async fn person_ids_do_not_depend_on_order_and_stay_as_the_graph_grows() {
     .await;
     assert_eq!(forward, backward);
     assert_eq!(partition(forward.clone().into_iter()).len(), 3);
+    // Only the columns read are built: any subset, in any order, or none.
+    let subsets = rows(
+        &c,
+        &format!(
+            "SELECT (SELECT count(*) FROM identity_stitch({e}))::text, \
+                    (SELECT count(DISTINCT person_id) FROM identity_stitch({e}))::text, \
+                    (SELECT string_agg(id || '/' || id_type, ',' ORDER BY id || '/' || id_type) \
+                       FROM identity_stitch({e}))",
+            e = values(&edges)
+        ),
+    )
+    .await;
+    let mut names: Vec<String> = forward.keys().map(|(t, v)| format!("{v}/{t}")).collect();
+    names.sort();
+    assert_eq!(
+        subsets,
+        vec![vec![
+            forward.len().to_string(),
+            "3".to_owned(),
+            names.join(",")
+        ]]
+    );
 
     // A new identifier that sorts first, and a merge of two persons: with the previous
     // run, the merged person keeps the id of the larger one.
