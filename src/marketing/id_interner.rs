@@ -5,11 +5,20 @@
 //! batches (a chance collision of two different identifiers, about 10^-13 for 10^8 of
 //! them, is far below a disk error), and
 //! batches are looked up with the next slots prefetched, so hundreds of millions of
-//! identifiers are numbered at memory speed.
+//! identifiers are numbered at memory speed. The table is [`SHARDS`] tables chosen by
+//! fingerprint, each doubling on its own: a growing table never holds a copy of all
+//! slots at once, and the memory a small shard frees is reused by the next to grow
+//! (fresh pages, which the kernel must zero, cost as much as the lookups here).
 
 use twox_hash::XxHash3_128;
 
 use super::prefetch::prefetch;
+
+/// The size of the arena's chunks: its pages are touched as values fill them.
+const CHUNK: usize = 64 << 20;
+
+/// The number of tables the slots are spread over (by the top bits of a fingerprint).
+const SHARDS: usize = 256;
 
 /// How far ahead of the identifier being numbered its table slot is prefetched.
 const PREFETCH_AHEAD: usize = 8;
@@ -31,12 +40,41 @@ const FREE: Slot = Slot {
 /// The numbered identifiers (module header).
 #[derive(Debug, Default)]
 pub struct Interner {
-    slots: Vec<Slot>,
+    /// [`SHARDS`] open-addressing tables (empty until the first identifier).
+    shards: Vec<Shard>,
     types: Vec<String>,
     node_type: Vec<u16>,
-    bytes: Vec<u8>,
-    /// Where each identifier's value ends in `bytes` (it starts where the previous ends).
+    /// The values, one after the other in chunks of [`CHUNK`] bytes (a longer value
+    /// has a chunk of its own): filled, never moved, so a growing arena copies nothing.
+    chunks: Vec<Vec<u8>>,
+    /// Where each identifier's value ends: its chunk in the high 32 bits, the offset
+    /// in the low ones. It starts where the previous value ends, or at 0 in a new chunk.
     ends: Vec<u64>,
+    /// The values' total length.
+    value_len: usize,
+}
+
+/// One of the tables: a power of two of slots, at most 3/4 used.
+#[derive(Debug, Default)]
+struct Shard {
+    slots: Vec<Slot>,
+    used: usize,
+}
+
+impl Shard {
+    /// Doubles the table (or makes the first one).
+    fn grow(&mut self) {
+        let capacity = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![FREE; capacity]);
+        let mask = capacity - 1;
+        for slot in old.into_iter().filter(|s| s.node != EMPTY) {
+            let mut at = place(&slot.fingerprint, mask);
+            while self.slots[at].node != EMPTY {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = slot;
+        }
+    }
 }
 
 /// An identifier's place in the table: its fingerprint and type.
@@ -88,8 +126,10 @@ impl Interner {
         }
     }
 
-    fn home(&self, key: &Key) -> usize {
-        place(&key.fingerprint, self.slots.len() - 1)
+    /// The shard of `key` and its first slot there (the shard has slots).
+    fn home(&self, key: &Key) -> (usize, usize) {
+        let shard = shard_of(&key.fingerprint);
+        (shard, place(&key.fingerprint, self.shards[shard].slots.len() - 1))
     }
 
     /// Numbers each of `keys`, new identifiers after the known ones; `value(i)` is the
@@ -104,26 +144,34 @@ impl Interner {
         out: &mut Vec<u32>,
     ) {
         out.clear();
-        self.reserve(keys.len());
+        if self.shards.is_empty() {
+            self.shards.resize_with(SHARDS, Shard::default);
+            self.shards.iter_mut().for_each(Shard::grow);
+        }
         for (i, key) in keys.iter().enumerate() {
             if let Some(ahead) = keys.get(i + PREFETCH_AHEAD) {
-                prefetch(&self.slots[self.home(ahead)]);
+                let (shard, at) = self.home(ahead);
+                prefetch(&self.shards[shard].slots[at]);
             }
-            let mask = self.slots.len() - 1;
-            let mut at = self.home(key);
+            let shard = &mut self.shards[shard_of(&key.fingerprint)];
+            if (shard.used + 1) * 4 > shard.slots.len() * 3 {
+                shard.grow();
+            }
+            let mask = shard.slots.len() - 1;
+            let mut at = place(&key.fingerprint, mask);
             loop {
-                let slot = self.slots[at];
+                let slot = shard.slots[at];
                 if slot.node == EMPTY {
                     let node = u32::try_from(self.ends.len())
                         .ok()
                         .filter(|n| *n != EMPTY)
                         .expect("fewer than 2^32 - 1 identifiers");
-                    self.slots[at] = Slot {
+                    shard.slots[at] = Slot {
                         fingerprint: key.fingerprint,
                         node,
                     };
-                    self.bytes.extend_from_slice(value(i).as_bytes());
-                    self.ends.push(self.bytes.len() as u64);
+                    shard.used += 1;
+                    self.push_value(value(i).as_bytes());
                     self.node_type.push(key.id_type);
                     out.push(node);
                     break;
@@ -139,13 +187,14 @@ impl Interner {
 
     /// The number of an identifier, if known.
     pub fn lookup(&self, key: &Key) -> Option<u32> {
-        if self.slots.is_empty() {
+        if self.shards.is_empty() {
             return None;
         }
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
+        let (shard, mut at) = self.home(key);
+        let slots = &self.shards[shard].slots;
+        let mask = slots.len() - 1;
         loop {
-            let slot = self.slots[at];
+            let slot = slots[at];
             if slot.node == EMPTY {
                 return None;
             }
@@ -156,27 +205,32 @@ impl Interner {
         }
     }
 
-    /// Room for `more` new identifiers at a load of at most 3/4.
-    fn reserve(&mut self, more: usize) {
-        let needed = (self.ends.len() + more) * 4 / 3 + 1;
-        if needed <= self.slots.len() {
-            return;
+    /// Appends a new identifier's value to the arena.
+    fn push_value(&mut self, value: &[u8]) {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= value.len());
+        if !fits {
+            self.chunks
+                .push(Vec::with_capacity(CHUNK.max(value.len())));
         }
-        let capacity = needed.next_power_of_two().max(1024);
-        let old = std::mem::replace(&mut self.slots, vec![FREE; capacity]);
-        let mask = capacity - 1;
-        for slot in old.into_iter().filter(|s| s.node != EMPTY) {
-            let mut at = place(&slot.fingerprint, mask);
-            while self.slots[at].node != EMPTY {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = slot;
-        }
+        let at = (self.chunks.len() - 1) as u64;
+        let chunk = self.chunks.last_mut().expect("a chunk");
+        chunk.extend_from_slice(value);
+        let end = u32::try_from(chunk.len()).expect("identifiers shorter than 4 GiB");
+        self.ends.push(at << 32 | u64::from(end));
+        self.value_len += value.len();
+    }
+
+    /// The total length of the identifiers' values.
+    pub fn value_len(&self) -> usize {
+        self.value_len
     }
 
     /// Frees the lookup table once every identifier is numbered (the text stays).
     pub fn stop_lookups(&mut self) {
-        self.slots = Vec::new();
+        self.shards = Vec::new();
     }
 
     /// The type index of identifier `node`.
@@ -187,8 +241,12 @@ impl Interner {
     /// The value of identifier `node` as bytes (they sort as the text does).
     pub fn value_bytes(&self, node: u32) -> &[u8] {
         let n = node as usize;
-        let start = if n == 0 { 0 } else { self.ends[n - 1] as usize };
-        &self.bytes[start..self.ends[n] as usize]
+        let (chunk, end) = (self.ends[n] >> 32, self.ends[n] as u32 as usize);
+        let start = match n.checked_sub(1).map(|p| self.ends[p]) {
+            Some(previous) if previous >> 32 == chunk => previous as u32 as usize,
+            _ => 0,
+        };
+        &self.chunks[chunk as usize][start..end]
     }
 
     /// The value of identifier `node`.
@@ -204,11 +262,16 @@ impl Interner {
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.bytes.capacity()
+        self.shards.iter().map(|s| s.slots.capacity()).sum::<usize>() * std::mem::size_of::<Slot>()
+            + self.chunks.iter().map(Vec::len).sum::<usize>()
             + self.ends.capacity() * 8
             + self.node_type.capacity() * 2
     }
+}
+
+/// The shard of `fingerprint` (bits the place within a shard does not use).
+fn shard_of(fingerprint: &[u32; 3]) -> usize {
+    (fingerprint[2] >> (32 - SHARDS.trailing_zeros())) as usize
 }
 
 /// The first slot to look at for `fingerprint` in a table of `mask + 1` slots.
@@ -243,5 +306,25 @@ mod tests {
         assert_eq!(ids.lookup(&Interner::key(e, "v17")), None);
         ids.stop_lookups();
         assert_eq!(ids.value(17), "v17");
+    }
+
+    #[test]
+    fn values_that_do_not_fit_their_chunk_start_the_next_and_longer_ones_get_their_own() {
+        let mut ids = Interner::default();
+        let t = ids.type_index("t").unwrap();
+        let values: Vec<String> = [CHUNK / 2 + 1, 3, CHUNK / 2, CHUNK * 2, 5, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i}").repeat(*n))
+            .collect();
+        let keys: Vec<Key> = values.iter().map(|v| Interner::key(t, v)).collect();
+        let mut out = Vec::new();
+        ids.intern(&keys, |i| &values[i], &mut out);
+        assert_eq!(out, vec![0, 1, 2, 3, 4, 5]);
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(ids.value(i as u32), v, "value {i}");
+        }
+        assert_eq!(ids.chunks.len(), 4);
+        assert_eq!(ids.value_len(), values.iter().map(String::len).sum::<usize>());
     }
 }

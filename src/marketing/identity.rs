@@ -477,6 +477,15 @@ impl Persons {
         self.ids.id(i as u32)
     }
 
+    /// The total length of the identifiers' types and of their values.
+    pub fn text_len(&self) -> (usize, usize) {
+        let types = self.ids.types();
+        let type_len = (0..self.ids.len() as u32)
+            .map(|i| types[self.ids.type_of(i) as usize].len())
+            .sum();
+        (type_len, self.ids.value_len())
+    }
+
     /// The person id of identifier `i`.
     pub fn person(&self, i: usize) -> i64 {
         self.person[self.roots[i] as usize]

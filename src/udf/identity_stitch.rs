@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
-    StringViewArray,
+    StringBuilder, StringViewArray,
 };
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -301,7 +301,10 @@ impl Computation for Stitch {
         };
         let columns: Vec<ArrayRef> = match self.output {
             // Only the columns read are built (a count of persons needs no identifier text).
-            Output::Ids => wanted.iter().map(|&c| id_column(&persons, c)).collect(),
+            Output::Ids => wanted
+                .iter()
+                .map(|&c| id_column(&persons, c))
+                .collect::<Result<_>>()?,
             Output::Refusals => {
                 let all = refusal_columns(&persons.refusals, &persons.merged);
                 wanted.iter().map(|&c| Arc::clone(&all[c])).collect()
@@ -319,19 +322,28 @@ impl Computation for Stitch {
 }
 
 /// Column `c` of the identifiers' output (id_type, id, person_id).
-fn id_column(persons: &Persons, c: usize) -> ArrayRef {
+fn id_column(persons: &Persons, c: usize) -> Result<ArrayRef> {
     let n = persons.len();
-    match c {
-        0 => Arc::new(StringArray::from_iter_values(
-            (0..n).map(|i| persons.id(i).0),
-        )),
-        1 => Arc::new(StringArray::from_iter_values(
-            (0..n).map(|i| persons.id(i).1),
-        )),
-        _ => Arc::new(Int64Array::from_iter_values(
+    if c == 2 {
+        return Ok(Arc::new(Int64Array::from_iter_values(
             (0..n).map(|i| persons.person(i)),
-        )),
+        )));
     }
+    let (type_len, value_len) = persons.text_len();
+    let bytes = if c == 0 { type_len } else { value_len };
+    if i32::try_from(bytes).is_err() {
+        return Err(limit_exceeded(
+            "identity_stitch",
+            format!("the identifiers' text ({bytes} bytes) is more than a column holds (2 GiB)"),
+        ));
+    }
+    // Sized at once: a growing column would copy itself into fresh memory at each step.
+    let mut column = StringBuilder::with_capacity(n, bytes);
+    for i in 0..n {
+        let (id_type, id) = persons.id(i);
+        column.append_value(if c == 0 { id_type } else { id });
+    }
+    Ok(Arc::new(column.finish()))
 }
 
 /// The rows of `output => 'refusals'`: blocked identifiers, refused edges, and each
