@@ -129,7 +129,10 @@ impl Interner {
     /// The shard of `key` and its first slot there (the shard has slots).
     fn home(&self, key: &Key) -> (usize, usize) {
         let shard = shard_of(&key.fingerprint);
-        (shard, place(&key.fingerprint, self.shards[shard].slots.len() - 1))
+        (
+            shard,
+            place(&key.fingerprint, self.shards[shard].slots.len() - 1),
+        )
     }
 
     /// Numbers each of `keys`, new identifiers after the known ones; `value(i)` is the
@@ -205,6 +208,16 @@ impl Interner {
         }
     }
 
+    /// Makes room for up to `ids` identifiers at once, so the per-identifier arrays
+    /// never copy themselves as they grow; untouched room costs no memory. Nothing
+    /// happens when the system refuses that much address space.
+    pub fn expect(&mut self, ids: usize) {
+        let more = ids.saturating_sub(self.ends.len());
+        if self.ends.try_reserve_exact(more).is_ok() {
+            let _ = self.node_type.try_reserve_exact(more);
+        }
+    }
+
     /// Appends a new identifier's value to the arena.
     fn push_value(&mut self, value: &[u8]) {
         let fits = self
@@ -212,8 +225,7 @@ impl Interner {
             .last()
             .is_some_and(|c| c.capacity() - c.len() >= value.len());
         if !fits {
-            self.chunks
-                .push(Vec::with_capacity(CHUNK.max(value.len())));
+            self.chunks.push(Vec::with_capacity(CHUNK.max(value.len())));
         }
         let at = (self.chunks.len() - 1) as u64;
         let chunk = self.chunks.last_mut().expect("a chunk");
@@ -262,10 +274,14 @@ impl Interner {
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.slots.capacity()).sum::<usize>() * std::mem::size_of::<Slot>()
+        self.shards
+            .iter()
+            .map(|s| s.slots.capacity())
+            .sum::<usize>()
+            * std::mem::size_of::<Slot>()
             + self.chunks.iter().map(Vec::len).sum::<usize>()
-            + self.ends.capacity() * 8
-            + self.node_type.capacity() * 2
+            + self.ends.len() * 8
+            + self.node_type.len() * 2
     }
 }
 
@@ -325,6 +341,9 @@ mod tests {
             assert_eq!(ids.value(i as u32), v, "value {i}");
         }
         assert_eq!(ids.chunks.len(), 4);
-        assert_eq!(ids.value_len(), values.iter().map(String::len).sum::<usize>());
+        assert_eq!(
+            ids.value_len(),
+            values.iter().map(String::len).sum::<usize>()
+        );
     }
 }

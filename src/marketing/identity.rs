@@ -206,6 +206,18 @@ impl Graph {
         self.preparer.take().expect("the preparer is taken once")
     }
 
+    /// Makes room for the identifiers of `edges` edges at once (at most two each), so
+    /// the graph's arrays never copy themselves into fresh memory as they grow: room
+    /// not filled is address space, not memory.
+    pub fn expect_edges(&mut self, edges: usize) {
+        let ids = edges.saturating_mul(2).min(u32::MAX as usize);
+        self.ids.expect(ids);
+        let more = ids.saturating_sub(self.parent.len());
+        if self.parent.try_reserve_exact(more).is_ok() {
+            let _ = self.size.try_reserve_exact(more);
+        }
+    }
+
     /// Adds edges (a missing or junk side makes the other identifier a node of its own).
     ///
     /// # Errors
@@ -303,7 +315,7 @@ impl Graph {
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.ids.heap_bytes()
-            + (self.parent.capacity() + self.size.capacity()) * 4
+            + (self.parent.len() + self.size.len()) * 4
             + self.pairs.as_ref().map_or(0, |p| p.capacity() * 8)
     }
 
@@ -346,7 +358,7 @@ impl Graph {
             }
         }
         self.ids.stop_lookups();
-        let person = person_ids(&self.ids, &ranks, &roots, &anchor, &earlier);
+        let mut person = person_ids(&self.ids, &ranks, &roots, &anchor, &earlier);
         drop(anchor);
         let mut merged: Vec<(i64, i64)> = earlier
             .iter()
@@ -355,12 +367,17 @@ impl Graph {
             .collect();
         merged.sort_unstable();
         merged.dedup();
+        // Each identifier's person id in its own place (a root's stays), so the output
+        // column is this array rather than a copy.
+        for i in 0..person.len() {
+            person[i] = person[roots[i] as usize];
+        }
+        drop(roots);
         self.blocked.sort_unstable();
         let mut all: Vec<Refusal> = self.blocked.into_iter().map(Refusal::Blocked).collect();
         all.extend(refusals);
         Some(Persons {
             ids: self.ids,
-            roots,
             person,
             refusals: all,
             merged,
@@ -452,8 +469,7 @@ impl Graph {
 #[derive(Debug)]
 pub struct Persons {
     ids: Interner,
-    /// Each identifier's root, and the person id of each root.
-    roots: Vec<u32>,
+    /// Each identifier's person id.
     person: Vec<i64>,
     /// Merges refused and identifiers left out, in a deterministic order.
     pub refusals: Vec<Refusal>,
@@ -465,11 +481,11 @@ pub struct Persons {
 impl Persons {
     /// The number of identifiers.
     pub fn len(&self) -> usize {
-        self.roots.len()
+        self.person.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.roots.is_empty()
+        self.person.is_empty()
     }
 
     /// Identifier `i` (in the order first seen).
@@ -488,7 +504,12 @@ impl Persons {
 
     /// The person id of identifier `i`.
     pub fn person(&self, i: usize) -> i64 {
-        self.person[self.roots[i] as usize]
+        self.person[i]
+    }
+
+    /// Each identifier's person id, in identifier order.
+    pub fn into_person_ids(self) -> Vec<i64> {
+        self.person
     }
 }
 

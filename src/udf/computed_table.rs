@@ -25,6 +25,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -79,6 +80,8 @@ pub struct Input {
     arriving: Option<mpsc::Receiver<Result<RecordBatch>>>,
     /// What the computation holds of a streamed input, in the session's memory pool.
     held: Option<MemoryReservation>,
+    /// How many rows a streamed input has, when its plan knows (file statistics).
+    rows: Option<usize>,
 }
 
 impl Input {
@@ -92,6 +95,15 @@ impl Input {
             return Some(Ok(self.batches.remove(0)));
         }
         self.arriving.as_mut()?.blocking_recv()
+    }
+
+    /// How many rows the input has, when its plan knows (exactly or about: a hint).
+    pub fn rows_hint(&self) -> Option<usize> {
+        self.rows.or_else(|| {
+            self.arriving
+                .is_none()
+                .then(|| self.batches.iter().map(RecordBatch::num_rows).sum())
+        })
     }
 
     /// The batches still to come, to be read elsewhere (another thread) while this
@@ -345,6 +357,7 @@ impl ExecutionPlan for ComputedExec {
                     batches,
                     arriving: None,
                     held: None,
+                    rows: None,
                 });
             }
             let name = computation.name();
@@ -361,6 +374,10 @@ impl ExecutionPlan for ComputedExec {
                                 MemoryConsumer::new(format!("{name} state"))
                                     .register(context.memory_pool()),
                             ),
+                            rows: StatisticsContext::new()
+                                .compute(input.as_ref(), &StatisticsArgs::new())
+                                .ok()
+                                .and_then(|s| s.num_rows.get_value().copied()),
                         },
                     );
                     let stream = execute_stream(input, Arc::clone(&context))?;

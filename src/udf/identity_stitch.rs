@@ -249,6 +249,9 @@ impl Computation for Stitch {
             Vec::new()
         };
         let mut graph = Graph::new(self.rules.clone());
+        if let Some(rows) = edges.rows_hint() {
+            graph.expect_edges(rows);
+        }
         let mut preparer = graph.take_preparer();
         let mut arrivals = edges.arrivals();
         // Edges are prepared (types numbered, junk set aside, keys hashed) on a second
@@ -299,36 +302,46 @@ impl Computation for Stitch {
             Some(p) => p.to_vec(),
             None => (0..schema.fields().len()).collect(),
         };
+        let rows = match self.output {
+            Output::Ids => persons.len(),
+            Output::Refusals => persons.refusals.len() + persons.merged.len(),
+        };
         let columns: Vec<ArrayRef> = match self.output {
             // Only the columns read are built (a count of persons needs no identifier text).
-            Output::Ids => wanted
-                .iter()
-                .map(|&c| id_column(&persons, c))
-                .collect::<Result<_>>()?,
+            Output::Ids => id_columns(persons, &wanted)?,
             Output::Refusals => {
                 let all = refusal_columns(&persons.refusals, &persons.merged);
                 wanted.iter().map(|&c| Arc::clone(&all[c])).collect()
             }
         };
         let schema = Arc::new(schema.project(&wanted)?);
-        let options = RecordBatchOptions::new().with_row_count(Some(match self.output {
-            Output::Ids => persons.len(),
-            Output::Refusals => persons.refusals.len() + persons.merged.len(),
-        }));
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(
             schema, columns, &options,
         )?)
     }
 }
 
-/// Column `c` of the identifiers' output (id_type, id, person_id).
-fn id_column(persons: &Persons, c: usize) -> Result<ArrayRef> {
-    let n = persons.len();
-    if c == 2 {
-        return Ok(Arc::new(Int64Array::from_iter_values(
-            (0..n).map(|i| persons.person(i)),
-        )));
+/// Columns `wanted` of the identifiers' output (id_type, id, person_id).
+fn id_columns(persons: Persons, wanted: &[usize]) -> Result<Vec<ArrayRef>> {
+    let mut built: [Option<ArrayRef>; 3] = [None, None, None];
+    for &c in wanted.iter().filter(|c| **c < 2) {
+        if built[c].is_none() {
+            built[c] = Some(text_column(&persons, c)?);
+        }
     }
+    if wanted.contains(&2) {
+        built[2] = Some(Arc::new(Int64Array::from(persons.into_person_ids())));
+    }
+    Ok(wanted
+        .iter()
+        .map(|&c| Arc::clone(built[c].as_ref().expect("built above")))
+        .collect())
+}
+
+/// The id_type (`c` = 0) or id column of the identifiers' output.
+fn text_column(persons: &Persons, c: usize) -> Result<ArrayRef> {
+    let n = persons.len();
     let (type_len, value_len) = persons.text_len();
     let bytes = if c == 0 { type_len } else { value_len };
     if i32::try_from(bytes).is_err() {
