@@ -87,6 +87,10 @@ fn owned((t, v): Id<'_>) -> OwnedId {
     (t.to_owned(), v.to_owned())
 }
 
+/// The most identifiers [`Graph::expect_edges`] makes room for at once (about 4.5 GB of
+/// address space); a larger graph grows its arrays as it goes.
+const MAX_EXPECTED_IDS: usize = 1 << 28;
+
 /// Edges made ready for a [`Graph`] by a [`Preparer`]: each identifier's type number
 /// and table key, junk values set aside. Preparing is half of the work per edge and
 /// needs nothing of the graph, so it can run on another thread.
@@ -99,6 +103,11 @@ pub struct Prepared {
     new_types: Vec<String>,
     /// Junk identifiers first seen in this batch.
     blocked: Vec<OwnedId>,
+}
+
+/// A batch that brought too many types, as far as it was prepared.
+struct Unprepared {
+    batch: Prepared,
 }
 
 /// Prepares batches of edges for one graph ([`Graph::take_preparer`]): numbers the
@@ -133,8 +142,21 @@ impl Preparer {
     /// One batch (a missing or junk side makes the other identifier a node of its own).
     ///
     /// # Errors
-    /// An edge brings the 65,537th identifier type.
+    /// An edge brings the 65,537th identifier type (the preparer then forgets the
+    /// batch: the types and junk it saw are new again).
     pub fn prepare(&mut self, edges: &[Edge<'_>]) -> Result<Prepared, TooManyTypes> {
+        let types_before = self.types.len();
+        let prepared = self.prepare_all(edges);
+        if let Err(Unprepared { batch }) = &prepared {
+            self.types.truncate(types_before);
+            for id in &batch.blocked {
+                self.blocked.remove(id);
+            }
+        }
+        prepared.map_err(|_| TooManyTypes)
+    }
+
+    fn prepare_all(&mut self, edges: &[Edge<'_>]) -> Result<Prepared, Unprepared> {
         let mut p = Prepared {
             keys: Vec::with_capacity(edges.len() * 2),
             places: Vec::with_capacity(edges.len() * 2),
@@ -151,7 +173,9 @@ impl Preparer {
                     }
                     continue;
                 }
-                let t = self.type_index(t, &mut p.new_types).ok_or(TooManyTypes)?;
+                let Some(t) = self.type_index(t, &mut p.new_types) else {
+                    return Err(Unprepared { batch: p });
+                };
                 p.keys.push(Interner::key(t, v));
                 p.places.push((e as u32, side));
             }
@@ -210,7 +234,7 @@ impl Graph {
     /// the graph's arrays never copy themselves into fresh memory as they grow: room
     /// not filled is address space, not memory.
     pub fn expect_edges(&mut self, edges: usize) {
-        let ids = edges.saturating_mul(2).min(u32::MAX as usize);
+        let ids = edges.saturating_mul(2).min(MAX_EXPECTED_IDS);
         self.ids.expect(ids);
         let more = ids.saturating_sub(self.parent.len());
         if self.parent.try_reserve_exact(more).is_ok() {
@@ -815,8 +839,19 @@ mod tests {
             .map(|t| (Some((t.as_str(), "v")), None))
             .collect();
         let mut graph = Graph::new(Rules::default());
-        let (fits, over) = rows.split_at(1 << 16);
+        let (fits, rest) = rows.split_at((1 << 16) - 6);
         assert_eq!(graph.add_batch(fits), Ok(()));
-        assert_eq!(graph.add_batch(over), Err(TooManyTypes));
+        // Junk, then seven new types: the last is the 65,537th.
+        let mut over = vec![(Some(("t0", "unknown")), None)];
+        over.extend_from_slice(rest);
+        assert_eq!(graph.add_batch(&over), Err(TooManyTypes));
+        // The refused batch left nothing behind: its first type is new again.
+        assert_eq!(graph.add_batch(&rest[..1]), Ok(()));
+        let persons = graph
+            .finish(std::iter::empty(), &AtomicBool::new(false))
+            .unwrap();
+        assert_eq!(persons.len(), fits.len() + 1);
+        assert_eq!(persons.id(persons.len() - 1), ("t65530", "v"));
+        assert!(persons.refusals.is_empty(), "{:?}", persons.refusals);
     }
 }

@@ -16,6 +16,7 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::utils::memory::RecordBatchMemoryCounter;
 use datafusion::common::{DataFusionError, Result};
@@ -80,7 +81,7 @@ pub struct Input {
     arriving: Option<mpsc::Receiver<Result<RecordBatch>>>,
     /// What the computation holds of a streamed input, in the session's memory pool.
     held: Option<MemoryReservation>,
-    /// How many rows a streamed input has, when its plan knows (file statistics).
+    /// How many rows a streamed input has, when its plan knows exactly (file statistics).
     rows: Option<usize>,
 }
 
@@ -97,7 +98,7 @@ impl Input {
         self.arriving.as_mut()?.blocking_recv()
     }
 
-    /// How many rows the input has, when its plan knows (exactly or about: a hint).
+    /// How many rows the input has, when known exactly.
     pub fn rows_hint(&self) -> Option<usize> {
         self.rows.or_else(|| {
             self.arriving
@@ -377,7 +378,10 @@ impl ExecutionPlan for ComputedExec {
                             rows: StatisticsContext::new()
                                 .compute(input.as_ref(), &StatisticsArgs::new())
                                 .ok()
-                                .and_then(|s| s.num_rows.get_value().copied()),
+                                .and_then(|s| match s.num_rows {
+                                    Precision::Exact(rows) => Some(rows),
+                                    _ => None,
+                                }),
                         },
                     );
                     let stream = execute_stream(input, Arc::clone(&context))?;

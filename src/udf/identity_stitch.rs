@@ -258,22 +258,29 @@ impl Computation for Stitch {
         // thread while this one numbers and merges the previous batch.
         std::thread::scope(|scope| -> Result<()> {
             let (sender, prepared) = std::sync::mpsc::sync_channel(2);
-            scope.spawn(move || {
-                while let Some(batch) = arrivals.next_batch() {
-                    let item = batch.and_then(|batch| {
-                        let rows = edge_rows(&texts(&batch));
-                        let ready = preparer
-                            .prepare(&rows)
-                            .map_err(|e| limit_exceeded("identity_stitch", e.to_string()))?;
-                        drop(rows);
-                        Ok((batch, ready))
-                    });
-                    let failed = item.is_err();
-                    if sender.send(item).is_err() || failed {
-                        break;
+            let preparing = std::thread::Builder::new().name("identity_stitch prepare".into());
+            preparing
+                .spawn_scoped(scope, move || {
+                    while let Some(batch) = arrivals.next_batch() {
+                        let item = batch.and_then(|batch| {
+                            let rows = edge_rows(&texts(&batch));
+                            let ready = preparer
+                                .prepare(&rows)
+                                .map_err(|e| limit_exceeded("identity_stitch", e.to_string()))?;
+                            drop(rows);
+                            Ok((batch, ready))
+                        });
+                        let failed = item.is_err();
+                        if sender.send(item).is_err() || failed {
+                            break;
+                        }
                     }
-                }
-            });
+                })
+                .map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "identity_stitch: no thread to read with: {e}"
+                    ))
+                })?;
             for item in prepared {
                 let (batch, ready) = item?;
                 if stop.load(Ordering::Relaxed) {
