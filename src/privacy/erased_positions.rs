@@ -7,7 +7,7 @@
 //! erasures; a scan this cannot take (another format, an object store, an identifier in
 //! a partition column) keeps the row filter of `guarded_table`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -110,7 +110,7 @@ impl ErasedPositions {
         // What this scan uses is taken from the shared map once: another scan may
         // change the map meanwhile.
         let mut ours: HashMap<FileKey, Option<Arc<RowSelection>>> = HashMap::new();
-        let mut missing: Vec<FileKey> = Vec::new();
+        let mut missing: HashSet<FileKey> = HashSet::new();
         {
             let known = self.files.lock().map_err(|_| poisoned())?;
             for k in keys {
@@ -118,8 +118,9 @@ impl ErasedPositions {
                     Some(rows) => {
                         ours.insert(k, rows.clone());
                     }
-                    None if !missing.contains(&k) => missing.push(k),
-                    None => {}
+                    None => {
+                        missing.insert(k);
+                    }
                 }
             }
         }
