@@ -6,16 +6,26 @@
 //! highest-numbered one (`v3.metadata.json`, `00003-<uuid>.metadata.json`: the file a
 //! catalog commit writes). Its current snapshot's manifest list and manifests (Avro) are
 //! read; the live entries of the data manifests are the table's files. The columns
-//! served are the current schema's. What this reader does not understand is refused
-//! with a message rather than read wrong: delete files (merge-on-read), renamed
-//! columns, data files that are not Parquet or lie outside the table folder.
+//! served are the current schema's. Rows position delete files (merge-on-read deletes)
+//! name are skipped by the Parquet reader. What this reader does not understand is
+//! refused with a message rather than read wrong: equality delete files, deletion
+//! vectors (Puffin), renamed columns, data files that are not Parquet or lie outside the
+//! table folder.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use apache_avro::types::Value;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use roaring::RoaringTreemap;
+
+use super::deleted_rows::DeletedRows;
 
 /// The folder of a table's metadata.
 pub const METADATA_FOLDER: &str = "metadata";
@@ -43,8 +53,9 @@ pub fn metadata_version(file_name: &str) -> Option<u64> {
 /// What a snapshot of a table is made of.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Data files, as paths relative to the table folder.
-    pub files: BTreeSet<String>,
+    /// Data files, as paths relative to the table folder, with the rows delete files
+    /// mark deleted in them.
+    pub files: BTreeMap<String, Option<DeletedRows>>,
     /// The current schema's columns, in order.
     pub columns: Vec<Column>,
 }
@@ -83,7 +94,8 @@ pub async fn current_snapshot(
     else {
         return Err("the table has no snapshot yet".into());
     };
-    let mut files = BTreeSet::new();
+    let mut files = BTreeMap::new();
+    let mut position_deletes = Vec::new();
     for manifest in avro_records(store, &within.path(list)?).await? {
         let path = string(&manifest, "manifest_path")?;
         // Format v1 lists data manifests only; v2 says which kind each is.
@@ -94,17 +106,32 @@ pub async fn current_snapshot(
                 continue;
             }
             let file = field(&entry, "data_file")?;
-            if deletes || int(file, "content").unwrap_or(0) != 0 {
-                return Err("delete files (merge-on-read deletes) are not supported yet".into());
-            }
             let path = string(file, "file_path")?;
             let format = string(file, "file_format")?;
-            if !format.eq_ignore_ascii_case("parquet") {
-                return Err(format!("{path}: {format} data files are not supported"));
+            match (deletes, int(file, "content").unwrap_or(0)) {
+                (false, 0) if format.eq_ignore_ascii_case("parquet") => {
+                    files.insert(within.relative(path)?, None);
+                }
+                (false, 0) => {
+                    return Err(format!("{path}: {format} data files are not supported"));
+                }
+                (true, 1) if format.eq_ignore_ascii_case("parquet") => {
+                    position_deletes.push(path.to_owned());
+                }
+                (true, 1) => {
+                    return Err(format!(
+                        "{path}: position deletes in {format} files (deletion vectors) are \
+                         not supported yet"
+                    ));
+                }
+                (_, 2) => return Err("equality delete files are not supported yet".into()),
+                (_, content) => {
+                    return Err(format!("{path}: a manifest entry of content {content}"));
+                }
             }
-            files.insert(within.relative(path)?);
         }
     }
+    apply_position_deletes(store, &within, &position_deletes, &mut files).await?;
     Ok(Snapshot { files, columns })
 }
 
@@ -309,6 +336,86 @@ fn without_scheme(uri: &str) -> &str {
         None => uri.strip_prefix("file:").unwrap_or(uri),
     };
     rest.trim_start_matches('/')
+}
+
+/// Marks the rows `deletes` (position delete files: data file path and row position)
+/// name in the snapshot's data files. A delete naming a file the snapshot no longer has
+/// changes nothing (a compaction dropped the file and its deleted rows).
+async fn apply_position_deletes(
+    store: &dyn ObjectStore,
+    within: &Within<'_>,
+    deletes: &[String],
+    files: &mut BTreeMap<String, Option<DeletedRows>>,
+) -> Result<(), String> {
+    let mut marked: BTreeMap<String, (RoaringTreemap, Vec<String>)> = BTreeMap::new();
+    for delete in deletes {
+        let name = within.relative(delete)?;
+        let bytes = read(store, &within.path(delete)?)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        let per_file = tokio::task::spawn_blocking(move || deleted_positions(bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{name}: {e}"))?;
+        for (data_file, positions) in per_file {
+            let (rows, from) = marked.entry(within.relative(&data_file)?).or_default();
+            *rows |= positions;
+            from.push(name.clone());
+        }
+    }
+    for (data_file, (rows, from)) in marked {
+        if let Some(deleted) = files.get_mut(&data_file) {
+            *deleted = Some(DeletedRows {
+                id: format!("position deletes {}", from.join(",")),
+                rows: Arc::new(rows),
+                kept: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The rows a position delete file names, per data file (as written: absolute paths).
+fn deleted_positions(bytes: bytes::Bytes) -> Result<Vec<(String, RoaringTreemap)>, String> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
+    let fields = builder.schema().fields().clone();
+    let index = |name: &str| {
+        fields
+            .iter()
+            .position(|f| f.name() == name)
+            .ok_or_else(|| format!("not a position delete file: no {name} column"))
+    };
+    let (path_at, pos_at) = (index("file_path")?, index("pos")?);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [path_at, pos_at]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut per_file: Vec<(String, RoaringTreemap)> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let (path_in, pos_in) = if path_at < pos_at { (0, 1) } else { (1, 0) };
+        let paths = cast(batch.column(path_in), &DataType::Utf8).map_err(|e| e.to_string())?;
+        let positions = cast(batch.column(pos_in), &DataType::Int64).map_err(|e| e.to_string())?;
+        let paths = paths.as_string::<i32>();
+        let positions = positions.as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            if paths.is_null(row) || positions.is_null(row) {
+                return Err("a position delete without a file or position".into());
+            }
+            let position = u64::try_from(positions.value(row))
+                .map_err(|_| "a negative position".to_owned())?;
+            let path = paths.value(row);
+            // Deletes are sorted by file, then position.
+            match per_file.last_mut() {
+                Some((last, rows)) if last == path => {
+                    rows.insert(position);
+                }
+                _ => per_file.push((path.to_owned(), std::iter::once(position).collect())),
+            }
+        }
+    }
+    Ok(per_file)
 }
 
 async fn read(store: &dyn ObjectStore, path: &StorePath) -> Result<bytes::Bytes, String> {

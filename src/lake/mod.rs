@@ -10,6 +10,7 @@
 //! (or stays absent), and `datapunk.lake_tables` says why. Registers tables into the
 //! engine; never called by it.
 
+pub mod deleted_rows;
 pub mod delta;
 pub mod iceberg;
 pub mod store;
@@ -33,6 +34,7 @@ use object_store::ObjectMeta;
 
 use crate::engine::system::LakeTableStatus;
 use crate::engine::Engine;
+use deleted_rows::DeletedRows;
 pub use store::LakeStore;
 pub use table::LakeTable;
 
@@ -112,6 +114,8 @@ struct DataFile {
     meta: ObjectMeta,
     /// `key=value` folders between the table folder and the file.
     partitions: Vec<(String, String)>,
+    /// Rows its table format marks deleted (a Delta deletion vector).
+    deleted: Option<DeletedRows>,
 }
 
 impl DataFile {
@@ -131,8 +135,13 @@ fn files_tag(files: &[DataFile]) -> String {
     for f in files {
         let modified = f.meta.last_modified.timestamp_nanos_opt().unwrap_or(0);
         let tag = f.meta.e_tag.as_deref().unwrap_or_default();
+        let deleted = f.deleted.as_ref().map_or("", |d| d.id.as_str());
         digest.update(
-            format!("{}\t{}\t{modified}\t{tag}\n", f.meta.location, f.meta.size).as_bytes(),
+            format!(
+                "{}\t{}\t{modified}\t{tag}\t{deleted}\n",
+                f.meta.location, f.meta.size
+            )
+            .as_bytes(),
         );
     }
     digest
@@ -264,7 +273,7 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
             continue;
         };
         if let [folder, log, file] = parts.as_slice() {
-            if log == delta::LOG_FOLDER && delta::commit_version(file).is_some() {
+            if log == delta::LOG_FOLDER && delta::is_log_file(file) {
                 delta_logs.entry(folder.clone()).or_default().push(meta);
                 continue;
             }
@@ -289,6 +298,7 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
                     DataFile {
                         meta,
                         partitions: Vec::new(),
+                        deleted: None,
                     },
                 );
             }
@@ -298,10 +308,11 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
                     .filter_map(|p| p.split_once('='))
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect();
-                folders
-                    .entry(folder.clone())
-                    .or_default()
-                    .push(DataFile { meta, partitions });
+                folders.entry(folder.clone()).or_default().push(DataFile {
+                    meta,
+                    partitions,
+                    deleted: None,
+                });
             }
             [] => {}
         }
@@ -597,41 +608,47 @@ impl Lake {
         c: &Candidate,
     ) -> Result<(Vec<DataFile>, Option<Vec<iceberg::Column>>), String> {
         let store = self.root.store().as_ref();
-        let (current, columns, kind) = match &c.log {
-            TableLog::Folder => return Ok((c.files.clone(), None)),
-            TableLog::Delta(commits) => (
-                delta::current_files(store, commits).await?,
+        let (TableLog::Delta(log) | TableLog::Iceberg(log)) = &c.log else {
+            return Ok((c.files.clone(), None));
+        };
+        let table = log
+            .first()
+            .map(|m| table_folder(&m.location))
+            .unwrap_or_default();
+        let (mut current, columns, kind) = match &c.log {
+            TableLog::Iceberg(_) => {
+                let snapshot = iceberg::current_snapshot(store, &table, log).await?;
+                (snapshot.files, Some(snapshot.columns), "Iceberg snapshot")
+            }
+            _ => (
+                delta::current_files(store, &table, log).await?,
                 None,
                 "Delta log",
             ),
-            TableLog::Iceberg(versions) => {
-                let table = versions
-                    .first()
-                    .map(|m| table_folder(&m.location))
-                    .unwrap_or_default();
-                let snapshot = iceberg::current_snapshot(store, &table, versions).await?;
-                (snapshot.files, Some(snapshot.columns), "Iceberg snapshot")
-            }
         };
-        let mut current = current;
         let files: Vec<DataFile> = c
             .files
             .iter()
-            .filter(|f| {
-                relative_parts(&f.meta.location, self.root.prefix())
-                    .is_some_and(|parts| current.remove(&parts[1..].join("/")))
-            })
-            .map(|f| match c.log {
-                // Iceberg's partition values are columns of its files, whatever the
-                // folders are called.
-                TableLog::Iceberg(_) => DataFile {
-                    meta: f.meta.clone(),
-                    partitions: Vec::new(),
-                },
-                _ => f.clone(),
+            .filter_map(|f| {
+                let deleted = current.remove(
+                    &relative_parts(&f.meta.location, self.root.prefix())?[1..].join("/"),
+                )?;
+                Some(match c.log {
+                    // Iceberg's partition values are columns of its files, whatever the
+                    // folders are called.
+                    TableLog::Iceberg(_) => DataFile {
+                        meta: f.meta.clone(),
+                        partitions: Vec::new(),
+                        deleted,
+                    },
+                    _ => DataFile {
+                        deleted,
+                        ..f.clone()
+                    },
+                })
             })
             .collect();
-        match current.into_iter().next() {
+        match current.into_keys().next() {
             Some(missing) => Err(format!("{missing} is in the {kind} but not in the folder")),
             None => Ok((files, columns)),
         }
@@ -639,17 +656,25 @@ impl Lake {
 
     /// Builds one table version from its files; the files it is made of.
     async fn load(&self, c: &Candidate) -> Result<(LakeTable, Option<u64>, Vec<DataFile>), String> {
-        let (files, columns) = self.current_files(c).await?;
+        let (mut files, columns) = self.current_files(c).await?;
         if files.is_empty() {
             return Err("no .parquet or .csv files".to_owned());
         }
         let rows = if c.format == Format::Parquet {
             let mut total = 0u64;
-            for f in &files {
-                total += self
+            for f in &mut files {
+                let rows = self
                     .parquet_rows(f)
                     .await
                     .map_err(|e| format!("{}: {e}", self.relative(f)))?;
+                let name = self.relative(f);
+                if let Some(deleted) = &mut f.deleted {
+                    deleted.kept = Some(
+                        deleted_rows::kept_rows(&deleted.rows, rows)
+                            .map_err(|e| format!("{name}: {e}"))?,
+                    );
+                }
+                total += rows - f.deleted.as_ref().map_or(0, |d| d.rows.len());
             }
             Some(total)
         } else {
@@ -691,7 +716,11 @@ impl Lake {
                     .zip(&partitions)
                     .map(|((_, v), (_, integer))| partition_value(v, *integer))
                     .collect();
-                PartitionedFile::new_from_meta(meta).with_partition_values(values)
+                let file = PartitionedFile::new_from_meta(meta).with_partition_values(values);
+                match f.deleted.as_ref().and_then(|d| d.kept.clone()) {
+                    Some(kept) => deleted_rows::with_kept_rows(file, kept),
+                    None => file,
+                }
             })
             .collect();
         let cols = partitions.into_iter().map(|(f, _)| f).collect();

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{
     FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
 };
@@ -26,6 +25,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection
 use parquet::arrow::ProjectionMask;
 
 use super::guarded_table::{keep_rows, ErasedRows};
+use crate::lake::deleted_rows::with_kept_rows;
 
 /// Identifies one version of a file under one set of erasures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -148,28 +148,20 @@ impl ErasedPositions {
             .iter()
             .map(|group| {
                 let mut group_erased = false;
-                let files =
-                    group
-                        .iter()
-                        .map(|file| match ours.get(&key(file)) {
-                            Some(Some(rows)) => {
-                                group_erased = true;
-                                let mut file = file.clone();
-                                // Row counts no longer hold: a count must not come from them.
-                                file.statistics = file
-                                    .statistics
-                                    .take()
-                                    .map(|s| Arc::new(s.as_ref().clone().to_inexact()));
-                                Ok(file.with_extension(ParquetRowSelection::new(
-                                    rows.as_ref().clone(),
-                                )))
-                            }
-                            Some(None) => Ok(file.clone()),
-                            None => Err(DataFusionError::Internal(
-                                "a file's erased rows were not looked for".into(),
-                            )),
-                        })
-                        .collect::<Result<Vec<PartitionedFile>>>()?;
+                let files = group
+                    .iter()
+                    .map(|file| match ours.get(&key(file)) {
+                        Some(Some(rows)) => {
+                            group_erased = true;
+                            // With the rows a deletion vector already leaves out.
+                            Ok(with_kept_rows(file.clone(), rows.as_ref().clone()))
+                        }
+                        Some(None) => Ok(file.clone()),
+                        None => Err(DataFusionError::Internal(
+                            "a file's erased rows were not looked for".into(),
+                        )),
+                    })
+                    .collect::<Result<Vec<PartitionedFile>>>()?;
                 erased_any |= group_erased;
                 let mut out = FileGroup::new(files);
                 if let Some(s) = group.file_statistics(None) {

@@ -2,7 +2,10 @@
 //! installed by `.ci/run`): a partitioned table with appends, a DELETE (whose replaced
 //! file stays on disk) and an append that adds a column is served as `lake.<folder>` with
 //! exactly the rows the writer's own reader returns, and a new commit is picked up by a
-//! rescan.
+//! rescan. A table whose early commits were cleaned up is read from its checkpoint, and
+//! rows marked by deletion vectors (written here as the protocol lays them out, since
+//! delta-rs does not write them; its reader, delta-kernel's, is the reference) are not
+//! served.
 
 use std::path::Path;
 
@@ -25,11 +28,26 @@ for r in sorted(t, key=lambda r: r['id']):
     print(f\"{r['id']}|{r['country']}|{r['v']}|{'' if extra is None else extra}\")
 ";
 
+/// The same through delta-rs's query engine, whose scans apply deletion vectors (its
+/// pyarrow reader refuses tables that have them).
+const READ_BACK_WITH_VECTORS: &str = "
+from deltalake import QueryBuilder
+t = pa.table(QueryBuilder().register('t', DeltaTable(TABLE)).execute('SELECT * FROM t').read_all())
+for r in sorted(t.to_pylist(), key=lambda r: r['id']):
+    extra = r.get('extra')
+    print(f\"{r['id']}|{r['country']}|{r['v']}|{'' if extra is None else extra}\")
+";
+
 /// Our rows of the table in the same form.
 async fn served(client: &tokio_postgres::Client) -> String {
+    served_with(client, "extra").await
+}
+
+/// Our rows with `extra` as the last column (`''` for a table without that column).
+async fn served_with(client: &tokio_postgres::Client, extra: &str) -> String {
     rows(
         client,
-        "SELECT id, country, v, extra FROM lake.accounts ORDER BY id",
+        &format!("SELECT id, country, v, {extra} FROM lake.accounts ORDER BY id"),
     )
     .await
     .into_iter()
@@ -87,6 +105,219 @@ write_deltalake(TABLE, pa.table({'id': [7], 'country': ['FR'], 'v': [7.5], 'extr
     let expected = python(&lake_table, READ_BACK);
     assert_eq!(served(&c).await, expected);
     assert!(!expected.contains("|DE|"), "{expected}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_delta_table_is_read_from_its_checkpoint_once_early_commits_are_gone() {
+    if !python_has("deltalake") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("accounts");
+    // Versions 0-7, a checkpoint at 7, then 8 (an append) and 9 (a DELETE); commits
+    // 0-7 removed as log cleanup removes them.
+    python(
+        &table,
+        "
+import glob, os
+write_deltalake(TABLE, pa.table({'id': [1, 2], 'country': ['PL', 'DE'], 'v': [1.5, 2.5]}),
+                partition_by=['country'])
+for i in range(3, 10):
+    write_deltalake(TABLE, pa.table({'id': [i], 'country': ['PL' if i % 2 else 'FR'],
+                                     'v': [i + 0.5]}), mode='append')
+DeltaTable(TABLE).create_checkpoint()
+write_deltalake(TABLE, pa.table({'id': [10], 'country': ['DE'], 'v': [10.5]}), mode='append')
+DeltaTable(TABLE).delete('id = 4')
+for commit in glob.glob(os.path.join(TABLE, '_delta_log', '*.json')):
+    if int(os.path.basename(commit)[:20]) <= 7:
+        os.remove(commit)
+",
+    );
+    let table_dir = table.clone();
+    let server = TestServer::start(move |c, dir| {
+        c.lake.watch = false;
+        copy_dir(&table_dir, &dir.join("lake/accounts"));
+    })
+    .await;
+    let lake_table = server.lake.join("accounts");
+    let c = server.client().await;
+    let expected = python(&lake_table, READ_BACK);
+    assert_eq!(expected.lines().count(), 9, "{expected}");
+    assert!(!expected.contains("4|FR"), "{expected}");
+    assert_eq!(served_with(&c, "''").await, expected);
+    let status = rows(
+        &c,
+        "SELECT rows, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+    )
+    .await;
+    assert_eq!(status[0], ["9", "ok"]);
+
+    // Without the checkpoint the log cannot be read: the last good version serves on
+    // and the table says why.
+    for file in std::fs::read_dir(lake_table.join("_delta_log"))
+        .unwrap()
+        .flatten()
+    {
+        if file.file_name().to_string_lossy().contains(".checkpoint.") {
+            std::fs::remove_file(file.path()).unwrap();
+        }
+    }
+    c.batch_execute("REFRESH LAKE").await.unwrap();
+    let status = rows(
+        &c,
+        "SELECT state, error FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+    )
+    .await;
+    assert_eq!(status[0][0], "stale", "{status:?}");
+    assert!(status[0][1].contains("commit 0 is missing"), "{status:?}");
+    assert_eq!(served_with(&c, "''").await, expected);
+    server.stop().await;
+}
+
+/// Marks rows of the table's files deleted with deletion vectors, in one commit, as
+/// the Delta protocol lays them out: for the file holding id 1, the rows of odd ids in
+/// a `deletion_vector_<uuid>.bin` file under a two-letter folder; for every other file,
+/// its first row, inline in the log (Z85). Prints the deleted ids.
+const MARK_DELETED: &str = r#"
+import glob, json, os, struct, time, uuid, zlib
+import pyarrow.parquet as pq
+from pyroaring import BitMap
+
+Z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#'
+def z85(data):
+    data = data + bytes(-len(data) % 4)
+    out = ''
+    for i in range(0, len(data), 4):
+        n = int.from_bytes(data[i:i + 4], 'big')
+        out += ''.join(Z85[n // 85 ** k % 85] for k in range(4, -1, -1))
+    return out
+
+def bitmap(positions):
+    # The magic number, then the portable 64-bit roaring format: one 32-bit bitmap, key 0.
+    return struct.pack('<IQI', 1681511377, 1, 0) + BitMap(positions).serialize()
+
+log = os.path.join(TABLE, '_delta_log')
+commits = sorted(glob.glob(os.path.join(log, '*.json')))
+live = {}
+for commit in commits:
+    for line in open(commit):
+        action = json.loads(line)
+        if 'add' in action:
+            live[action['add']['path']] = action['add']
+        elif 'remove' in action:
+            live.pop(action['remove']['path'], None)
+now = int(time.time() * 1000)
+actions = [{'protocol': {'minReaderVersion': 3, 'minWriterVersion': 7,
+                         'readerFeatures': ['deletionVectors'],
+                         'writerFeatures': ['deletionVectors']}}]
+deleted = []
+for path, add in sorted(live.items()):
+    ids = pq.read_table(os.path.join(TABLE, path), columns=['id'])['id'].to_pylist()
+    if 1 in ids:
+        positions = [i for i, v in enumerate(ids) if v % 2 == 1]
+        data = bitmap(positions)
+        file_id = uuid.uuid4()
+        os.makedirs(os.path.join(TABLE, 'ab'), exist_ok=True)
+        with open(os.path.join(TABLE, 'ab', f'deletion_vector_{file_id}.bin'), 'wb') as f:
+            f.write(b'\x01' + struct.pack('>I', len(data)) + data
+                    + struct.pack('>I', zlib.crc32(data)))
+        vector = {'storageType': 'u', 'pathOrInlineDv': 'ab' + z85(file_id.bytes),
+                  'offset': 1, 'sizeInBytes': len(data), 'cardinality': len(positions)}
+    else:
+        positions = [0]
+        data = bitmap(positions)
+        vector = {'storageType': 'i', 'pathOrInlineDv': z85(data),
+                  'sizeInBytes': len(data), 'cardinality': 1}
+    deleted += [ids[i] for i in positions]
+    actions.append({'remove': {'path': path, 'deletionTimestamp': now, 'dataChange': True,
+                               'partitionValues': add['partitionValues'],
+                               'size': add['size']}})
+    actions.append({'add': dict(add, deletionVector=vector, modificationTime=now,
+                                dataChange=True, stats=None)})
+version = int(os.path.basename(commits[-1])[:20]) + 1
+with open(os.path.join(log, f'{version:020}.json'), 'w') as f:
+    f.write(''.join(json.dumps(a) + '\n' for a in actions))
+print(' '.join(str(i) for i in sorted(deleted)))
+"#;
+
+#[tokio::test]
+async fn rows_marked_by_deletion_vectors_are_not_served() {
+    if !python_has("deltalake") || !python_has("pyroaring") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("accounts");
+    python(
+        &table,
+        "
+write_deltalake(TABLE, pa.table({'id': [1, 2, 3, 4, 5, 6, 7], 'country': ['PL', 'PL', 'DE', 'PL', 'PL', 'FR', 'DE'],
+                                 'v': [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]}), partition_by=['country'])
+write_deltalake(TABLE, pa.table({'id': [8, 9], 'country': ['DE', 'FR'], 'v': [8.5, 9.5]}),
+                mode='append')
+",
+    );
+    let deleted = python(&table, MARK_DELETED);
+    let table_dir = table.clone();
+    let server = TestServer::start(move |c, dir| {
+        c.lake.watch = false;
+        copy_dir(&table_dir, &dir.join("lake/accounts"));
+    })
+    .await;
+    let lake_table = server.lake.join("accounts");
+    let c = server.client().await;
+    // The reference reader applies the vectors: what it returns lacks the deleted ids.
+    let expected = python(&lake_table, READ_BACK_WITH_VECTORS);
+    let deleted: Vec<&str> = deleted.split_whitespace().collect();
+    assert!(deleted.len() >= 4, "{deleted:?}");
+    assert_eq!(expected.lines().count(), 9 - deleted.len(), "{expected}");
+    for id in &deleted {
+        assert!(!expected.lines().any(|l| l.starts_with(&format!("{id}|"))));
+    }
+    assert_eq!(served_with(&c, "''").await, expected);
+    let kept = (9 - deleted.len()).to_string();
+    assert_eq!(
+        rows(&c, "SELECT count(*) FROM lake.accounts").await[0][0],
+        kept
+    );
+    let status = rows(
+        &c,
+        "SELECT rows, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+    )
+    .await;
+    assert_eq!(status[0], [kept.as_str(), "ok"]);
+
+    // A vector file that fails its checksum: the last good version serves on.
+    let bin = std::fs::read_dir(lake_table.join("ab"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&bin).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&bin, bytes).unwrap();
+    // The commit that names it is new to the server (touching the log is a change).
+    let log = lake_table.join("_delta_log");
+    let mut commits: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    commits.sort();
+    let last = commits.last().unwrap().clone();
+    let text = std::fs::read_to_string(&last).unwrap();
+    std::fs::write(&last, format!("{text}{{\"commitInfo\":{{}}}}\n")).unwrap();
+    c.batch_execute("REFRESH LAKE").await.unwrap();
+    let status = rows(
+        &c,
+        "SELECT state, error FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+    )
+    .await;
+    assert_eq!(status[0][0], "stale", "{status:?}");
+    assert!(status[0][1].contains("checksum"), "{status:?}");
+    assert_eq!(served_with(&c, "''").await, expected);
     server.stop().await;
 }
 
