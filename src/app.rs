@@ -433,6 +433,7 @@ impl App {
             )?));
         }
         for lake in &lakes {
+            lake.keep_history();
             let summary = lake.rescan().await;
             tracing::info!(lake = %lake.root().shown(), tables = summary.added.len(), failed = summary.failed.len(), "lake loaded");
         }

@@ -190,6 +190,8 @@ impl GuardSlot {
         if !viewer.may_read_schema(schema) {
             return Err(denied(&format!("schema {schema}")));
         }
+        // A version of a table is read as the table is.
+        let name = super::catalog::unversioned(name);
         if !self.may_read(viewer, schema, name) {
             return Err(denied(&format!("table {schema}.{name}")));
         }

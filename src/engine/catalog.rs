@@ -65,11 +65,15 @@ impl Access {
         schema: &str,
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let viewer = self.viewer.get();
+        if let Some((table, _)) = versioned(name) {
+            // Checked before an earlier version is looked for and loaded.
+            if inner.table_exist(table) && !self.guards.may_read(&viewer, schema, table) {
+                return Err(super::access::denied(&format!("table {schema}.{table}")));
+            }
+        }
         match inner.table(name).await? {
-            Some(table) => self
-                .guards
-                .apply(&self.viewer.get(), schema, name, table)
-                .map(Some),
+            Some(table) => self.guards.apply(&viewer, schema, name, table).map(Some),
             None => Ok(None),
         }
     }
@@ -253,6 +257,34 @@ impl SchemaProvider for SearchPathSchema {
 #[derive(Debug, Default)]
 pub struct SwapSchema {
     tables: RwLock<std::collections::BTreeMap<String, Version>>,
+    /// Earlier versions of its tables, where it keeps them (the lake's Delta and Iceberg
+    /// tables): `name@version` names one.
+    history: std::sync::OnceLock<Arc<dyn TableHistory>>,
+}
+
+/// What separates a table's name from the version a query asks for (`accounts@3`,
+/// `accounts@2026-12-01 10:00:00`); the names datapunk gives tables never hold it.
+const VERSION_MARK: char = '@';
+
+/// The table a name is a version of, and the version: `("accounts", "3")`.
+pub fn versioned(name: &str) -> Option<(&str, &str)> {
+    name.split_once(VERSION_MARK)
+}
+
+/// The table a name is, or is a version of.
+pub fn unversioned(name: &str) -> &str {
+    versioned(name).map_or(name, |(table, _)| table)
+}
+
+/// Earlier versions of a schema's tables.
+#[async_trait]
+pub trait TableHistory: std::fmt::Debug + Send + Sync {
+    /// Table `name` at version `at` (as the query wrote it); `None` when there is no
+    /// such table.
+    ///
+    /// # Errors
+    /// The table has no such version, or it cannot be read.
+    async fn table_at(&self, name: &str, at: &str) -> Result<Option<Arc<dyn TableProvider>>>;
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +318,12 @@ impl SwapSchema {
             .map(|(name, v)| (name.clone(), v.tag.clone()))
     }
 
+    /// Serves earlier versions of its tables from `history` (once; later calls are
+    /// ignored).
+    pub fn keep_history(&self, history: Arc<dyn TableHistory>) {
+        let _ = self.history.set(history);
+    }
+
     /// Removes a table; returns whether it existed.
     pub fn remove(&self, name: &str) -> bool {
         self.tables
@@ -305,10 +343,18 @@ impl SchemaProvider for SwapSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(self.current(name))
+        match (versioned(name), self.history.get()) {
+            (Some((table, at)), Some(history)) if self.table_exist(table) => {
+                history.table_at(table, at).await
+            }
+            (Some(_), _) => Ok(None),
+            (None, _) => Ok(self.current(name)),
+        }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.read().is_ok_and(|t| t.contains_key(name))
+        self.tables
+            .read()
+            .is_ok_and(|t| t.contains_key(unversioned(name)))
     }
 }

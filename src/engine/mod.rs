@@ -29,8 +29,8 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use crate::error::{Error, Result};
 use crate::pg::catalog::computed_view::ComputedView;
 pub use catalog::SearchPath;
-pub use catalog::SwapSchema;
 use catalog::{ConnectionCatalogList, SEARCH_PATH_SCHEMA};
+pub use catalog::{SwapSchema, TableHistory};
 pub use system::Status;
 use system::{StatusKind, StatusTable};
 

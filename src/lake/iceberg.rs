@@ -6,7 +6,8 @@
 //! highest-numbered one (`v3.metadata.json`, `00003-<uuid>.metadata.json`: the file a
 //! catalog commit writes). Its current snapshot's manifest list and manifests (Avro) are
 //! read; the live entries of the data manifests are the table's files. The columns
-//! served are the current schema's. Rows position delete files (merge-on-read deletes)
+//! served are the current schema's. An earlier snapshot (time travel) is chosen by id or
+//! by the snapshot log's time and read with its own schema. Rows position delete files (merge-on-read deletes)
 //! name are skipped by the Parquet reader. What this reader does not understand is
 //! refused with a message rather than read wrong: equality delete files, deletion
 //! vectors (Puffin), renamed columns, data files that are not Parquet or lie outside the
@@ -20,12 +21,14 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use object_store::path::Path as StorePath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use roaring::RoaringTreemap;
 
 use super::deleted_rows::DeletedRows;
+use super::store::read_object;
+use super::time_travel::At;
 
 /// The folder of a table's metadata.
 pub const METADATA_FOLDER: &str = "metadata";
@@ -56,11 +59,11 @@ pub struct Snapshot {
     /// Data files, as paths relative to the table folder, with the rows delete files
     /// mark deleted in them.
     pub files: BTreeMap<String, Option<DeletedRows>>,
-    /// The current schema's columns, in order.
+    /// The columns of its schema, in order.
     pub columns: Vec<Column>,
 }
 
-/// A column of the current schema.
+/// A column of a snapshot's schema.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
@@ -69,31 +72,42 @@ pub struct Column {
     pub data_type: Option<DataType>,
 }
 
-/// The data files and columns of the table's current snapshot. `table` is the table
-/// folder in the store, `versions` the listed files of its `metadata/` folder that
-/// [`is_version_file`] accepts.
+/// The data files and columns of the table's current snapshot, or of the one `at`
+/// names (by id, or current at a time). `table` is the table folder in the store,
+/// `versions` the listed files of its `metadata/` folder that [`is_version_file`]
+/// accepts.
 ///
 /// # Errors
 /// A metadata, manifest list or manifest file cannot be read or parsed, the table has
 /// no snapshot, or it uses a feature this reader does not support.
-pub async fn current_snapshot(
+pub async fn snapshot_at(
     store: &dyn ObjectStore,
     table: &StorePath,
     versions: &[ObjectMeta],
+    at: Option<&At>,
 ) -> Result<Snapshot, String> {
     let current = current_metadata(store, versions).await?;
     let name = current.location.filename().unwrap_or_default().to_owned();
-    let text = read(store, &current.location).await?;
+    let text = read_object(store, &current.location).await?;
     let metadata: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?;
     let within = Within::table(&metadata, table)?;
-    let columns =
-        current_columns(&metadata).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?;
-    let Some(list) =
-        manifest_list(&metadata).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?
-    else {
+    let in_metadata = |e: String| format!("{METADATA_FOLDER}/{name}: {e}");
+    let Some(snapshot) = chosen_snapshot(&metadata, at).map_err(in_metadata)? else {
         return Err("the table has no snapshot yet".into());
     };
+    // An earlier snapshot is read with the schema it was written with.
+    let schema_id = match at {
+        Some(_) => snapshot
+            .get("schema-id")
+            .and_then(serde_json::Value::as_i64),
+        None => None,
+    };
+    let columns = columns(&metadata, schema_id).map_err(in_metadata)?;
+    let list = snapshot
+        .get("manifest-list")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("snapshots without a manifest list (format v1 `manifests`) are not supported")?;
     let mut files = BTreeMap::new();
     let mut position_deletes = Vec::new();
     for manifest in avro_records(store, &within.path(list)?).await? {
@@ -150,7 +164,7 @@ async fn current_metadata<'a>(
         .iter()
         .find(|m| m.location.filename() == Some(VERSION_HINT))
     {
-        let text = read(store, &hint.location).await?;
+        let text = read_object(store, &hint.location).await?;
         let wanted = String::from_utf8_lossy(&text).trim().to_owned();
         let version = wanted.strip_suffix(".metadata.json").map_or_else(
             || wanted.trim_start_matches('v').parse().ok(),
@@ -168,37 +182,53 @@ async fn current_metadata<'a>(
         .ok_or_else(|| format!("no {METADATA_FOLDER}/*.metadata.json"))
 }
 
-/// The current snapshot's manifest list, `None` for a table without one.
-fn manifest_list(metadata: &serde_json::Value) -> Result<Option<&str>, String> {
-    let Some(id) = metadata
-        .get("current-snapshot-id")
-        .and_then(serde_json::Value::as_i64)
-        .filter(|id| *id != -1)
-    else {
+/// The snapshot `at` names (an id, or the one current at a time by the snapshot log),
+/// else the current one; `None` for a table without snapshots.
+fn chosen_snapshot<'m>(
+    metadata: &'m serde_json::Value,
+    at: Option<&At>,
+) -> Result<Option<&'m serde_json::Value>, String> {
+    let number = |v: &serde_json::Value, key: &str| v.get(key).and_then(serde_json::Value::as_i64);
+    let id = match at {
+        None => number(metadata, "current-snapshot-id").filter(|id| *id != -1),
+        Some(At::Version(id)) => Some(*id),
+        Some(At::Time(time)) => {
+            let millis = At::millis(time);
+            // The log of which snapshot was current when; else the snapshots' own times.
+            let log = metadata
+                .get("snapshot-log")
+                .and_then(serde_json::Value::as_array)
+                .filter(|log| !log.is_empty())
+                .or_else(|| {
+                    metadata
+                        .get("snapshots")
+                        .and_then(serde_json::Value::as_array)
+                });
+            let current_then = log
+                .into_iter()
+                .flatten()
+                .filter_map(|e| Some((number(e, "timestamp-ms")?, number(e, "snapshot-id")?)))
+                .filter(|(at, _)| *at <= millis)
+                .max_by_key(|(at, _)| *at)
+                .map(|(_, id)| id);
+            Some(current_then.ok_or_else(|| format!("no snapshot was current at {time}"))?)
+        }
+    };
+    let Some(id) = id else {
         return Ok(None);
     };
-    let snapshot = metadata
+    metadata
         .get("snapshots")
         .and_then(serde_json::Value::as_array)
-        .and_then(|all| {
-            all.iter()
-                .find(|s| s.get("snapshot-id").and_then(serde_json::Value::as_i64) == Some(id))
-        })
-        .ok_or_else(|| format!("current snapshot {id} is not in the metadata"))?;
-    match snapshot
-        .get("manifest-list")
-        .and_then(serde_json::Value::as_str)
-    {
-        Some(list) => Ok(Some(list)),
-        None => Err(
-            "snapshots without a manifest list (format v1 `manifests`) are not supported".into(),
-        ),
-    }
+        .and_then(|all| all.iter().find(|s| number(s, "snapshot-id") == Some(id)))
+        .map(Some)
+        .ok_or_else(|| format!("snapshot {id} is not in the metadata"))
 }
 
-/// The current schema's top-level columns; an error when a column of the current
-/// schema had another name in an earlier one (the files would hold it under that name).
-fn current_columns(metadata: &serde_json::Value) -> Result<Vec<Column>, String> {
+/// The top-level columns of schema `schema_id` (`None`: the current schema); an error
+/// when one of them has another name in another schema (files would hold it under
+/// that name).
+fn columns(metadata: &serde_json::Value, schema_id: Option<i64>) -> Result<Vec<Column>, String> {
     let schemas: Vec<&serde_json::Value> = match metadata
         .get("schemas")
         .and_then(serde_json::Value::as_array)
@@ -206,16 +236,18 @@ fn current_columns(metadata: &serde_json::Value) -> Result<Vec<Column>, String> 
         Some(all) => all.iter().collect(),
         None => metadata.get("schema").into_iter().collect(),
     };
-    let current_id = metadata
-        .get("current-schema-id")
-        .and_then(serde_json::Value::as_i64);
+    let current_id = schema_id.or_else(|| {
+        metadata
+            .get("current-schema-id")
+            .and_then(serde_json::Value::as_i64)
+    });
     let current = schemas
         .iter()
         .find(|s| {
             current_id.is_none()
                 || s.get("schema-id").and_then(serde_json::Value::as_i64) == current_id
         })
-        .ok_or("the current schema is not in the metadata")?;
+        .ok_or("the schema is not in the metadata")?;
     let fields = |schema: &serde_json::Value| -> Vec<(i64, String)> {
         schema
             .get("fields")
@@ -350,9 +382,7 @@ async fn apply_position_deletes(
     let mut marked: BTreeMap<String, (RoaringTreemap, Vec<String>)> = BTreeMap::new();
     for delete in deletes {
         let name = within.relative(delete)?;
-        let bytes = read(store, &within.path(delete)?)
-            .await
-            .map_err(|e| format!("{name}: {e}"))?;
+        let bytes = read_object(store, &within.path(delete)?).await?;
         let per_file = tokio::task::spawn_blocking(move || deleted_positions(bytes))
             .await
             .map_err(|e| e.to_string())?
@@ -418,22 +448,10 @@ fn deleted_positions(bytes: bytes::Bytes) -> Result<Vec<(String, RoaringTreemap)
     Ok(per_file)
 }
 
-async fn read(store: &dyn ObjectStore, path: &StorePath) -> Result<bytes::Bytes, String> {
-    store
-        .get(path)
-        .await
-        .map_err(|e| e.to_string())?
-        .bytes()
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// The records of an Avro object container file.
 async fn avro_records(store: &dyn ObjectStore, path: &StorePath) -> Result<Vec<Value>, String> {
     let name = path.filename().unwrap_or_default().to_owned();
-    let bytes = read(store, path)
-        .await
-        .map_err(|e| format!("{name}: {e}"))?;
+    let bytes = read_object(store, path).await?;
     let reader = apache_avro::Reader::new(&bytes[..]).map_err(|e| format!("{name}: {e}"))?;
     reader
         .map(|record| record.map_err(|e| format!("{name}: {e}")))
@@ -524,7 +542,7 @@ mod tests {
                 schema(1, serde_json::json!([{"id": 1, "name": "a"}, {"id": 3, "name": "c"}])),
             ]
         });
-        let names: Vec<String> = current_columns(&evolved)
+        let names: Vec<String> = columns(&evolved, None)
             .unwrap()
             .into_iter()
             .map(|c| c.name)
@@ -537,7 +555,7 @@ mod tests {
                 schema(1, serde_json::json!([{"id": 1, "name": "z"}])),
             ]
         });
-        assert!(current_columns(&renamed).unwrap_err().contains("renamed"));
+        assert!(columns(&renamed, None).unwrap_err().contains("renamed"));
     }
 }
 

@@ -15,6 +15,7 @@ pub mod delta;
 pub mod iceberg;
 pub mod store;
 pub mod table;
+pub mod time_travel;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,7 @@ use crate::engine::Engine;
 use deleted_rows::DeletedRows;
 pub use store::LakeStore;
 pub use table::LakeTable;
+use time_travel::At;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -606,9 +608,15 @@ impl Lake {
     async fn current_files(
         &self,
         c: &Candidate,
+        at: Option<&At>,
     ) -> Result<(Vec<DataFile>, Option<Vec<iceberg::Column>>), String> {
         let store = self.root.store().as_ref();
         let (TableLog::Delta(log) | TableLog::Iceberg(log)) = &c.log else {
+            if at.is_some() {
+                return Err(
+                    "a folder of files has no versions (Delta and Iceberg tables do)".into(),
+                );
+            }
             return Ok((c.files.clone(), None));
         };
         let table = log
@@ -617,11 +625,11 @@ impl Lake {
             .unwrap_or_default();
         let (mut current, columns, kind) = match &c.log {
             TableLog::Iceberg(_) => {
-                let snapshot = iceberg::current_snapshot(store, &table, log).await?;
+                let snapshot = iceberg::snapshot_at(store, &table, log, at).await?;
                 (snapshot.files, Some(snapshot.columns), "Iceberg snapshot")
             }
             _ => (
-                delta::current_files(store, &table, log).await?,
+                delta::files_at(store, &table, log, at).await?,
                 None,
                 "Delta log",
             ),
@@ -655,8 +663,12 @@ impl Lake {
     }
 
     /// Builds one table version from its files; the files it is made of.
-    async fn load(&self, c: &Candidate) -> Result<(LakeTable, Option<u64>, Vec<DataFile>), String> {
-        let (mut files, columns) = self.current_files(c).await?;
+    async fn load(
+        &self,
+        c: &Candidate,
+        at: Option<&At>,
+    ) -> Result<(LakeTable, Option<u64>, Vec<DataFile>), String> {
+        let (mut files, columns) = self.current_files(c, at).await?;
         if files.is_empty() {
             return Err("no .parquet or .csv files".to_owned());
         }
@@ -731,6 +743,29 @@ impl Lake {
         ))
     }
 
+    /// Table `name` at an earlier version (`None`: no such table), read from its log or
+    /// metadata as they are now.
+    ///
+    /// # Errors
+    /// It is not a Delta or Iceberg table, has no such version, or cannot be read.
+    pub async fn table_at(&self, name: &str, at: &At) -> Result<Option<LakeTable>, String> {
+        let objects = self.root.list().await?;
+        let Some(c) = discover(objects, self.root.prefix())
+            .into_iter()
+            .find(|c| c.name == name)
+        else {
+            return Ok(None);
+        };
+        let (table, _, _) = self.load(&c, Some(at)).await?;
+        Ok(Some(table))
+    }
+
+    /// Serves the versions of its tables through its schema (`lake."name@version"`).
+    pub fn keep_history(self: &Arc<Self>) {
+        self.schema
+            .keep_history(Arc::new(time_travel::LakeHistory(Arc::downgrade(self))));
+    }
+
     fn set_status(&self, name: &str, status: Option<LakeTableStatus>) {
         let key = self.status_key(name);
         if let Ok(mut map) = self.engine.status().lake.write() {
@@ -778,7 +813,7 @@ impl Lake {
                 .ok()
                 .and_then(|m| m.get(&self.status_key(&c.name)).cloned());
             let versions = old.as_ref().map_or(0, |o| o.versions);
-            match self.load(c).await {
+            match self.load(c, None).await {
                 Ok((table, rows, files)) => {
                     schema.publish(&c.name, Arc::new(table), files_tag(&files));
                     if let Ok(mut m) = self.registered.lock() {

@@ -13,7 +13,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectMeta, ObjectStore};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::config::{LakeConfig, S3Config};
 
@@ -158,4 +158,16 @@ fn s3(bucket: &str, config: &S3Config) -> object_store::Result<object_store::aws
         builder = builder.with_secret_access_key(&config.secret_access_key);
     }
     builder.build()
+}
+
+/// The whole of one object (a table format's log, metadata or delete file).
+///
+/// # Errors
+/// It cannot be read; the message names it.
+pub async fn read_object(
+    store: &dyn ObjectStore,
+    path: &StorePath,
+) -> Result<bytes::Bytes, String> {
+    let read = async { store.get(path).await?.bytes().await };
+    read.await.map_err(|e| format!("{path}: {e}"))
 }

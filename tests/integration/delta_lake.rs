@@ -5,11 +5,14 @@
 //! rescan. A table whose early commits were cleaned up is read from its checkpoint, and
 //! rows marked by deletion vectors (written here as the protocol lays them out, since
 //! delta-rs does not write them; its reader, delta-kernel's, is the reference) are not
-//! served.
+//! served. Earlier versions are read by number and by time (`lake."accounts@1"`), with
+//! the same permissions and erasures as the current one.
 
 use std::path::Path;
 
-use crate::harness::{count_parquet, python_has, python_output, rows, TestServer};
+use datapunk::config::{PiiTableConfig, UserConfig};
+
+use crate::harness::{count_parquet, python_has, python_output, rows, sqlstate, TestServer};
 
 /// Runs a Python script with `TABLE` set to `table`; its standard output.
 fn python(table: &Path, script: &str) -> String {
@@ -74,13 +77,7 @@ write_deltalake(TABLE, pa.table({'id': [7], 'country': ['FR'], 'v': [7.5], 'extr
                 mode='append', schema_mode='merge')
 ",
     );
-    let table_dir = table.clone();
-    let server = TestServer::start(move |c, dir| {
-        c.lake.watch = false;
-        let copy = dir.join("lake/accounts");
-        copy_dir(&table_dir, &copy);
-    })
-    .await;
+    let server = serve(&table).await;
     let lake_table = server.lake.join("accounts");
     let c = server.client().await;
     let expected = python(&lake_table, READ_BACK);
@@ -134,12 +131,7 @@ for commit in glob.glob(os.path.join(TABLE, '_delta_log', '*.json')):
         os.remove(commit)
 ",
     );
-    let table_dir = table.clone();
-    let server = TestServer::start(move |c, dir| {
-        c.lake.watch = false;
-        copy_dir(&table_dir, &dir.join("lake/accounts"));
-    })
-    .await;
+    let server = serve(&table).await;
     let lake_table = server.lake.join("accounts");
     let c = server.client().await;
     let expected = python(&lake_table, READ_BACK);
@@ -258,12 +250,7 @@ write_deltalake(TABLE, pa.table({'id': [8, 9], 'country': ['DE', 'FR'], 'v': [8.
 ",
     );
     let deleted = python(&table, MARK_DELETED);
-    let table_dir = table.clone();
-    let server = TestServer::start(move |c, dir| {
-        c.lake.watch = false;
-        copy_dir(&table_dir, &dir.join("lake/accounts"));
-    })
-    .await;
+    let server = serve(&table).await;
     let lake_table = server.lake.join("accounts");
     let c = server.client().await;
     // The reference reader applies the vectors: what it returns lacks the deleted ids.
@@ -319,6 +306,162 @@ write_deltalake(TABLE, pa.table({'id': [8, 9], 'country': ['DE', 'FR'], 'v': [8.
     assert!(status[0][1].contains("checksum"), "{status:?}");
     assert_eq!(served_with(&c, "''").await, expected);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn earlier_versions_are_read_by_number_and_time_through_the_same_guards() {
+    if !python_has("deltalake") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("accounts");
+    // 0: ids 1-3; 1: id 4 appended; 2: id 1 deleted; 3: id 5 with a new column.
+    python(
+        &table,
+        "
+write_deltalake(TABLE, pa.table({'id': [1, 2, 3], 'country': ['PL', 'DE', 'PL'],
+                                 'v': [1.5, 2.5, 3.5]}), partition_by=['country'])
+write_deltalake(TABLE, pa.table({'id': [4], 'country': ['FR'], 'v': [4.5]}), mode='append')
+DeltaTable(TABLE).delete('id = 1')
+write_deltalake(TABLE, pa.table({'id': [5], 'country': ['DE'], 'v': [5.5], 'extra': ['x']}),
+                mode='append', schema_mode='merge')
+",
+    );
+    let source = table.clone();
+    let server = TestServer::start(move |c, dir| {
+        c.lake.watch = false;
+        copy_dir(&source, &dir.join("lake/accounts"));
+        c.privacy.pii_tables = vec![PiiTableConfig {
+            table: "lake.accounts".into(),
+            id_type: "account".into(),
+            column: "id".into(),
+        }];
+        c.auth.users = vec![
+            crate::harness::user("admin", "admin-pw", true),
+            UserConfig {
+                name: "ana".into(),
+                password: "ana-pw".into(),
+                schemas: Some(vec!["warehouse".into()]),
+                ..Default::default()
+            },
+        ];
+    })
+    .await;
+    let lake_table = server.lake.join("accounts");
+    let c = server.connect_as("admin", Some("admin-pw")).await.unwrap();
+    let at = |version: &str| format!("\"accounts@{version}\"");
+    for version in 0..=3 {
+        let expected = python(
+            &lake_table,
+            &READ_BACK.replace(
+                "DeltaTable(TABLE)",
+                &format!("DeltaTable(TABLE, version={version})"),
+            ),
+        );
+        let served: String = accounts_at(&c, &version.to_string())
+            .await
+            .into_iter()
+            .map(|r| format!("{}|\n", r.join("|")))
+            .collect();
+        let expected: String = expected
+            .lines()
+            .map(|l| format!("{}|\n", l.trim_end_matches("|x").trim_end_matches('|')))
+            .collect();
+        assert_eq!(served, expected, "version {version}");
+    }
+    // Only the newest version has the added column.
+    let err = c
+        .simple_query(&format!("SELECT extra FROM lake.{}", at("2")))
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42703", "{err}");
+
+    // By time: a commit's time is its file's (here set to one day per version).
+    python(
+        &lake_table,
+        "
+import glob
+for commit in glob.glob(os.path.join(TABLE, '_delta_log', '*.json')):
+    version = int(os.path.basename(commit)[:20])
+    when = 1767225600 + version * 86400  # 2026-01-01 UTC, then a day per version
+    os.utime(commit, (when, when))
+",
+    );
+    assert_eq!(
+        accounts_at(&c, "2026-01-02 12:00:00").await,
+        accounts_at(&c, "1").await
+    );
+    assert_eq!(
+        accounts_at(&c, "2026-01-03").await,
+        accounts_at(&c, "2").await
+    );
+    assert_eq!(
+        accounts_at(&c, "2026-01-10T00:00:00+02:00").await,
+        accounts_at(&c, "3").await
+    );
+
+    // Versions the table does not have, and a table that has no versions.
+    for (version, why) in [
+        ("9", "newest is 3"),
+        ("2025-12-31", "at or before"),
+        ("soon", "neither"),
+    ] {
+        let err = c
+            .simple_query(&format!("SELECT * FROM lake.{}", at(version)))
+            .await
+            .unwrap_err();
+        let message = err.as_db_error().map(|e| e.message().to_owned());
+        assert_eq!(sqlstate(&err), "22023", "{message:?}");
+        assert!(
+            message.as_ref().is_some_and(|m| m.contains(why)),
+            "{message:?}"
+        );
+    }
+    let err = c
+        .simple_query("SELECT * FROM lake.\"nothing@1\"")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01", "{err}");
+
+    // The same guards: an erased person is gone from every version; a user who may not
+    // read the lake may not read its versions either.
+    c.simple_query("SELECT datapunk_forget('account', '2')")
+        .await
+        .unwrap();
+    for version in ["0", "1", "2026-01-02"] {
+        let ids: Vec<String> = accounts_at(&c, version)
+            .await
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        assert!(!ids.contains(&"2".to_owned()), "{version}: {ids:?}");
+        assert!(ids.contains(&"3".to_owned()), "{version}: {ids:?}");
+    }
+    let ana = server.connect_as("ana", Some("ana-pw")).await.unwrap();
+    for version in ["1", "99"] {
+        let err = ana
+            .simple_query(&format!("SELECT * FROM lake.{}", at(version)))
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "{err}");
+    }
+    server.stop().await;
+}
+
+/// `id, country, v` of `lake."accounts@<version>"`, by id.
+async fn accounts_at(c: &tokio_postgres::Client, version: &str) -> Vec<Vec<String>> {
+    let sql = format!("SELECT id, country, v FROM lake.\"accounts@{version}\" ORDER BY id");
+    rows(c, &sql).await
+}
+
+/// A server (lake not watched) whose lake holds a copy of `table` as `accounts`.
+async fn serve(table: &Path) -> TestServer {
+    let table = table.to_path_buf();
+    TestServer::start(move |c, dir| {
+        c.lake.watch = false;
+        copy_dir(&table, &dir.join("lake/accounts"));
+    })
+    .await
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -9,6 +9,8 @@
 //! there: the absolute paths in it name the folder it was written in. Rows a position
 //! delete file marks deleted (merge-on-read; written here as the spec lays them out,
 //! since PyIceberg writes none, and read back by PyIceberg's own reader) are not served.
+//! Every snapshot is read by id and by the time it became current
+//! (`lake."events@<snapshot id>"`) as PyIceberg reads it, with the schema it had.
 
 use std::path::Path;
 
@@ -40,6 +42,17 @@ t = table().scan().to_arrow()
 for r in sorted(t.to_pylist(), key=lambda r: r['id']):
     print('|'.join('' if v is None else str(v) for v in r.values()))
 ";
+
+/// A server (lake not watched) whose catalog `script` has written to; its folder.
+async fn serve(script: String) -> (TestServer, std::path::PathBuf) {
+    let server = TestServer::start(move |c, dir| {
+        c.lake.watch = false;
+        python(dir, &script);
+    })
+    .await;
+    let dir = server.lake.parent().unwrap().to_path_buf();
+    (server, dir)
+}
 
 /// Our rows of the table in the same form.
 async fn served(client: &tokio_postgres::Client) -> String {
@@ -129,15 +142,10 @@ async fn rows_named_by_position_delete_files_are_not_served() {
     if !python_has("pyiceberg.catalog.sql") {
         return;
     }
-    let server = TestServer::start(|c, dir| {
-        c.lake.watch = false;
-        python(
-            dir,
-            &format!("{CREATE}{DELETE_POSITIONS}delete_positions(table(), {{1, 5, 7}})"),
-        );
-    })
+    let (server, dir) = serve(format!(
+        "{CREATE}{DELETE_POSITIONS}delete_positions(table(), {{1, 5, 7}})"
+    ))
     .await;
-    let dir = server.lake.parent().unwrap().to_path_buf();
     let c = server.client().await;
     let expected = python(&dir, READ_BACK);
     assert_eq!(expected.lines().count(), 3, "{expected}");
@@ -166,16 +174,68 @@ async fn rows_named_by_position_delete_files_are_not_served() {
 }
 
 #[tokio::test]
+async fn every_snapshot_is_read_by_id_and_by_time() {
+    if !python_has("pyiceberg.catalog.sql") {
+        return;
+    }
+    let (server, dir) = serve(CREATE.to_owned()).await;
+    let c = server.client().await;
+    // The snapshot log: which snapshot became current when.
+    let log = python(
+        &dir,
+        "
+import datetime
+for e in table().history():
+    when = datetime.datetime.fromtimestamp(e.timestamp_ms / 1000, datetime.timezone.utc)
+    print(e.snapshot_id, when.isoformat())
+",
+    );
+    let snapshots: Vec<(&str, &str)> = log.lines().filter_map(|l| l.split_once(' ')).collect();
+    assert!(snapshots.len() >= 4, "{log}");
+    for (id, when) in &snapshots {
+        let expected = python(
+            &dir,
+            &READ_BACK.replace(".scan()", &format!(".scan(snapshot_id={id})")),
+        );
+        assert_eq!(
+            served_as(&c, &format!("lake.\"events@{id}\"")).await,
+            expected,
+            "snapshot {id}"
+        );
+        assert_eq!(
+            served_as(&c, &format!("lake.\"events@{when}\"")).await,
+            expected,
+            "current at {when}"
+        );
+    }
+    // The first snapshot has no column `extra` yet; the current one is unchanged.
+    let first = snapshots[0].0;
+    let err = c
+        .simple_query(&format!("SELECT extra FROM lake.\"events@{first}\""))
+        .await
+        .unwrap_err();
+    assert_eq!(crate::harness::sqlstate(&err), "42703", "{err}");
+    let err = c
+        .simple_query("SELECT * FROM lake.\"events@42\"")
+        .await
+        .unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_owned());
+    assert!(
+        message
+            .as_ref()
+            .is_some_and(|m| m.contains("snapshot 42 is not in the metadata")),
+        "{message:?}"
+    );
+    assert_eq!(served(&c).await, python(&dir, READ_BACK));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn an_iceberg_table_is_served_at_its_current_snapshot() {
     if !python_has("pyiceberg.catalog.sql") {
         return;
     }
-    let server = TestServer::start(|c, dir| {
-        c.lake.watch = false;
-        python(dir, CREATE);
-    })
-    .await;
-    let dir = server.lake.parent().unwrap().to_path_buf();
+    let (server, dir) = serve(CREATE.to_owned()).await;
     let c = server.client().await;
     let expected = python(&dir, READ_BACK);
     assert_eq!(served(&c).await, expected);

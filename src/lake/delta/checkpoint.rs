@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use datafusion::arrow::json::writer::{LineDelimited, WriterBuilder};
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
 use super::{commit_version, version_of, LOG_FOLDER};
+use crate::lake::store::read_object;
 
 /// The columns of a checkpoint this reader needs: the files and their deletion vectors,
 /// the protocol and the table configuration (statistics, transaction ids, tombstones
@@ -132,13 +133,7 @@ pub async fn actions(
     store: &dyn ObjectStore,
     part: &ObjectMeta,
 ) -> Result<Vec<serde_json::Value>, String> {
-    let bytes = store
-        .get(&part.location)
-        .await
-        .map_err(|e| e.to_string())?
-        .bytes()
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = read_object(store, &part.location).await?;
     tokio::task::spawn_blocking(move || rows_as_actions(bytes))
         .await
         .map_err(|e| e.to_string())?

@@ -15,9 +15,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use object_store::path::Path as StorePath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore};
 
 use super::deleted_rows::DeletedRows;
+use super::store::read_object;
+use super::time_travel::At;
 
 pub use deletion_vector::DeletionVector;
 
@@ -54,20 +56,29 @@ pub fn is_log_file(file_name: &str) -> bool {
 /// its deletion vector if it has one.
 type CurrentFiles = BTreeMap<String, Option<DeletionVector>>;
 
-/// The data files current at the last commit, as paths relative to the table folder
-/// (decoded), each with the rows its deletion vector marks deleted. `table` is the
-/// table folder, `log` the listing of `_delta_log/` files [`is_log_file`] accepts, in
-/// any order.
+/// The data files current at the last commit (or at version `at`), as paths relative
+/// to the table folder (decoded), each with the rows its deletion vector marks deleted.
+/// `table` is the table folder, `log` the listing of `_delta_log/` files
+/// [`is_log_file`] accepts, in any order.
 ///
 /// # Errors
 /// A commit, checkpoint or deletion vector cannot be read or parsed, a commit is
-/// missing with no checkpoint after it, or the table uses a feature this reader does
-/// not support.
-pub async fn current_files(
+/// missing with no checkpoint after it, the version is not in the log, or the table
+/// uses a feature this reader does not support.
+pub async fn files_at(
     store: &dyn ObjectStore,
     table: &StorePath,
     log: &[ObjectMeta],
+    at: Option<&At>,
 ) -> Result<BTreeMap<String, Option<DeletedRows>>, String> {
+    let until;
+    let log = match at {
+        Some(at) => {
+            until = up_to(log, at)?;
+            &until[..]
+        }
+        None => log,
+    };
     let mut files = BTreeMap::new();
     for (path, vector) in replay(store, log).await? {
         let deleted = match vector {
@@ -87,6 +98,39 @@ pub async fn current_files(
     Ok(files)
 }
 
+/// The log up to the version `at` names: a version number, or the last commit written
+/// at or before a time (a commit's time is its file's, as the protocol has it).
+fn up_to(log: &[ObjectMeta], at: &At) -> Result<Vec<ObjectMeta>, String> {
+    let version_of = |m: &ObjectMeta| {
+        let name = m.location.filename().unwrap_or_default();
+        commit_version(name).or_else(|| checkpoint::Part::of(name).map(|p| p.version))
+    };
+    let newest = log.iter().filter_map(version_of).max().unwrap_or(0);
+    let version = match at {
+        At::Version(v) => u64::try_from(*v)
+            .ok()
+            .filter(|v| *v <= newest)
+            .ok_or_else(|| format!("no version {v}: the newest is {newest}"))?,
+        At::Time(time) => log
+            .iter()
+            .filter(|m| m.last_modified <= *time)
+            .filter_map(|m| commit_version(m.location.filename().unwrap_or_default()))
+            .max()
+            .ok_or_else(|| format!("no version was committed at or before {time}"))?,
+    };
+    let kept: Vec<ObjectMeta> = log
+        .iter()
+        .filter(|m| version_of(m).is_some_and(|v| v <= version))
+        .cloned()
+        .collect();
+    if !kept.iter().any(|m| version_of(m) == Some(version)) {
+        return Err(format!(
+            "version {version} is no longer in the log (cleaned up)"
+        ));
+    }
+    Ok(kept)
+}
+
 /// The log replayed: the current files with their deletion vectors.
 async fn replay(store: &dyn ObjectStore, log: &[ObjectMeta]) -> Result<CurrentFiles, String> {
     let plan = checkpoint::Replay::plan(log)?;
@@ -99,13 +143,7 @@ async fn replay(store: &dyn ObjectStore, log: &[ObjectMeta]) -> Result<CurrentFi
         }
     }
     for (version, meta) in plan.commits {
-        let bytes = store
-            .get(&meta.location)
-            .await
-            .map_err(|e| e.to_string())?
-            .bytes()
-            .await
-            .map_err(|e| e.to_string())?;
+        let bytes = read_object(store, &meta.location).await?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             format!(
                 "{LOG_FOLDER}/{}: {e}",
