@@ -347,6 +347,15 @@ impl SchemaProvider for SwapSchema {
             (Some((table, at)), Some(history)) if self.table_exist(table) => {
                 history.table_at(table, at).await
             }
+            // Not another schema's version of the same name further down the path.
+            (Some((table, _)), None) if self.table_exist(table) => {
+                Err(crate::error::invalid_argument(
+                    "time travel",
+                    format!(
+                        "{table} has no earlier versions (the lake's Delta and Iceberg tables do)"
+                    ),
+                ))
+            }
             (Some(_), _) => Ok(None),
             (None, _) => Ok(self.current(name)),
         }

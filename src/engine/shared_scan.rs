@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -333,10 +334,15 @@ fn files_key(files: &FileScanConfig) -> String {
                 .files()
                 .iter()
                 .map(|f| {
-                    // Rows a scan skips (erased rows) must be the same on both sides.
-                    let skipped = f
-                        .extension::<ParquetRowSelection>()
-                        .map(|s| (s.selection().row_count(), s.selection().iter().count()));
+                    // Rows a scan skips (erased or deleted rows) must be the same on both
+                    // sides: two versions of a table can read one file differently.
+                    let skipped = f.extension::<ParquetRowSelection>().map(|s| {
+                        let mut runs = std::hash::DefaultHasher::new();
+                        for run in s.selection().iter() {
+                            (run.skip, run.row_count).hash(&mut runs);
+                        }
+                        (s.selection().row_count(), runs.finish())
+                    });
                     format!(
                         "{} {:?} {:?} {skipped:?}",
                         f.object_meta.location, f.range, f.partition_values

@@ -194,20 +194,21 @@ fn chosen_snapshot<'m>(
         Some(At::Version(id)) => Some(*id),
         Some(At::Time(time)) => {
             let millis = At::millis(time);
-            // The log of which snapshot was current when; else the snapshots' own times.
-            let log = metadata
+            // The log of which snapshot was current when; else the current snapshot's
+            // ancestors (not branches or staged snapshots), at their own times.
+            let log: Vec<(i64, i64)> = match metadata
                 .get("snapshot-log")
                 .and_then(serde_json::Value::as_array)
                 .filter(|log| !log.is_empty())
-                .or_else(|| {
-                    metadata
-                        .get("snapshots")
-                        .and_then(serde_json::Value::as_array)
-                });
+            {
+                Some(log) => log
+                    .iter()
+                    .filter_map(|e| Some((number(e, "timestamp-ms")?, number(e, "snapshot-id")?)))
+                    .collect(),
+                None => ancestors(metadata),
+            };
             let current_then = log
                 .into_iter()
-                .flatten()
-                .filter_map(|e| Some((number(e, "timestamp-ms")?, number(e, "snapshot-id")?)))
                 .filter(|(at, _)| *at <= millis)
                 .max_by_key(|(at, _)| *at)
                 .map(|(_, id)| id);
@@ -223,6 +224,32 @@ fn chosen_snapshot<'m>(
         .and_then(|all| all.iter().find(|s| number(s, "snapshot-id") == Some(id)))
         .map(Some)
         .ok_or_else(|| format!("snapshot {id} is not in the metadata"))
+}
+
+/// The current snapshot and its ancestors, as (time, id), newest first.
+fn ancestors(metadata: &serde_json::Value) -> Vec<(i64, i64)> {
+    let number = |v: &serde_json::Value, key: &str| v.get(key).and_then(serde_json::Value::as_i64);
+    let snapshots: Vec<&serde_json::Value> = metadata
+        .get("snapshots")
+        .and_then(serde_json::Value::as_array)
+        .map(|all| all.iter().collect())
+        .unwrap_or_default();
+    let mut chain = Vec::new();
+    let mut next = number(metadata, "current-snapshot-id");
+    // A parent link that loops stops at the number of snapshots.
+    while let Some(id) = next.filter(|_| chain.len() < snapshots.len()) {
+        let Some(snapshot) = snapshots
+            .iter()
+            .find(|s| number(s, "snapshot-id") == Some(id))
+        else {
+            break;
+        };
+        if let Some(at) = number(snapshot, "timestamp-ms") {
+            chain.push((at, id));
+        }
+        next = number(snapshot, "parent-snapshot-id");
+    }
+    chain
 }
 
 /// The top-level columns of schema `schema_id` (`None`: the current schema); an error
@@ -492,6 +519,34 @@ fn int(record: &Value, name: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_snapshot_log_time_travel_follows_the_current_snapshots_ancestors() {
+        let metadata = serde_json::json!({
+            "current-snapshot-id": 3,
+            "snapshots": [
+                {"snapshot-id": 1, "timestamp-ms": 100, "manifest-list": "a"},
+                {"snapshot-id": 2, "timestamp-ms": 200, "manifest-list": "b",
+                 "parent-snapshot-id": 1},
+                {"snapshot-id": 9, "timestamp-ms": 250, "manifest-list": "z",
+                 "parent-snapshot-id": 2},
+                {"snapshot-id": 3, "timestamp-ms": 300, "manifest-list": "c",
+                 "parent-snapshot-id": 2}
+            ]
+        });
+        assert_eq!(ancestors(&metadata), [(300, 3), (200, 2), (100, 1)]);
+        let at = |millis| {
+            let time = chrono::DateTime::from_timestamp_millis(millis).unwrap();
+            chosen_snapshot(&metadata, Some(&At::Time(time))).map(|s| {
+                s.and_then(|s| s.get("snapshot-id"))
+                    .and_then(serde_json::Value::as_i64)
+            })
+        };
+        // Snapshot 9 (a branch) was never current.
+        assert_eq!(at(260), Ok(Some(2)));
+        assert_eq!(at(300), Ok(Some(3)));
+        assert!(at(50).is_err());
+    }
 
     #[test]
     fn metadata_files_are_numbered_by_their_prefix() {

@@ -692,6 +692,12 @@ impl Lake {
         } else {
             None
         };
+        if files
+            .iter()
+            .any(|f| f.deleted.as_ref().is_some_and(|d| d.kept.is_none()))
+        {
+            return Err("rows are marked deleted in a file that is not Parquet".into());
+        }
         let partitions = partition_columns(&files)?;
         let metas: Vec<ObjectMeta> = files.iter().map(|f| f.meta.clone()).collect();
         let session = self.engine.session();

@@ -37,7 +37,12 @@ impl At {
         if let Ok(time) = DateTime::parse_from_rfc3339(text) {
             return Ok(Self::Time(time.with_timezone(&Utc)));
         }
-        for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        for format in [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ] {
             if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
                 return Ok(Self::Time(time.and_utc()));
             }
@@ -101,6 +106,7 @@ mod tests {
             .with_timezone(&Utc);
         assert_eq!(At::parse("2026-12-01 12:00:00"), Ok(At::Time(noon)));
         assert_eq!(At::parse("2026-12-01T12:00:00"), Ok(At::Time(noon)));
+        assert_eq!(At::parse("2026-12-01 12:00"), Ok(At::Time(noon)));
         assert_eq!(At::parse("2026-12-01T13:00:00+01:00"), Ok(At::Time(noon)));
         assert_eq!(
             At::parse("2026-12-01"),

@@ -92,7 +92,10 @@ impl DeletionVector {
             "u" => {
                 let path = self.file(table)?;
                 let start = self.offset.unwrap_or(1);
-                let end = start + 8 + self.size as u64;
+                let end = (self.size as u64)
+                    .checked_add(start)
+                    .and_then(|end| end.checked_add(8))
+                    .ok_or("a deletion vector past any file's end")?;
                 let framed = store
                     .get_range(&path, start..end)
                     .await
@@ -149,7 +152,7 @@ impl DeletionVector {
 /// The bitmap of a vector stored in a file: a big-endian size, the bitmap, a big-endian
 /// CRC-32 of the bitmap.
 fn unframe(framed: &[u8], size: usize) -> Result<Vec<u8>, String> {
-    if framed.len() != size + 8 {
+    if size.checked_add(8) != Some(framed.len()) {
         return Err("the deletion vector file is shorter than the log says".into());
     }
     let stored_size = u32::from_be_bytes([framed[0], framed[1], framed[2], framed[3]]);

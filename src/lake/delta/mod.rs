@@ -173,6 +173,10 @@ enum From {
 #[derive(Debug, Default)]
 struct Live {
     files: BTreeMap<(String, Option<String>), Option<DeletionVector>>,
+    /// The newest protocol and metadata: what the table is now (an older commit may
+    /// have needed a feature the table has since dropped).
+    protocol: Option<serde_json::Value>,
+    metadata: Option<serde_json::Value>,
 }
 
 impl Live {
@@ -189,19 +193,26 @@ impl Live {
                     .remove(&(path_of(remove)?, vector.as_ref().map(DeletionVector::id)));
             }
         } else if let Some(protocol) = action.get("protocol") {
-            check_protocol(protocol)?;
+            self.protocol = Some(protocol.clone());
         } else if let Some(metadata) = action.get("metaData") {
-            let mapping = metadata
-                .pointer("/configuration/delta.columnMapping.mode")
-                .and_then(serde_json::Value::as_str);
-            if mapping.is_some_and(|m| m != "none") {
-                return Err("column mapping is not supported yet".into());
-            }
+            self.metadata = Some(metadata.clone());
         }
         Ok(())
     }
 
+    /// The files, once the table's protocol and metadata say this reader can read them.
     fn into_files(self) -> Result<CurrentFiles, String> {
+        if let Some(protocol) = &self.protocol {
+            check_protocol(protocol)?;
+        }
+        let mapping = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.pointer("/configuration/delta.columnMapping.mode"))
+            .and_then(serde_json::Value::as_str);
+        if mapping.is_some_and(|m| m != "none") {
+            return Err("column mapping is not supported yet".into());
+        }
         let mut files = CurrentFiles::new();
         for ((path, _), vector) in self.files {
             if files.contains_key(&path) {
@@ -308,11 +319,22 @@ mod tests {
             r#"{"add":{"path":"s3://elsewhere/c.parquet"}}"#,
         ] {
             let mut live = Live::default();
-            assert!(
-                apply_all(&mut live, &[refused], From::Commit).is_err(),
-                "{refused}"
-            );
+            let read =
+                apply_all(&mut live, &[refused], From::Commit).and_then(|()| live.into_files());
+            assert!(read.is_err(), "{refused}");
         }
+        // Only the newest protocol counts: a feature dropped since is no refusal.
+        let mut live = Live::default();
+        apply_all(
+            &mut live,
+            &[
+                r#"{"protocol":{"minReaderVersion":3,"readerFeatures":["v2Checkpoint"]}}"#,
+                r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}"#,
+            ],
+            From::Commit,
+        )
+        .unwrap();
+        assert!(live.into_files().is_ok());
     }
 
     #[test]
