@@ -116,7 +116,8 @@ struct DataFile {
     meta: ObjectMeta,
     /// `key=value` folders between the table folder and the file.
     partitions: Vec<(String, String)>,
-    /// Rows its table format marks deleted (a Delta deletion vector).
+    /// Rows its table format marks deleted (a Delta deletion vector, Iceberg position
+    /// delete files).
     deleted: Option<DeletedRows>,
 }
 
