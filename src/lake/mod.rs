@@ -10,6 +10,7 @@
 //! (or stays absent), and `datapunk.lake_tables` says why. Registers tables into the
 //! engine; never called by it.
 
+pub mod column_mapping;
 pub mod deleted_rows;
 pub mod delta;
 pub mod iceberg;
@@ -35,6 +36,7 @@ use object_store::ObjectMeta;
 
 use crate::engine::system::LakeTableStatus;
 use crate::engine::Engine;
+use column_mapping::Column;
 use deleted_rows::DeletedRows;
 pub use store::LakeStore;
 pub use table::LakeTable;
@@ -110,12 +112,21 @@ async fn with_extension_types(
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// A table version's files and, for Delta and Iceberg, the columns its log declares.
+struct VersionFiles {
+    files: Vec<DataFile>,
+    columns: Option<Vec<Column>>,
+    /// The partition columns a Delta log declares; each file carries their values.
+    partitions: Option<Vec<FieldRef>>,
+}
+
 /// One data file found under a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DataFile {
     meta: ObjectMeta,
-    /// `key=value` folders between the table folder and the file.
-    partitions: Vec<(String, String)>,
+    /// Partition columns and values (`None`: null): the `key=value` folders between the
+    /// table folder and the file, or a Delta log's values.
+    partitions: Vec<(String, Option<String>)>,
     /// Rows its table format marks deleted (a Delta deletion vector, Iceberg position
     /// delete files).
     deleted: Option<DeletedRows>,
@@ -309,7 +320,7 @@ fn discover(objects: Vec<ObjectMeta>, prefix: &StorePath) -> Vec<Candidate> {
                 let partitions = between
                     .iter()
                     .filter_map(|p| p.split_once('='))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .map(|(k, v)| (k.to_owned(), (v != HIVE_NULL).then(|| percent_decode(v))))
                     .collect();
                 folders.entry(folder.clone()).or_default().push(DataFile {
                     meta,
@@ -409,36 +420,19 @@ fn table_folder(location: &StorePath) -> StorePath {
     StorePath::from_iter(parts[..parts.len().saturating_sub(2)].iter().cloned())
 }
 
-/// `schema` with only `columns`, in that order (an Iceberg table's current schema:
-/// columns dropped since some files were written are not served, columns added since
-/// are NULL in them).
-fn only_columns(schema: &SchemaRef, columns: &[iceberg::Column]) -> Result<SchemaRef, String> {
-    let fields = columns
-        .iter()
-        .map(|c| match (schema.field_with_name(&c.name), &c.data_type) {
-            (Ok(f), _) => Ok(Arc::new(f.clone())),
-            (Err(_), Some(ty)) => Ok(Arc::new(Field::new(&c.name, ty.clone(), true))),
-            (Err(_), None) => Err(format!(
-                "column {} of the current schema is in none of the data files",
-                c.name
-            )),
-        })
-        .collect::<Result<Vec<FieldRef>, String>>()?;
-    Ok(Arc::new(Schema::new_with_metadata(
-        fields,
-        schema.metadata().clone(),
-    )))
-}
-
 fn sorted(mut objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
     objects.sort_by(|a, b| a.location.cmp(&b.location));
     objects
 }
 
-/// Partition values are BIGINT when every value is an integer, text otherwise.
-fn partition_columns(files: &[DataFile]) -> Result<Vec<(FieldRef, bool)>, String> {
+/// The partition columns of `files`: as `declared` (a Delta log's), else BIGINT when
+/// every folder's value is an integer, text otherwise.
+fn partition_columns(
+    files: &[DataFile],
+    declared: Option<Vec<FieldRef>>,
+) -> Result<Vec<FieldRef>, String> {
     let Some(first) = files.first() else {
-        return Ok(Vec::new());
+        return Ok(declared.unwrap_or_default());
     };
     let keys: Vec<&str> = first.partitions.iter().map(|(k, _)| k.as_str()).collect();
     for f in files {
@@ -450,39 +444,39 @@ fn partition_columns(files: &[DataFile]) -> Result<Vec<(FieldRef, bool)>, String
             ));
         }
     }
+    if let Some(declared) = declared {
+        return Ok(declared);
+    }
     Ok(keys
         .iter()
         .enumerate()
         .map(|(i, k)| {
             let integer = files.iter().all(|f| {
-                let v = &f.partitions[i].1;
-                v == HIVE_NULL || v.parse::<i64>().is_ok()
+                f.partitions[i]
+                    .1
+                    .as_ref()
+                    .is_none_or(|v| v.parse::<i64>().is_ok())
             });
             let ty = if integer {
                 DataType::Int64
             } else {
                 DataType::Utf8
             };
-            (Arc::new(Field::new(*k, ty, true)), integer)
+            Arc::new(Field::new(*k, ty, true))
         })
         .collect())
 }
 
 const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
 
-fn partition_value(raw: &str, integer: bool) -> ScalarValue {
-    let decoded = percent_decode(raw);
-    if raw == HIVE_NULL {
-        if integer {
-            ScalarValue::Int64(None)
-        } else {
-            ScalarValue::Utf8(None)
-        }
-    } else if integer {
-        ScalarValue::Int64(decoded.parse().ok())
-    } else {
-        ScalarValue::Utf8(Some(decoded))
+/// A partition value as its column's type.
+fn partition_value(value: Option<&str>, column: &Field) -> Result<ScalarValue, String> {
+    let ty = column.data_type();
+    match value {
+        None => ScalarValue::try_from(ty),
+        Some(v) => ScalarValue::try_from_string(v.to_owned(), ty),
     }
+    .map_err(|e| format!("partition column {}: {e}", column.name()))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -605,12 +599,8 @@ impl Lake {
     }
 
     /// The files a table is made of: those its Delta log or Iceberg snapshot lists (every
-    /// data file of a plain folder); for Iceberg also the columns of its current schema.
-    async fn current_files(
-        &self,
-        c: &Candidate,
-        at: Option<&At>,
-    ) -> Result<(Vec<DataFile>, Option<Vec<iceberg::Column>>), String> {
+    /// data file of a plain folder), with the columns and partitions the log declares.
+    async fn current_files(&self, c: &Candidate, at: Option<&At>) -> Result<VersionFiles, String> {
         let store = self.root.store().as_ref();
         let (TableLog::Delta(log) | TableLog::Iceberg(log)) = &c.log else {
             if at.is_some() {
@@ -618,48 +608,75 @@ impl Lake {
                     "a folder of files has no versions (Delta and Iceberg tables do)".into(),
                 );
             }
-            return Ok((c.files.clone(), None));
+            return Ok(VersionFiles {
+                files: c.files.clone(),
+                columns: None,
+                partitions: None,
+            });
         };
         let table = log
             .first()
             .map(|m| table_folder(&m.location))
             .unwrap_or_default();
-        let (mut current, columns, kind) = match &c.log {
+        // Per current file: its deleted rows and, from a Delta log, partition values.
+        type Current =
+            BTreeMap<String, (Option<DeletedRows>, Option<Vec<(String, Option<String>)>>)>;
+        let (mut current, columns, partitions, kind): (Current, _, _, _) = match &c.log {
             TableLog::Iceberg(_) => {
-                let snapshot = iceberg::snapshot_at(store, &table, log, at).await?;
-                (snapshot.files, Some(snapshot.columns), "Iceberg snapshot")
+                let snapshot = iceberg::snapshot_at(self.root.store(), &table, log, at).await?;
+                let files = snapshot
+                    .files
+                    .into_iter()
+                    // Iceberg's partition values are columns of its files, whatever
+                    // the folders are called.
+                    .map(|(path, deleted)| (path, (deleted, Some(Vec::new()))))
+                    .collect();
+                (files, Some(snapshot.columns), None, "Iceberg snapshot")
             }
-            _ => (
-                delta::files_at(store, &table, log, at).await?,
-                None,
-                "Delta log",
-            ),
+            _ => {
+                let version = delta::files_at(store, &table, log, at).await?;
+                let schema = version.schema;
+                let files = version
+                    .files
+                    .into_iter()
+                    .map(|(path, file)| {
+                        let partitions = schema.as_ref().map(|s| {
+                            s.partitions
+                                .iter()
+                                .map(|(field, _)| field.name().clone())
+                                .zip(file.partition_values)
+                                .collect()
+                        });
+                        (path, (file.deleted, partitions))
+                    })
+                    .collect();
+                let partitions = schema
+                    .as_ref()
+                    .map(|s| s.partitions.iter().map(|(f, _)| Arc::clone(f)).collect());
+                (files, schema.map(|s| s.columns), partitions, "Delta log")
+            }
         };
         let files: Vec<DataFile> = c
             .files
             .iter()
             .filter_map(|f| {
-                let deleted = current.remove(
+                let (deleted, partitions) = current.remove(
                     &relative_parts(&f.meta.location, self.root.prefix())?[1..].join("/"),
                 )?;
-                Some(match c.log {
-                    // Iceberg's partition values are columns of its files, whatever the
-                    // folders are called.
-                    TableLog::Iceberg(_) => DataFile {
-                        meta: f.meta.clone(),
-                        partitions: Vec::new(),
-                        deleted,
-                    },
-                    _ => DataFile {
-                        deleted,
-                        ..f.clone()
-                    },
+                Some(DataFile {
+                    meta: f.meta.clone(),
+                    partitions: partitions.unwrap_or_else(|| f.partitions.clone()),
+                    deleted,
                 })
             })
             .collect();
         match current.into_keys().next() {
             Some(missing) => Err(format!("{missing} is in the {kind} but not in the folder")),
-            None => Ok((files, columns)),
+            None => Ok(VersionFiles {
+                files,
+                columns,
+                partitions,
+            }),
         }
     }
 
@@ -669,7 +686,11 @@ impl Lake {
         c: &Candidate,
         at: Option<&At>,
     ) -> Result<(LakeTable, Option<u64>, Vec<DataFile>), String> {
-        let (mut files, columns) = self.current_files(c, at).await?;
+        let VersionFiles {
+            mut files,
+            columns,
+            partitions,
+        } = self.current_files(c, at).await?;
         if files.is_empty() {
             return Err("no .parquet or .csv files".to_owned());
         }
@@ -699,7 +720,7 @@ impl Lake {
         {
             return Err("rows are marked deleted in a file that is not Parquet".into());
         }
-        let partitions = partition_columns(&files)?;
+        let partitions = partition_columns(&files, partitions)?;
         let metas: Vec<ObjectMeta> = files.iter().map(|f| f.meta.clone()).collect();
         let session = self.engine.session();
         let state = session.ctx.state();
@@ -713,11 +734,11 @@ impl Lake {
             Format::Parquet => with_extension_types(schema, &state, &store, &metas).await,
             Format::Csv => schema,
         };
-        let schema = match columns {
-            Some(columns) => only_columns(&schema, &columns)?,
-            None => schema,
+        let (schema, mapping) = match columns {
+            Some(columns) => column_mapping::table_schema(&schema, &columns)?,
+            None => (schema, None),
         };
-        for (field, _) in &partitions {
+        for field in &partitions {
             if schema.field_with_name(field.name()).is_ok() {
                 return Err(format!(
                     "partition column {} is also a column in the files",
@@ -733,21 +754,25 @@ impl Lake {
                     .partitions
                     .iter()
                     .zip(&partitions)
-                    .map(|((_, v), (_, integer))| partition_value(v, *integer))
-                    .collect();
+                    .map(|((_, v), column)| partition_value(v.as_deref(), column))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|e| format!("{}: {e}", self.relative(f)))?;
                 let file = PartitionedFile::new_from_meta(meta).with_partition_values(values);
-                match f.deleted.as_ref().and_then(|d| d.kept.clone()) {
+                Ok(match f.deleted.as_ref().and_then(|d| d.kept.clone()) {
                     Some(kept) => deleted_rows::with_kept_rows(file, kept),
                     None => file,
-                }
+                })
             })
-            .collect();
-        let cols = partitions.into_iter().map(|(f, _)| f).collect();
-        Ok((
-            LakeTable::new(self.root.url().clone(), schema, cols, partitioned, format),
-            rows,
-            files,
-        ))
+            .collect::<Result<Vec<_>, String>>()?;
+        let table = LakeTable::new(
+            self.root.url().clone(),
+            schema,
+            partitions,
+            partitioned,
+            format,
+        )
+        .with_column_mapping(mapping);
+        Ok((table, rows, files))
     }
 
     /// Table `name` at an earlier version (`None`: no such table), read from its log or

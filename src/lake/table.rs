@@ -28,8 +28,11 @@ use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::object_store::path::Path as StorePath;
 use datafusion::object_store::ObjectMeta;
+use datafusion::physical_expr_adapter::PhysicalExprAdapterFactory;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
+
+use super::column_mapping::ColumnMapping;
 
 /// One immutable version of a lake table.
 #[derive(Debug)]
@@ -42,6 +45,8 @@ pub struct LakeTable {
     partition_cols: Vec<FieldRef>,
     files: Vec<PartitionedFile>,
     format: Arc<dyn FileFormat>,
+    /// How files hold columns, when not under their served names.
+    column_mapping: Option<Arc<ColumnMapping>>,
 }
 
 impl LakeTable {
@@ -61,7 +66,15 @@ impl LakeTable {
             partition_cols,
             files,
             format,
+            column_mapping: None,
         }
+    }
+
+    /// Reads the files' columns through `mapping` (by field id or physical name).
+    #[must_use]
+    pub fn with_column_mapping(mut self, mapping: Option<Arc<ColumnMapping>>) -> Self {
+        self.column_mapping = mapping;
+        self
     }
 
     /// Splits the files, in path order, into `n` contiguous groups of about equal bytes.
@@ -174,6 +187,11 @@ impl TableProvider for LakeTable {
             .with_file_groups(Self::file_groups(files, state.config().target_partitions()))
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
+            .with_expr_adapter(
+                self.column_mapping
+                    .clone()
+                    .map(|m| m as Arc<dyn PhysicalExprAdapterFactory>),
+            )
             .build();
         self.format.create_physical_plan(state, config).await
     }

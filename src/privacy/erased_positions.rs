@@ -5,7 +5,8 @@
 //! column and filters nothing: it decodes the rows it keeps, as if the file had been
 //! purged. Positions are kept per file (path, size, modification time) and per set of
 //! erasures; a scan this cannot take (another format, an object store, an identifier in
-//! a partition column) keeps the row filter of `guarded_table`.
+//! a partition column, files read through a column mapping) keeps the row filter of
+//! `guarded_table`.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -69,6 +70,9 @@ impl ErasedPositions {
             .downcast_ref::<ParquetSource>()
             .is_none()
             || config.object_store_url != ObjectStoreUrl::local_filesystem()
+            // Files holding columns under other names than the table's (Iceberg field
+            // ids, Delta column mapping): only the scan's own mapping finds them.
+            || config.expr_adapter_factory.is_some()
         {
             return Ok(None);
         }

@@ -6,13 +6,16 @@
 //! rows marked by deletion vectors (written here as the protocol lays them out, since
 //! delta-rs does not write them; its reader, delta-kernel's, is the reference) are not
 //! served. Earlier versions are read by number and by time (`lake."accounts@1"`), with
-//! the same permissions and erasures as the current one.
+//! the same permissions and erasures as the current one. Under column mapping (name or
+//! id mode) columns are read by physical name or field id, so a rename keeps values.
 
 use std::path::Path;
 
 use datapunk::config::{PiiTableConfig, UserConfig};
 
-use crate::harness::{count_parquet, python_has, python_output, rows, sqlstate, TestServer};
+use crate::harness::{
+    count_parquet, python_has, python_output, rows, sqlstate, LakePlace, TestServer,
+};
 
 /// Runs a Python script with `TABLE` set to `table`; its standard output.
 fn python(table: &Path, script: &str) -> String {
@@ -77,32 +80,34 @@ write_deltalake(TABLE, pa.table({'id': [7], 'country': ['FR'], 'v': [7.5], 'extr
                 mode='append', schema_mode='merge')
 ",
     );
-    let server = serve(&table).await;
-    let lake_table = server.lake.join("accounts");
-    let c = server.client().await;
-    let expected = python(&lake_table, READ_BACK);
-    assert_eq!(served(&c).await, expected);
-    assert!(!expected.contains("2|PL"), "the deleted row: {expected}");
-    // The file the DELETE replaced is still in the folder; the log says it is not current.
-    let on_disk = count_parquet(&lake_table);
-    let status = rows(
-        &c,
-        "SELECT files, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
-    )
-    .await;
-    assert_eq!(status[0][1], "ok");
-    assert!(
-        status[0][0].parse::<usize>().unwrap() < on_disk,
-        "{status:?} of {on_disk} files"
-    );
+    for place in LakePlace::all() {
+        let mut server = serve(place, &table).await;
+        let lake_table = server.lake.join("accounts");
+        let c = server.client().await;
+        let expected = python(&lake_table, READ_BACK);
+        assert_eq!(served(&c).await, expected);
+        assert!(!expected.contains("2|PL"), "the deleted row: {expected}");
+        // The file the DELETE replaced is still in the folder; the log says it is not current.
+        let on_disk = count_parquet(&lake_table);
+        let status = rows(
+            &c,
+            "SELECT files, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+        )
+        .await;
+        assert_eq!(status[0][1], "ok");
+        assert!(
+            status[0][0].parse::<usize>().unwrap() < on_disk,
+            "{status:?} of {on_disk} files"
+        );
 
-    // A new commit (another DELETE) is a change like a new file.
-    python(&lake_table, "DeltaTable(TABLE).delete(\"country = 'DE'\")");
-    c.batch_execute("REFRESH LAKE").await.unwrap();
-    let expected = python(&lake_table, READ_BACK);
-    assert_eq!(served(&c).await, expected);
-    assert!(!expected.contains("|DE|"), "{expected}");
-    server.stop().await;
+        // A new commit (another DELETE) is a change like a new file.
+        python(&lake_table, "DeltaTable(TABLE).delete(\"country = 'DE'\")");
+        server.refresh_lake(&c).await;
+        let expected = python(&lake_table, READ_BACK);
+        assert_eq!(served(&c).await, expected);
+        assert!(!expected.contains("|DE|"), "{expected}");
+        server.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -131,40 +136,118 @@ for commit in glob.glob(os.path.join(TABLE, '_delta_log', '*.json')):
         os.remove(commit)
 ",
     );
-    let server = serve(&table).await;
-    let lake_table = server.lake.join("accounts");
-    let c = server.client().await;
-    let expected = python(&lake_table, READ_BACK);
-    assert_eq!(expected.lines().count(), 9, "{expected}");
-    assert!(!expected.contains("4|FR"), "{expected}");
-    assert_eq!(served_with(&c, "''").await, expected);
-    let status = rows(
-        &c,
-        "SELECT rows, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
-    )
-    .await;
-    assert_eq!(status[0], ["9", "ok"]);
+    for place in LakePlace::all() {
+        let mut server = serve(place, &table).await;
+        let lake_table = server.lake.join("accounts");
+        let c = server.client().await;
+        let expected = python(&lake_table, READ_BACK);
+        assert_eq!(expected.lines().count(), 9, "{expected}");
+        assert!(!expected.contains("4|FR"), "{expected}");
+        assert_eq!(served_with(&c, "''").await, expected);
+        let status = rows(
+            &c,
+            "SELECT rows, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+        )
+        .await;
+        assert_eq!(status[0], ["9", "ok"]);
 
-    // Without the checkpoint the log cannot be read: the last good version serves on
-    // and the table says why.
-    for file in std::fs::read_dir(lake_table.join("_delta_log"))
-        .unwrap()
-        .flatten()
-    {
-        if file.file_name().to_string_lossy().contains(".checkpoint.") {
-            std::fs::remove_file(file.path()).unwrap();
+        // Without the checkpoint the log cannot be read: the last good version serves on
+        // and the table says why.
+        for file in std::fs::read_dir(lake_table.join("_delta_log"))
+            .unwrap()
+            .flatten()
+        {
+            if file.file_name().to_string_lossy().contains(".checkpoint.") {
+                std::fs::remove_file(file.path()).unwrap();
+            }
+        }
+        server.refresh_lake(&c).await;
+        assert_stale_because(&c, "commit 0 is missing").await;
+        assert_eq!(served_with(&c, "''").await, expected);
+        server.stop().await;
+    }
+}
+
+/// Renames column `v` to `amount` as Spark's `ALTER TABLE RENAME COLUMN` commits it: a
+/// new `metaData` whose schema gives the column's physical name a new logical name.
+const RENAME_V: &str = "
+import json, os
+log = os.path.join(TABLE, '_delta_log')
+first = [json.loads(l) for l in open(os.path.join(log, '00000000000000000000.json'))]
+meta = next(a['metaData'] for a in first if 'metaData' in a)
+schema = json.loads(meta['schemaString'])
+for f in schema['fields']:
+    if f['name'] == 'v':
+        f['name'] = 'amount'
+meta['schemaString'] = json.dumps(schema)
+with open(os.path.join(log, f'{DeltaTable(TABLE).version() + 1:020}.json'), 'w') as out:
+    out.write(json.dumps({'metaData': meta}) + '\\n')
+";
+
+/// `id|country|amount` per row, by id, through delta-rs's query engine (delta-kernel's
+/// scans follow column mapping; its pyarrow reader returns NULL for mapped columns).
+const READ_BACK_MAPPED: &str = "
+from deltalake import QueryBuilder
+t = pa.table(QueryBuilder().register('t', DeltaTable(TABLE)).execute('SELECT * FROM t').read_all())
+for r in sorted(t.to_pylist(), key=lambda r: r['id']):
+    print('|'.join(str(v) for v in r.values()))
+";
+
+#[tokio::test]
+async fn columns_are_read_by_physical_name_or_id_under_column_mapping() {
+    if !python_has("deltalake") {
+        return;
+    }
+    for mode in ["name", "id"] {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("accounts");
+        // Files hold `col-<uuid>` columns under random two-letter folders; partition
+        // values are only in the log, keyed by physical name.
+        python(
+            &table,
+            &format!(
+                "
+write_deltalake(TABLE, pa.table({{'id': [1, 2, 3, 4], 'country': ['PL', 'PL', 'DE', 'FR'],
+                                 'v': [1.5, 2.5, 3.5, 4.5]}}), partition_by=['country'],
+                configuration={{'delta.columnMapping.mode': '{mode}',
+                                'delta.minReaderVersion': '2', 'delta.minWriterVersion': '5'}})
+write_deltalake(TABLE, pa.table({{'id': [5, 6], 'country': ['DE', 'PL'], 'v': [5.5, 6.5]}}),
+                mode='append')
+DeltaTable(TABLE).delete('id = 2')
+{RENAME_V}"
+            ),
+        );
+        for place in LakePlace::all() {
+            let server = serve(place, &table).await;
+            let lake_table = server.lake.join("accounts");
+            let c = server.client().await;
+            let expected = python(&lake_table, READ_BACK_MAPPED);
+            assert_eq!(expected.lines().count(), 5, "{mode}: {expected}");
+            assert!(expected.contains("6|PL|6.5"), "{mode}: {expected}");
+            let served: String = rows(
+                &c,
+                "SELECT id, country, amount FROM lake.accounts ORDER BY id",
+            )
+            .await
+            .into_iter()
+            .map(|r| format!("{}\n", r.join("|")))
+            .collect();
+            assert_eq!(served, expected, "{mode}");
+            // The partition column filters by the log's values; the version before the
+            // rename has `v`.
+            assert_eq!(
+                rows(
+                    &c,
+                    "SELECT count(*) FROM lake.accounts WHERE country = 'PL'"
+                )
+                .await,
+                [["2"]],
+                "{mode}"
+            );
+            assert_eq!(accounts_at(&c, "2").await.len(), 5, "{mode}");
+            server.stop().await;
         }
     }
-    c.batch_execute("REFRESH LAKE").await.unwrap();
-    let status = rows(
-        &c,
-        "SELECT state, error FROM datapunk.lake_tables WHERE table_name = 'accounts'",
-    )
-    .await;
-    assert_eq!(status[0][0], "stale", "{status:?}");
-    assert!(status[0][1].contains("commit 0 is missing"), "{status:?}");
-    assert_eq!(served_with(&c, "''").await, expected);
-    server.stop().await;
 }
 
 /// Marks rows of the table's files deleted with deletion vectors, in one commit, as
@@ -250,62 +333,58 @@ write_deltalake(TABLE, pa.table({'id': [8, 9], 'country': ['DE', 'FR'], 'v': [8.
 ",
     );
     let deleted = python(&table, MARK_DELETED);
-    let server = serve(&table).await;
-    let lake_table = server.lake.join("accounts");
-    let c = server.client().await;
-    // The reference reader applies the vectors: what it returns lacks the deleted ids.
-    let expected = python(&lake_table, READ_BACK_WITH_VECTORS);
-    let deleted: Vec<&str> = deleted.split_whitespace().collect();
-    assert!(deleted.len() >= 4, "{deleted:?}");
-    assert_eq!(expected.lines().count(), 9 - deleted.len(), "{expected}");
-    for id in &deleted {
-        assert!(!expected.lines().any(|l| l.starts_with(&format!("{id}|"))));
-    }
-    assert_eq!(served_with(&c, "''").await, expected);
-    let kept = (9 - deleted.len()).to_string();
-    assert_eq!(
-        rows(&c, "SELECT count(*) FROM lake.accounts").await[0][0],
-        kept
-    );
-    let status = rows(
-        &c,
-        "SELECT rows, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
-    )
-    .await;
-    assert_eq!(status[0], [kept.as_str(), "ok"]);
+    for place in LakePlace::all() {
+        let mut server = serve(place, &table).await;
+        let lake_table = server.lake.join("accounts");
+        let c = server.client().await;
+        // The reference reader applies the vectors: what it returns lacks the deleted ids.
+        let expected = python(&lake_table, READ_BACK_WITH_VECTORS);
+        let deleted: Vec<&str> = deleted.split_whitespace().collect();
+        assert!(deleted.len() >= 4, "{deleted:?}");
+        assert_eq!(expected.lines().count(), 9 - deleted.len(), "{expected}");
+        for id in &deleted {
+            assert!(!expected.lines().any(|l| l.starts_with(&format!("{id}|"))));
+        }
+        assert_eq!(served_with(&c, "''").await, expected);
+        let kept = (9 - deleted.len()).to_string();
+        assert_eq!(
+            rows(&c, "SELECT count(*) FROM lake.accounts").await[0][0],
+            kept
+        );
+        let status = rows(
+            &c,
+            "SELECT rows, state FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+        )
+        .await;
+        assert_eq!(status[0], [kept.as_str(), "ok"]);
 
-    // A vector file that fails its checksum: the last good version serves on.
-    let bin = std::fs::read_dir(lake_table.join("ab"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&bin).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&bin, bytes).unwrap();
-    // The commit that names it is new to the server (touching the log is a change).
-    let log = lake_table.join("_delta_log");
-    let mut commits: Vec<_> = std::fs::read_dir(&log)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    commits.sort();
-    let last = commits.last().unwrap().clone();
-    let text = std::fs::read_to_string(&last).unwrap();
-    std::fs::write(&last, format!("{text}{{\"commitInfo\":{{}}}}\n")).unwrap();
-    c.batch_execute("REFRESH LAKE").await.unwrap();
-    let status = rows(
-        &c,
-        "SELECT state, error FROM datapunk.lake_tables WHERE table_name = 'accounts'",
-    )
-    .await;
-    assert_eq!(status[0][0], "stale", "{status:?}");
-    assert!(status[0][1].contains("checksum"), "{status:?}");
-    assert_eq!(served_with(&c, "''").await, expected);
-    server.stop().await;
+        // A vector file that fails its checksum: the last good version serves on.
+        let bin = std::fs::read_dir(lake_table.join("ab"))
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path();
+        let mut bytes = std::fs::read(&bin).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&bin, bytes).unwrap();
+        // The commit that names it is new to the server (touching the log is a change).
+        let log = lake_table.join("_delta_log");
+        let mut commits: Vec<_> = std::fs::read_dir(&log)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        commits.sort();
+        let last = commits.last().unwrap().clone();
+        let text = std::fs::read_to_string(&last).unwrap();
+        std::fs::write(&last, format!("{text}{{\"commitInfo\":{{}}}}\n")).unwrap();
+        server.refresh_lake(&c).await;
+        assert_stale_because(&c, "checksum").await;
+        assert_eq!(served_with(&c, "''").await, expected);
+        server.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -448,16 +527,28 @@ for commit in glob.glob(os.path.join(TABLE, '_delta_log', '*.json')):
     server.stop().await;
 }
 
+/// `lake.accounts` keeps its last good version, with an error saying `why`.
+async fn assert_stale_because(c: &tokio_postgres::Client, why: &str) {
+    let status = rows(
+        c,
+        "SELECT state, error FROM datapunk.lake_tables WHERE table_name = 'accounts'",
+    )
+    .await;
+    assert_eq!(status[0][0], "stale", "{status:?}");
+    assert!(status[0][1].contains(why), "{status:?}");
+}
+
 /// `id, country, v` of `lake."accounts@<version>"`, by id.
 async fn accounts_at(c: &tokio_postgres::Client, version: &str) -> Vec<Vec<String>> {
     let sql = format!("SELECT id, country, v FROM lake.\"accounts@{version}\" ORDER BY id");
     rows(c, &sql).await
 }
 
-/// A server (lake not watched) whose lake holds a copy of `table` as `accounts`.
-async fn serve(table: &Path) -> TestServer {
+/// A server (lake not watched) whose lake holds a copy of `table` as `accounts`, served
+/// from `place`.
+async fn serve(place: LakePlace, table: &Path) -> TestServer {
     let table = table.to_path_buf();
-    TestServer::start(move |c, dir| {
+    TestServer::start_in(place, move |c, dir| {
         c.lake.watch = false;
         copy_dir(&table, &dir.join("lake/accounts"));
     })

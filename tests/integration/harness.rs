@@ -13,16 +13,55 @@ use tokio_util::sync::CancellationToken;
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The lake folder the test writes; served from a bucket it is mirrored to when the
+    /// server was started in [`LakePlace::Bucket`].
     pub lake: PathBuf,
     pub config: Config,
+    bucket: Option<Bucket>,
     _dir: tempfile::TempDir,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// Where a lake test's lake is served from: the folder the test writes, or a bucket in a
+/// local S3-compatible server (moto) that folder is uploaded to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LakePlace {
+    Folder,
+    Bucket,
+}
+
+impl LakePlace {
+    /// The folder, and a bucket when `moto_server` is installed (skipped loudly without
+    /// it, a failure under CI).
+    pub fn all() -> Vec<Self> {
+        let mut places = vec![Self::Folder];
+        if require_tool("moto_server") {
+            places.push(Self::Bucket);
+        }
+        places
+    }
+}
+
+/// The bucket a test's lake folder is mirrored to.
+struct Bucket {
+    s3: crate::s3_lake::S3Server,
+    /// When the folder was last mirrored.
+    synced: std::time::SystemTime,
+}
+
+/// The objects under the lake's prefix in the bucket.
+const LAKE_PREFIX: &str = "lake";
+
 impl TestServer {
     /// Starts a server over the tiny lake; `configure` may change the config.
     pub async fn start(configure: impl FnOnce(&mut Config, &Path)) -> Self {
+        Self::start_in(LakePlace::Folder, configure).await
+    }
+
+    /// Starts a server over the tiny lake as `configure` leaves it, served from `place`.
+    /// After changing files in [`Self::lake`], a test calls [`Self::lake_changed`].
+    pub async fn start_in(place: LakePlace, configure: impl FnOnce(&mut Config, &Path)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let lake = dir.path().join("lake");
         datapunk::testing::tiny_lake(&lake);
@@ -33,6 +72,15 @@ impl TestServer {
         config.lake.debounce_ms = 200;
         config.state.dir = dir.path().join("state").display().to_string();
         configure(&mut config, dir.path());
+        let mut bucket = None;
+        if place == LakePlace::Bucket {
+            let s3 = crate::s3_lake::S3Server::start().expect("moto_server");
+            let synced = std::time::SystemTime::now();
+            upload(&s3.store(), &lake, LAKE_PREFIX).await;
+            config.lake.root = format!("s3://{}/{LAKE_PREFIX}", crate::s3_lake::BUCKET);
+            config.lake.s3 = s3.config();
+            bucket = Some(Bucket { s3, synced });
+        }
         let app = App::build(config.clone()).await.expect("server builds");
         let addr = app.local_addr().expect("bound");
         let stop = CancellationToken::new();
@@ -41,10 +89,73 @@ impl TestServer {
             addr,
             lake,
             config,
+            bucket,
             _dir: dir,
             stop,
             task: Some(task),
         }
+    }
+
+    /// Mirrors the lake folder to the bucket the server reads (nothing for a server over
+    /// the folder): files new or changed since the last mirror are uploaded, objects
+    /// whose file is gone removed.
+    pub async fn lake_changed(&mut self) {
+        use futures::TryStreamExt;
+        use object_store::ObjectStoreExt;
+        let Some(bucket) = &mut self.bucket else {
+            return;
+        };
+        let store = bucket.s3.store();
+        let prefix = object_store::path::Path::from(LAKE_PREFIX);
+        let listed: Vec<object_store::ObjectMeta> =
+            store.list(Some(&prefix)).try_collect().await.unwrap();
+        let mut in_bucket = std::collections::HashMap::new();
+        for object in listed {
+            let relative: Vec<String> = object
+                .location
+                .prefix_match(&prefix)
+                .unwrap()
+                .map(|p| p.as_ref().to_owned())
+                .collect();
+            let file = relative
+                .iter()
+                .fold(self.lake.clone(), |p, part| p.join(part));
+            if file.exists() {
+                in_bucket.insert(file, object.size);
+            } else {
+                store.delete(&object.location).await.unwrap();
+            }
+        }
+        let now = std::time::SystemTime::now();
+        let mut pending = vec![self.lake.clone()];
+        while let Some(folder) = pending.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+                let path = entry.path();
+                let meta = entry.metadata().unwrap();
+                if meta.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let changed = meta.modified().unwrap() >= bucket.synced
+                    || in_bucket.get(&path) != Some(&meta.len());
+                if changed {
+                    let relative = path.strip_prefix(&self.lake).unwrap().display().to_string();
+                    put(
+                        &store,
+                        &format!("{LAKE_PREFIX}/{relative}"),
+                        std::fs::read(&path).unwrap(),
+                    )
+                    .await;
+                }
+            }
+        }
+        bucket.synced = now;
+    }
+
+    /// [`Self::lake_changed`], then `REFRESH LAKE` through `client`.
+    pub async fn refresh_lake(&mut self, client: &tokio_postgres::Client) {
+        self.lake_changed().await;
+        client.batch_execute("REFRESH LAKE").await.unwrap();
     }
 
     /// A server whose lake also gets the repo's warehouse scripts.

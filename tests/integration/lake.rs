@@ -1,13 +1,19 @@
 //! The lake: tables from folders and root files, hive partitions, ignored files, corrupt
-//! files, and watching for changes.
+//! files (in a folder and in a bucket), and watching for changes.
 
 use std::time::Duration;
 
-use crate::harness::{copy_part, eventually, scalar, sqlstate, TestServer};
+use crate::harness::{copy_part, eventually, scalar, sqlstate, LakePlace, TestServer};
 
 #[tokio::test]
 async fn folders_files_and_partitions_become_tables() {
-    let server = TestServer::start(|c, dir| {
+    for place in LakePlace::all() {
+        folders_files_and_partitions_become_tables_in(place).await;
+    }
+}
+
+async fn folders_files_and_partitions_become_tables_in(place: LakePlace) {
+    let server = TestServer::start_in(place, |c, dir| {
         let lake = dir.join("lake");
         // Hive partitions: lake/products_by_year/year=2023/..., year=2024/...
         let products = lake.join("products");
@@ -105,7 +111,13 @@ async fn folders_files_and_partitions_become_tables() {
 
 #[tokio::test]
 async fn a_corrupt_file_never_stops_the_server() {
-    let server = TestServer::start(|c, dir| {
+    for place in LakePlace::all() {
+        a_corrupt_file_never_stops_the_server_in(place).await;
+    }
+}
+
+async fn a_corrupt_file_never_stops_the_server_in(place: LakePlace) {
+    let mut server = TestServer::start_in(place, |c, dir| {
         let broken = dir.join("lake/broken");
         std::fs::create_dir_all(&broken).unwrap();
         std::fs::write(broken.join("part-0.parquet"), b"PAR1 this is not parquet").unwrap();
@@ -133,6 +145,11 @@ async fn a_corrupt_file_never_stops_the_server() {
     // A good table that gets a corrupt file keeps serving its last good version.
     let before = scalar(&c, "SELECT count(*) FROM lake.orders").await;
     std::fs::write(server.lake.join("orders/part-zz.parquet"), b"garbage").unwrap();
+    server.lake_changed().await;
+    if place == LakePlace::Bucket {
+        // A bucket is polled, not watched.
+        c.batch_execute("REFRESH LAKE").await.unwrap();
+    }
     eventually(Duration::from_secs(20), || async {
         let s = scalar(
             &c,

@@ -2,12 +2,13 @@
 //! type OID (and `numeric(p,s)`, `uuid`, `json` in the catalog), the text form and the
 //! binary form, byte for byte. The lake file (`tests/fixtures/lake_types/things.parquet`,
 //! written by pyarrow: `make.py`) holds the values of `postgres.sql` there, whose
-//! PostgreSQL 15.18 texts and `*_send` bytes are the expectations below.
+//! PostgreSQL 15.18 texts and `*_send` bytes are the expectations below, served from a
+//! folder and from a bucket.
 
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::harness::{sqlstate, TestServer};
+use crate::harness::{sqlstate, LakePlace, TestServer};
 
 /// A result value's bytes as sent, whatever its type.
 struct Raw(Vec<u8>);
@@ -52,7 +53,12 @@ fn unhex(text: &str) -> Vec<u8> {
 
 /// A server whose lake holds `things` (the fixture); psycopg drives it too (python.rs).
 pub async fn server() -> TestServer {
-    TestServer::start(|_, dir| {
+    server_in(LakePlace::Folder).await
+}
+
+/// The same, served from `place`.
+async fn server_in(place: LakePlace) -> TestServer {
+    TestServer::start_in(place, |_, dir| {
         let table = dir.join("lake/things");
         std::fs::create_dir_all(&table).unwrap();
         let fixture = concat!(
@@ -151,7 +157,13 @@ fn columns() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lake_columns_have_postgres_types_in_results_and_catalog() {
-    let server = server().await;
+    for place in LakePlace::all() {
+        lake_columns_have_postgres_types_in_results_and_catalog_in(place).await;
+    }
+}
+
+async fn lake_columns_have_postgres_types_in_results_and_catalog_in(place: LakePlace) {
+    let server = server_in(place).await;
     let client = server.client().await;
     let sql = format!("SELECT {} FROM lake.things", columns());
     let statement = client.prepare(&sql).await.unwrap();
@@ -179,7 +191,13 @@ async fn lake_columns_have_postgres_types_in_results_and_catalog() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lake_values_read_as_postgres_15_text_and_binary() {
-    let server = server().await;
+    for place in LakePlace::all() {
+        lake_values_read_as_postgres_15_text_and_binary_in(place).await;
+    }
+}
+
+async fn lake_values_read_as_postgres_15_text_and_binary_in(place: LakePlace) {
+    let server = server_in(place).await;
     let client = server.client().await;
     let sql = format!("SELECT {} FROM lake.things", columns());
 

@@ -16,13 +16,16 @@ use parquet::arrow::ProjectionMask;
 use super::{commit_version, version_of, LOG_FOLDER};
 use crate::lake::store::read_object;
 
-/// The columns of a checkpoint this reader needs: the files and their deletion vectors,
-/// the protocol and the table configuration (statistics, transaction ids, tombstones
-/// and the schema are not read).
+/// The columns of a checkpoint this reader needs: the files with their partition values
+/// and deletion vectors, the protocol, the schema and the table configuration
+/// (statistics, transaction ids and tombstones are not read).
 const STATE_COLUMNS: &[&[&str]] = &[
     &["add", "path"],
+    &["add", "partitionValues"],
     &["add", "deletionVector"],
     &["protocol"],
+    &["metaData", "schemaString"],
+    &["metaData", "partitionColumns"],
     &["metaData", "configuration"],
 ];
 

@@ -4,12 +4,14 @@
 //! its deletion vector marks deleted. The log is replayed from its newest checkpoint
 //! that every later commit follows ([`checkpoint`]), else from commit 0: adds minus
 //! removes, a file being its path and deletion vector as the protocol reconciles them.
+//! Columns and partition values are the log's ([`schema`]), column mapping included.
 //! What this reader does not understand is refused with a message rather than read
-//! wrong: column mapping, V2 checkpoints and other reader features, deletion vectors
-//! stored by absolute path.
+//! wrong: V2 checkpoints and other reader features, deletion vectors stored by absolute
+//! path.
 
 pub mod checkpoint;
 mod deletion_vector;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use super::store::read_object;
 use super::time_travel::At;
 
 pub use deletion_vector::DeletionVector;
+use schema::TableSchema;
 
 /// The folder of a table's log.
 pub const LOG_FOLDER: &str = "_delta_log";
@@ -33,6 +36,7 @@ const SUPPORTED_FEATURES: &[&str] = &[
     "vacuumProtocolCheck",
     "appendOnly",
     "deletionVectors",
+    "columnMapping",
 ];
 
 /// The version of a commit file (`00000000000000000012.json`).
@@ -52,14 +56,31 @@ pub fn is_log_file(file_name: &str) -> bool {
     commit_version(file_name).is_some() || checkpoint::Part::of(file_name).is_some()
 }
 
-/// The current data files, as paths relative to the table folder (decoded), each with
-/// its deletion vector if it has one.
-type CurrentFiles = BTreeMap<String, Option<DeletionVector>>;
+/// A version of a table as its log has it.
+#[derive(Debug)]
+pub struct Version<F> {
+    /// The current data files, as paths relative to the table folder (decoded).
+    pub files: BTreeMap<String, F>,
+    /// Its columns (`None`: the log has no metadata).
+    pub schema: Option<TableSchema>,
+}
 
-/// The data files current at the last commit (or at version `at`), as paths relative
-/// to the table folder (decoded), each with the rows its deletion vector marks deleted.
-/// `table` is the table folder, `log` the listing of `_delta_log/` files
-/// [`is_log_file`] accepts, in any order.
+/// A current data file.
+#[derive(Debug)]
+pub struct File<D> {
+    /// Its deletion vector, or the rows it marks deleted.
+    pub deleted: Option<D>,
+    /// In the order of [`TableSchema::partitions`].
+    pub partition_values: Vec<Option<String>>,
+}
+
+/// The current data files by their deletion vectors.
+type CurrentFiles = Version<File<DeletionVector>>;
+
+/// The data files current at the last commit (or at version `at`), each with the rows
+/// its deletion vector marks deleted, and the columns of that version. `table` is the
+/// table folder, `log` the listing of `_delta_log/` files [`is_log_file`] accepts, in
+/// any order.
 ///
 /// # Errors
 /// A commit, checkpoint or deletion vector cannot be read or parsed, a commit is
@@ -70,7 +91,7 @@ pub async fn files_at(
     table: &StorePath,
     log: &[ObjectMeta],
     at: Option<&At>,
-) -> Result<BTreeMap<String, Option<DeletedRows>>, String> {
+) -> Result<Version<File<DeletedRows>>, String> {
     let until;
     let log = match at {
         Some(at) => {
@@ -79,9 +100,10 @@ pub async fn files_at(
         }
         None => log,
     };
+    let current = replay(store, log).await?;
     let mut files = BTreeMap::new();
-    for (path, vector) in replay(store, log).await? {
-        let deleted = match vector {
+    for (path, file) in current.files {
+        let deleted = match file.deleted {
             Some(v) => Some(DeletedRows {
                 id: v.id(),
                 rows: Arc::new(
@@ -93,9 +115,19 @@ pub async fn files_at(
             }),
             None => None,
         };
-        files.insert(path, deleted);
+        let partition_values = file.partition_values;
+        files.insert(
+            path,
+            File {
+                deleted,
+                partition_values,
+            },
+        );
     }
-    Ok(files)
+    Ok(Version {
+        files,
+        schema: current.schema,
+    })
 }
 
 /// The log up to the version `at` names: a version number, or the last commit written
@@ -170,9 +202,10 @@ enum From {
 
 /// The files live so far in a replay, by (path, deletion vector id): a DELETE that
 /// marks rows of a file removes it with its old vector and adds it with a new one.
+/// Each with its vector and its partition values as the log keys them.
 #[derive(Debug, Default)]
 struct Live {
-    files: BTreeMap<(String, Option<String>), Option<DeletionVector>>,
+    files: BTreeMap<(String, Option<String>), (Option<DeletionVector>, serde_json::Value)>,
     /// The newest protocol and metadata: what the table is now (an older commit may
     /// have needed a feature the table has since dropped).
     protocol: Option<serde_json::Value>,
@@ -185,7 +218,8 @@ impl Live {
         if let Some(add) = action.get("add") {
             let vector = DeletionVector::of(add)?;
             let key = (path_of(add)?, vector.as_ref().map(DeletionVector::id));
-            self.files.insert(key, vector);
+            let partition_values = add.get("partitionValues").cloned().unwrap_or_default();
+            self.files.insert(key, (vector, partition_values));
         } else if let Some(remove) = action.get("remove") {
             if from == From::Commit {
                 let vector = DeletionVector::of(remove)?;
@@ -205,24 +239,29 @@ impl Live {
         if let Some(protocol) = &self.protocol {
             check_protocol(protocol)?;
         }
-        let mapping = self
-            .metadata
-            .as_ref()
-            .and_then(|m| m.pointer("/configuration/delta.columnMapping.mode"))
-            .and_then(serde_json::Value::as_str);
-        if mapping.is_some_and(|m| m != "none") {
-            return Err("column mapping is not supported yet".into());
-        }
-        let mut files = CurrentFiles::new();
-        for ((path, _), vector) in self.files {
+        let schema = self.metadata.as_ref().map(TableSchema::of).transpose()?;
+        let mut files = BTreeMap::new();
+        for ((path, _), (deleted, partition_values)) in self.files {
             if files.contains_key(&path) {
                 return Err(format!(
                     "{path} is current twice in the log (with two deletion vectors)"
                 ));
             }
-            files.insert(path, vector);
+            let partition_values = match &schema {
+                Some(schema) => schema
+                    .partition_values(&partition_values)
+                    .map_err(|e| format!("{path}: {e}"))?,
+                None => Vec::new(),
+            };
+            files.insert(
+                path,
+                File {
+                    deleted,
+                    partition_values,
+                },
+            );
         }
-        Ok(files)
+        Ok(Version { files, schema })
     }
 }
 
@@ -254,13 +293,11 @@ fn check_protocol(protocol: &serde_json::Value) -> Result<(), String> {
         .into_iter()
         .filter(|f| !SUPPORTED_FEATURES.contains(f))
         .collect();
-    if version == 2 || !unsupported.is_empty() {
-        let what = if unsupported.is_empty() {
-            "column mapping".to_owned()
-        } else {
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "reader features not supported yet: {}",
             unsupported.join(", ")
-        };
-        return Err(format!("reader features not supported yet: {what}"));
+        ));
     }
     if version > 3 {
         return Err(format!("reader version {version} is not supported"));
@@ -309,13 +346,13 @@ mod tests {
             From::Commit,
         )
         .unwrap();
-        let files = live.into_files().unwrap();
+        let files = live.into_files().unwrap().files;
         assert_eq!(files.keys().collect::<Vec<_>>(), ["a=1/x y.parquet"]);
         for refused in [
             r#"{"add":{"path":"c.parquet","deletionVector":{"storageType":"u"}}}"#,
             r#"{"protocol":{"minReaderVersion":3,"readerFeatures":["v2Checkpoint"]}}"#,
-            r#"{"protocol":{"minReaderVersion":2}}"#,
-            r#"{"metaData":{"configuration":{"delta.columnMapping.mode":"name"}}}"#,
+            r#"{"protocol":{"minReaderVersion":4}}"#,
+            r#"{"metaData":{"configuration":{"delta.columnMapping.mode":"other"}}}"#,
             r#"{"add":{"path":"s3://elsewhere/c.parquet"}}"#,
         ] {
             let mut live = Live::default();
@@ -350,9 +387,12 @@ mod tests {
             apply_all(&mut live, &[&add_1], From::Commit).unwrap();
             let lines: Vec<&str> = second_commit.iter().map(|l| l.as_str()).collect();
             apply_all(&mut live, &lines, From::Commit).unwrap();
-            let files = live.into_files().unwrap();
+            let files = live.into_files().unwrap().files;
             assert_eq!(files.len(), 1);
-            assert_eq!(files["c.parquet"].as_ref().unwrap().cardinality(), 3);
+            assert_eq!(
+                files["c.parquet"].deleted.as_ref().unwrap().cardinality(),
+                3
+            );
         }
         // A checkpoint's removes are tombstones: its adds are the table.
         let mut live = Live::default();
@@ -360,7 +400,7 @@ mod tests {
         let remove_2 =
             format!(r#"{{"remove":{{"path":"c.parquet","deletionVector":{VECTOR_2}}}}}"#);
         apply_all(&mut live, &[&remove_2], From::Checkpoint).unwrap();
-        assert_eq!(live.into_files().unwrap().len(), 1);
+        assert_eq!(live.into_files().unwrap().files.len(), 1);
         // Two live vectors for one file is a broken log.
         let mut live = Live::default();
         apply_all(&mut live, &[&add_1, &add_2], From::Commit).unwrap();

@@ -7,28 +7,28 @@
 //! catalog commit writes). Its current snapshot's manifest list and manifests (Avro) are
 //! read; the live entries of the data manifests are the table's files. The columns
 //! served are the current schema's. An earlier snapshot (time travel) is chosen by id or
-//! by the snapshot log's time and read with its own schema. Rows position delete files (merge-on-read deletes)
-//! name are skipped by the Parquet reader. What this reader does not understand is
-//! refused with a message rather than read wrong: equality delete files, deletion
-//! vectors (Puffin), renamed columns, data files that are not Parquet or lie outside the
+//! by the snapshot log's time and read with its own schema. Columns are read by field
+//! id ([`super::column_mapping`]), so a renamed column keeps its values. Rows position
+//! and equality delete files delete ([`deletes`]) are skipped by the Parquet reader.
+//! What this reader does not understand is refused with a message rather than read
+//! wrong: deletion vectors (Puffin), data files that are not Parquet or lie outside the
 //! table folder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use apache_avro::types::Value;
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
-use roaring::RoaringTreemap;
 
+mod deletes;
+
+use super::column_mapping::Column;
 use super::deleted_rows::DeletedRows;
 use super::store::read_object;
 use super::time_travel::At;
+use deletes::Deletes;
 
 /// The folder of a table's metadata.
 pub const METADATA_FOLDER: &str = "metadata";
@@ -63,15 +63,6 @@ pub struct Snapshot {
     pub columns: Vec<Column>,
 }
 
-/// A column of a snapshot's schema.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Column {
-    pub name: String,
-    /// Its type, for a column no data file holds yet (added since they were written);
-    /// `None` for nested types.
-    pub data_type: Option<DataType>,
-}
-
 /// The data files and columns of the table's current snapshot, or of the one `at`
 /// names (by id, or current at a time). `table` is the table folder in the store,
 /// `versions` the listed files of its `metadata/` folder that [`is_version_file`]
@@ -81,14 +72,14 @@ pub struct Column {
 /// A metadata, manifest list or manifest file cannot be read or parsed, the table has
 /// no snapshot, or it uses a feature this reader does not support.
 pub async fn snapshot_at(
-    store: &dyn ObjectStore,
+    store: &Arc<dyn ObjectStore>,
     table: &StorePath,
     versions: &[ObjectMeta],
     at: Option<&At>,
 ) -> Result<Snapshot, String> {
-    let current = current_metadata(store, versions).await?;
+    let current = current_metadata(store.as_ref(), versions).await?;
     let name = current.location.filename().unwrap_or_default().to_owned();
-    let text = read_object(store, &current.location).await?;
+    let text = read_object(store.as_ref(), &current.location).await?;
     let metadata: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| format!("{METADATA_FOLDER}/{name}: {e}"))?;
     let within = Within::table(&metadata, table)?;
@@ -108,13 +99,16 @@ pub async fn snapshot_at(
         .get("manifest-list")
         .and_then(serde_json::Value::as_str)
         .ok_or("snapshots without a manifest list (format v1 `manifests`) are not supported")?;
-    let mut files = BTreeMap::new();
-    let mut position_deletes = Vec::new();
-    for manifest in avro_records(store, &within.path(list)?).await? {
+    let mut data = Vec::new();
+    let mut deletes = Deletes::default();
+    for manifest in avro_records(store.as_ref(), &within.path(list)?).await? {
         let path = string(&manifest, "manifest_path")?;
-        // Format v1 lists data manifests only; v2 says which kind each is.
-        let deletes = int(&manifest, "content").unwrap_or(0) == 1;
-        for entry in avro_records(store, &within.path(path)?).await? {
+        // Format v1 lists data manifests only; v2 says which kind each is, and numbers
+        // the changes: an entry added by this manifest's snapshot inherits its number.
+        let delete_manifest = int(&manifest, "content").unwrap_or(0) == 1;
+        let manifest_sequence = optional_int(&manifest, "sequence_number")?.unwrap_or(0);
+        let spec_id = optional_int(&manifest, "partition_spec_id")?.unwrap_or(0);
+        for entry in avro_records(store.as_ref(), &within.path(path)?).await? {
             // 0 existing, 1 added, 2 deleted in this snapshot.
             if int(&entry, "status")? == 2 {
                 continue;
@@ -122,30 +116,41 @@ pub async fn snapshot_at(
             let file = field(&entry, "data_file")?;
             let path = string(file, "file_path")?;
             let format = string(file, "file_format")?;
-            match (deletes, int(file, "content").unwrap_or(0)) {
-                (false, 0) if format.eq_ignore_ascii_case("parquet") => {
-                    files.insert(within.relative(path)?, None);
-                }
+            let listed = deletes::Entry {
+                path: path.to_owned(),
+                sequence: optional_int(&entry, "sequence_number")?.unwrap_or(manifest_sequence),
+                spec_id,
+                partition: field(file, "partition")?.clone(),
+                size: u64::try_from(int(file, "file_size_in_bytes")?).unwrap_or(0),
+            };
+            let parquet = format.eq_ignore_ascii_case("parquet");
+            match (delete_manifest, int(file, "content").unwrap_or(0)) {
+                (false, 0) if parquet => data.push(listed),
                 (false, 0) => {
                     return Err(format!("{path}: {format} data files are not supported"));
                 }
-                (true, 1) if format.eq_ignore_ascii_case("parquet") => {
-                    position_deletes.push(path.to_owned());
-                }
+                (true, 1) if parquet => deletes.positions.push(listed),
                 (true, 1) => {
                     return Err(format!(
                         "{path}: position deletes in {format} files (deletion vectors) are \
                          not supported yet"
                     ));
                 }
-                (_, 2) => return Err("equality delete files are not supported yet".into()),
+                (true, 2) if parquet => {
+                    let ids = equality_ids(file).map_err(|e| format!("{path}: {e}"))?;
+                    deletes.equalities.push((listed, ids));
+                }
                 (_, content) => {
-                    return Err(format!("{path}: a manifest entry of content {content}"));
+                    return Err(format!(
+                        "{path}: a {format} manifest entry of content {content}"
+                    ));
                 }
             }
         }
     }
-    apply_position_deletes(store, &within, &position_deletes, &mut files).await?;
+    let files = deletes
+        .rows_deleted(store, &within, &columns, &data)
+        .await?;
     Ok(Snapshot { files, columns })
 }
 
@@ -252,9 +257,9 @@ fn ancestors(metadata: &serde_json::Value) -> Vec<(i64, i64)> {
     chain
 }
 
-/// The top-level columns of schema `schema_id` (`None`: the current schema); an error
-/// when one of them has another name in another schema (files would hold it under
-/// that name).
+/// The top-level columns of schema `schema_id` (`None`: the current schema), read by
+/// field id: each with the names it had in the other schemas, the newest first, for
+/// files written before a rename.
 fn columns(metadata: &serde_json::Value, schema_id: Option<i64>) -> Result<Vec<Column>, String> {
     let schemas: Vec<&serde_json::Value> = match metadata
         .get("schemas")
@@ -263,19 +268,19 @@ fn columns(metadata: &serde_json::Value, schema_id: Option<i64>) -> Result<Vec<C
         Some(all) => all.iter().collect(),
         None => metadata.get("schema").into_iter().collect(),
     };
-    let current_id = schema_id.or_else(|| {
+    let chosen_id = schema_id.or_else(|| {
         metadata
             .get("current-schema-id")
             .and_then(serde_json::Value::as_i64)
     });
-    let current = schemas
+    let chosen = schemas
         .iter()
         .find(|s| {
-            current_id.is_none()
-                || s.get("schema-id").and_then(serde_json::Value::as_i64) == current_id
+            chosen_id.is_none()
+                || s.get("schema-id").and_then(serde_json::Value::as_i64) == chosen_id
         })
         .ok_or("the schema is not in the metadata")?;
-    let fields = |schema: &serde_json::Value| -> Vec<(i64, String)> {
+    let fields = |schema: &serde_json::Value| -> Vec<(i32, String, Option<DataType>)> {
         schema
             .get("fields")
             .and_then(serde_json::Value::as_array)
@@ -283,36 +288,34 @@ fn columns(metadata: &serde_json::Value, schema_id: Option<i64>) -> Result<Vec<C
                 fields
                     .iter()
                     .filter_map(|f| {
-                        Some((f.get("id")?.as_i64()?, f.get("name")?.as_str()?.to_owned()))
+                        Some((
+                            i32::try_from(f.get("id")?.as_i64()?).ok()?,
+                            f.get("name")?.as_str()?.to_owned(),
+                            f.get("type").and_then(primitive_type),
+                        ))
                     })
                     .collect()
             })
             .unwrap_or_default()
     };
-    let now: HashMap<i64, String> = fields(current).into_iter().collect();
-    for schema in &schemas {
-        for (id, name) in fields(schema) {
-            if let Some(current_name) = now.get(&id).filter(|n| **n != name) {
-                return Err(format!(
-                    "column {name} was renamed to {current_name}: renamed columns are not supported yet"
-                ));
-            }
-        }
-    }
-    let types = current
-        .get("fields")
-        .and_then(serde_json::Value::as_array)
-        .map(|fields| {
-            fields
-                .iter()
-                .map(|f| f.get("type").and_then(primitive_type))
-                .collect()
-        })
-        .unwrap_or_else(Vec::new);
-    Ok(fields(current)
+    Ok(fields(chosen)
         .into_iter()
-        .zip(types.into_iter().chain(std::iter::repeat(None)))
-        .map(|((_, name), data_type)| Column { name, data_type })
+        .map(|(id, name, data_type)| {
+            let mut file_names = vec![name.clone()];
+            for schema in schemas.iter().rev() {
+                for (other_id, other_name, _) in fields(schema) {
+                    if other_id == id && !file_names.contains(&other_name) {
+                        file_names.push(other_name);
+                    }
+                }
+            }
+            Column {
+                name,
+                data_type,
+                field_id: Some(id),
+                file_names,
+            }
+        })
         .collect())
 }
 
@@ -397,84 +400,6 @@ fn without_scheme(uri: &str) -> &str {
     rest.trim_start_matches('/')
 }
 
-/// Marks the rows `deletes` (position delete files: data file path and row position)
-/// name in the snapshot's data files. A delete naming a file the snapshot no longer has
-/// changes nothing (a compaction dropped the file and its deleted rows).
-async fn apply_position_deletes(
-    store: &dyn ObjectStore,
-    within: &Within<'_>,
-    deletes: &[String],
-    files: &mut BTreeMap<String, Option<DeletedRows>>,
-) -> Result<(), String> {
-    let mut marked: BTreeMap<String, (RoaringTreemap, Vec<String>)> = BTreeMap::new();
-    for delete in deletes {
-        let name = within.relative(delete)?;
-        let bytes = read_object(store, &within.path(delete)?).await?;
-        let per_file = tokio::task::spawn_blocking(move || deleted_positions(bytes))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{name}: {e}"))?;
-        for (data_file, positions) in per_file {
-            let (rows, from) = marked.entry(within.relative(&data_file)?).or_default();
-            *rows |= positions;
-            from.push(name.clone());
-        }
-    }
-    for (data_file, (rows, from)) in marked {
-        if let Some(deleted) = files.get_mut(&data_file) {
-            *deleted = Some(DeletedRows {
-                id: format!("position deletes {}", from.join(",")),
-                rows: Arc::new(rows),
-                kept: None,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The rows a position delete file names, per data file (as written: absolute paths).
-fn deleted_positions(bytes: bytes::Bytes) -> Result<Vec<(String, RoaringTreemap)>, String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
-    let fields = builder.schema().fields().clone();
-    let index = |name: &str| {
-        fields
-            .iter()
-            .position(|f| f.name() == name)
-            .ok_or_else(|| format!("not a position delete file: no {name} column"))
-    };
-    let (path_at, pos_at) = (index("file_path")?, index("pos")?);
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [path_at, pos_at]);
-    let reader = builder
-        .with_projection(mask)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut per_file: Vec<(String, RoaringTreemap)> = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let (path_in, pos_in) = if path_at < pos_at { (0, 1) } else { (1, 0) };
-        let paths = cast(batch.column(path_in), &DataType::Utf8).map_err(|e| e.to_string())?;
-        let positions = cast(batch.column(pos_in), &DataType::Int64).map_err(|e| e.to_string())?;
-        let paths = paths.as_string::<i32>();
-        let positions = positions.as_primitive::<Int64Type>();
-        for row in 0..batch.num_rows() {
-            if paths.is_null(row) || positions.is_null(row) {
-                return Err("a position delete without a file or position".into());
-            }
-            let position = u64::try_from(positions.value(row))
-                .map_err(|_| "a negative position".to_owned())?;
-            let path = paths.value(row);
-            // Deletes are sorted by file, then position.
-            match per_file.last_mut() {
-                Some((last, rows)) if last == path => {
-                    rows.insert(position);
-                }
-                _ => per_file.push((path.to_owned(), std::iter::once(position).collect())),
-            }
-        }
-    }
-    Ok(per_file)
-}
-
 /// The records of an Avro object container file.
 async fn avro_records(store: &dyn ObjectStore, path: &StorePath) -> Result<Vec<Value>, String> {
     let name = path.filename().unwrap_or_default().to_owned();
@@ -506,6 +431,33 @@ fn string<'v>(record: &'v Value, name: &str) -> Result<&'v str, String> {
         Value::String(s) => Ok(s),
         other => Err(format!("{name} is {other:?}, not a string")),
     }
+}
+
+/// An optional integer field (`None` when absent or null).
+fn optional_int(record: &Value, name: &str) -> Result<Option<i64>, String> {
+    match field(record, name) {
+        Err(_) | Ok(Value::Null) => Ok(None),
+        Ok(_) => int(record, name).map(Some),
+    }
+}
+
+/// The field ids an equality delete file compares.
+fn equality_ids(file: &Value) -> Result<Vec<i32>, String> {
+    let ids = match field(file, "equality_ids")? {
+        Value::Array(ids) => ids
+            .iter()
+            .map(|id| match id {
+                Value::Int(id) => Ok(*id),
+                Value::Long(id) => i32::try_from(*id).map_err(|e| format!("equality id {id}: {e}")),
+                other => Err(format!("equality id {other:?}")),
+            })
+            .collect::<Result<Vec<i32>, String>>()?,
+        _ => Vec::new(),
+    };
+    if ids.is_empty() {
+        return Err("an equality delete file without equality ids".into());
+    }
+    Ok(ids)
 }
 
 fn int(record: &Value, name: &str) -> Result<i64, String> {
@@ -588,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn renamed_columns_are_refused_added_and_dropped_ones_followed() {
+    fn columns_are_read_by_id_under_the_names_they_had() {
         let schema = |id: i64, fields: serde_json::Value| serde_json::json!({"schema-id": id, "fields": fields});
         let evolved = serde_json::json!({
             "current-schema-id": 1,
@@ -610,7 +562,13 @@ mod tests {
                 schema(1, serde_json::json!([{"id": 1, "name": "z"}])),
             ]
         });
-        assert!(columns(&renamed, None).unwrap_err().contains("renamed"));
+        let z = &columns(&renamed, None).unwrap()[0];
+        assert_eq!(
+            (z.field_id, z.file_names.clone()),
+            (Some(1), vec!["z".into(), "a".into()])
+        );
+        // An earlier snapshot's schema is read under its own names.
+        assert_eq!(columns(&renamed, Some(0)).unwrap()[0].name, "a");
     }
 }
 
