@@ -2,9 +2,15 @@
 //! (1e7 order lines unless `DATAPUNK_BENCH_LINES` says otherwise) is uploaded to a local
 //! S3-compatible server (moto, started here on loopback), and the three anchor queries
 //! run on a server over the folder and on a server over the bucket, in one run: medians
-//! of `DATAPUNK_BENCH_RUNS` (3), the rows compared, the overhead ratio printed. moto is a
-//! Python server that holds objects in memory: the ratio is an upper bound of what a
-//! real S3 endpoint on a fast network costs. See README.md.
+//! of `DATAPUNK_BENCH_RUNS` (3), the rows compared, the overhead ratio printed. DuckDB
+//! runs the same queries on the same objects (its httpfs extension) and on the folder
+//! in the same run. moto is a Python server that holds objects in memory: the ratio is
+//! an upper bound of what a real S3 endpoint on a fast network costs. See README.md.
+//!
+//! DuckDB cannot download extensions here; PyPI's `duckdb-extension-httpfs` packages
+//! httpfs for DuckDB releases up to 1.5.5, so DuckDB's side runs in a Python environment
+//! holding both at that version (`DATAPUNK_BENCH_DUCKDB_HTTPFS_PYTHON`, else one made
+//! under `~/.cache/datapunk-bench/` with pip on first use).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -117,6 +123,85 @@ impl Drop for Moto {
     }
 }
 
+const DUCKDB_HTTPFS: &str = "1.5.5";
+
+/// A Python with DuckDB and its httpfs extension, made with pip when missing; `None`
+/// (with the reason printed) when it cannot be had.
+fn duckdb_httpfs_python() -> Option<std::path::PathBuf> {
+    if let Ok(python) = std::env::var("DATAPUNK_BENCH_DUCKDB_HTTPFS_PYTHON") {
+        return Some(python.into());
+    }
+    let home = std::env::var("HOME").ok()?;
+    let env = Path::new(&home).join(".cache/datapunk-bench/duckdb-httpfs");
+    let python = env.join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    println!(
+        "making {} (duckdb {DUCKDB_HTTPFS} with httpfs) ...",
+        env.display()
+    );
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&env)
+        .status()
+        .is_ok_and(|s| s.success())
+        && std::process::Command::new(env.join("bin/pip"))
+            .args(["install", "-q"])
+            .arg(format!("duckdb=={DUCKDB_HTTPFS}"))
+            .arg(format!("duckdb-extension-httpfs=={DUCKDB_HTTPFS}"))
+            .status()
+            .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("\n!!!!! no DuckDB with httpfs: its columns are left out !!!!!\n");
+        return None;
+    }
+    Some(python)
+}
+
+/// DuckDB's median times for `sql_file` on the folder and on the bucket, with its row
+/// counts.
+fn duckdb_times(
+    python: &Path,
+    lake: &Path,
+    endpoint: &str,
+    sql_file: &str,
+    runs: usize,
+) -> [(f64, usize); 2] {
+    let repo = anchor_lake::repo_dir(BENCHES);
+    let output = std::process::Command::new(python)
+        .arg(repo.join("benches/duckdb_s3.py"))
+        .arg(lake)
+        .arg(endpoint.trim_start_matches("http://"))
+        .arg(format!("s3://{BUCKET}/anchor"))
+        .arg(repo.join("benches/queries").join(sql_file))
+        .arg(runs.to_string())
+        .output()
+        .expect("duckdb_s3.py");
+    assert!(
+        output.status.success(),
+        "duckdb_s3.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figures = |name: &str| -> (f64, usize) {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {text}"));
+        let field = |key: &str| -> &str {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("{key} in {line}"))
+        };
+        (
+            field("query_s").parse().expect("seconds"),
+            field("rows").parse().expect("rows"),
+        )
+    };
+    [figures("duckdb_local"), figures("duckdb_s3")]
+}
+
 /// The rows of `sql` as text, and the median time of `runs` runs.
 async fn timed(
     client: &tokio_postgres::Client,
@@ -158,20 +243,35 @@ async fn main() {
         c.lake.s3 = endpoint;
     })
     .await;
-    println!("| query | local folder | moto S3 | S3 / local | rows equal |");
-    println!("|---|---|---|---|---|");
+    let duckdb = duckdb_httpfs_python();
+    println!(
+        "| query | datapunk local | datapunk S3 | S3 / local | DuckDB {DUCKDB_HTTPFS} local | \
+         DuckDB S3 | S3 / local | datapunk / DuckDB on S3 | rows equal |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, sql) in QUERIES {
         let (local_rows, local_time) = timed(&local.client, sql, runs).await;
         let (remote_rows, remote_time) = timed(&remote.client, sql, runs).await;
+        let [(duck_local, duck_local_rows), (duck_s3, duck_s3_rows)] = match &duckdb {
+            Some(python) => duckdb_times(python, &lake, &moto.endpoint, name, runs),
+            None => [(f64::NAN, remote_rows.len()); 2],
+        };
+        let (local_s, remote_s) = (local_time.as_secs_f64(), remote_time.as_secs_f64());
+        let counts = [local_rows.len(), duck_local_rows, duck_s3_rows];
         println!(
-            "| {name} | {:.2} s | {:.2} s | {:.2} | {} |",
-            local_time.as_secs_f64(),
-            remote_time.as_secs_f64(),
-            remote_time.as_secs_f64() / local_time.as_secs_f64(),
-            if local_rows == remote_rows {
+            "| {name} | {local_s:.2} s | {remote_s:.2} s | {:.2} | {duck_local:.2} s | \
+             {duck_s3:.2} s | {:.2} | {:.2} | {} |",
+            remote_s / local_s,
+            duck_s3 / duck_local,
+            remote_s / duck_s3,
+            if local_rows == remote_rows && counts.iter().all(|n| *n == remote_rows.len()) {
                 "yes".to_owned()
             } else {
-                format!("NO ({} vs {} rows)", local_rows.len(), remote_rows.len())
+                format!(
+                    "NO (rows: datapunk {} / {}, DuckDB {counts:?})",
+                    local_rows.len(),
+                    remote_rows.len()
+                )
             }
         );
     }
