@@ -365,7 +365,13 @@ fn without_predicate(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<FileScanConfig
     let exec = node.downcast_ref::<DataSourceExec>()?;
     let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
     let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-    if config.limit.is_some() || config.output_partitioning.is_some() {
+    // A scan reading files through a column mapping (lake tables whose files name
+    // columns by id) is not paired: two versions of a table may map the same files
+    // differently.
+    if config.limit.is_some()
+        || config.output_partitioning.is_some()
+        || config.expr_adapter_factory.is_some()
+    {
         return None;
     }
     if let Some(predicate) = config.file_source().filter() {

@@ -67,7 +67,8 @@ pub fn table_schema(
                 .iter()
                 .find_map(|n| inferred.field_with_name(n).ok());
             match (in_files, &c.data_type) {
-                (Some(f), _) => Ok(Arc::new(f.clone().with_name(&c.name))),
+                // Nullable: a file written before the column was added has none.
+                (Some(f), _) => Ok(Arc::new(f.clone().with_name(&c.name).with_nullable(true))),
                 (None, Some(ty)) => Ok(Arc::new(Field::new(&c.name, ty.clone(), true))),
                 (None, None) => Err(format!(
                     "column {} of the current schema is in none of the data files",

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use apache_avro::types::Value;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -95,35 +95,40 @@ impl Deletes {
                 }
             }
         }
+        // Each equality delete file's keys, read once; each data file is read once per
+        // set of compared columns, against the delete files that apply to it.
+        let mut equalities = Vec::new();
         for (delete, ids) in &self.equalities {
             let name = within.relative(&delete.path)?;
-            let keys = DeletedKeys::read(
-                store,
-                &within.path(&delete.path)?,
-                delete.size,
-                ids,
-                columns,
-            )
-            .await
-            .map_err(|e| format!("{name}: {e}"))?;
-            let global = matches!(&delete.partition, Value::Record(f) if f.is_empty());
-            for (data_file, entry) in &by_path {
+            let keys = DeletedKeys::read(store, &within.path(&delete.path)?, delete, ids, columns)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?;
+            equalities.push((name, delete, keys));
+        }
+        for (data_file, entry) in &by_path {
+            let mut groups = ByColumns::new();
+            for (name, delete, keys) in &equalities {
+                let global = matches!(&delete.partition, Value::Record(f) if f.is_empty());
                 let applies = entry.sequence < delete.sequence
                     && (global
                         || (entry.spec_id == delete.spec_id
                             && entry.partition == delete.partition));
-                if !applies {
-                    continue;
+                if applies && !keys.keys.is_empty() {
+                    groups
+                        .entry((&keys.ids, &keys.types))
+                        .or_default()
+                        .push((name, keys));
                 }
+            }
+            for ((ids, types), group) in groups {
                 let location = within.path(&entry.path)?;
-                let rows = keys
-                    .matching_rows(store, &location, entry.size, columns)
+                let rows = matching_rows(store, &location, entry.size, ids, types, columns, &group)
                     .await
-                    .map_err(|e| format!("{data_file} against {name}: {e}"))?;
+                    .map_err(|e| format!("{data_file}: {e}"))?;
                 if !rows.is_empty() {
                     let (all, from) = files.entry(data_file.clone()).or_default();
                     *all |= rows;
-                    from.push(name.clone());
+                    from.extend(group.iter().map(|(name, _)| (*name).to_owned()));
                 }
             }
         }
@@ -186,6 +191,9 @@ fn deleted_positions(bytes: bytes::Bytes) -> Result<Vec<(String, RoaringTreemap)
     Ok(per_file)
 }
 
+/// Equality delete files (name, keys) by the columns they compare and their types.
+type ByColumns<'a> = BTreeMap<(&'a [i32], &'a [DataType]), Vec<(&'a str, &'a DeletedKeys)>>;
+
 /// The rows of an equality delete file, as keys comparable with a data file's values.
 struct DeletedKeys {
     ids: Vec<i32>,
@@ -198,11 +206,11 @@ impl DeletedKeys {
     async fn read(
         store: &Arc<dyn ObjectStore>,
         path: &StorePath,
-        size: u64,
+        delete: &Entry,
         ids: &[i32],
         columns: &[Column],
     ) -> Result<Self, String> {
-        let batches = read_columns(store, path, size, ids, columns).await?;
+        let batches = read_columns(store, path, delete.size, ids, None, columns).await?;
         let Some(first) = batches.first() else {
             return Ok(Self {
                 ids: ids.to_vec(),
@@ -225,39 +233,45 @@ impl DeletedKeys {
             keys,
         })
     }
+}
 
-    /// The positions of the rows of a data file whose values are among the keys.
-    async fn matching_rows(
-        &self,
-        store: &Arc<dyn ObjectStore>,
-        path: &StorePath,
-        size: u64,
-        columns: &[Column],
-    ) -> Result<RoaringTreemap, String> {
-        let mut deleted = RoaringTreemap::new();
-        if self.keys.is_empty() {
-            return Ok(deleted);
-        }
-        let converter = converter(&self.types)?;
-        let mut position = 0u64;
-        for batch in read_columns(store, path, size, &self.ids, columns).await? {
-            let batch = batch
-                .iter()
-                .zip(&self.types)
-                .map(|(column, ty)| cast(column, ty).map_err(|e| e.to_string()))
-                .collect::<Result<Vec<ArrayRef>, String>>()?;
-            let rows = converter
-                .convert_columns(&batch)
-                .map_err(|e| e.to_string())?;
-            for (i, row) in rows.iter().enumerate() {
-                if self.keys.contains(row.as_ref()) {
-                    deleted.insert(position + i as u64);
-                }
+/// The positions of the rows of a data file whose values in columns `ids` (as `types`)
+/// are among the keys of one of `deletes` (named for errors). A column the file does
+/// not have (added since it was written) is null in all its rows.
+async fn matching_rows(
+    store: &Arc<dyn ObjectStore>,
+    path: &StorePath,
+    size: u64,
+    ids: &[i32],
+    types: &[DataType],
+    columns: &[Column],
+    deletes: &[(&str, &DeletedKeys)],
+) -> Result<RoaringTreemap, String> {
+    let names: Vec<&str> = deletes.iter().map(|(name, _)| *name).collect();
+    let against = || format!("against {}", names.join(", "));
+    let converter = converter(types)?;
+    let mut deleted = RoaringTreemap::new();
+    let mut position = 0u64;
+    let batches = read_columns(store, path, size, ids, Some(types), columns)
+        .await
+        .map_err(|e| format!("{e} ({})", against()))?;
+    for batch in batches {
+        let batch = batch
+            .iter()
+            .zip(types)
+            .map(|(column, ty)| cast(column, ty).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<ArrayRef>, String>>()?;
+        let rows = converter
+            .convert_columns(&batch)
+            .map_err(|e| format!("{e} ({})", against()))?;
+        for (i, row) in rows.iter().enumerate() {
+            if deletes.iter().any(|(_, d)| d.keys.contains(row.as_ref())) {
+                deleted.insert(position + i as u64);
             }
-            position += rows.num_rows() as u64;
         }
-        Ok(deleted)
+        position += rows.num_rows() as u64;
     }
+    Ok(deleted)
 }
 
 fn converter(types: &[DataType]) -> Result<RowConverter, String> {
@@ -267,12 +281,14 @@ fn converter(types: &[DataType]) -> Result<RowConverter, String> {
 
 /// The columns of field ids `ids` of a Parquet file of `size` bytes, in that order,
 /// batch by batch; a column is found by its field id, else (a file written without ids)
-/// by the names `columns` gives it. Only those column chunks are fetched.
+/// by the names `columns` gives it. Only those column chunks are fetched. With `types`,
+/// a column the file does not have reads as nulls of its type; without, it is an error.
 async fn read_columns(
     store: &Arc<dyn ObjectStore>,
     path: &StorePath,
     size: u64,
     ids: &[i32],
+    types: Option<&[DataType]>,
     columns: &[Column],
 ) -> Result<Vec<Vec<ArrayRef>>, String> {
     // (`AsyncFileReader` is `Send` already; the reader of a `Box` is without the bound.)
@@ -290,45 +306,57 @@ async fn read_columns(
     let schema = Arc::clone(builder.schema());
     let roots = ids
         .iter()
-        .map(|id| root_of(&schema, *id, columns))
-        .collect::<Result<Vec<usize>, String>>()?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        .map(|id| match (root_of(&schema, *id, columns), types) {
+            (Some(root), _) => Ok(Some(root)),
+            (None, Some(_)) => Ok(None),
+            (None, None) => Err(format!("no column of field id {id}")),
+        })
+        .collect::<Result<Vec<Option<usize>>, String>>()?;
+    // The projected columns come in file order.
+    let mut in_file_order: Vec<usize> = roots.iter().flatten().copied().collect();
+    in_file_order.sort_unstable();
+    in_file_order.dedup();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), in_file_order.iter().copied());
     let stream = builder
         .with_projection(mask)
         .build()
         .map_err(|e| e.to_string())?;
     let batches: Vec<_> = stream.try_collect().await.map_err(|e| e.to_string())?;
-    // The projected columns come in file order.
-    let mut in_file_order = roots.clone();
-    in_file_order.sort_unstable();
     Ok(batches
         .into_iter()
         .map(|batch| {
             roots
                 .iter()
-                .map(|root| {
-                    let at = in_file_order.iter().position(|r| r == root).unwrap_or(0);
-                    Arc::clone(batch.column(at))
+                .enumerate()
+                .map(|(i, root)| match root {
+                    Some(root) => {
+                        let at = in_file_order.iter().position(|r| r == root).unwrap_or(0);
+                        Arc::clone(batch.column(at))
+                    }
+                    None => new_null_array(
+                        types.and_then(|t| t.get(i)).unwrap_or(&DataType::Null),
+                        batch.num_rows(),
+                    ),
                 })
                 .collect()
         })
         .collect())
 }
 
-/// The top-level column of `schema` holding field `id`.
-fn root_of(schema: &Schema, id: i32, columns: &[Column]) -> Result<usize, String> {
+/// The top-level column of `schema` holding field `id`: by id, or (a file written
+/// without ids) by the names `columns` gives it.
+fn root_of(schema: &Schema, id: i32, columns: &[Column]) -> Option<usize> {
     let wanted = id.to_string();
-    if let Some(at) = schema
-        .fields()
-        .iter()
-        .position(|f| f.metadata().get(PARQUET_FIELD_ID_META_KEY) == Some(&wanted))
-    {
-        return Ok(at);
-    }
     let has_ids = schema
         .fields()
         .iter()
         .any(|f| f.metadata().contains_key(PARQUET_FIELD_ID_META_KEY));
+    if has_ids {
+        return schema
+            .fields()
+            .iter()
+            .position(|f| f.metadata().get(PARQUET_FIELD_ID_META_KEY) == Some(&wanted));
+    }
     let names = columns
         .iter()
         .find(|c| c.field_id == Some(id))
@@ -337,6 +365,4 @@ fn root_of(schema: &Schema, id: i32, columns: &[Column]) -> Result<usize, String
     names
         .iter()
         .find_map(|n| schema.fields().iter().position(|f| f.name() == n))
-        .filter(|_| !has_ids)
-        .ok_or_else(|| format!("no column of field id {id}"))
 }
