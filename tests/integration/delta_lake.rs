@@ -482,6 +482,19 @@ for commit in glob.glob(os.path.join(TABLE, '_delta_log', '*.json')):
         accounts_at(&c, "2026-01-10T00:00:00+02:00").await,
         accounts_at(&c, "3").await
     );
+    // The same as SQL:2011 and Spark write it.
+    for (clause, version) in [
+        ("FOR SYSTEM_TIME AS OF '2026-01-02 12:00:00'", "1"),
+        ("VERSION AS OF 2", "2"),
+        ("TIMESTAMP AS OF TIMESTAMP '2026-01-10 00:00:00'", "3"),
+    ] {
+        let sql = format!("SELECT id, country, v FROM lake.accounts {clause} ORDER BY id");
+        assert_eq!(
+            rows(&c, &sql).await,
+            accounts_at(&c, version).await,
+            "{clause}"
+        );
+    }
 
     // Versions the table does not have, and a table that has no versions.
     for (version, why) in [

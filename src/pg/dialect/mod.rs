@@ -6,13 +6,16 @@
 //! - [`syntax`]: PostgreSQL syntax DataFusion lacks or reads differently and has no
 //!   extension point for (`ARRAY(subquery)`, `'\x01'::bytea`, `INTERVAL '1 day
 //!   02:00:00'`, `LIKE ... ESCAPE`, `(row).field`, ...);
-//! - [`catalog_queries`]: tools' catalog queries in shapes DataFusion plans.
+//! - [`catalog_queries`]: tools' catalog queries in shapes DataFusion plans;
+//! - [`as_of`] (on the text, before parsing): `FOR SYSTEM_TIME AS OF` and Spark's
+//!   `VERSION AS OF` / `TIMESTAMP AS OF` as the lake's versioned table names.
 //!
 //! What DataFusion has an extension point for is not here: type names
 //! (`pg::type_planner`), operators (`pg::operators`), literals' types (`pg::literals`),
 //! function results (`pg::result_types`). SQL that does not parse is passed through
 //! untouched, so the normal path reports the error.
 
+mod as_of;
 mod catalog_queries;
 mod column_names;
 mod named_arguments;
@@ -64,6 +67,8 @@ fn parse_with(
     sql: &str,
     extra: impl Fn(&mut Statement) -> bool,
 ) -> Result<Vec<Statement>, ParserError> {
+    let versioned = as_of::versioned_names(sql);
+    let sql = versioned.as_deref().unwrap_or(sql);
     let mut statements = Parser::new(&PostgreSqlDialect {})
         .try_with_sql(sql)?
         .parse_statements()?;
