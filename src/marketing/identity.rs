@@ -18,7 +18,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::id_interner::{Interner, Key};
+use super::prefetch::prefetch;
 use super::FastMap;
+
+/// How many identifiers ahead of the edge being merged their parents are prefetched.
+const PREFETCH_AHEAD: usize = 16;
 
 /// Values that are never identifiers of a person, whatever their type (compared
 /// trimmed and lower-cased).
@@ -105,38 +109,61 @@ pub struct Prepared {
     blocked: Vec<OwnedId>,
 }
 
-/// A batch that brought too many types, as far as it was prepared.
-struct Unprepared {
-    batch: Prepared,
+/// One side of an edge as a caller reads it: its type's name, a token equal only for
+/// equal names when the caller has one for free (an Arrow string view of a short string
+/// is the string itself), and its value.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    pub type_name: &'a str,
+    pub type_token: Option<u128>,
+    pub value: &'a str,
 }
 
 /// Prepares batches of edges for one graph ([`Graph::take_preparer`]): numbers the
-/// identifier types and recognises junk values.
+/// identifier types, recognises junk values and hashes each identifier.
 #[derive(Debug)]
 pub struct Preparer {
-    blocklist: Vec<String>,
+    junk: Junk,
     types: Vec<String>,
+    /// Type numbers by token (a handful: identifier types are few).
+    tokens: Vec<(u128, u16)>,
     blocked: std::collections::HashSet<OwnedId>,
 }
+
+/// The most type tokens a [`Preparer`] remembers.
+const MAX_TOKENS: usize = 16;
 
 impl Preparer {
     fn new(rules: &Rules) -> Self {
         Self {
-            blocklist: rules.blocklist.clone(),
+            junk: Junk::new(&rules.blocklist),
             types: Vec::new(),
+            tokens: Vec::new(),
             blocked: std::collections::HashSet::new(),
         }
     }
 
-    /// The number of type `name`, numbered when new.
-    fn type_index(&mut self, name: &str, new_types: &mut Vec<String>) -> Option<u16> {
-        if let Some(t) = self.types.iter().position(|t| t == name) {
-            return Some(t as u16);
+    /// The number of `side`'s type, numbered when new.
+    fn type_index(&mut self, side: &Side<'_>, new_types: &mut Vec<String>) -> Option<u16> {
+        if let Some(token) = side.type_token {
+            if let Some(&(_, t)) = self.tokens.iter().find(|(k, _)| *k == token) {
+                return Some(t);
+            }
         }
-        let index = u16::try_from(self.types.len()).ok()?;
-        self.types.push(name.to_owned());
-        new_types.push(name.to_owned());
-        Some(index)
+        let name = side.type_name;
+        let t = match self.types.iter().position(|t| t == name) {
+            Some(t) => t as u16,
+            None => {
+                let index = u16::try_from(self.types.len()).ok()?;
+                self.types.push(name.to_owned());
+                new_types.push(name.to_owned());
+                index
+            }
+        };
+        if let Some(token) = side.type_token.filter(|_| self.tokens.len() < MAX_TOKENS) {
+            self.tokens.push((token, t));
+        }
+        Some(t)
     }
 
     /// One batch (a missing or junk side makes the other identifier a node of its own).
@@ -145,39 +172,54 @@ impl Preparer {
     /// An edge brings the 65,537th identifier type (the preparer then forgets the
     /// batch: the types and junk it saw are new again).
     pub fn prepare(&mut self, edges: &[Edge<'_>]) -> Result<Prepared, TooManyTypes> {
-        let types_before = self.types.len();
-        let prepared = self.prepare_all(edges);
-        if let Err(Unprepared { batch }) = &prepared {
-            self.types.truncate(types_before);
-            for id in &batch.blocked {
-                self.blocked.remove(id);
-            }
-        }
-        prepared.map_err(|_| TooManyTypes)
+        self.prepare_sides(edges.len(), |e, side| {
+            let (a, b) = &edges[e as usize];
+            let (type_name, value) = if side == 0 { a } else { b }.as_ref()?;
+            Some(Side {
+                type_name,
+                type_token: None,
+                value,
+            })
+        })
     }
 
-    fn prepare_all(&mut self, edges: &[Edge<'_>]) -> Result<Prepared, Unprepared> {
+    /// A batch of `edges` edges whose sides are `side(edge, 0)` and `side(edge, 1)`
+    /// (`None`: missing), as [`Preparer::prepare`] does.
+    ///
+    /// # Errors
+    /// As [`Preparer::prepare`].
+    pub fn prepare_sides<'v>(
+        &mut self,
+        edges: usize,
+        side: impl Fn(u32, u8) -> Option<Side<'v>>,
+    ) -> Result<Prepared, TooManyTypes> {
         let mut p = Prepared {
-            keys: Vec::with_capacity(edges.len() * 2),
-            places: Vec::with_capacity(edges.len() * 2),
+            keys: Vec::with_capacity(edges * 2),
+            places: Vec::with_capacity(edges * 2),
             ..Prepared::default()
         };
-        for (e, (a, b)) in edges.iter().enumerate() {
-            for (side, id) in [(0u8, a), (1, b)] {
-                let Some((t, v)) = *id else { continue };
-                if is_junk(v, &self.blocklist) {
-                    let id = owned((t, v));
+        let (types_before, tokens_before) = (self.types.len(), self.tokens.len());
+        for e in 0..edges as u32 {
+            for s in [0u8, 1] {
+                let Some(id) = side(e, s) else { continue };
+                if self.junk.contains(id.value) {
+                    let id = owned((id.type_name, id.value));
                     if !self.blocked.contains(&id) {
                         self.blocked.insert(id.clone());
                         p.blocked.push(id);
                     }
                     continue;
                 }
-                let Some(t) = self.type_index(t, &mut p.new_types) else {
-                    return Err(Unprepared { batch: p });
+                let Some(t) = self.type_index(&id, &mut p.new_types) else {
+                    self.types.truncate(types_before);
+                    self.tokens.truncate(tokens_before);
+                    for id in &p.blocked {
+                        self.blocked.remove(id);
+                    }
+                    return Err(TooManyTypes);
                 };
-                p.keys.push(Interner::key(t, v));
-                p.places.push((e as u32, side));
+                p.keys.push(Interner::key(t, id.value));
+                p.places.push((e, s));
             }
         }
         Ok(p)
@@ -286,6 +328,9 @@ impl Graph {
         // Both sides of an edge are consecutive when both are identifiers.
         let mut i = 0;
         while i < numbers.len() {
+            if let Some(&ahead) = numbers.get(i + PREFETCH_AHEAD) {
+                prefetch(&self.parent[ahead as usize]);
+            }
             let (edge, side) = places[i];
             if side == 0
                 && i + 1 < numbers.len()
@@ -295,6 +340,9 @@ impl Graph {
                 let (a, b) = (numbers[i], numbers[i + 1]);
                 match &mut self.pairs {
                     Some(pairs) => pairs.push((a.min(b), a.max(b))),
+                    // Most edges repeat one already merged: both ends then point at
+                    // the same root, and nothing else need be read.
+                    None if self.parent[a as usize] == self.parent[b as usize] => {}
                     None => {
                         self.union(a, b);
                     }
@@ -564,10 +612,45 @@ fn type_ranks(types: &[String], priority: &[String]) -> Vec<u32> {
         .collect()
 }
 
-fn is_junk(id: &str, blocklist: &[String]) -> bool {
-    let id = id.trim();
-    JUNK_IDS.iter().any(|j| id.eq_ignore_ascii_case(j))
-        || blocklist.iter().any(|b| id.eq_ignore_ascii_case(b.trim()))
+/// Recognises junk values ([`JUNK_IDS`] and a blocklist) compared trimmed and
+/// lower-cased. Every identifier of every edge passes here, so a value that has no
+/// surrounding space and no junk value of its length is let through at once.
+#[derive(Debug, Default)]
+struct Junk {
+    /// The junk values, trimmed, by their length in bytes.
+    by_len: Vec<Vec<String>>,
+}
+
+impl Junk {
+    fn new(blocklist: &[String]) -> Self {
+        let mut junk = Junk::default();
+        for value in JUNK_IDS
+            .iter()
+            .copied()
+            .chain(blocklist.iter().map(String::as_str))
+        {
+            let value = value.trim();
+            if junk.by_len.len() <= value.len() {
+                junk.by_len.resize_with(value.len() + 1, Vec::new);
+            }
+            junk.by_len[value.len()].push(value.to_owned());
+        }
+        junk
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        let bytes = id.as_bytes();
+        let spaced =
+            |b: Option<&u8>| b.is_none_or(|b| !b.is_ascii() || char::from(*b).is_whitespace());
+        let id = if spaced(bytes.first()) || spaced(bytes.last()) {
+            id.trim()
+        } else {
+            id
+        };
+        self.by_len
+            .get(id.len())
+            .is_some_and(|same_len| same_len.iter().any(|j| id.eq_ignore_ascii_case(j)))
+    }
 }
 
 /// The person id of each root: the previous id most of its identifiers had (ties: the
@@ -829,6 +912,33 @@ mod tests {
             anchor_hash("customer", "4", 0),
             anchor_hash("customer4", "", 0)
         );
+    }
+
+    #[test]
+    fn junk_is_recognised_trimmed_and_in_any_case_whatever_its_length() {
+        let junk = Junk::new(&[" Shared@Example.org ".to_owned()]);
+        for value in [
+            "",
+            "   ",
+            " Unknown ",
+            "NULL",
+            "\u{2003}n/a\t",
+            "TEST@example.com",
+            "shared@example.ORG",
+        ] {
+            assert!(junk.contains(value), "{value:?} is junk");
+        }
+        // Same lengths as junk values, or junk inside: identifiers.
+        for value in [
+            "abcdef0123456789",
+            "unknowns",
+            "x-",
+            "nonE1",
+            "é",
+            "a unknown",
+        ] {
+            assert!(!junk.contains(value), "{value:?} is an identifier");
+        }
     }
 
     #[test]
