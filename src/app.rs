@@ -407,6 +407,10 @@ impl App {
             roles,
             &config.server,
             crate::udf::install,
+            config.engine.cluster().map(|scheduler| {
+                Arc::new(crate::cluster::ClusterRouter::new(scheduler))
+                    as Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>
+            }),
         )?);
         let privacy = Privacy::open(&config.privacy, &state)
             .map_err(|e| Error::Config(format!("state.dir {}: {e}", state.display())))?;

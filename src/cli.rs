@@ -29,6 +29,54 @@ pub enum Command {
     /// erased persons, then mark their requests purged (while a server runs on the same
     /// state dir, use `PURGE ERASED` on it instead).
     Purge(PurgeArgs),
+    /// Start an Apache Ballista scheduler that knows every datapunk function
+    /// (`[engine] mode = "ballista"` servers send it their lake queries).
+    Scheduler(SchedulerArgs),
+    /// Start an Apache Ballista executor for a `datapunk scheduler`.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on for executors and servers, e.g. 127.0.0.1:50050 (port 0
+    /// picks a free port, printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub bind: String,
+    /// The host executors and servers reach this scheduler at (default: the bind
+    /// address; needed when binding 0.0.0.0).
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
+    /// Seconds without a heartbeat after which an executor counts as dead and its
+    /// tasks are run elsewhere.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub executor_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler, HOST:PORT (or df://HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// Address to serve results on (Arrow Flight); the scheduler calls the executor on
+    /// the next port. Port 0 picks two free ports (printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+    pub bind: String,
+    /// Folder for shuffle files and spills (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: PathBuf,
+    /// The host the scheduler and servers reach this executor at (default: the bind
+    /// address; needed when binding 0.0.0.0).
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
+    /// Tasks run at once (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub vcores: usize,
+    /// Memory all tasks may use together, in MiB (default: 70% of the machine's).
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    pub memory_limit_mb: u64,
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub heartbeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +112,12 @@ pub struct ServeArgs {
     /// Database name clients connect to (overrides server.database).
     #[arg(long, value_name = "NAME")]
     pub database: Option<String>,
+    /// Where queries run: local or ballista (overrides engine.mode).
+    #[arg(long, value_name = "MODE")]
+    pub engine: Option<String>,
+    /// The Ballista scheduler, df://HOST:PORT (overrides engine.scheduler).
+    #[arg(long, value_name = "URL")]
+    pub scheduler: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -23,7 +23,56 @@ pub struct Config {
     pub exports: Vec<ExportConfig>,
     pub auth: AuthConfig,
     pub privacy: PrivacyConfig,
+    pub engine: EngineConfig,
     pub log: LogConfig,
+}
+
+/// `[engine]`: where queries run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `local`: every query runs in this process. `ballista`: queries over the lake run
+    /// on the Apache Ballista cluster at `scheduler`, the rest here.
+    pub mode: String,
+    /// The cluster's scheduler, `df://host:port` (mode = "ballista").
+    pub scheduler: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            mode: "local".to_owned(),
+            scheduler: String::new(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The scheduler address queries go to, when in ballista mode.
+    pub fn cluster(&self) -> Option<&str> {
+        (self.mode == "ballista").then_some(self.scheduler.as_str())
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.mode.as_str() {
+            "local" => {}
+            "ballista" => {
+                let address = self.scheduler.strip_prefix("df://").unwrap_or_default();
+                let port = address.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+                if !matches!(port, Some(Ok(p)) if p > 0) {
+                    problems.push(format!(
+                        "engine.scheduler = {:?} must be df://HOST:PORT when engine.mode = \"ballista\"",
+                        self.scheduler
+                    ));
+                }
+            }
+            other => problems.push(format!(
+                "engine.mode = {other:?}: expected \"local\" or \"ballista\""
+            )),
+        }
+        problems
+    }
 }
 
 /// The PostgreSQL listener.
@@ -559,6 +608,10 @@ pub struct Overrides {
     pub lake: Option<PathBuf>,
     pub warehouse_scripts_dir: Option<PathBuf>,
     pub database: Option<String>,
+    /// `local` or `ballista` (`[engine] mode`).
+    pub engine: Option<String>,
+    /// `df://host:port` (`[engine] scheduler`).
+    pub scheduler: Option<String>,
 }
 
 impl Config {
@@ -593,6 +646,12 @@ impl Config {
         }
         if let Some(db) = &overrides.database {
             self.server.database.clone_from(db);
+        }
+        if let Some(mode) = &overrides.engine {
+            self.engine.mode.clone_from(mode);
+        }
+        if let Some(scheduler) = &overrides.scheduler {
+            self.engine.scheduler.clone_from(scheduler);
         }
     }
 
@@ -635,7 +694,7 @@ impl Config {
     /// Every problem of the configuration on its own, each naming its key (what can be
     /// checked without the lake, the state dir or the audience definitions).
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems = self.engine.problems();
         match self.listen_addr() {
             Err(e) => problems.push(e),
             Ok(addr) if !addr.ip().is_loopback() && self.is_trust() => problems.push(format!(

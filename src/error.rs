@@ -63,6 +63,15 @@ pub enum Error {
         function: &'static str,
         message: String,
     },
+    /// The cluster's scheduler cannot be reached (08001).
+    #[error("the cluster's scheduler at {scheduler} cannot be reached: {cause}")]
+    ClusterUnreachable { scheduler: String, cause: String },
+    /// An error a query met on a cluster executor, with the SQLSTATE it has locally.
+    #[error("{message}")]
+    Remote { state: SqlState, message: String },
+    /// The cluster lost the query while it ran (08006).
+    #[error("the cluster lost this query: {0}")]
+    ClusterLost(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -86,6 +95,11 @@ impl Error {
             Error::NotReady(_) => SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
             Error::LimitExceeded { .. } => SqlState::PROGRAM_LIMIT_EXCEEDED,
             Error::Io(_) => SqlState::IO_ERROR,
+            Error::ClusterUnreachable { .. } => {
+                SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+            }
+            Error::ClusterLost(_) => SqlState::CONNECTION_FAILURE,
+            Error::Remote { state, .. } => *state,
             Error::DataFusion(e) => classify_datafusion(e).0,
         }
     }

@@ -19,6 +19,7 @@
 //! - `lineage`: the table versions a query reads; `result_cache`: repeated queries
 //!   over unchanged tables answered from memory
 //! - `server`: the PostgreSQL protocol
+//! - `cluster`: Apache Ballista scale-out (scheduler, executors, what runs where)
 //! - `scram`: SCRAM-SHA-256 verifiers and exchange
 //! - `udf`: the registry of datapunk SQL functions
 //! - `generate`: the deterministic retail data set
@@ -29,6 +30,7 @@ pub mod allocator;
 pub mod app;
 pub mod background;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod durable;
 pub mod engine;

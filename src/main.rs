@@ -5,7 +5,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::Parser;
-use datapunk::cli::{Cli, Command, ExportArgs, GenerateArgs, PurgeArgs, ServeArgs};
+use datapunk::cli::{
+    Cli, Command, ExecutorArgs, ExportArgs, GenerateArgs, PurgeArgs, SchedulerArgs, ServeArgs,
+};
 use datapunk::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +19,8 @@ fn main() -> std::process::ExitCode {
         Command::Passwd => passwd(),
         Command::Export(args) => export(args),
         Command::Purge(args) => purge(args),
+        Command::Scheduler(args) => scheduler(args),
+        Command::Executor(args) => executor(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -37,6 +41,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         lake: args.lake,
         warehouse_scripts_dir: args.warehouse,
         database: args.database,
+        engine: args.engine,
+        scheduler: args.scheduler,
     });
     datapunk::telemetry::init(&config.log.filter);
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
@@ -88,6 +94,66 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
 /// Rewrites the lake without erased persons' rows (`datapunk purge`).
 fn purge(args: PurgeArgs) -> anyhow::Result<()> {
     run_once(&args.config, |app| async move { app.purge_erased().await })
+}
+
+/// Runs a Ballista scheduler (`datapunk scheduler`) until SIGINT/SIGTERM.
+fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    datapunk::telemetry::init(datapunk::telemetry::CLUSTER_FILTER);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.bind)
+            .await
+            .with_context(|| format!("--bind {}", args.bind))?;
+        let options = datapunk::cluster::SchedulerOptions {
+            advertise: args.advertise,
+            min_ready_executors: 1,
+            executor_timeout_seconds: args.executor_timeout,
+        };
+        let scheduler = datapunk::cluster::RunningScheduler::start(listener, &options)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!("datapunk scheduler listening on {}", scheduler.addr);
+        tokio::select! {
+            result = scheduler.wait() => result.map_err(anyhow::Error::msg),
+            () = wait_for_signal() => {
+                tracing::info!("scheduler stopping");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Runs a Ballista executor (`datapunk executor`) until SIGINT/SIGTERM.
+fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
+    use std::net::ToSocketAddrs;
+    datapunk::telemetry::init(datapunk::telemetry::CLUSTER_FILTER);
+    let bind = args
+        .bind
+        .to_socket_addrs()
+        .with_context(|| format!("--bind {}", args.bind))?
+        .next()
+        .with_context(|| format!("--bind {}: no address", args.bind))?;
+    let options = datapunk::cluster::ExecutorOptions {
+        scheduler: args.scheduler,
+        bind,
+        advertise: args.advertise,
+        work_dir: args.work_dir,
+        vcores: args.vcores,
+        memory_bytes: args.memory_limit_mb * 1024 * 1024,
+        heartbeat_seconds: args.heartbeat,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        datapunk::cluster::run_executor(&options, |flight, grpc| {
+            println!(
+                "datapunk executor serving results on {}:{flight}, tasks on {}:{grpc}",
+                bind.ip(),
+                bind.ip()
+            );
+        })
+        .await
+        .map_err(anyhow::Error::msg)
+    })
 }
 
 async fn wait_for_signal() {

@@ -42,6 +42,10 @@ impl SqlState {
     pub const INVALID_AUTHORIZATION_SPECIFICATION: Self = Self("28000");
     pub const INVALID_CATALOG_NAME: Self = Self("3D000");
     pub const PROTOCOL_VIOLATION: Self = Self("08P01");
+    /// A server datapunk depends on (the cluster's scheduler) cannot be reached.
+    pub const SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION: Self = Self("08001");
+    /// A connection to the cluster broke while the query ran.
+    pub const CONNECTION_FAILURE: Self = Self("08006");
     pub const INTERNAL_ERROR: Self = Self("XX000");
 
     pub fn code(self) -> &'static str {

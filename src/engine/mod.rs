@@ -22,6 +22,7 @@ pub mod system;
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
@@ -44,6 +45,24 @@ pub const AUDIENCE_CHANGES: &str = "audience_changes";
 /// The default `search_path`: refined warehouse tables first, then the raw lake.
 pub fn default_search_path() -> Vec<String> {
     vec![WAREHOUSE_SCHEMA.to_owned(), LAKE_SCHEMA.to_owned()]
+}
+
+/// How PostgreSQL SQL is planned, on any session state being built: its type names,
+/// then its analyzer and optimizer rules around DataFusion's. The engine's sessions and
+/// the cluster's (scheduler and executors) are planned alike through this.
+pub fn postgres_planning(mut builder: SessionStateBuilder) -> SessionStateBuilder {
+    let tools_types = builder.type_planner().take();
+    builder = builder.with_type_planner(Arc::new(crate::pg::type_planner::PostgresTypes::over(
+        tools_types,
+    )));
+    if let Some(analyzer) = builder.analyzer() {
+        analyzer.rules = crate::pg::with_postgres_rules(std::mem::take(&mut analyzer.rules));
+    }
+    if let Some(optimizer) = builder.optimizer() {
+        optimizer.rules =
+            crate::pg::with_postgres_optimizer_rules(std::mem::take(&mut optimizer.rules));
+    }
+    builder
 }
 
 /// The shared engine.
@@ -96,7 +115,8 @@ impl std::fmt::Debug for Session {
 impl Engine {
     /// Builds the catalog for `database` with pg_catalog, the memory pool and spill
     /// folder of `server`, and every function
-    /// (`install_functions`: the function registry's `install`).
+    /// (`install_functions`: the function registry's `install`). With `cluster`, plans
+    /// become physical plans through it (it decides what runs on the cluster).
     ///
     /// # Errors
     /// Registration fails (a function name collision, for example).
@@ -105,6 +125,7 @@ impl Engine {
         roles: crate::pg::catalog::overlay::Roles,
         server: &crate::config::ServerConfig,
         install_functions: fn(&mut SessionState) -> datafusion::error::Result<()>,
+        cluster: Option<Arc<dyn QueryPlanner + Send + Sync>>,
     ) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
@@ -176,17 +197,9 @@ impl Engine {
             ),
         )?;
         base.config_mut().options_mut().catalog.information_schema = false;
-        let mut builder = SessionStateBuilder::new_from_existing(base);
-        let tools_types = builder.type_planner().take();
-        builder = builder.with_type_planner(Arc::new(
-            crate::pg::type_planner::PostgresTypes::over(tools_types),
-        ));
-        if let Some(analyzer) = builder.analyzer() {
-            analyzer.rules = crate::pg::with_postgres_rules(std::mem::take(&mut analyzer.rules));
-        }
-        if let Some(optimizer) = builder.optimizer() {
-            optimizer.rules =
-                crate::pg::with_postgres_optimizer_rules(std::mem::take(&mut optimizer.rules));
+        let mut builder = postgres_planning(SessionStateBuilder::new_from_existing(base));
+        if let Some(cluster) = cluster {
+            builder = builder.with_query_planner(cluster);
         }
         builder = builder
             .with_physical_optimizer_rule(Arc::new(adaptive_join::AdaptiveJoinRule::default()))

@@ -14,6 +14,7 @@ pub mod column_mapping;
 pub mod deleted_rows;
 pub mod delta;
 pub mod iceberg;
+pub mod ship;
 pub mod store;
 pub mod table;
 pub mod time_travel;

@@ -38,15 +38,15 @@ use super::column_mapping::ColumnMapping;
 #[derive(Debug)]
 pub struct LakeTable {
     /// The store the files are in.
-    store: ObjectStoreUrl,
+    pub(super) store: ObjectStoreUrl,
     /// File columns followed by partition columns.
     schema: SchemaRef,
-    file_schema: SchemaRef,
-    partition_cols: Vec<FieldRef>,
-    files: Vec<PartitionedFile>,
-    format: Arc<dyn FileFormat>,
+    pub(super) file_schema: SchemaRef,
+    pub(super) partition_cols: Vec<FieldRef>,
+    pub(super) files: Vec<PartitionedFile>,
+    pub(super) format: Arc<dyn FileFormat>,
     /// How files hold columns, when not under their served names.
-    column_mapping: Option<Arc<ColumnMapping>>,
+    pub(super) column_mapping: Option<Arc<ColumnMapping>>,
 }
 
 impl LakeTable {

@@ -11,6 +11,7 @@ mod bi_tools;
 mod binary;
 mod cancel;
 mod clients;
+mod cluster;
 mod clv;
 mod clv_tables;
 mod copy;

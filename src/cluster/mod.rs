@@ -1,0 +1,16 @@
+//! Scale-out on Apache Ballista: the scheduler and executor roles of `datapunk
+//! scheduler` / `datapunk executor` (Ballista's, with every datapunk function and the
+//! codec for lake tables), and the front end's router that sends the plans the cluster
+//! can run there and streams their results back through the same PostgreSQL server.
+
+pub mod codec;
+pub mod executor;
+pub mod functions;
+pub mod job;
+pub mod remote_error;
+pub mod router;
+pub mod scheduler;
+
+pub use executor::{run_executor, ExecutorOptions};
+pub use router::ClusterRouter;
+pub use scheduler::{RunningScheduler, SchedulerOptions};

@@ -1,0 +1,177 @@
+//! `ClusterRouter`: decides, plan by plan, what runs on the cluster. A plan ships whole
+//! when every table it reads is a lake table the cluster can read as-is; anything else
+//! (catalog and system tables, warehouse tables, table functions, tables behind
+//! privacy guards, commands) is planned here, where its inner queries pass through
+//! this router again.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::default_table_source::source_as_provider;
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::error::Result;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::{Explain, Expr, LogicalPlan, PlanType, StringifiedPlan};
+use datafusion::physical_plan::displayable;
+use datafusion::physical_plan::explain::ExplainExec;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
+
+use super::job::ClusterJobExec;
+use crate::lake::table::LakeTable;
+
+/// Functions whose value belongs to one connection (its backend pid, search path,
+/// user): a cluster node would answer for another session, so plans calling them stay.
+const SESSION_FUNCTIONS: &[&str] = &[
+    "pg_backend_pid",
+    "current_schema",
+    "current_schemas",
+    "current_user",
+    "session_user",
+    "user",
+    "datapunk_forget",
+];
+
+/// Plans through the cluster at `scheduler_url` what it can run, the rest here.
+pub struct ClusterRouter {
+    scheduler_url: String,
+    local: DefaultPhysicalPlanner,
+}
+
+impl std::fmt::Debug for ClusterRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterRouter")
+            .field("scheduler_url", &self.scheduler_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterRouter {
+    /// A router to the scheduler at `df://host:port` (or `host:port`).
+    pub fn new(scheduler: &str) -> Self {
+        let bare = scheduler
+            .trim_start_matches("df://")
+            .trim_start_matches("http://");
+        Self {
+            scheduler_url: format!("http://{bare}"),
+            local: DefaultPhysicalPlanner::default(),
+        }
+    }
+
+    pub fn scheduler_url(&self) -> &str {
+        &self.scheduler_url
+    }
+}
+
+/// Why `plan` must run here, or `None` when the cluster can run all of it.
+pub fn stays_local(plan: &LogicalPlan) -> Option<String> {
+    let mut reason = None;
+    let mut lake_scans = 0usize;
+    let _ = plan.apply_with_subqueries(|node| {
+        let why = match node {
+            LogicalPlan::Dml(_)
+            | LogicalPlan::Copy(_)
+            | LogicalPlan::Ddl(_)
+            | LogicalPlan::Statement(_)
+            | LogicalPlan::DescribeTable(_)
+            | LogicalPlan::Explain(_)
+            | LogicalPlan::Analyze(_)
+            | LogicalPlan::Extension(_) => Some(format!("{} runs here", node.display())),
+            LogicalPlan::TableScan(scan) => match source_as_provider(&scan.source) {
+                Ok(provider) => match provider.downcast_ref::<LakeTable>() {
+                    Some(lake) => match lake.unshippable() {
+                        Some(why) => Some(format!("{}: {why}", scan.table_name)),
+                        None => {
+                            lake_scans += 1;
+                            None
+                        }
+                    },
+                    None => Some(format!("{} is not a lake table", scan.table_name)),
+                },
+                Err(_) => Some(format!("{} is not a lake table", scan.table_name)),
+            },
+            _ => session_function(node).map(|f| format!("{f}() belongs to this session")),
+        };
+        match why {
+            Some(why) => {
+                reason = Some(why);
+                Ok(TreeNodeRecursion::Stop)
+            }
+            None => Ok(TreeNodeRecursion::Continue),
+        }
+    });
+    match reason {
+        Some(why) => Some(why),
+        None if lake_scans == 0 => Some("reads no lake table".to_owned()),
+        None => None,
+    }
+}
+
+/// A connection-bound function called in `node`'s own expressions.
+fn session_function(node: &LogicalPlan) -> Option<String> {
+    let mut found = None;
+    let _ = node.apply_expressions(|expr| {
+        expr.apply(|e| {
+            if let Expr::ScalarFunction(f) = e {
+                if SESSION_FUNCTIONS.contains(&f.name()) {
+                    found = Some(f.name().to_owned());
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+    });
+    found
+}
+
+impl ClusterRouter {
+    /// EXPLAIN of a plan the cluster runs: the logical plans as DataFusion gives them,
+    /// and as physical plan the job (its stages are planned by the scheduler).
+    fn explain_job(&self, explain: &Explain, session: &dyn Session) -> Arc<dyn ExecutionPlan> {
+        let job = ClusterJobExec::new(
+            explain.plan.as_ref().clone(),
+            self.scheduler_url.clone(),
+            session.session_id().to_owned(),
+        );
+        let mut plans = explain.stringified_plans.clone();
+        plans.push(StringifiedPlan::new(
+            PlanType::FinalPhysicalPlan,
+            displayable(&job).indent(explain.verbose).to_string(),
+        ));
+        Arc::new(ExplainExec::new(
+            Arc::clone(explain.schema.inner()),
+            plans,
+            explain.verbose,
+        ))
+    }
+}
+
+#[async_trait]
+impl QueryPlanner for ClusterRouter {
+    async fn create_physical_plan(
+        &self,
+        plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let LogicalPlan::Explain(explain) = plan {
+            if stays_local(&explain.plan).is_none() {
+                return Ok(self.explain_job(explain, session));
+            }
+        }
+        match stays_local(plan) {
+            None => {
+                tracing::debug!(scheduler = %self.scheduler_url, "plan runs on the cluster");
+                Ok(Arc::new(ClusterJobExec::new(
+                    plan.clone(),
+                    self.scheduler_url.clone(),
+                    session.session_id().to_owned(),
+                )))
+            }
+            Some(why) => {
+                tracing::debug!(reason = %why, "plan runs locally");
+                self.local.create_physical_plan(plan, session).await
+            }
+        }
+    }
+}

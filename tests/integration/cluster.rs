@@ -1,0 +1,152 @@
+//! Scale-out on Apache Ballista: an in-process cluster (scheduler and two executors on
+//! loopback, free ports, the same code `datapunk scheduler`/`executor` run) behind a
+//! server in `engine.mode = "ballista"`; every query answers exactly as on a local
+//! server over the same lake.
+
+use std::time::Duration;
+
+use datapunk::cluster::{run_executor, ExecutorOptions, RunningScheduler, SchedulerOptions};
+use tokio::task::JoinHandle;
+
+use crate::harness::{eventually, TestServer};
+use crate::marketing::rows;
+
+/// A scheduler and its executors, stopped when dropped.
+pub struct TestCluster {
+    scheduler: RunningScheduler,
+    executors: Vec<JoinHandle<()>>,
+    _work: Vec<tempfile::TempDir>,
+}
+
+impl TestCluster {
+    pub async fn start(executors: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let options = SchedulerOptions {
+            advertise: None,
+            min_ready_executors: executors,
+            executor_timeout_seconds: 10,
+        };
+        let scheduler = RunningScheduler::start(listener, &options)
+            .await
+            .expect("scheduler starts");
+        let mut handles = Vec::new();
+        let mut work = Vec::new();
+        for _ in 0..executors {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let options = ExecutorOptions {
+                scheduler: scheduler.addr.to_string(),
+                bind: "127.0.0.1:0".parse().expect("addr"),
+                advertise: None,
+                work_dir: dir.path().to_path_buf(),
+                vcores: 2,
+                memory_bytes: 512 << 20,
+                heartbeat_seconds: 1,
+            };
+            work.push(dir);
+            handles.push(tokio::spawn(async move {
+                if let Err(e) = run_executor(&options, |_, _| {}).await {
+                    eprintln!("executor stopped: {e}");
+                }
+            }));
+        }
+        eventually(Duration::from_secs(60), || async {
+            scheduler.is_ready().then_some(())
+        })
+        .await;
+        Self {
+            scheduler,
+            executors: handles,
+            _work: work,
+        }
+    }
+
+    /// What `[engine] scheduler` says to reach it.
+    pub fn url(&self) -> String {
+        format!("df://{}", self.scheduler.addr)
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for e in &self.executors {
+            e.abort();
+        }
+        self.scheduler.stop();
+    }
+}
+
+/// Queries over the lake that must answer the same on the cluster: scans, filters,
+/// joins, aggregations, windows, sorts, PostgreSQL functions and types.
+const SAME_ANSWERS: &[&str] = &[
+    "SELECT count(*) FROM lake.order_lines",
+    "SELECT customer_id, count(*) AS n, sum(quantity) FROM lake.order_lines GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 20",
+    "SELECT c.country, count(DISTINCT o.order_id), round(avg(l.unit_price)::numeric, 2) \
+     FROM lake.orders o JOIN lake.customers c USING (customer_id) \
+     JOIN lake.order_lines l ON l.order_id = o.order_id GROUP BY c.country ORDER BY 1",
+    "SELECT order_id, row_number() OVER (PARTITION BY customer_id ORDER BY order_ts, order_id) \
+     FROM lake.orders ORDER BY order_id LIMIT 50",
+    "SELECT date_trunc('month', order_ts) AS m, count(*) FROM lake.orders GROUP BY 1 ORDER BY 1",
+    "SELECT customer_id, to_char(order_ts, 'YYYY-MM-DD') FROM lake.orders WHERE customer_id < 5 ORDER BY 1, 2",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lake_queries_answer_on_the_cluster_as_locally() {
+    let cluster = TestCluster::start(2).await;
+    let local = TestServer::start(|_, _| {}).await;
+    let url = cluster.url();
+    let lake = local.lake.clone();
+    let distributed = TestServer::start(move |c, _| {
+        c.lake.root = lake.display().to_string();
+        c.engine.mode = "ballista".into();
+        c.engine.scheduler = url;
+    })
+    .await;
+    let (here, there) = (local.client().await, distributed.client().await);
+    for sql in SAME_ANSWERS {
+        let expected = rows(&here, sql).await;
+        assert!(!expected.is_empty(), "{sql}: no rows");
+        assert_eq!(rows(&there, sql).await, expected, "{sql}");
+    }
+    // A query's own error keeps its SQLSTATE when it happens on an executor.
+    for sql in [
+        "SELECT sum(1 / (customer_id - customer_id)) FROM lake.customers",
+        "SELECT CAST(country AS integer) FROM lake.customers",
+    ] {
+        let local_err = here.simple_query(sql).await.expect_err(sql);
+        let cluster_err = there.simple_query(sql).await.expect_err(sql);
+        assert_eq!(
+            crate::harness::sqlstate(&cluster_err),
+            crate::harness::sqlstate(&local_err),
+            "{sql}: {cluster_err:?}"
+        );
+    }
+    let plan = rows(&there, "EXPLAIN SELECT count(*) FROM lake.orders").await;
+    let plan = format!("{plan:?}");
+    assert!(plan.contains("ClusterJobExec"), "{plan}");
+    let catalog = rows(&there, "EXPLAIN SELECT count(*) FROM pg_catalog.pg_class").await;
+    assert!(
+        !format!("{catalog:?}").contains("ClusterJobExec"),
+        "{catalog:?}"
+    );
+
+    // Without the cluster, lake queries fail clearly and the rest keeps working.
+    drop(cluster);
+    let started = std::time::Instant::now();
+    let err = there
+        .simple_query("SELECT count(*) FROM lake.customers")
+        .await
+        .expect_err("no cluster");
+    assert_eq!(crate::harness::sqlstate(&err), "08001", "{err:?}");
+    assert!(format!("{err:?}").contains("scheduler"), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        rows(&there, "SELECT 1").await,
+        vec![vec![Some("1".to_owned())]]
+    );
+}
