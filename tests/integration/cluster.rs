@@ -8,7 +8,7 @@ use std::time::Duration;
 use datapunk::cluster::{run_executor, ExecutorOptions, RunningScheduler, SchedulerOptions};
 use tokio::task::JoinHandle;
 
-use crate::harness::{eventually, TestServer};
+use crate::harness::{eventually, ServerProcess, TestServer};
 use crate::marketing::rows;
 
 /// A scheduler and its executors, stopped when dropped.
@@ -190,4 +190,172 @@ async fn lake_queries_answer_on_the_cluster_as_locally() {
         rows(&there, "SELECT 1").await,
         vec![vec![Some("1".to_owned())]]
     );
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_datapunk");
+
+/// Starts `datapunk args...` and waits for a line of its `stdout` (or `stderr`)
+/// containing `marker`; returns the process and the text after the marker.
+fn spawn_until(
+    args: &[&str],
+    home: &std::path::Path,
+    marker: &str,
+    on_stderr: bool,
+) -> (ServerProcess, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = ServerProcess(
+        std::process::Command::new(BIN)
+            .args(args)
+            .env("XDG_CACHE_HOME", home)
+            .env("XDG_DATA_HOME", home)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("datapunk starts"),
+    );
+    let (out, err) = (
+        child.0.stdout.take().unwrap(),
+        child.0.stderr.take().unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+    for (is_err, pipe) in [
+        (false, Box::new(out) as Box<dyn std::io::Read + Send>),
+        (true, Box::new(err)),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send((is_err, line));
+            }
+        });
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut log = Vec::new();
+    loop {
+        let (is_err, line) = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "datapunk {args:?}: no {marker:?}; output:\n{}",
+                    log.join("\n")
+                )
+            });
+        log.push(line.clone());
+        if is_err == on_stderr {
+            if let Some(rest) = line.split(marker).nth(1) {
+                // Keep draining so the process never blocks on a full pipe.
+                std::thread::spawn(move || for _ in rx {});
+                return (child, rest.trim().to_owned());
+            }
+        }
+    }
+}
+
+fn psql(port: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-U",
+            "analyst",
+            "-d",
+            "datapunk",
+            "-c",
+            sql,
+        ])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("running psql");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !err.contains("ERROR"),
+        "psql {sql}: {err}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A user's cluster: `datapunk scheduler`, two `datapunk executor`s and `datapunk serve
+/// --engine ballista` as separate processes, driven with psql; the same answers as a
+/// local server over the same lake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_processes_form_a_cluster_psql_can_use() {
+    if !crate::harness::require_tool("psql") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let lake = home.path().join("lake");
+    datapunk::testing::tiny_lake(&lake);
+    let (_scheduler, scheduler) = spawn_until(
+        &["scheduler", "--bind", "127.0.0.1:0"],
+        home.path(),
+        "datapunk scheduler listening on ",
+        false,
+    );
+    let mut executors = Vec::new();
+    for i in 0..2 {
+        let work = home.path().join(format!("work{i}"));
+        let work = work.display().to_string();
+        let (process, ports) = spawn_until(
+            &[
+                "executor",
+                "--scheduler",
+                &scheduler,
+                "--bind",
+                "127.0.0.1:0",
+                "--work-dir",
+                &work,
+                "--vcores",
+                "2",
+            ],
+            home.path(),
+            "datapunk executor serving results on ",
+            false,
+        );
+        assert!(ports.contains("tasks on 127.0.0.1:"), "{ports}");
+        executors.push(process);
+    }
+    let lake_arg = lake.display().to_string();
+    let url = format!("df://{scheduler}");
+    let mut ports = Vec::new();
+    let mut servers = Vec::new();
+    for engine in [
+        vec!["--engine", "ballista", "--scheduler", url.as_str()],
+        vec![],
+    ] {
+        let state = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--lake",
+            lake_arg.as_str(),
+        ];
+        args.extend(engine);
+        let (server, rest) = spawn_until(
+            &args,
+            state.path(),
+            "datapunk ready: psql -h 127.0.0.1 -p ",
+            true,
+        );
+        ports.push(
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+        servers.push((server, state));
+    }
+    tokio::task::block_in_place(|| {
+        let plan = psql(&ports[0], "EXPLAIN SELECT count(*) FROM lake.order_lines");
+        assert!(plan.contains("ClusterJobExec"), "{plan}");
+        for sql in SAME_ANSWERS {
+            assert_eq!(psql(&ports[0], sql), psql(&ports[1], sql), "{sql}");
+        }
+    });
 }
