@@ -178,16 +178,7 @@ impl Drop for CancelOnDrop {
         let url = self.scheduler_url.clone();
         runtime.spawn(async move {
             let job_id = job_id.to_string();
-            let cancelled = async {
-                SchedulerGrpcClient::connect(url)
-                    .await?
-                    .cancel_job(CancelJobParams {
-                        job_id: job_id.clone(),
-                    })
-                    .await?;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            };
-            match cancelled.await {
+            match cancel_job(url, &job_id).await {
                 Ok(()) => tracing::info!(job = %job_id, "cluster job cancelled"),
                 Err(e) => {
                     tracing::warn!(job = %job_id, error = %e, "cancelling a cluster job failed")
@@ -196,3 +187,38 @@ impl Drop for CancelOnDrop {
         });
     }
 }
+
+/// Cancels `job_id` on the scheduler at `url` and repeats until the scheduler reports it
+/// no longer queued or running: a cancel that arrives while the job is still being
+/// planned is not applied to it.
+async fn cancel_job(
+    url: String,
+    job_id: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use ballista_core::serde::protobuf::job_status::Status;
+    use ballista_core::serde::protobuf::GetJobStatusParams;
+    let mut scheduler = SchedulerGrpcClient::connect(url).await?;
+    for _ in 0..CANCEL_ATTEMPTS {
+        scheduler
+            .cancel_job(CancelJobParams {
+                job_id: job_id.to_owned(),
+            })
+            .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let status = scheduler
+            .get_job_status(GetJobStatusParams {
+                job_id: job_id.to_owned(),
+            })
+            .await?
+            .into_inner()
+            .status
+            .and_then(|s| s.status);
+        if !matches!(status, Some(Status::Queued(_) | Status::Running(_))) {
+            return Ok(());
+        }
+    }
+    Err(format!("still running after {CANCEL_ATTEMPTS} cancels").into())
+}
+
+/// How often a job is asked to cancel before giving up (200 ms apart).
+const CANCEL_ATTEMPTS: usize = 50;

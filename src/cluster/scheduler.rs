@@ -110,6 +110,11 @@ impl RunningScheduler {
         self.server.is_ready()
     }
 
+    /// Jobs accepted and not yet finished, failed or cancelled.
+    pub fn running_jobs(&self) -> usize {
+        self.server.state.task_manager.running_job_number()
+    }
+
     /// Serves until the gRPC service ends (an error) or the task is stopped.
     ///
     /// # Errors

@@ -359,3 +359,141 @@ async fn separate_processes_form_a_cluster_psql_can_use() {
         }
     });
 }
+
+/// Long on any machine: 8e9 combinations of the tiny lake's 2,000 order lines.
+const LONG: &str = "SELECT count(*) FROM lake.order_lines a CROSS JOIN lake.order_lines b \
+    CROSS JOIN lake.order_lines c WHERE a.quantity + b.quantity + c.quantity > 1000";
+
+/// A server in ballista mode over the tiny lake.
+async fn distributed(cluster: &TestCluster) -> TestServer {
+    let url = cluster.url();
+    TestServer::start(move |c, _| {
+        c.engine.mode = "ballista".into();
+        c.engine.scheduler = url;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_and_statement_timeout_stop_the_job_on_the_cluster() {
+    let cluster = TestCluster::start(2).await;
+    let server = distributed(&cluster).await;
+    let client = server.client().await;
+    let no_jobs = || async { (cluster.scheduler.running_jobs() == 0).then_some(()) };
+
+    client
+        .batch_execute("SET statement_timeout = '1s'")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = client.simple_query(LONG).await.expect_err("times out");
+    assert_eq!(crate::harness::sqlstate(&err), "57014", "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    eventually(Duration::from_secs(30), no_jobs).await;
+
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+    let token = client.cancel_token();
+    let running = tokio::spawn(async move { client.simple_query(LONG).await.map(|_| ()) });
+    eventually(Duration::from_secs(30), || async {
+        (cluster.scheduler.running_jobs() > 0).then_some(())
+    })
+    .await;
+    token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    let err = running.await.unwrap().expect_err("cancelled");
+    assert_eq!(crate::harness::sqlstate(&err), "57014", "{err:?}");
+    eventually(Duration::from_secs(30), no_jobs).await;
+
+    // The cluster is free again: a short query answers at once.
+    let client = server.client().await;
+    let n = crate::harness::scalar(&client, "SELECT count(*) FROM lake.orders").await;
+    assert!(n.is_some_and(|n| n.parse::<i64>().unwrap() > 0));
+}
+
+/// An executor killed with SIGKILL: queries either still answer right (the tasks run on
+/// the other executor) or fail with a clear error, never hang; once the scheduler has
+/// noticed, queries answer right again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_executor_never_hangs_a_query() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = SchedulerOptions {
+        advertise: None,
+        min_ready_executors: 2,
+        executor_timeout_seconds: 5,
+    };
+    let scheduler = RunningScheduler::start(listener, &options).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let address = scheduler.addr.to_string();
+    let mut executors: Vec<ServerProcess> = (0..2)
+        .map(|i| {
+            let work = home.path().join(format!("work{i}")).display().to_string();
+            spawn_until(
+                &[
+                    "executor",
+                    "--scheduler",
+                    &address,
+                    "--bind",
+                    "127.0.0.1:0",
+                    "--work-dir",
+                    &work,
+                    "--vcores",
+                    "2",
+                    "--heartbeat",
+                    "1",
+                ],
+                home.path(),
+                "datapunk executor serving results on ",
+                false,
+            )
+            .0
+        })
+        .collect();
+    eventually(Duration::from_secs(60), || async {
+        scheduler.is_ready().then_some(())
+    })
+    .await;
+    let local = TestServer::start(|_, _| {}).await;
+    let url = format!("df://{address}");
+    let lake = local.lake.clone();
+    let server = TestServer::start(move |c, _| {
+        c.lake.root = lake.display().to_string();
+        c.engine.mode = "ballista".into();
+        c.engine.scheduler = url;
+    })
+    .await;
+    let (here, there) = (local.client().await, server.client().await);
+    let sql =
+        "SELECT customer_id, count(*), sum(quantity) FROM lake.order_lines GROUP BY 1 ORDER BY 1";
+    let expected = rows(&here, sql).await;
+
+    let victim = &mut executors[0].0;
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    for attempt in 0..3 {
+        let answer = tokio::time::timeout(Duration::from_secs(90), there.simple_query(sql))
+            .await
+            .unwrap_or_else(|_| panic!("attempt {attempt} hangs"));
+        match answer {
+            Ok(_) => assert_eq!(rows(&there, sql).await, expected),
+            Err(e) => {
+                let state = crate::harness::sqlstate(&e);
+                assert!(["08006", "XX000"].contains(&state.as_str()), "{e:?}");
+            }
+        }
+    }
+    // Once the executor's heartbeats have stopped long enough, the survivor answers.
+    eventually(Duration::from_secs(60), || async {
+        match there.simple_query(sql).await {
+            Ok(_) => Some(()),
+            Err(_) => None,
+        }
+    })
+    .await;
+    assert_eq!(rows(&there, &format!("{sql} LIMIT 100000")).await, expected);
+}
