@@ -20,6 +20,8 @@ use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, RecordBatchStream,
 };
@@ -27,11 +29,14 @@ use datafusion_proto::protobuf::LogicalPlanNode;
 use futures::Stream;
 
 use super::codec::DatapunkLogicalCodec;
-use super::remote_error::job_error;
+use super::remote_error::{is_planning_failure, job_error};
 
 /// A logical plan sent to the scheduler at `scheduler_url`; one output partition.
+/// When the cluster cannot plan it (a plan that does not survive the trip, a function
+/// it lacks), `local` runs instead, before any row has been sent.
 pub struct ClusterJobExec {
     job: Arc<DistributedQueryExec<LogicalPlanNode>>,
+    local: Arc<dyn ExecutionPlan>,
     scheduler_url: String,
     /// What the job computes, for EXPLAIN.
     summary: String,
@@ -46,7 +51,12 @@ impl fmt::Debug for ClusterJobExec {
 }
 
 impl ClusterJobExec {
-    pub fn new(plan: LogicalPlan, scheduler_url: String, session_id: String) -> Self {
+    pub fn new(
+        plan: LogicalPlan,
+        local: Arc<dyn ExecutionPlan>,
+        scheduler_url: String,
+        session_id: String,
+    ) -> Self {
         let summary = plan.display_indent().to_string();
         let job = DistributedQueryExec::with_extension(
             scheduler_url.clone(),
@@ -57,6 +67,7 @@ impl ClusterJobExec {
         );
         Self {
             job: Arc::new(job),
+            local: one_partition(local),
             scheduler_url,
             summary,
         }
@@ -120,13 +131,70 @@ impl ExecutionPlan for ClusterJobExec {
             .with_ballista_job_name(&format!("datapunk {}", context.session_id()));
         let job_context = Arc::new(TaskContext::default().with_session_config(config));
         let stream = self.job.execute(partition, job_context)?;
-        Ok(Box::pin(CancelOnDrop {
-            schema: stream.schema(),
+        let schema = stream.schema();
+        let job = CancelOnDrop {
+            schema: Arc::clone(&schema),
             stream,
             job: Arc::clone(&self.job),
             scheduler_url: self.scheduler_url.clone(),
             finished: false,
+        };
+        Ok(Box::pin(LocalIfUnplanned {
+            schema,
+            current: Box::pin(job),
+            local: Some((Arc::clone(&self.local), context)),
         }))
+    }
+}
+
+/// `plan` with one output partition, in its order when it has one.
+fn one_partition(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    if plan.properties().output_partitioning().partition_count() == 1 {
+        return plan;
+    }
+    match plan.properties().output_ordering() {
+        Some(ordering) => Arc::new(SortPreservingMergeExec::new(ordering.clone(), plan)),
+        None => Arc::new(CoalescePartitionsExec::new(plan)),
+    }
+}
+
+/// The job's rows, or the local plan's when the cluster fails to plan the job (then
+/// no row has come yet).
+struct LocalIfUnplanned {
+    schema: SchemaRef,
+    current: SendableRecordBatchStream,
+    local: Option<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)>,
+}
+
+impl Stream for LocalIfUnplanned {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match self.current.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Err(e))) if is_planning_failure(&e) && self.local.is_some() => {
+                    let Some((plan, context)) = self.local.take() else {
+                        unreachable!("checked above")
+                    };
+                    tracing::warn!(error = %e, "the cluster could not plan a query; it runs here");
+                    match plan.execute(0, context) {
+                        Ok(stream) => self.current = stream,
+                        Err(e) => return Poll::Ready(Some(Err(e))),
+                    }
+                }
+                Poll::Ready(Some(Ok(batch))) => {
+                    self.local = None;
+                    return Poll::Ready(Some(Ok(batch)));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl RecordBatchStream for LocalIfUnplanned {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 }
 

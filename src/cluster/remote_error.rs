@@ -43,6 +43,19 @@ pub fn job_error(e: DataFusionError, scheduler_url: &str) -> DataFusionError {
     DataFusionError::External(Box::new(error))
 }
 
+/// Whether the cluster refused the job before running it: the scheduler could not
+/// decode or plan it (nothing has run, so it can run elsewhere).
+pub fn is_planning_failure(e: &DataFusionError) -> bool {
+    let text = e.to_string();
+    [
+        "PlanParsingFailure",
+        "Could not parse plan",
+        "Error planning job",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
 /// The SQLSTATE and message of a task's own error in a job failure's text.
 fn task_error(text: &str) -> Option<(SqlState, String)> {
     if text.contains("ArrowError(DivideByZero") {

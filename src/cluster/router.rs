@@ -131,6 +131,9 @@ impl ClusterRouter {
     fn explain_job(&self, explain: &Explain, session: &dyn Session) -> Arc<dyn ExecutionPlan> {
         let job = ClusterJobExec::new(
             explain.plan.as_ref().clone(),
+            Arc::new(datafusion::physical_plan::empty::EmptyExec::new(Arc::new(
+                explain.plan.schema().as_arrow().clone(),
+            ))),
             self.scheduler_url.clone(),
             session.session_id().to_owned(),
         );
@@ -161,9 +164,12 @@ impl QueryPlanner for ClusterRouter {
         }
         match stays_local(plan) {
             None => {
-                tracing::debug!(scheduler = %self.scheduler_url, "plan runs on the cluster");
+                tracing::info!(scheduler = %self.scheduler_url, "query runs on the cluster");
+                // Planned here too, for when the cluster cannot plan it.
+                let local = self.local.create_physical_plan(plan, session).await?;
                 Ok(Arc::new(ClusterJobExec::new(
                     plan.clone(),
+                    local,
                     self.scheduler_url.clone(),
                     session.session_id().to_owned(),
                 )))

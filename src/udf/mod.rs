@@ -110,6 +110,8 @@ fn scalar() -> Vec<ScalarUDF> {
     all.push(crate::pg::to_char::to_char_udf());
     all.extend(crate::pg::checked_arithmetic::udfs());
     all.push(crate::pg::numeric_division::udf());
+    // Planned for EXTRACT; registered so plans naming it decode on a cluster.
+    all.push(crate::pg::extract::extract_numeric_udf());
     all.push(crate::pg::uuid::uuid_udf());
     all.push(crate::pg::uuid::uuid_text_udf());
     all.push(crate::pg::like::udf());

@@ -134,12 +134,23 @@ const SAME_MARKETING_ANSWERS: &[&str] = &[
      'customer_id', 'date', 'dollar_value', DATE '1997-09-30') ORDER BY customer",
 ];
 
+/// The anchor workload's three queries (benches/queries), over the tiny lake.
+const BENCH_QUERIES: &[&str] = &[
+    include_str!("../../benches/queries/rfm.sql"),
+    include_str!("../../benches/queries/cohort_retention.sql"),
+    include_str!("../../benches/queries/copurchase_pairs.sql"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lake_queries_answer_on_the_cluster_as_locally() {
     let cluster = TestCluster::start(2).await;
     let (local, distributed) = twins(&cluster).await;
     let (here, there) = (local.client().await, distributed.client().await);
-    for sql in SAME_ANSWERS.iter().chain(SAME_MARKETING_ANSWERS) {
+    let all = SAME_ANSWERS
+        .iter()
+        .chain(SAME_MARKETING_ANSWERS)
+        .chain(BENCH_QUERIES);
+    for sql in all {
         let expected = rows(&here, sql).await;
         assert!(!expected.is_empty(), "{sql}: no rows");
         assert_eq!(rows(&there, sql).await, expected, "{sql}");
@@ -363,6 +374,43 @@ async fn separate_processes_form_a_cluster_psql_can_use() {
 /// Long on any machine: 8e9 combinations of the tiny lake's 2,000 order lines.
 const LONG: &str = "SELECT count(*) FROM lake.order_lines a CROSS JOIN lake.order_lines b \
     CROSS JOIN lake.order_lines c WHERE a.quantity + b.quantity + c.quantity > 1000";
+
+/// The demo warehouse built by a server in ballista mode (its scripts' lake reads run
+/// on the cluster) holds the same rows as one built locally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_warehouse_builds_on_the_cluster_as_locally() {
+    let cluster = TestCluster::start(2).await;
+    let local = TestServer::with_warehouse().await;
+    let (url, lake) = (cluster.url(), local.lake.clone());
+    let distributed = TestServer::start(move |c, _| {
+        c.lake.root = lake.display().to_string();
+        c.warehouse.scripts_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/warehouse").into();
+        c.engine.mode = "ballista".into();
+        c.engine.scheduler = url;
+    })
+    .await;
+    let (here, there) = (local.client().await, distributed.client().await);
+    let tables = rows(
+        &here,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'warehouse' ORDER BY 1",
+    )
+    .await;
+    assert!(tables.len() >= 5, "{tables:?}");
+    let failed = rows(
+        &there,
+        "SELECT table_name, error FROM datapunk.warehouse_tables WHERE state <> 'ok'",
+    )
+    .await;
+    assert!(failed.is_empty(), "{failed:?}");
+    for table in tables {
+        let table = table[0].clone().unwrap();
+        let sql = format!("SELECT * FROM warehouse.{table}");
+        let (mut expected, mut got) = (rows(&here, &sql).await, rows(&there, &sql).await);
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "warehouse.{table}");
+    }
+}
 
 /// A server in ballista mode over the tiny lake.
 async fn distributed(cluster: &TestCluster) -> TestServer {
