@@ -35,11 +35,13 @@ pub fn commit() -> String {
 }
 
 /// Resets the peak RSS the kernel reports as VmHWM.
+#[allow(dead_code)] // not every bench reports memory
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak RSS of this process since the last reset, in MiB.
+#[allow(dead_code)] // not every bench reports memory
 pub fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

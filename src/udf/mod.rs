@@ -386,6 +386,7 @@ mod tests {
                 "pg_collation_is_visible",
                 "pg_conversion_is_visible",
                 "pg_database_size",
+                "pg_extract_numeric",
                 "pg_float4",
                 "pg_float8",
                 "pg_float_text",
