@@ -38,8 +38,12 @@ pub fn cluster_state(config: SessionConfig) -> datafusion::error::Result<Session
                 .with_config(cluster_config())
                 .build();
             crate::udf::install(&mut state).map_err(|e| e.to_string())?;
+            // Plans arrive analysed and optimised by the server that sent them: planning
+            // them a second time would only risk a different plan.
             Ok(
                 crate::engine::postgres_planning(SessionStateBuilder::new_from_existing(state))
+                    .with_analyzer_rules(vec![])
+                    .with_optimizer_rules(vec![])
                     .build(),
             )
         })
