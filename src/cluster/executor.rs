@@ -61,10 +61,7 @@ pub fn executor_ports(bind: SocketAddr) -> Result<(u16, u16)> {
 }
 
 fn scheduler_host_port(scheduler: &str) -> Result<(String, u16)> {
-    let bare = scheduler
-        .trim_start_matches("df://")
-        .trim_start_matches("http://");
-    let (host, port) = bare
+    let (host, port) = super::bare_address(scheduler)
         .rsplit_once(':')
         .ok_or_else(|| Error::Config(format!("--scheduler {scheduler:?} is not HOST:PORT")))?;
     let port = port

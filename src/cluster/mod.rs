@@ -14,3 +14,11 @@ pub mod scheduler;
 pub use executor::{run_executor, ExecutorOptions};
 pub use router::ClusterRouter;
 pub use scheduler::{RunningScheduler, SchedulerOptions};
+
+/// `host:port` of a scheduler given as `df://host:port`, `http://host:port` or
+/// `host:port`.
+pub(crate) fn bare_address(scheduler: &str) -> &str {
+    scheduler
+        .trim_start_matches("df://")
+        .trim_start_matches("http://")
+}

@@ -50,17 +50,10 @@ impl std::fmt::Debug for ClusterRouter {
 impl ClusterRouter {
     /// A router to the scheduler at `df://host:port` (or `host:port`).
     pub fn new(scheduler: &str) -> Self {
-        let bare = scheduler
-            .trim_start_matches("df://")
-            .trim_start_matches("http://");
         Self {
-            scheduler_url: format!("http://{bare}"),
+            scheduler_url: format!("http://{}", super::bare_address(scheduler)),
             local: DefaultPhysicalPlanner::default(),
         }
-    }
-
-    pub fn scheduler_url(&self) -> &str {
-        &self.scheduler_url
     }
 }
 

@@ -263,6 +263,30 @@ fn spawn_until(
     }
 }
 
+/// `datapunk executor` number `i` for the scheduler at `scheduler` on free ports, two
+/// task slots, `extra` flags; returns it and the ports it printed.
+fn spawn_executor(
+    scheduler: &str,
+    home: &std::path::Path,
+    i: usize,
+    extra: &[&str],
+) -> (ServerProcess, String) {
+    let work = home.join(format!("work{i}")).display().to_string();
+    let mut args = vec![
+        "executor",
+        "--scheduler",
+        scheduler,
+        "--bind",
+        "127.0.0.1:0",
+        "--work-dir",
+        &work,
+        "--vcores",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    spawn_until(&args, home, "datapunk executor serving results on ", false)
+}
+
 fn psql(port: &str, sql: &str) -> String {
     let out = std::process::Command::new("psql")
         .args([
@@ -310,24 +334,7 @@ async fn separate_processes_form_a_cluster_psql_can_use() {
     );
     let mut executors = Vec::new();
     for i in 0..2 {
-        let work = home.path().join(format!("work{i}"));
-        let work = work.display().to_string();
-        let (process, ports) = spawn_until(
-            &[
-                "executor",
-                "--scheduler",
-                &scheduler,
-                "--bind",
-                "127.0.0.1:0",
-                "--work-dir",
-                &work,
-                "--vcores",
-                "2",
-            ],
-            home.path(),
-            "datapunk executor serving results on ",
-            false,
-        );
+        let (process, ports) = spawn_executor(&scheduler, home.path(), i, &[]);
         assert!(ports.contains("tasks on 127.0.0.1:"), "{ports}");
         executors.push(process);
     }
@@ -479,28 +486,7 @@ async fn a_killed_executor_never_hangs_a_query() {
     let home = tempfile::tempdir().unwrap();
     let address = scheduler.addr.to_string();
     let mut executors: Vec<ServerProcess> = (0..2)
-        .map(|i| {
-            let work = home.path().join(format!("work{i}")).display().to_string();
-            spawn_until(
-                &[
-                    "executor",
-                    "--scheduler",
-                    &address,
-                    "--bind",
-                    "127.0.0.1:0",
-                    "--work-dir",
-                    &work,
-                    "--vcores",
-                    "2",
-                    "--heartbeat",
-                    "1",
-                ],
-                home.path(),
-                "datapunk executor serving results on ",
-                false,
-            )
-            .0
-        })
+        .map(|i| spawn_executor(&address, home.path(), i, &["--heartbeat", "1"]).0)
         .collect();
     eventually(Duration::from_secs(60), || async {
         scheduler.is_ready().then_some(())
