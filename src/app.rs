@@ -408,7 +408,10 @@ impl App {
             &config.server,
             crate::udf::install,
             config.engine.cluster().map(|scheduler| {
-                Arc::new(crate::cluster::ClusterRouter::new(scheduler))
+                Arc::new(crate::cluster::ClusterRouter::new(
+                    scheduler,
+                    config.engine.min_cluster_mb.saturating_mul(1 << 20),
+                ))
                     as Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>
             }),
         )?);

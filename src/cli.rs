@@ -118,6 +118,10 @@ pub struct ServeArgs {
     /// The Ballista scheduler, df://HOST:PORT (overrides engine.scheduler).
     #[arg(long, value_name = "URL")]
     pub scheduler: Option<String>,
+    /// The server's own folder: warehouse tables, audiences, logs (overrides state.dir;
+    /// in ballista mode on storage the executors share, at the same path).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

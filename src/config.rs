@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub mode: String,
     /// The cluster's scheduler, `df://host:port` (mode = "ballista").
     pub scheduler: String,
+    /// Plans whose tables hold fewer megabytes of files than this run here, where they
+    /// answer without a job's overhead (mode = "ballista"; 0: every plan it can run).
+    pub min_cluster_mb: u64,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +46,7 @@ impl Default for EngineConfig {
         Self {
             mode: "local".to_owned(),
             scheduler: String::new(),
+            min_cluster_mb: 0,
         }
     }
 }
@@ -612,6 +616,8 @@ pub struct Overrides {
     pub engine: Option<String>,
     /// `df://host:port` (`[engine] scheduler`).
     pub scheduler: Option<String>,
+    /// `[state] dir`.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -652,6 +658,9 @@ impl Config {
         }
         if let Some(scheduler) = &overrides.scheduler {
             self.engine.scheduler.clone_from(scheduler);
+        }
+        if let Some(dir) = &overrides.state_dir {
+            self.state.dir = dir.display().to_string();
         }
     }
 

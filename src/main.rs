@@ -43,6 +43,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database: args.database,
         engine: args.engine,
         scheduler: args.scheduler,
+        state_dir: args.state_dir,
     });
     datapunk::telemetry::init(&config.log.filter);
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;

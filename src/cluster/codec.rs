@@ -1,6 +1,6 @@
-//! The logical plan codec of datapunk's cluster: Ballista's own, plus lake tables
-//! (which DataFusion's codec does not know), used by the front end that sends plans and
-//! by the scheduler that receives them.
+//! The logical plan codec of datapunk's cluster: Ballista's own, plus tables of files
+//! (lake tables, warehouse tables; DataFusion's codec knows neither), used by the front
+//! end that sends plans and by the scheduler that receives them.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
 use crate::lake::table::LakeTable;
 
-/// Tag before a shipped lake table; anything else goes to Ballista's codec.
+/// Tag before a shipped table of files; anything else goes to Ballista's codec.
 const LAKE_TABLE: u8 = 1;
 const OTHER: u8 = 0;
 
@@ -63,9 +63,9 @@ impl LogicalExtensionCodec for DatapunkLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        if let Some(lake) = node.downcast_ref::<LakeTable>() {
+        if let Some(files) = super::table_files(node.as_ref()) {
             buf.push(LAKE_TABLE);
-            return lake.ship(buf);
+            return files.ship(buf);
         }
         buf.push(OTHER);
         self.ballista

@@ -1,8 +1,9 @@
 //! `ClusterRouter`: decides, plan by plan, what runs on the cluster. A plan ships whole
-//! when every table it reads is a lake table the cluster can read as-is; anything else
-//! (catalog and system tables, warehouse tables, table functions, tables behind
-//! privacy guards, commands) is planned here, where its inner queries pass through
-//! this router again.
+//! when every table it reads is files the cluster can read as they are (lake tables,
+//! warehouse tables and audience members, in the shared storage); anything else
+//! (catalog and system tables, table functions, tables behind privacy guards, key
+//! lookups, commands) is planned here, where its inner queries pass through this router
+//! again.
 
 use std::sync::Arc;
 
@@ -12,14 +13,14 @@ use datafusion::catalog::Session;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
 use datafusion::execution::context::QueryPlanner;
-use datafusion::logical_expr::{Explain, Expr, LogicalPlan, PlanType, StringifiedPlan};
+use datafusion::logical_expr::{Explain, Expr, LogicalPlan, PlanType, StringifiedPlan, TableScan};
 use datafusion::physical_plan::displayable;
 use datafusion::physical_plan::explain::ExplainExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 
 use super::job::ClusterJobExec;
-use crate::lake::table::LakeTable;
+use crate::lookup::KeyIndexed;
 
 /// Functions whose value belongs to one connection (its backend pid, search path,
 /// user): a cluster node would answer for another session, so plans calling them stay.
@@ -36,6 +37,8 @@ const SESSION_FUNCTIONS: &[&str] = &[
 /// Plans through the cluster at `scheduler_url` what it can run, the rest here.
 pub struct ClusterRouter {
     scheduler_url: String,
+    /// Plans reading fewer bytes of files than this stay here.
+    min_bytes: u64,
     local: DefaultPhysicalPlanner,
 }
 
@@ -48,19 +51,23 @@ impl std::fmt::Debug for ClusterRouter {
 }
 
 impl ClusterRouter {
-    /// A router to the scheduler at `df://host:port` (or `host:port`).
-    pub fn new(scheduler: &str) -> Self {
+    /// A router to the scheduler at `df://host:port` (or `host:port`) for plans whose
+    /// tables hold `min_bytes` of files or more.
+    pub fn new(scheduler: &str, min_bytes: u64) -> Self {
         Self {
             scheduler_url: format!("http://{}", super::bare_address(scheduler)),
+            min_bytes,
             local: DefaultPhysicalPlanner::default(),
         }
     }
 }
 
-/// Why `plan` must run here, or `None` when the cluster can run all of it.
-pub fn stays_local(plan: &LogicalPlan) -> Option<String> {
+/// Why `plan` must (or, reading fewer than `min_bytes` of files, should) run here, or
+/// `None` when the cluster runs all of it.
+pub fn stays_local(plan: &LogicalPlan, min_bytes: u64) -> Option<String> {
     let mut reason = None;
-    let mut lake_scans = 0usize;
+    let mut file_scans = 0usize;
+    let mut bytes = 0u64;
     let _ = plan.apply_with_subqueries(|node| {
         let why = match node {
             LogicalPlan::Dml(_)
@@ -71,18 +78,13 @@ pub fn stays_local(plan: &LogicalPlan) -> Option<String> {
             | LogicalPlan::Explain(_)
             | LogicalPlan::Analyze(_)
             | LogicalPlan::Extension(_) => Some(format!("{} runs here", node.display())),
-            LogicalPlan::TableScan(scan) => match source_as_provider(&scan.source) {
-                Ok(provider) => match provider.downcast_ref::<LakeTable>() {
-                    Some(lake) => match lake.unshippable() {
-                        Some(why) => Some(format!("{}: {why}", scan.table_name)),
-                        None => {
-                            lake_scans += 1;
-                            None
-                        }
-                    },
-                    None => Some(format!("{} is not a lake table", scan.table_name)),
-                },
-                Err(_) => Some(format!("{} is not a lake table", scan.table_name)),
+            LogicalPlan::TableScan(scan) => match scan_bytes(scan) {
+                Ok(read) => {
+                    file_scans += 1;
+                    bytes = bytes.saturating_add(read);
+                    None
+                }
+                Err(why) => Some(why),
             },
             _ => session_function(node).map(|f| format!("{f}() belongs to this session")),
         };
@@ -96,8 +98,32 @@ pub fn stays_local(plan: &LogicalPlan) -> Option<String> {
     });
     match reason {
         Some(why) => Some(why),
-        None if lake_scans == 0 => Some("reads no lake table".to_owned()),
+        None if file_scans == 0 => Some("reads no table of files".to_owned()),
+        None if bytes < min_bytes => Some(format!(
+            "reads {bytes} bytes of files, fewer than [engine] min_cluster_mb"
+        )),
         None => None,
+    }
+}
+
+/// The bytes of the files `scan` reads when the cluster can read them, else why it must
+/// run here.
+fn scan_bytes(scan: &TableScan) -> std::result::Result<u64, String> {
+    let not_files = || format!("{} is not a table of files", scan.table_name);
+    let provider = source_as_provider(&scan.source).map_err(|_| not_files())?;
+    if provider
+        .downcast_ref::<KeyIndexed>()
+        .is_some_and(|indexed| indexed.looks_up(&scan.filters))
+    {
+        return Err(format!(
+            "{}: a key lookup, answered here from its index",
+            scan.table_name
+        ));
+    }
+    let files = super::table_files(provider.as_ref()).ok_or_else(not_files)?;
+    match files.unshippable() {
+        Some(why) => Err(format!("{}: {why}", scan.table_name)),
+        None => Ok(files.bytes()),
     }
 }
 
@@ -151,11 +177,11 @@ impl QueryPlanner for ClusterRouter {
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if let LogicalPlan::Explain(explain) = plan {
-            if stays_local(&explain.plan).is_none() {
+            if stays_local(&explain.plan, self.min_bytes).is_none() {
                 return Ok(self.explain_job(explain, session));
             }
         }
-        match stays_local(plan) {
+        match stays_local(plan, self.min_bytes) {
             None => {
                 tracing::info!(scheduler = %self.scheduler_url, "query runs on the cluster");
                 // Planned here too, for when the cluster cannot plan it.

@@ -103,6 +103,11 @@ impl LakeTable {
 }
 
 impl LakeTable {
+    /// Bytes of all its files.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.object_meta.size).sum()
+    }
+
     /// The files whose partition values can satisfy `filters` (those on partition
     /// columns alone, e.g. `year = 2024 AND month IN (5, 6)`): only these are read.
     fn files_matching(

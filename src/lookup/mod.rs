@@ -86,6 +86,16 @@ impl KeyIndexed {
         }
     }
 
+    /// The table without its index (what a scan that looks nothing up reads).
+    pub fn unindexed(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
+
+    /// Whether a scan with `filters` is answered from the index (a point lookup).
+    pub fn looks_up(&self, filters: &[Expr]) -> bool {
+        filters.iter().any(|f| self.keys_of(f).is_some())
+    }
+
     /// Whether this version's index is built.
     pub fn is_ready(&self) -> bool {
         self.built.initialized()

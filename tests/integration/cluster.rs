@@ -382,14 +382,15 @@ async fn separate_processes_form_a_cluster_psql_can_use() {
 const LONG: &str = "SELECT count(*) FROM lake.order_lines a CROSS JOIN lake.order_lines b \
     CROSS JOIN lake.order_lines c WHERE a.quantity + b.quantity + c.quantity > 1000";
 
-/// The demo warehouse built by a server in ballista mode (its scripts' lake reads run
-/// on the cluster) holds the same rows as one built locally.
+/// The demo warehouse built by a server in ballista mode (its scripts' lake and
+/// warehouse reads run on the cluster) holds the same rows as one built locally, and
+/// queries over it run on the cluster too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_warehouse_builds_on_the_cluster_as_locally() {
     let cluster = TestCluster::start(2).await;
     let local = TestServer::with_warehouse().await;
     let (url, lake) = (cluster.url(), local.lake.clone());
-    let distributed = TestServer::start(move |c, _| {
+    let mut distributed = TestServer::start(move |c, _| {
         c.lake.root = lake.display().to_string();
         c.warehouse.scripts_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/warehouse").into();
         c.engine.mode = "ballista".into();
@@ -417,6 +418,55 @@ async fn the_warehouse_builds_on_the_cluster_as_locally() {
         got.sort();
         assert_eq!(got, expected, "warehouse.{table}");
     }
+
+    // Warehouse tables are Parquet files the executors read: a query over them, alone or
+    // joined with the lake, runs on the cluster; a key lookup is answered here.
+    for sql in [
+        "SELECT count(*), sum(orders), sum(revenue) FROM warehouse.customers WHERE orders > 1",
+        "SELECT c.country, count(*), sum(l.quantity) FROM warehouse.customers c \
+         JOIN lake.order_lines l USING (customer_id) GROUP BY 1 ORDER BY 1",
+    ] {
+        assert_eq!(rows(&there, sql).await, rows(&here, sql).await, "{sql}");
+        let plan = format!("{:?}", rows(&there, &format!("EXPLAIN {sql}")).await);
+        assert!(plan.contains("ClusterJobExec"), "{sql}: {plan}");
+    }
+    let lookup = "SELECT * FROM warehouse.customers WHERE customer_id = 7";
+    assert_eq!(rows(&there, lookup).await, rows(&here, lookup).await);
+    let plan = format!("{:?}", rows(&there, &format!("EXPLAIN {lookup}")).await);
+    assert!(!plan.contains("ClusterJobExec"), "{plan}");
+
+    // A restart serves the tables built before, without building them again.
+    let built = "SELECT table_name, rows, built_at FROM datapunk.warehouse_tables ORDER BY 1";
+    let before = rows(&there, built).await;
+    drop(there);
+    distributed.restart().await;
+    let there = distributed.client().await;
+    assert_eq!(rows(&there, built).await, before);
+    let sql = "SELECT count(*), sum(revenue) FROM warehouse.customers";
+    assert_eq!(rows(&there, sql).await, rows(&here, sql).await);
+}
+
+/// With `[engine] min_cluster_mb`, plans over small tables answer in the server, without
+/// a job's overhead: with the scheduler gone they still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plans_over_small_tables_stay_local_under_min_cluster_mb() {
+    let cluster = TestCluster::start(1).await;
+    let url = cluster.url();
+    let server = TestServer::start(move |c, _| {
+        c.engine.mode = "ballista".into();
+        c.engine.scheduler = url;
+        c.engine.min_cluster_mb = 1;
+    })
+    .await;
+    let client = server.client().await;
+    let sql =
+        "SELECT customer_id, count(*) FROM lake.order_lines GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5";
+    let plan = format!("{:?}", rows(&client, &format!("EXPLAIN {sql}")).await);
+    assert!(!plan.contains("ClusterJobExec"), "{plan}");
+    let answer = rows(&client, sql).await;
+    assert_eq!(answer.len(), 5, "{answer:?}");
+    drop(cluster);
+    assert_eq!(rows(&client, sql).await, answer);
 }
 
 /// A server in ballista mode over the tiny lake.
