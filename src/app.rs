@@ -408,11 +408,14 @@ impl App {
             &config.server,
             crate::udf::install,
             config.engine.cluster().map(|scheduler| {
-                Arc::new(crate::cluster::ClusterRouter::new(
+                let router = Arc::new(crate::cluster::ClusterRouter::new(
                     scheduler,
                     config.engine.min_cluster_mb.saturating_mul(1 << 20),
-                ))
-                    as Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>
+                ));
+                crate::engine::placement::Cluster {
+                    planner: Arc::clone(&router) as _,
+                    placement: router,
+                }
             }),
         )?);
         let privacy = Privacy::open(&config.privacy, &state)

@@ -20,6 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 
 use super::job::ClusterJobExec;
+use crate::engine::placement::ClusterPlacement;
 use crate::lookup::KeyIndexed;
 
 /// Functions whose value belongs to one connection (its backend pid, search path,
@@ -166,6 +167,12 @@ impl ClusterRouter {
             plans,
             explain.verbose,
         ))
+    }
+}
+
+impl ClusterPlacement for ClusterRouter {
+    fn runs_on_cluster(&self, plan: &LogicalPlan) -> bool {
+        stays_local(plan, self.min_bytes).is_none()
     }
 }
 

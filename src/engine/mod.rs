@@ -13,6 +13,7 @@ pub mod compact_slices;
 pub mod memory;
 pub mod once_stream;
 pub mod one_batch_build;
+pub mod placement;
 pub mod prepare;
 pub mod run_aggregate;
 pub mod shared_scan;
@@ -22,7 +23,6 @@ pub mod system;
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
-use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
@@ -116,7 +116,8 @@ impl Engine {
     /// Builds the catalog for `database` with pg_catalog, the memory pool and spill
     /// folder of `server`, and every function
     /// (`install_functions`: the function registry's `install`). With `cluster`, plans
-    /// become physical plans through it (it decides what runs on the cluster).
+    /// become physical plans through its planner (which decides what runs on the
+    /// cluster), and sessions carry its [`placement::Placement`].
     ///
     /// # Errors
     /// Registration fails (a function name collision, for example).
@@ -125,7 +126,7 @@ impl Engine {
         roles: crate::pg::catalog::overlay::Roles,
         server: &crate::config::ServerConfig,
         install_functions: fn(&mut SessionState) -> datafusion::error::Result<()>,
-        cluster: Option<Arc<dyn QueryPlanner + Send + Sync>>,
+        cluster: Option<placement::Cluster>,
     ) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
@@ -197,9 +198,14 @@ impl Engine {
             ),
         )?;
         base.config_mut().options_mut().catalog.information_schema = false;
+        let planner = cluster.map(|cluster| {
+            base.config_mut()
+                .set_extension(Arc::new(placement::Placement(cluster.placement)));
+            cluster.planner
+        });
         let mut builder = postgres_planning(SessionStateBuilder::new_from_existing(base));
-        if let Some(cluster) = cluster {
-            builder = builder.with_query_planner(cluster);
+        if let Some(planner) = planner {
+            builder = builder.with_query_planner(planner);
         }
         builder = builder
             .with_physical_optimizer_rule(Arc::new(adaptive_join::AdaptiveJoinRule::default()))

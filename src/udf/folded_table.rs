@@ -7,6 +7,12 @@
 //! blocking thread. Nothing is sorted or materialized but the states. A fold whose
 //! first-pass state keeps bounded detail may ask for a second, exact pass over the
 //! input when that detail turned out to be needed ([`Pass`]).
+//!
+//! Where the input runs on a cluster ([`Placement`], set by the engine in ballista mode),
+//! a fold that can say its work as a per-key aggregation ([`Fold::reduce`]) has the
+//! cluster run that instead (partial states per partition on the executors, merged by
+//! key there) and finishes from the reduced rows ([`Fold::finish_reduced`]): the input's
+//! rows never travel to the server.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +37,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use super::computed_table::one_batch_output;
+use crate::engine::placement::Placement;
 
 /// Which pass over the input a state is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +75,32 @@ pub trait Fold: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// Bad data or exhausted limits.
     fn finish(&self, state: Self::State) -> Result<RecordBatch>;
+    /// For an input that runs on a cluster: a plan over `input` that reduces it to one
+    /// row per key there, with the session's `functions`, whose rows
+    /// [`Fold::finish_reduced`] turns into the same result. `None`: the input's rows are
+    /// folded here.
+    fn reduce(&self, _input: LogicalPlan, _functions: &dyn Session) -> Option<Result<LogicalPlan>> {
+        None
+    }
+    /// The result from the rows of [`Fold::reduce`]'s plan.
+    ///
+    /// # Errors
+    /// Bad data or exhausted limits.
+    fn finish_reduced(&self, _rows: Vec<RecordBatch>) -> Result<RecordBatch> {
+        Err(DataFusionError::Internal(format!(
+            "{} has no reduced form",
+            self.name()
+        )))
+    }
 }
 
 /// Plans a fold over the input's physical plan with a projection of its result.
 type PlanFold = dyn Fn(Arc<dyn ExecutionPlan>, Option<&Vec<usize>>) -> Result<Arc<dyn ExecutionPlan>>
     + Send
     + Sync;
+
+/// The plan of [`Fold::reduce`] over the input, in a session.
+type Reduce = dyn Fn(LogicalPlan, &dyn Session) -> Option<Result<LogicalPlan>> + Send + Sync;
 
 /// A table whose rows are a [`Fold`] over `input` (one type for every fold, so the
 /// input can be read back: [`FoldedTable::input`]).
@@ -82,6 +109,8 @@ pub struct FoldedTable {
     schema: SchemaRef,
     name: &'static str,
     plan_fold: Box<PlanFold>,
+    reduce: Box<Reduce>,
+    plan_reduced: Box<PlanFold>,
 }
 
 impl fmt::Debug for FoldedTable {
@@ -95,6 +124,7 @@ impl fmt::Debug for FoldedTable {
 impl FoldedTable {
     pub fn new<F: Fold>(input: LogicalPlan, fold: F) -> Arc<Self> {
         let fold = Arc::new(fold);
+        let (reducing, finishing) = (Arc::clone(&fold), Arc::clone(&fold));
         Arc::new(Self {
             input,
             schema: fold.schema(),
@@ -103,6 +133,17 @@ impl FoldedTable {
                 let (schema, properties) = one_batch_output(fold.schema(), projection)?;
                 Ok(Arc::new(FoldExec {
                     fold: Arc::clone(&fold),
+                    input,
+                    projection: projection.cloned(),
+                    schema,
+                    properties,
+                }))
+            }),
+            reduce: Box::new(move |input, session| reducing.reduce(input, session)),
+            plan_reduced: Box::new(move |input, projection| {
+                let (schema, properties) = one_batch_output(finishing.schema(), projection)?;
+                Ok(Arc::new(ReducedExec {
+                    fold: Arc::clone(&finishing),
                     input,
                     projection: projection.cloned(),
                     schema,
@@ -135,8 +176,118 @@ impl TableProvider for FoldedTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let on_cluster = state
+            .config()
+            .get_extension::<Placement>()
+            .is_some_and(|p| p.0.runs_on_cluster(&self.input));
+        if on_cluster {
+            if let Some(reduced) = (self.reduce)(self.input.clone(), state) {
+                let reduced = state.create_physical_plan(&reduced?).await?;
+                return (self.plan_reduced)(reduced, projection);
+            }
+        }
         let input = state.create_physical_plan(&self.input).await?;
         (self.plan_fold)(input, projection)
+    }
+}
+
+/// Finishes a fold from the rows of its reduced input (one row per key, reduced on the
+/// cluster), read whole with their memory accounted.
+#[derive(Debug)]
+pub struct ReducedExec<F> {
+    fold: Arc<F>,
+    input: Arc<dyn ExecutionPlan>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl<F: Fold> DisplayAs for ReducedExec<F> {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "ReducedExec: {:?} from its input reduced per key",
+            self.fold
+        )
+    }
+}
+
+impl<F: Fold> ExecutionPlan for ReducedExec<F> {
+    fn name(&self) -> &str {
+        self.fold.name()
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = crate::engine::batches_exec::one_child(children)?;
+        Ok(Arc::new(ReducedExec {
+            fold: Arc::clone(&self.fold),
+            input,
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            properties: Arc::clone(&self.properties),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "{} has one output partition, asked for {partition}",
+                self.fold.name()
+            )));
+        }
+        let input = Arc::clone(&self.input);
+        let fold = Arc::clone(&self.fold);
+        let projection = self.projection.clone();
+        let batch = async move {
+            let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
+            let mut rows = Vec::new();
+            let mut bytes = 0;
+            for partition in 0..input.output_partitioning().partition_count() {
+                let mut stream = input.execute(partition, Arc::clone(&context))?;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    bytes += batch.get_array_memory_size();
+                    reservation.try_resize(bytes)?;
+                    rows.push(batch);
+                }
+            }
+            let finishing = Arc::clone(&fold);
+            let full = SpawnedTask::spawn_blocking(move || finishing.finish_reduced(rows))
+                .join()
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))??;
+            drop(reservation);
+            match projection {
+                Some(p) => Ok(full.project(&p)?),
+                None => Ok(full),
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            futures::stream::once(batch),
+        )))
     }
 }
 

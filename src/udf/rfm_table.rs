@@ -14,9 +14,9 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{DataFusionError, Result};
-use datafusion::logical_expr::{cast, col};
+use datafusion::logical_expr::{cast, col, lit, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder};
 
 use super::folded_table::{Fold, FoldedTable, Pass};
 use super::order_lines::{AmountColumn, AmountKind, Key, KeyKind, OrderLines};
@@ -265,33 +265,130 @@ impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
         into.merge(other);
     }
 
-    fn finish(&self, totals: Self::State) -> Result<RecordBatch> {
-        scored(&self.params, totals)
+    fn finish(&self, mut totals: Self::State) -> Result<RecordBatch> {
+        let started = std::time::Instant::now();
+        let frequency = totals.frequency();
+        tracing::debug!(
+            recounted = totals.recounted(),
+            frequency_ms = started.elapsed().as_millis(),
+            "rfm distinct orders counted"
+        );
+        let n = totals.customers();
+        let customers = Customers {
+            last_at: (0..n).map(|i| totals.last_at(i)).collect(),
+            amounts: (0..n).map(|i| totals.amount(i)).collect(),
+            keys: std::mem::take(&mut totals.keys),
+            frequency,
+        };
+        drop(totals);
+        scored(&self.params, customers)
+    }
+
+    /// Per customer, over the lines the fold reads (inside the window, with a customer
+    /// and a date): the latest time, lines or distinct orders, and the amount's sum.
+    fn reduce(&self, input: LogicalPlan, session: &dyn Session) -> Option<Result<LogicalPlan>> {
+        let function = |name: &str| {
+            session
+                .aggregate_functions()
+                .get(name)
+                .cloned()
+                .ok_or_else(|| {
+                    DataFusionError::Internal(format!("rfm: no aggregate function {name}"))
+                })
+        };
+        let plan = || -> Result<LogicalPlan> {
+            let params = &self.params;
+            let window_end =
+                (i64::from(params.analysis_day) + 1).saturating_mul(params.units_per_day);
+            let frequency = if params.count_orders {
+                function("count")?
+                    .call(vec![col("order_id")])
+                    .distinct()
+                    .build()?
+            } else {
+                function("count")?.call(vec![lit(1i64)])
+            };
+            LogicalPlanBuilder::from(input)
+                .filter(
+                    col("customer")
+                        .is_not_null()
+                        .and(col("day").lt(lit(window_end))),
+                )?
+                .aggregate(
+                    vec![col("customer")],
+                    vec![
+                        function("max")?.call(vec![col("day")]).alias("last_at"),
+                        cast(frequency, DataType::Int64).alias("frequency"),
+                        cast(
+                            function("sum")?.call(vec![col("amount")]),
+                            params.amount.arrow_type(),
+                        )
+                        .alias("amount"),
+                    ],
+                )?
+                .build()
+        };
+        Some(plan())
+    }
+
+    fn finish_reduced(&self, rows: Vec<RecordBatch>) -> Result<RecordBatch> {
+        let n = rows.iter().map(RecordBatch::num_rows).sum();
+        let mut customers = Customers {
+            keys: Vec::with_capacity(n),
+            last_at: Vec::with_capacity(n),
+            frequency: Vec::with_capacity(n),
+            amounts: Vec::with_capacity(n),
+        };
+        for batch in &rows {
+            let keys = K::read(batch.column(0));
+            let last_at = batch.column(1).as_primitive::<Int64Type>();
+            let frequency = batch.column(2).as_primitive::<Int64Type>();
+            let amounts = A::read(batch.column(3));
+            for row in 0..batch.num_rows() {
+                let Some(key) = keys.get(row) else { continue };
+                customers.keys.push(key.clone());
+                customers.last_at.push(last_at.value(row));
+                customers
+                    .frequency
+                    .push(u64::try_from(frequency.value(row)).unwrap_or(0));
+                customers
+                    .amounts
+                    .push(amounts.get(row).copied().unwrap_or_default());
+            }
+        }
+        drop(rows);
+        scored(&self.params, customers)
     }
 }
 
-/// The scored table of the merged totals.
-fn scored<K: Key, A: AmountColumn>(params: &Params, totals: Totals<K, A>) -> Result<RecordBatch> {
-    let started = std::time::Instant::now();
-    let frequency = totals.frequency();
-    let counted = started.elapsed();
+/// Each customer's figures, by slot: the latest time (in the date column's units),
+/// lines or distinct orders, and the amount.
+struct Customers<K, A> {
+    keys: Vec<K>,
+    last_at: Vec<i64>,
+    frequency: Vec<u64>,
+    amounts: Vec<A>,
+}
 
+/// The scored table of every customer's figures.
+fn scored<K: Key, A: AmountColumn>(params: &Params, c: Customers<K, A>) -> Result<RecordBatch> {
+    let started = std::time::Instant::now();
     // Customer key order is the output order and the tie-breaker.
-    let mut order: Vec<u32> = (0..totals.customers() as u32).collect();
-    order.sort_unstable_by(|&a, &b| totals.keys[a as usize].cmp(&totals.keys[b as usize]));
+    let mut order: Vec<u32> = (0..c.keys.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| c.keys[a as usize].cmp(&c.keys[b as usize]));
     let pick = |i: &u32| *i as usize;
     let recency: Vec<i128> = order
         .iter()
         .map(|i| {
-            let last_day = totals.last_at(pick(i)).div_euclid(params.units_per_day);
+            let last_day = c.last_at[pick(i)].div_euclid(params.units_per_day);
             i128::from(params.analysis_day) - i128::from(last_day)
         })
         .collect();
     let freq: Vec<i128> = order
         .iter()
-        .map(|i| i128::from(frequency[pick(i)]))
+        .map(|i| i128::from(c.frequency[pick(i)]))
         .collect();
-    let money: Vec<A> = order.iter().map(|i| totals.amount(pick(i))).collect();
+    let money: Vec<A> = order.iter().map(|i| c.amounts[pick(i)]).collect();
     let money_keys: Vec<i128> = money.iter().map(|a| a.order_key()).collect();
     let r = scores(&recency, false, params.n, params.ties);
     let f = scores(&freq, true, params.n, params.ties);
@@ -319,7 +416,7 @@ fn scored<K: Key, A: AmountColumn>(params: &Params, totals: Totals<K, A>) -> Res
         })
         .collect();
     let as_i32 = |v: &[u32]| Int32Array::from_iter_values(v.iter().map(|x| *x as i32));
-    let keys: Vec<K> = order.iter().map(|i| totals.keys[pick(i)].clone()).collect();
+    let keys: Vec<K> = order.iter().map(|i| c.keys[pick(i)].clone()).collect();
     let columns: Vec<ArrayRef> = vec![
         K::build(keys),
         Arc::new(Int32Array::from_iter_values(
@@ -338,10 +435,8 @@ fn scored<K: Key, A: AmountColumn>(params: &Params, totals: Totals<K, A>) -> Res
     ];
     tracing::debug!(
         customers = order.len(),
-        recounted = totals.recounted(),
-        frequency_ms = counted.as_millis(),
-        scores_ms = (started.elapsed() - counted).as_millis(),
-        "rfm computed"
+        scores_ms = started.elapsed().as_millis(),
+        "rfm scored"
     );
     Ok(RecordBatch::try_new(output_schema(params), columns)?)
 }

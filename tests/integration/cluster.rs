@@ -132,6 +132,10 @@ const SAME_MARKETING_ANSWERS: &[&str] = &[
      'order_id', 'product_id', min_support => 1, top_k => 1000000, max_basket_size => 5) ORDER BY 1, 2",
     "SELECT customer, frequency, recency, t, round(clv::numeric, 6) FROM customer_clv('lake.cdnow_sample', \
      'customer_id', 'date', 'dollar_value', DATE '1997-09-30') ORDER BY customer",
+    include_str!("../../benches/queries/rfm_function.sql"),
+    "SELECT customer, recency_days, frequency, round(monetary::numeric, 6), rfm_code \
+     FROM rfm('SELECT CAST(customer_id AS text) AS c, order_ts, CAST(unit_price AS double precision) AS p \
+     FROM lake.order_lines', 'c', 'order_ts', 'p', DATE '2024-06-30', n => 4) ORDER BY customer",
 ];
 
 /// The anchor workload's three queries (benches/queries), over the tiny lake.
@@ -171,6 +175,13 @@ async fn lake_queries_answer_on_the_cluster_as_locally() {
     let plan = rows(&there, "EXPLAIN SELECT count(*) FROM lake.orders").await;
     let plan = format!("{plan:?}");
     assert!(plan.contains("ClusterJobExec"), "{plan}");
+    // rfm() has the cluster reduce its input per customer, and scores the totals here.
+    let plan = rows(&there, &format!("EXPLAIN {}", SAME_MARKETING_ANSWERS[1])).await;
+    let plan = format!("{plan:?}");
+    assert!(
+        plan.contains("ReducedExec") && plan.contains("ClusterJobExec"),
+        "{plan}"
+    );
     let catalog = rows(&there, "EXPLAIN SELECT count(*) FROM pg_catalog.pg_class").await;
     assert!(
         !format!("{catalog:?}").contains("ClusterJobExec"),
