@@ -35,12 +35,20 @@ fn parse_sizes(text: &str) -> Vec<u64> {
         .collect()
 }
 
-async fn timed(server: &BenchServer, sql: &str, runs: usize) -> (Duration, Vec<Vec<String>>) {
+async fn timed(
+    server: &BenchServer,
+    side: &str,
+    name: &str,
+    sql: &str,
+    runs: usize,
+) -> (Duration, Vec<Vec<String>>) {
     let mut times = Vec::new();
     let mut last = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        last = rows(&server.client, sql).await.expect(sql);
+        last = rows(&server.client, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{name} ({side}) failed after {:?}: {e}", t.elapsed()));
         times.push(t.elapsed());
     }
     (median(times), last)
@@ -90,8 +98,8 @@ async fn main() {
         })
         .await;
         for (name, sql) in QUERIES {
-            let (here, expected) = timed(&local, sql, runs).await;
-            let (there, got) = timed(&cluster, sql, runs).await;
+            let (here, expected) = timed(&local, "local", name, sql, runs).await;
+            let (there, got) = timed(&cluster, "cluster", name, sql, runs).await;
             assert_eq!(
                 got, expected,
                 "{name} at {lines}: the cluster answers differently"

@@ -79,7 +79,13 @@ pub async fn first_row(client: &tokio_postgres::Client, sql: &str) -> Vec<String
 /// The rows of `sql`, each as its fields' text (NULL as empty).
 #[allow(dead_code)] // not every bench reads rows this way
 pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<Vec<String>>, String> {
-    let messages = client.simple_query(sql).await.map_err(|e| e.to_string())?;
+    let messages = client
+        .simple_query(sql)
+        .await
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        })?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {

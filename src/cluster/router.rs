@@ -70,25 +70,28 @@ pub fn stays_local(plan: &LogicalPlan, min_bytes: u64) -> Option<String> {
     let mut file_scans = 0usize;
     let mut bytes = 0u64;
     let _ = plan.apply_with_subqueries(|node| {
-        let why = match node {
-            LogicalPlan::Dml(_)
-            | LogicalPlan::Copy(_)
-            | LogicalPlan::Ddl(_)
-            | LogicalPlan::Statement(_)
-            | LogicalPlan::DescribeTable(_)
-            | LogicalPlan::Explain(_)
-            | LogicalPlan::Analyze(_)
-            | LogicalPlan::Extension(_) => Some(format!("{} runs here", node.display())),
-            LogicalPlan::TableScan(scan) => match scan_bytes(scan) {
-                Ok(read) => {
-                    file_scans += 1;
-                    bytes = bytes.saturating_add(read);
-                    None
-                }
-                Err(why) => Some(why),
-            },
-            _ => session_function(node).map(|f| format!("{f}() belongs to this session")),
-        };
+        // (a scan's pushed-down filters are among its expressions)
+        let why = session_function(node)
+            .map(|f| format!("{f}() belongs to this session"))
+            .or_else(|| match node {
+                LogicalPlan::Dml(_)
+                | LogicalPlan::Copy(_)
+                | LogicalPlan::Ddl(_)
+                | LogicalPlan::Statement(_)
+                | LogicalPlan::DescribeTable(_)
+                | LogicalPlan::Explain(_)
+                | LogicalPlan::Analyze(_)
+                | LogicalPlan::Extension(_) => Some(format!("{} runs here", node.display())),
+                LogicalPlan::TableScan(scan) => match scan_bytes(scan) {
+                    Ok(read) => {
+                        file_scans += 1;
+                        bytes = bytes.saturating_add(read);
+                        None
+                    }
+                    Err(why) => Some(why),
+                },
+                _ => None,
+            });
         match why {
             Some(why) => {
                 reason = Some(why);

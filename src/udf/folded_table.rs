@@ -76,10 +76,10 @@ pub trait Fold: fmt::Debug + Send + Sync + 'static {
     /// Bad data or exhausted limits.
     fn finish(&self, state: Self::State) -> Result<RecordBatch>;
     /// For an input that runs on a cluster: a plan over `input` that reduces it to one
-    /// row per key there, with the session's `functions`, whose rows
-    /// [`Fold::finish_reduced`] turns into the same result. `None`: the input's rows are
-    /// folded here.
-    fn reduce(&self, _input: LogicalPlan, _functions: &dyn Session) -> Option<Result<LogicalPlan>> {
+    /// row per key there (with `session`'s aggregate functions, the ones the cluster
+    /// knows by name), whose rows [`Fold::finish_reduced`] turns into the same result.
+    /// `None`: the input's rows are folded here.
+    fn reduce(&self, _input: LogicalPlan, _session: &dyn Session) -> Option<Result<LogicalPlan>> {
         None
     }
     /// The result from the rows of [`Fold::reduce`]'s plan.
@@ -124,32 +124,14 @@ impl fmt::Debug for FoldedTable {
 impl FoldedTable {
     pub fn new<F: Fold>(input: LogicalPlan, fold: F) -> Arc<Self> {
         let fold = Arc::new(fold);
-        let (reducing, finishing) = (Arc::clone(&fold), Arc::clone(&fold));
+        let reducing = Arc::clone(&fold);
         Arc::new(Self {
             input,
             schema: fold.schema(),
             name: fold.name(),
-            plan_fold: Box::new(move |input, projection| {
-                let (schema, properties) = one_batch_output(fold.schema(), projection)?;
-                Ok(Arc::new(FoldExec {
-                    fold: Arc::clone(&fold),
-                    input,
-                    projection: projection.cloned(),
-                    schema,
-                    properties,
-                }))
-            }),
+            plan_fold: plan_fold(Arc::clone(&fold), false),
             reduce: Box::new(move |input, session| reducing.reduce(input, session)),
-            plan_reduced: Box::new(move |input, projection| {
-                let (schema, properties) = one_batch_output(finishing.schema(), projection)?;
-                Ok(Arc::new(ReducedExec {
-                    fold: Arc::clone(&finishing),
-                    input,
-                    projection: projection.cloned(),
-                    schema,
-                    properties,
-                }))
-            }),
+            plan_reduced: plan_fold(fold, true),
         })
     }
 
@@ -191,110 +173,28 @@ impl TableProvider for FoldedTable {
     }
 }
 
-/// Finishes a fold from the rows of its reduced input (one row per key, reduced on the
-/// cluster), read whole with their memory accounted.
-#[derive(Debug)]
-pub struct ReducedExec<F> {
-    fold: Arc<F>,
-    input: Arc<dyn ExecutionPlan>,
-    projection: Option<Vec<usize>>,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-}
-
-impl<F: Fold> DisplayAs for ReducedExec<F> {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "ReducedExec: {:?} from its input reduced per key",
-            self.fold
-        )
-    }
-}
-
-impl<F: Fold> ExecutionPlan for ReducedExec<F> {
-    fn name(&self) -> &str {
-        self.fold.name()
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = crate::engine::batches_exec::one_child(children)?;
-        Ok(Arc::new(ReducedExec {
-            fold: Arc::clone(&self.fold),
+/// [`FoldExec`]s of `fold`, over its input or (`reduced`) its reduced input.
+fn plan_fold<F: Fold>(fold: Arc<F>, reduced: bool) -> Box<PlanFold> {
+    Box::new(move |input, projection| {
+        let (schema, properties) = one_batch_output(fold.schema(), projection)?;
+        Ok(Arc::new(FoldExec {
+            fold: Arc::clone(&fold),
+            reduced,
             input,
-            projection: self.projection.clone(),
-            schema: Arc::clone(&self.schema),
-            properties: Arc::clone(&self.properties),
+            projection: projection.cloned(),
+            schema,
+            properties,
         }))
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "{} has one output partition, asked for {partition}",
-                self.fold.name()
-            )));
-        }
-        let input = Arc::clone(&self.input);
-        let fold = Arc::clone(&self.fold);
-        let projection = self.projection.clone();
-        let batch = async move {
-            let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
-            let mut rows = Vec::new();
-            let mut bytes = 0;
-            for partition in 0..input.output_partitioning().partition_count() {
-                let mut stream = input.execute(partition, Arc::clone(&context))?;
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    bytes += batch.get_array_memory_size();
-                    reservation.try_resize(bytes)?;
-                    rows.push(batch);
-                }
-            }
-            let finishing = Arc::clone(&fold);
-            let full = SpawnedTask::spawn_blocking(move || finishing.finish_reduced(rows))
-                .join()
-                .await
-                .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))??;
-            drop(reservation);
-            match projection {
-                Some(p) => Ok(full.project(&p)?),
-                None => Ok(full),
-            }
-        };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.schema),
-            futures::stream::once(batch),
-        )))
-    }
+    })
 }
 
-/// Folds every input partition in parallel, then emits the result (one batch).
+/// Folds every input partition in parallel, then emits the result (one batch); or, over
+/// a reduced input, reads its rows whole (memory accounted) and finishes from them.
 #[derive(Debug)]
 pub struct FoldExec<F> {
     fold: Arc<F>,
+    /// The input is [`Fold::reduce`]'s plan.
+    reduced: bool,
     input: Arc<dyn ExecutionPlan>,
     projection: Option<Vec<usize>>,
     schema: SchemaRef,
@@ -303,7 +203,11 @@ pub struct FoldExec<F> {
 
 impl<F: Fold> DisplayAs for FoldExec<F> {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "FoldExec: {:?}", self.fold)
+        write!(f, "FoldExec: {:?}", self.fold)?;
+        if self.reduced {
+            write!(f, ", from its input reduced per key")?;
+        }
+        Ok(())
     }
 }
 
@@ -341,6 +245,7 @@ impl<F: Fold> ExecutionPlan for FoldExec<F> {
         let input = crate::engine::batches_exec::one_child(children)?;
         Ok(Arc::new(FoldExec {
             fold: Arc::clone(&self.fold),
+            reduced: self.reduced,
             input,
             projection: self.projection.clone(),
             schema: Arc::clone(&self.schema),
@@ -362,8 +267,13 @@ impl<F: Fold> ExecutionPlan for FoldExec<F> {
         let input = Arc::clone(&self.input);
         let fold = Arc::clone(&self.fold);
         let projection = self.projection.clone();
+        let reduced = self.reduced;
         let batch = async move {
-            let full = run(fold, input, context).await?;
+            let full = if reduced {
+                finish_reduced(fold, input, context).await?
+            } else {
+                run(fold, input, context).await?
+            };
             match projection {
                 Some(p) => Ok(full.project(&p)?),
                 None => Ok(full),
@@ -416,6 +326,31 @@ async fn run<F: Fold>(
     reservation.try_resize(fold.heap_bytes(&state))?;
     let finishing = Arc::clone(&fold);
     SpawnedTask::spawn_blocking(move || finishing.finish(state))
+        .join()
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))?
+}
+
+/// The result from the rows of a reduced input, read whole with their memory accounted.
+async fn finish_reduced<F: Fold>(
+    fold: Arc<F>,
+    input: Arc<dyn ExecutionPlan>,
+    context: Arc<TaskContext>,
+) -> Result<RecordBatch> {
+    let reservation = MemoryConsumer::new(fold.name()).register(context.memory_pool());
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    for partition in 0..input.output_partitioning().partition_count() {
+        let mut stream = input.execute(partition, Arc::clone(&context))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            bytes += batch.get_array_memory_size();
+            reservation.try_resize(bytes)?;
+            rows.push(batch);
+        }
+    }
+    let finishing = Arc::clone(&fold);
+    SpawnedTask::spawn_blocking(move || finishing.finish_reduced(rows))
         .join()
         .await
         .map_err(|e| DataFusionError::Execution(format!("{}: {e}", fold.name())))?

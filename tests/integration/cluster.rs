@@ -179,7 +179,7 @@ async fn lake_queries_answer_on_the_cluster_as_locally() {
     let plan = rows(&there, &format!("EXPLAIN {}", SAME_MARKETING_ANSWERS[1])).await;
     let plan = format!("{plan:?}");
     assert!(
-        plan.contains("ReducedExec") && plan.contains("ClusterJobExec"),
+        plan.contains("reduced per key") && plan.contains("ClusterJobExec"),
         "{plan}"
     );
     let catalog = rows(&there, "EXPLAIN SELECT count(*) FROM pg_catalog.pg_class").await;
