@@ -76,6 +76,14 @@ struct Params {
     amount: AmountKind,
 }
 
+impl Params {
+    /// Where the window ends, in the date column's units: lines from the day after the
+    /// analysis date on are outside it.
+    fn window_end(&self) -> i64 {
+        (i64::from(self.analysis_day) + 1).saturating_mul(self.units_per_day)
+    }
+}
+
 fn bad(message: impl Into<String>) -> DataFusionError {
     invalid_argument("rfm", message)
 }
@@ -223,8 +231,7 @@ impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
 
     fn fold(&self, totals: &mut Self::State, batch: &RecordBatch) -> Result<()> {
         let params = &self.params;
-        // Lines from the day after the analysis date on are outside the window.
-        let window_end = (i64::from(params.analysis_day) + 1).saturating_mul(params.units_per_day);
+        let window_end = params.window_end();
         let keys = K::read(batch.column(0));
         let days = batch.column(1).as_primitive::<Int64Type>();
         // (times in the date column's units; see `Params::units_per_day`)
@@ -298,8 +305,7 @@ impl<K: Key, A: AmountColumn> Fold for RfmFold<K, A> {
         };
         let plan = || -> Result<LogicalPlan> {
             let params = &self.params;
-            let window_end =
-                (i64::from(params.analysis_day) + 1).saturating_mul(params.units_per_day);
+            let window_end = params.window_end();
             let frequency = if params.count_orders {
                 function("count")?
                     .call(vec![col("order_id")])
